@@ -1,0 +1,1 @@
+"""Memento's client side: the CLI today; LLM providers, planner, executor and episode loop to come."""

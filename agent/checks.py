@@ -1,0 +1,76 @@
+"""`memento servers check`: start each configured server through the official MCP client and probe it.
+
+For every entry: spawn it (stdio) or connect (HTTP), time the handshake, list
+its tools, and call one harmless tool when the server is one we know. A
+failure in one server is recorded and the others are still checked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from .hosts import ConfigError, ServerEntry, stdio_parameters
+
+__all__ = ["CheckResult", "check_server", "PROBES"]
+
+# A harmless call per bundled server: (tool, arguments, text the reply must contain).
+PROBES: dict[str, tuple[str, dict[str, Any], str]] = {
+    "documents": ("read_document", {"source": "data:text/plain,memento%20servers%20check"}, "memento servers check"),
+}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool = False
+    startup_s: float | None = None
+    tools: list[str] = field(default_factory=list)
+    probe: str = "-"
+    probe_s: float | None = None
+    error: str = ""
+
+
+async def check_server(entry: ServerEntry, timeout_s: float = 60.0, cwd: Path | None = None) -> CheckResult:
+    result = CheckResult(entry.name)
+    try:
+        target: Any = entry.url if entry.url else stdio_parameters(entry, cwd=cwd, quiet=True)
+    except ConfigError as exc:
+        result.error = str(exc)
+        return result
+    try:
+        with anyio.fail_after(timeout_s):
+            started = time.perf_counter()
+            async with Client(target, mode="legacy") as client:
+                tools = await client.list_tools()
+                result.startup_s = time.perf_counter() - started
+                result.tools = [t.name for t in tools.tools]
+                probe = PROBES.get(entry.name)
+                if probe and probe[0] in result.tools:
+                    tool, arguments, expected = probe
+                    began = time.perf_counter()
+                    reply = await client.call_tool(tool, arguments)
+                    result.probe_s = time.perf_counter() - began
+                    text = " ".join(getattr(c, "text", "") for c in reply.content)
+                    if reply.is_error or expected not in text:
+                        result.probe = f"{tool}: failed"
+                        result.error = text[:300] or "empty reply"
+                        return result
+                    result.probe = f"{tool}: ok"
+        result.ok = True
+    except TimeoutError:
+        result.error = f"no answer within {timeout_s:g} s"
+    except Exception as exc:  # any failure to start or talk is this server's failure, not the command's
+        result.error = _describe(exc)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

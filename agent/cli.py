@@ -1,0 +1,153 @@
+"""The `memento` command line: one click group, subcommands per area.
+
+    memento servers list|check|config    the bundled MCP servers
+    memento config                       every MEMENTO_* setting with its default
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import click
+
+from .hosts import ConfigError, default_config_path, load_config, resolve_command
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="MCP host config in the mcpServers format (default: ./mcp.json, else the project's).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="memento-agent")
+def cli() -> None:
+    """Memento: MCP tool servers and a deep-research agent that learns from experience."""
+
+
+@cli.group()
+def servers() -> None:
+    """Inspect, check and configure the bundled MCP servers."""
+
+
+def _entries(config_path: Path | None, names: tuple[str, ...] = ()):
+    path = config_path or default_config_path()
+    try:
+        entries = load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if names:
+        unknown = set(names) - {e.name for e in entries}
+        if unknown:
+            raise click.ClickException(f"Not in {path}: {', '.join(sorted(unknown))}.")
+        entries = [e for e in entries if e.name in names]
+    return path, entries
+
+
+@servers.command("list")
+@CONFIG_OPTION
+def servers_list(config_path: Path | None) -> None:
+    """Show the servers the MCP config declares."""
+    path, entries = _entries(config_path)
+    click.echo(f"# {path}")
+    for entry in entries:
+        target = entry.url or " ".join([entry.command, *entry.args])
+        click.echo(f"{entry.name:<12} {entry.transport:<6} {target}")
+
+
+@servers.command("check")
+@CONFIG_OPTION
+@click.argument("names", nargs=-1)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds allowed per server.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per server instead of a table.")
+def servers_check(config_path: Path | None, names: tuple[str, ...], timeout: float, as_json: bool) -> None:
+    """Start each server through the MCP client, list its tools, call a harmless one.
+
+    Exits non-zero when any server fails. NAMES limits the check to those servers.
+    """
+    from .checks import check_server
+
+    path, entries = _entries(config_path, names)
+    if not as_json:
+        click.echo(f"Checking {len(entries)} server(s) from {path}", err=True)
+    results = []
+    for entry in entries:
+        result = anyio.run(check_server, entry, timeout)
+        results.append(result)
+        if as_json:
+            click.echo(json.dumps(result.__dict__))
+    if not as_json:
+        header = f"{'server':<12} {'status':<6} {'start-up':>9} {'tools':>5}  {'probe':<24} detail"
+        click.echo(header)
+        click.echo("-" * len(header))
+        for r in results:
+            startup = f"{r.startup_s * 1000:.0f} ms" if r.startup_s is not None else "-"
+            detail = r.error or ", ".join(r.tools)
+            click.echo(f"{r.name:<12} {'ok' if r.ok else 'FAIL':<6} {startup:>9} {len(r.tools):>5}  {r.probe:<24} {detail}")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} server(s) failed: {', '.join(failed)}")
+
+
+@servers.command("config")
+@CONFIG_OPTION
+@click.option(
+    "--format",
+    "style",
+    type=click.Choice(["mcpServers", "vscode"]),
+    default="mcpServers",
+    show_default=True,
+    help="mcpServers: Claude Desktop, Claude Code, Cursor. vscode: .vscode/mcp.json.",
+)
+def servers_config(config_path: Path | None, style: str) -> None:
+    """Print a host config for this installation, with absolute commands, ready to paste."""
+    _, entries = _entries(config_path)
+    out: dict[str, dict] = {}
+    for entry in entries:
+        if entry.url:
+            spec: dict = {"type": "http", "url": entry.url} if style == "vscode" else {"url": entry.url}
+        else:
+            try:
+                command = resolve_command(entry.command)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            spec = {"type": "stdio"} if style == "vscode" else {}
+            spec |= {"command": command, "args": entry.args}
+            if entry.env:
+                spec["env"] = entry.env
+        out[entry.name] = spec
+    key = "servers" if style == "vscode" else "mcpServers"
+    click.echo(json.dumps({key: out}, indent=2))
+
+
+@cli.command("config")
+def config_cmd() -> None:
+    """List every MEMENTO_* setting, its default and what it does."""
+    for title, rows in _settings_tables():
+        click.echo(f"# {title}")
+        for variable, default, description in rows:
+            click.echo(f"{variable:<34} {default:<24} {description}")
+        click.echo()
+
+
+def _settings_tables():
+    from servers.common.settings import CommonSettings
+    from servers.documents.settings import DocumentsSettings
+
+    common = CommonSettings.describe()
+    seen = {row[0] for row in common}
+    yield "all servers", common
+    yield "documents server", [row for row in DocumentsSettings.describe() if row[0] not in seen]
+
+
+def main() -> None:
+    cli(prog_name="memento")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Read an MCP host configuration (`mcp.json`, the `mcpServers` format) and start its servers.
+
+The agent talks to tool servers only over MCP, like any other host: this
+module turns a config entry into the official client's stdio parameters, with
+the command found in this installation's bin folder when it is not on PATH
+and the `MEMENTO_*` settings passed through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mcp.client.stdio import StdioServerParameters
+
+__all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "stdio_parameters"]
+
+
+class ConfigError(ValueError):
+    """The host configuration file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ServerEntry:
+    name: str
+    command: str = ""
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    url: str = ""  # for servers reached over streamable HTTP instead of launched
+
+    @property
+    def transport(self) -> str:
+        return "http" if self.url else "stdio"
+
+
+def default_config_path() -> Path:
+    """./mcp.json when present, else the one at the root of this project."""
+    here = Path.cwd() / "mcp.json"
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parent.parent / "mcp.json"
+
+
+def load_config(path: Path) -> list[ServerEntry]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"No MCP config at {path}; pass --config PATH.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+    servers = raw.get("mcpServers") if isinstance(raw, dict) else None
+    if not isinstance(servers, dict):
+        raise ConfigError(f'{path} has no "mcpServers" object.')
+    entries = []
+    for name, spec in servers.items():
+        if not isinstance(spec, dict) or not (spec.get("command") or spec.get("url")):
+            raise ConfigError(f'{path}: server {name!r} needs a "command" (or a "url").')
+        args = spec.get("args", [])
+        env = spec.get("env", {})
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f'{path}: "args" of server {name!r} must be a list of strings.')
+        if not isinstance(env, dict):
+            raise ConfigError(f'{path}: "env" of server {name!r} must be an object.')
+        entries.append(
+            ServerEntry(name, spec.get("command", ""), list(args), {str(k): str(v) for k, v in env.items()}, spec.get("url", ""))
+        )
+    return entries
+
+
+def resolve_command(command: str) -> str:
+    """An absolute path for `command`, looking beside this Python first (a venv's bin folder)."""
+    if os.path.isabs(command):
+        return command
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(command, path=search)
+    if found is None:
+        raise ConfigError(f"Command {command!r} was not found on PATH or beside {sys.executable}.")
+    return found
+
+
+def passthrough_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `MEMENTO_*` settings (and proxy-free basics) a launched server should see."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith("MEMENTO_") or k in ("HF_HUB_OFFLINE", "PYTHONPATH")}
+
+
+def stdio_parameters(entry: ServerEntry, cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
+    """Launch parameters; `quiet` lowers the server's log level unless the user set one."""
+    env = passthrough_env()
+    if quiet:
+        env.setdefault("MEMENTO_LOG_LEVEL", "WARNING")
+    return StdioServerParameters(command=resolve_command(entry.command), args=entry.args, env={**env, **entry.env}, cwd=cwd)

@@ -1,0 +1,1 @@
+"""Memento's MCP tool servers: one package per server, plus `common`."""

@@ -1,0 +1,116 @@
+"""The failures a tool reports to the model, and the one place they become MCP tool errors.
+
+Every server raises these (never returns error strings); `tool_errors` turns
+them into `ToolError`, which the SDK sends back as an `isError` result whose
+text the model reads. Unexpected exceptions are logged with their traceback on
+stderr and reach the model as one line, so a tool never crashes its server.
+
+    ServerError                  a failure the model can act on
+     ├── InvalidInput            an argument is malformed or out of range
+     ├── NotFound                the thing named does not exist
+     ├── AccessDenied            outside the allowed roots, or a blocked URL
+     ├── TooLarge                over a size or count limit
+     ├── TimedOut                took longer than its time limit
+     ├── UnsupportedFormat       content of a kind no converter reads
+     ├── ConversionFailed        a reader failed on corrupt or encrypted content
+     └── FetchFailed             a download failed (DNS, refused, HTTP status)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import anyio.to_thread
+from mcp.server.mcpserver.exceptions import ToolError
+
+__all__ = [
+    "AccessDenied",
+    "ConversionFailed",
+    "FetchFailed",
+    "InvalidInput",
+    "NotFound",
+    "ServerError",
+    "TimedOut",
+    "TooLarge",
+    "UnsupportedFormat",
+    "tool_errors",
+]
+
+log = logging.getLogger("memento.servers")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ServerError(Exception):
+    """A failure a model can act on; its message says what to do next."""
+
+
+class InvalidInput(ServerError):
+    pass
+
+
+class NotFound(ServerError):
+    pass
+
+
+class AccessDenied(ServerError):
+    pass
+
+
+class TooLarge(ServerError):
+    pass
+
+
+class TimedOut(ServerError):
+    pass
+
+
+class UnsupportedFormat(ServerError):
+    pass
+
+
+class ConversionFailed(ServerError):
+    pass
+
+
+class FetchFailed(ServerError):
+    pass
+
+
+def tool_errors(fn: Callable[P, R] | Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Wrap a tool so every failure reaches the model as a tool error, never a crash.
+
+    Sync tools run on a worker thread so a slow one never blocks the event loop.
+    The wrapper keeps the signature, so the SDK still derives the input schema.
+    """
+    is_async = inspect.iscoroutinefunction(fn)
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            if is_async:
+                return await fn(*args, **kwargs)  # type: ignore[misc]
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))  # type: ignore[arg-type]
+        except ToolError:
+            raise
+        except ServerError as exc:
+            raise ToolError(str(exc)) from exc
+        except Exception as exc:
+            log.exception("tool %s failed unexpectedly", fn.__name__)
+            raise ToolError(
+                f"Internal error in {fn.__name__} ({type(exc).__name__}: {_one_line(exc)}). "
+                "The server is still running; the input may be unusual - try other arguments "
+                "or another source."
+            ) from exc
+
+    return wrapper
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or "no message"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

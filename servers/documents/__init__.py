@@ -1,0 +1,1 @@
+"""The documents MCP server: any common document format to Markdown, bounded and cached."""

@@ -1,0 +1,123 @@
+"""Tell a document's format from its bytes; the file name only breaks ties between text kinds.
+
+A PDF named `.docx` is a PDF; a text file named `.pdf` is text. Zip containers
+are told apart by the members they hold (Word, PowerPoint, Excel, EPUB).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import PurePosixPath
+
+__all__ = ["detect_format", "EXTENSION_LANGUAGES"]
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"BM", "bmp"),
+)
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+EXTENSION_LANGUAGES = {
+    ".py": "python", ".js": "javascript", ".ts": "typescript", ".java": "java", ".c": "c", ".h": "c",
+    ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp", ".go": "go", ".rs": "rust", ".rb": "ruby",
+    ".php": "php", ".sh": "bash", ".sql": "sql", ".r": "r", ".kt": "kotlin", ".swift": "swift",
+    ".scala": "scala", ".toml": "toml", ".ini": "ini", ".css": "css", ".tex": "latex", ".lua": "lua",
+}
+_TEXT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".md": "markdown", ".markdown": "markdown",
+                    ".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def detect_format(head: bytes, name: str = "", zip_names: list[str] | None = None) -> str:
+    """The format of content starting with `head` (the first few KB), or "binary" if unknown.
+
+    `zip_names` are the member names when the content is a zip archive.
+    """
+    suffix = PurePosixPath(name.lower()).suffix
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(zip_names or [])
+    if head.startswith(_OLE):
+        return "ole" if suffix in (".doc", ".ppt", ".msg") else "xls"
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    if not _looks_like_text(head):
+        return "binary"
+    return _text_kind(head, suffix)
+
+
+def _zip_kind(names: list[str]) -> str:
+    members = set(names)
+    if "mimetype" in members and any(n.endswith(".opf") for n in names):
+        return "epub"
+    if "[Content_Types].xml" in members:
+        if any(n.startswith("word/") for n in names):
+            return "docx"
+        if any(n.startswith("ppt/") for n in names):
+            return "pptx"
+        if any(n.startswith("xl/") for n in names):
+            return "xlsx"
+    return "zip"
+
+
+def zip_member_names(data: bytes) -> list[str]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return True
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return True
+    if b"\x00" in head:
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls / len(head) < 0.05
+
+
+def _text_kind(head: bytes, suffix: str) -> str:
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    lower = text[:512].lower()
+    if lower.startswith("<?xml"):
+        return "html" if "<html" in lower else "xml"
+    if lower.startswith(("<!doctype html", "<html")) or ("<html" in lower and "<body" in text.lower()):
+        return "html"
+    if text.startswith(("{", "[")):
+        if suffix in (".jsonl", ".ndjson") or _is_jsonl(text):
+            return "jsonl"
+        return "json"
+    if text.startswith("<") and suffix in (".xml", ".svg", ".rss", ".atom", ".xhtml", ".htm", ".html"):
+        return "html" if suffix in (".htm", ".html", ".xhtml") else "xml"
+    if suffix in _TEXT_EXTENSIONS:
+        return _TEXT_EXTENSIONS[suffix]
+    if suffix in EXTENSION_LANGUAGES:
+        return "code"
+    if suffix in (".json",):
+        return "text"
+    return "text"
+
+
+def _is_jsonl(text: str) -> bool:
+    lines = [line for line in text.splitlines()[:5] if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        for line in lines[:-1]:  # the last line of a head may be cut
+            json.loads(line)
+    except ValueError:
+        return False
+    return True

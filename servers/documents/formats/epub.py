@@ -1,0 +1,44 @@
+"""EPUB books through ebooklib: one section per chapter in reading (spine) order."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+from servers.common.errors import ConversionFailed
+
+from ..model import Document, Section
+from . import Blob, ConvertOptions
+from .archives import open_archive
+from .markup import html_to_markdown
+
+FORMATS = ("epub",)
+
+
+def convert(blob: Blob, options: ConvertOptions) -> Document:
+    open_archive(blob.data, options, blob.name or "the book").close()  # zip-bomb guard first
+    from ebooklib import ITEM_DOCUMENT, epub
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            book = epub.read_epub(io.BytesIO(blob.data), options={"ignore_ncx": True})
+    except Exception as exc:
+        raise ConversionFailed(f"This EPUB book is damaged and could not be opened ({exc}).") from exc
+    metadata: dict[str, Any] = {}
+    for key, field in (("title", "title"), ("author", "creator"), ("language", "language"), ("date", "date")):
+        values = book.get_metadata("DC", field)
+        if values:
+            metadata[key] = values[0][0]
+    items = [book.get_item_with_id(ref) for ref, _ in book.spine]
+    chapters = [item for item in items if item is not None and item.get_type() == ITEM_DOCUMENT]
+    metadata["chapters"] = len(chapters)
+    if options.metadata_only:
+        return Document("epub", [], metadata)
+    sections = []
+    for number, item in enumerate(chapters, start=1):
+        markdown = html_to_markdown(item.get_content().decode("utf-8", errors="replace"))
+        first = next((line.lstrip("# ").strip() for line in markdown.splitlines() if line.strip()), "")
+        sections.append(Section(markdown, "chapter", number, first[:80]))
+    return Document("epub", sections, metadata)

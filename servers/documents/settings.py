@@ -1,0 +1,52 @@
+"""Settings of the documents server (`MEMENTO_DOCUMENTS_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import ByteSize, Field, field_validator
+
+from servers.common.settings import CommonSettings
+
+
+class DocumentsSettings(CommonSettings):
+    list_fields: ClassVar[frozenset[str]] = CommonSettings.list_fields | {"documents_roots"}
+
+    documents_roots: list[Path] = Field(
+        default_factory=lambda: [Path.cwd()],
+        json_schema_extra={"shown_default": "(working directory)"},
+        description="Folders whose files read_document may open (':' or ',' separated). Default: the working directory.",
+    )
+    documents_max_bytes: ByteSize = Field(
+        default=ByteSize(200 * 1024**2), description="Largest file or download read, e.g. 200MiB. Larger ones are refused unread."
+    )
+    documents_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of one conversion, in seconds.")
+    documents_memory_limit: ByteSize = Field(
+        default=ByteSize(2 * 1024**3), description="Address-space limit of the conversion worker process, e.g. 2GiB."
+    )
+    documents_workers: int = Field(default=2, ge=1, le=32, description="Conversion worker processes.")
+    documents_max_rows: int = Field(default=1000, ge=1, description="Rows shown per sheet or table; the rest is counted in a note.")
+    documents_zip_max_members: int = Field(default=10_000, ge=1, description="Most members an archive may hold.")
+    documents_zip_max_bytes: ByteSize = Field(
+        default=ByteSize(1024**3), description="Largest total uncompressed size of an archive (zip-bomb guard)."
+    )
+    documents_cache_bytes: ByteSize = Field(
+        default=ByteSize(256 * 1024**2), description="Memory for converted text kept by content hash."
+    )
+    documents_ocr: bool = Field(default=True, description="Run Tesseract OCR on images when it is installed.")
+    tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable for OCR.")
+    ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. eng+deu.")
+
+    @field_validator("documents_roots", mode="after")
+    @classmethod
+    def _resolve_roots(cls, roots: list[Path]) -> list[Path]:
+        resolved = []
+        for root in roots:
+            path = root.expanduser().resolve()
+            if not path.is_dir():
+                raise ValueError(f"{root} is not an existing folder")
+            resolved.append(path)
+        if not resolved:
+            raise ValueError("at least one folder is needed")
+        return resolved

@@ -1,0 +1,223 @@
+"""Conversions run in worker processes with a time and memory bound.
+
+A malformed file can make a reader loop forever or allocate without end; in a
+worker that costs one process, not the server. Each worker is a fresh
+`python -m servers.documents.worker` that caps its own address space
+(RLIMIT_AS); the parent waits at most the time limit and then kills it, and a
+new worker replaces any that died. Calls and replies are pickled frames on the
+worker's stdin and a private copy of its stdout (its fd 1 points at stderr, so
+a reader's stray print cannot corrupt a frame). Failures come back as the
+same `ServerError` classes the tools raise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any, BinaryIO
+
+import anyio
+import anyio.to_thread
+
+from servers.common import errors
+from servers.common.errors import ConversionFailed, ServerError, TimedOut
+
+__all__ = ["WorkerPool"]
+
+log = logging.getLogger("memento.documents")
+_HEADER = struct.Struct("!Q")
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def _write_frame(stream: BinaryIO, value: Any) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(stream: BinaryIO, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            raise _WorkerDied("pipe closed")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+    return pickle.loads(_read_exact(stream, size))
+
+
+def _serve(memory_limit: int) -> None:
+    """Worker side: answer calls until stdin closes."""
+    import resource
+
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+    if memory_limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    while True:
+        try:
+            target, args = _read_frame(requests)
+        except _WorkerDied:
+            return
+        try:
+            module_name, func_name = target.split(":")
+            reply: tuple[Any, ...] = ("ok", getattr(importlib.import_module(module_name), func_name)(*args))
+        except ServerError as exc:
+            reply = ("error", type(exc).__name__, str(exc))
+        except MemoryError:
+            reply = ("error", "TooLarge", _memory_message(memory_limit))
+        except RecursionError:
+            reply = ("error", "ConversionFailed", "The document is nested too deeply to convert.")
+        except Exception as exc:  # a reader's own error on bad input
+            reply = ("error", "ConversionFailed", f"The document could not be converted ({type(exc).__name__}: {exc}).")
+        try:
+            _write_frame(replies, reply)
+        except MemoryError:
+            _write_frame(replies, ("error", "TooLarge", _memory_message(memory_limit)))
+
+
+def _memory_message(limit: int) -> str:
+    return (
+        f"The conversion needed more than the {limit / 1024**2:,.0f} MiB memory limit "
+        "(MEMENTO_DOCUMENTS_MEMORY_LIMIT) and was stopped."
+    )
+
+
+class _Worker:
+    def __init__(self, memory_limit: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "servers.documents.worker", str(memory_limit)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # the server's stderr: worker warnings land in its log
+            close_fds=True,
+        )
+
+    def call(self, target: str, args: tuple[Any, ...], timeout_s: float) -> Any:
+        """Blocking call; kills the worker and raises on timeout or crash."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            _write_frame(self.process.stdin, (target, args))
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+            if not ready:
+                self.kill()
+                raise TimedOut(
+                    f"The conversion took longer than {timeout_s:g} s (MEMENTO_DOCUMENTS_TIMEOUT_S) and was "
+                    "stopped. The file may be malformed or very large; try a page range or a smaller file."
+                )
+            reply = _read_frame(self.process.stdout)
+        except (_WorkerDied, OSError, EOFError, pickle.UnpicklingError) as exc:
+            code = self.process.poll()
+            self.kill()
+            raise ConversionFailed(
+                f"The conversion worker died (exit status {code}) while reading this file; it is probably corrupt "
+                "or too large for the memory limit. The server is fine and other files can be read."
+            ) from exc
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, message = reply
+        error_type = getattr(errors, kind, ConversionFailed)
+        if not (isinstance(error_type, type) and issubclass(error_type, ServerError)):
+            error_type = ConversionFailed
+        raise error_type(message)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("conversion worker %d did not exit after SIGKILL", self.process.pid)
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+class WorkerPool:
+    """At most `size` conversions at once, each in its own bounded process."""
+
+    def __init__(self, size: int, memory_limit: int, timeout_s: float) -> None:
+        self.size = size
+        self.memory_limit = memory_limit
+        self.timeout_s = timeout_s
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._busy: set[_Worker] = set()
+        self._slots = threading.BoundedSemaphore(size)
+        self._closed = False
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive:
+                    self._busy.add(worker)
+                    return worker
+            worker = _Worker(self.memory_limit)
+            self._busy.add(worker)
+            return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if worker.alive and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+    def call_blocking(self, target: str, *args: Any, timeout_s: float | None = None) -> Any:
+        with self._slots:
+            worker = self._take()
+            try:
+                return worker.call(target, args, timeout_s or self.timeout_s)
+            finally:
+                self._give_back(worker)
+
+    async def call(self, target: str, *args: Any, timeout_s: float | None = None) -> Any:
+        """Run `module:function(*args)` in a worker and return its result."""
+        return await anyio.to_thread.run_sync(lambda: self.call_blocking(target, *args, timeout_s=timeout_s))
+
+    def warm(self) -> None:
+        """Start a worker ahead of the first call."""
+        self._give_back(self._take())
+
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in [*self._idle, *self._busy] if w.alive]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = [*self._idle, *self._busy]
+            self._idle, self._busy = [], set()
+        for worker in workers:
+            worker.kill()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
