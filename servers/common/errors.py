@@ -108,6 +108,8 @@ def tool_errors(fn: Callable[P, R] | Callable[P, Awaitable[R]]) -> Callable[P, A
                 "or another source."
             ) from exc
 
+    # Tool descriptions are docstrings; hosts show them as they are, so drop the code indentation.
+    wrapper.__doc__ = inspect.cleandoc(fn.__doc__) if fn.__doc__ else None
     return wrapper
 
 

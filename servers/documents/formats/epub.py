@@ -32,7 +32,14 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         if values:
             metadata[key] = values[0][0]
     items = [book.get_item_with_id(ref) for ref, _ in book.spine]
-    chapters = [item for item in items if item is not None and item.get_type() == ITEM_DOCUMENT]
+    chapters = [
+        item
+        for item in items
+        if item is not None
+        and item.get_type() == ITEM_DOCUMENT
+        and not isinstance(item, epub.EpubNav)  # the table of contents page, not a chapter
+        and "nav" not in (getattr(item, "properties", None) or [])
+    ]
     metadata["chapters"] = len(chapters)
     if options.metadata_only:
         return Document("epub", [], metadata)

