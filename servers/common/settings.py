@@ -94,16 +94,19 @@ class CommonSettings(BaseModel):
         """Build settings from `MEMENTO_*` variables (empty values count as unset)."""
         environ = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
+        shown: dict[str, Any] = {}
         for name in cls.model_fields:
             value = environ.get(env_name(name))
             if value is None or value.strip() == "":
                 continue
+            shown[name] = value.strip()
             raw[name] = split_list(value) if name in cls.list_fields else value.strip()
         raw.update(overrides)
+        shown.update(overrides)
         try:
             return cls(**raw)
         except ValidationError as exc:
-            raise SettingsError(_describe(exc, raw)) from None
+            raise SettingsError(_describe(exc, shown)) from None
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
@@ -134,5 +137,6 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
         shown = raw.get(field, "<default>")
-        lines.append(f"{env_name(field)}={shown!r} is not valid: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{env_name(field)}={shown!r} is not valid: {message}")
     return "; ".join(lines)

@@ -6,6 +6,7 @@ beside this one. `memento-documents` and `python -m servers.documents` start it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ def build(settings: DocumentsSettings) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[State]:
         reader = DocumentReader(settings)
+        # Start one worker in the background so the first conversion does not wait for it.
+        threading.Thread(target=reader.pool.warm, name="warm-worker", daemon=True).start()
         try:
             yield State(reader)
         finally:

@@ -71,6 +71,8 @@ def _serve(memory_limit: int) -> None:
     requests = sys.stdin.buffer
     if memory_limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    importlib.import_module("servers.documents.formats")
+    _write_frame(replies, "ready")  # start-up time is not conversion time: the parent waits for this first
     while True:
         try:
             target, args = _read_frame(requests)
@@ -100,6 +102,9 @@ def _memory_message(limit: int) -> str:
     )
 
 
+_START_TIMEOUT_S = 60
+
+
 class _Worker:
     def __init__(self, memory_limit: int) -> None:
         self.process = subprocess.Popen(
@@ -109,6 +114,16 @@ class _Worker:
             stderr=None,  # the server's stderr: worker warnings land in its log
             close_fds=True,
         )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], _START_TIMEOUT_S)
+        try:
+            if not ready or _read_frame(self.process.stdout) != "ready":
+                raise _WorkerDied("no ready signal")
+        except (_WorkerDied, OSError, EOFError, pickle.UnpicklingError) as exc:
+            self.kill()
+            raise ConversionFailed(
+                f"The conversion worker could not start (exit status {self.process.poll()}); see the server log."
+            ) from exc
 
     def call(self, target: str, args: tuple[Any, ...], timeout_s: float) -> Any:
         """Blocking call; kills the worker and raises on timeout or crash."""
@@ -202,8 +217,11 @@ class WorkerPool:
         return await anyio.to_thread.run_sync(lambda: self.call_blocking(target, *args, timeout_s=timeout_s))
 
     def warm(self) -> None:
-        """Start a worker ahead of the first call."""
-        self._give_back(self._take())
+        """Start a worker ahead of the first call; a failure here is only logged (the call will retry)."""
+        try:
+            self._give_back(self._take())
+        except ServerError as exc:
+            log.warning("could not start a conversion worker ahead of time: %s", exc)
 
     @property
     def pids(self) -> list[int]:

@@ -1,0 +1,31 @@
+"""Run every benchmark script in this folder in sequence, each in its own process with this
+interpreter, and print their outputs; the exit status is non-zero if any of them failed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["documents_cold_start.py", "documents_roundtrip.py", "documents_pdf.py"]
+
+
+def run(script: str) -> int:
+    result = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True)
+    print(result.stdout, end="")
+    if result.returncode:
+        print(f"!! {script} failed (exit status {result.returncode}):\n{result.stderr}")
+    print()
+    return result.returncode
+
+
+def main() -> int:
+    failures = [script for script in SCRIPTS if run(script)]
+    if failures:
+        print(f"failed: {', '.join(failures)}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
