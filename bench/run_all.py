@@ -12,12 +12,12 @@ SCRIPTS = ["documents_cold_start.py", "documents_roundtrip.py", "documents_pdf.p
 
 
 def run(script: str) -> int:
-    result = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True)
-    print(result.stdout, end="")
-    if result.returncode:
-        print(f"!! {script} failed (exit status {result.returncode}):\n{result.stderr}")
-    print()
-    return result.returncode
+    sys.stdout.flush()
+    code = subprocess.run([sys.executable, str(HERE / script)]).returncode  # shares our stdout and stderr
+    if code:
+        print(f"!! {script} failed (exit status {code})")
+    print(flush=True)
+    return code
 
 
 def main() -> int:

@@ -1,0 +1,88 @@
+"""The memento CLI: servers list / check / config and the settings listing, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMENTO = [sys.executable, "-m", "agent.cli"]
+
+
+def run(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MEMENTO, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=os.environ.copy()
+    )
+
+
+def test_servers_list_shows_what_mcp_json_declares() -> None:
+    done = run("servers", "list")
+    assert done.returncode == 0, done.stderr
+    declared = json.loads((ROOT / "mcp.json").read_text())["mcpServers"]
+    for name in declared:
+        assert name in done.stdout
+
+
+@pytest.mark.integration
+def test_servers_check_starts_every_server_and_reports_a_table() -> None:
+    done = run("servers", "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("documents")]
+    assert lines and " ok " in lines[0] and "read_document: ok" in lines[0]
+    assert " ms" in lines[0]
+
+
+@pytest.mark.integration
+def test_servers_check_fails_when_one_server_fails_but_checks_the_others(tmp_path: Path) -> None:
+    config = {
+        "mcpServers": {
+            "documents": {"command": sys.executable, "args": ["-m", "servers.documents"]},
+            "broken": {"command": sys.executable, "args": ["-c", "import sys; sys.exit(3)"]},
+            "absent": {"command": "no-such-memento-server"},
+        }
+    }
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps(config))
+    done = run("servers", "check", "--config", str(path), "--timeout", "30", cwd=ROOT)
+    assert done.returncode != 0
+    assert "2 server(s) failed: broken, absent" in done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line and line.split()[0] in config["mcpServers"]}
+    assert " ok " in rows["documents"]
+    assert "FAIL" in rows["broken"] and "FAIL" in rows["absent"]
+    assert "was not found" in rows["absent"]
+
+
+def test_servers_config_prints_host_snippets_with_absolute_commands() -> None:
+    claude = json.loads(run("servers", "config").stdout)
+    command = claude["mcpServers"]["documents"]["command"]
+    assert os.path.isabs(command) and os.access(command, os.X_OK)
+    vscode = json.loads(run("servers", "config", "--format", "vscode").stdout)
+    assert vscode["servers"]["documents"]["type"] == "stdio"
+
+
+def test_a_malformed_config_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text("{not json")
+    done = run("servers", "list", "--config", str(path))
+    assert done.returncode != 0 and "is not valid JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_memento_config_lists_every_setting() -> None:
+    done = run("config")
+    assert done.returncode == 0
+    for variable in ("MEMENTO_HOME", "MEMENTO_DOCUMENTS_ROOTS", "MEMENTO_DOCUMENTS_TIMEOUT_S", "MEMENTO_ALLOW_PRIVATE_URLS"):
+        assert variable in done.stdout
+
+
+def test_help_explains_the_commands() -> None:
+    done = run("--help")
+    assert done.returncode == 0 and "servers" in done.stdout and "config" in done.stdout
+    server_help = subprocess.run(
+        [sys.executable, "-m", "servers.documents", "--help"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert "--transport" in server_help.stdout and "MEMENTO_" in server_help.stdout
