@@ -1,0 +1,1 @@
+"""Memento's case memory: the Chroma-backed case bank and its case-selection policies (to come)."""
