@@ -88,6 +88,9 @@ def test_a_stdio_server_writes_only_protocol_messages_to_stdout(tmp_path: Path) 
     finally:
         process.terminate()
         process.wait(timeout=30)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
     assert all(r.get("jsonrpc") == "2.0" for r in replies)
     by_id = {r["id"]: r for r in replies if "id" in r}
     assert "pdf-page-1-token" in by_id[2]["result"]["content"][0]["text"]

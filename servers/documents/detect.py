@@ -106,8 +106,6 @@ def _text_kind(head: bytes, suffix: str) -> str:
         return _TEXT_EXTENSIONS[suffix]
     if suffix in EXTENSION_LANGUAGES:
         return "code"
-    if suffix in (".json",):
-        return "text"
     return "text"
 
 

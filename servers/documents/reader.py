@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from servers.common.errors import InvalidInput
@@ -60,7 +60,7 @@ class DocumentReader:
         head = loaded.data[:8192]
         zip_names = zip_member_names(loaded.data) if head.startswith(b"PK") else None
         fmt = detect_format(head, loaded.name, zip_names)
-        options = self.options if not metadata_only else _replace(self.options, metadata_only=True)
+        options = replace(self.options, metadata_only=True) if metadata_only else self.options
         key = f"{hashlib.sha256(loaded.data).hexdigest()}:{fmt}:{hash(options)}"
         document = self.cache.get(key)
         if document is not None:
@@ -69,7 +69,9 @@ class DocumentReader:
         self.cache.put(key, document)
         return Opened(loaded, document, False)
 
-    async def read(self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None) -> tuple[Opened, Page]:
+    async def read(
+        self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None
+    ) -> tuple[Opened, Page]:
         opened = await self.open(source)
         numbers = parse_pages(pages, opened.document) if pages else None
         text = opened.document.markdown(numbers)
@@ -124,7 +126,3 @@ def parse_pages(spec: str, document: Document) -> list[int]:
     return sorted(set(numbers))
 
 
-def _replace(options: ConvertOptions, **changes: Any) -> ConvertOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)
