@@ -1,6 +1,8 @@
 """The `memento` command line: one click group, subcommands per area.
 
     memento servers list|check|config    the bundled MCP servers
+    memento memory stats|search|import|export|train|prune|eval-retriever
+                                         the case bank
     memento config                       every MEMENTO_* setting with its default
 """
 
@@ -136,6 +138,7 @@ def config_cmd() -> None:
 
 
 def _settings_tables():
+    from memory.settings import MemorySettings
     from servers.common.settings import CommonSettings
     from servers.documents.settings import DocumentsSettings
 
@@ -143,10 +146,29 @@ def _settings_tables():
     seen = {row[0] for row in common}
     yield "all servers", common
     yield "documents server", [row for row in DocumentsSettings.describe() if row[0] not in seen]
+    memory_rows = [
+        (f"MEMENTO_{name.upper()}", "(secret)" if "key" in name else _shown(field.default), field.description or "")
+        for name, field in MemorySettings.model_fields.items()
+        if f"MEMENTO_{name.upper()}" not in seen
+    ]
+    yield "case memory (agent and casebank server)", memory_rows
+
+
+def _shown(value: object) -> str:
+    return "(empty)" if value in ("", None) else str(value)
 
 
 def main() -> None:
     cli(prog_name="memento")
+
+
+def _register() -> None:
+    from .memory_cli import memory
+
+    cli.add_command(memory)
+
+
+_register()
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ class LocalEmbedder(_Cached):
                 # A local folder needs no hub; this keeps any stray hub call from going out.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bars on a server's stderr
                 try:
                     from sentence_transformers import SentenceTransformer
 

@@ -1,0 +1,132 @@
+"""`memento memory …`: look into, fill, train and tidy the case bank from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["memory"]
+
+
+def _bank():
+    from memory import CaseBank, MemorySettings, MementoMemoryError, MemorySettingsError
+
+    try:
+        return CaseBank.open(MemorySettings.from_env())
+    except (MementoMemoryError, MemorySettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+def memory() -> None:
+    """The case bank: past tasks, their plans and rewards (MEMENTO_HOME/casebank or MEMENTO_CHROMA_URL)."""
+
+
+@memory.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(as_json: bool) -> None:
+    """How many cases and transitions the bank holds, and the Q policy's state."""
+    facts = _bank().stats()
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    for key, value in facts.items():
+        click.echo(f"{key:<12} {value}")
+
+
+@memory.command()
+@click.argument("task")
+@click.option("-k", default=None, type=int, help="How many cases (default MEMENTO_MEMORY_K, 4).")
+@click.option("--policy", type=click.Choice(["similarity", "q"]), default=None, help="Retrieval policy.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
+    """The cases the agent would be shown for TASK, successes and failures apart."""
+    from memory import MementoMemoryError
+
+    try:
+        found = _bank().retrieve(task, k=k, policy=policy)
+    except MementoMemoryError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        rows = [{"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": s.score, "plan": s.case.plan} for s in found.cases]
+        click.echo(json.dumps({"policy": found.policy, "cases": rows}, indent=2))
+        return
+    click.echo(f"policy: {found.policy}")
+    for title, group in (("successes", found.positive), ("failures", found.negative)):
+        click.echo(f"\n{title}:")
+        for scored in group:
+            click.echo(f"  {scored.score:6.3f}  {scored.case.task}  [{scored.case.id}]")
+        if not group:
+            click.echo("  (none)")
+
+
+@memory.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default=None, help="Default: detected from the first line.")
+def import_(path: Path, fmt: str | None) -> None:
+    """Load cases (and transitions) from JSONL: ours, or the reference memory.jsonl / training_data.jsonl."""
+    from memory import MementoMemoryError
+    from memory.interchange import import_jsonl
+
+    bank = _bank()
+    try:
+        done = import_jsonl(bank, path, fmt)
+    except MementoMemoryError as exc:
+        raise _fail(exc) from None
+    click.echo(f"imported {done['cases']} cases and {done['transitions']} transitions ({done['format']} format)")
+
+
+@memory.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default="memento", show_default=True)
+def export(path: Path, fmt: str) -> None:
+    """Write the bank to JSONL (memento is lossless; memory/training are the reference formats)."""
+    from memory.interchange import export_jsonl
+
+    done = export_jsonl(_bank(), path, fmt)
+    click.echo(f"exported {done['cases']} cases and {done['transitions']} transitions to {path} ({fmt} format)")
+
+
+@memory.command()
+def train() -> None:
+    """Retrain the Q policy from every stored transition."""
+    from memory import MementoMemoryError
+
+    try:
+        report = _bank().train()
+    except MementoMemoryError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(report, indent=2, default=str))
+
+
+@memory.command()
+@click.option("--max-cases", type=int, default=None, help="Size to keep (default MEMENTO_MEMORY_MAX_CASES).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+def prune(max_cases: int | None, dry_run: bool) -> None:
+    """Drop near-duplicate cases, then the least useful ones above the size cap."""
+    from memory.curation import prune as run_prune
+
+    bank = _bank()
+    report = run_prune(bank, max_cases or bank.settings.memory_max_cases, bank.settings.memory_duplicate_threshold, dry_run)
+    click.echo(json.dumps(report.to_json(), indent=2))
+
+
+@memory.command("eval-retriever", context_settings={"ignore_unknown_options": True})
+@click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Reference-format training_data.jsonl rows to train on.")
+@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Rows to evaluate on (other queries).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_retriever(train_file: str, test_file: str, as_json: bool) -> None:
+    """Train the default Q-function on --train and report AUC, accuracy, F1 on --test."""
+    from memory.evaluate import main as evaluate
+
+    argv = ["--train", train_file, "--test", test_file] + (["--json"] if as_json else [])
+    code = evaluate(argv)
+    if code:
+        sys.exit(code)

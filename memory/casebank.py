@@ -1,0 +1,377 @@
+"""The case bank: remember episodes as cases, retrieve the ones that help, learn which do.
+
+    bank = CaseBank.open(MemorySettings.from_env())
+    found = bank.retrieve("What is the capital of Orotina Canton?", k=4, policy="q")
+    run = bank.record_episode(task, plan, answer, reward=1.0, shown_case_ids=found.ids)
+
+Reading embeds the task once and asks Chroma for its nearest cases; the `q`
+policy re-ranks those candidates with the learned Q(s, c). Writing stores the
+case (or updates it: one case per task), one transition per case that was
+shown, and takes a few online steps of Q. Nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
+from .embeddings import TextEmbedder, make_embedder
+from .errors import CaseNotFound, MementoMemoryError
+from .policy import QPolicy, select
+from .settings import MemorySettings
+from .store import Store
+
+__all__ = ["CaseBank", "Recorded", "Retrieval", "ScoredCase"]
+
+log = logging.getLogger("memento.memory")
+
+
+@dataclass
+class ScoredCase:
+    case: Case
+    score: float  # what the policy ranked by: cosine similarity, or Q(s, c)
+    similarity: float
+
+
+@dataclass
+class Retrieval:
+    task: str
+    policy: str  # the policy actually used ("q" falls back to "similarity" while Q is untrained)
+    positive: list[ScoredCase] = field(default_factory=list)
+    negative: list[ScoredCase] = field(default_factory=list)
+
+    @property
+    def cases(self) -> list[ScoredCase]:
+        return sorted(self.positive + self.negative, key=lambda s: s.score, reverse=True)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.case.id for s in self.cases]
+
+
+@dataclass
+class Recorded:
+    run_id: str
+    case_id: str
+    created: bool  # False when the task already had a case, which was updated
+    plan_replaced: bool
+    near_duplicate_of: str | None
+    transitions: int
+    q_updated: bool
+
+
+class CaseBank:
+    def __init__(self, settings: MemorySettings, embedder: TextEmbedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(
+            settings.embedding_model, settings.embedding_base_url, settings.embedding_api_key, settings.embedding_dimension
+        )
+        self.store = Store(
+            None if settings.chroma_url else settings.casebank_dir,
+            settings.chroma_url,
+            self.embedder.name,
+            self.embedder.dimension,
+        )
+        self.q = QPolicy(settings.casebank_dir / "policy")
+
+    @classmethod
+    def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
+        return cls(settings or MemorySettings(), embedder)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self.store.cases.count()
+
+    def get(self, case_id: str) -> Case:
+        found = self._get_many([case_id])
+        if not found:
+            raise CaseNotFound(f"No case with id {case_id!r} in the case bank at {self.store.where}.")
+        return found[0]
+
+    def _get_many(self, ids: Sequence[str], with_embeddings: bool = False) -> list[Case] | Any:
+        if not ids:
+            return ([], np.zeros((0, self.embedder.dimension), np.float32)) if with_embeddings else []
+        include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
+        got = self.store.cases.get(ids=list(ids), include=include)
+        cases = [Case.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        if with_embeddings:
+            return cases, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(cases), -1)
+        return cases
+
+    def iter_cases(self, batch: int = 500, with_embeddings: bool = False) -> Iterator[Any]:
+        """Every case, in batches from the store (with its embedding when asked)."""
+        offset = 0
+        include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
+        while True:
+            got = self.store.cases.get(limit=batch, offset=offset, include=include)
+            if not got["ids"]:
+                return
+            for index, (i, d, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
+                case = Case.from_store(i, d, m)
+                yield (case, np.asarray(got["embeddings"][index], dtype=np.float32)) if with_embeddings else case
+            offset += len(got["ids"])
+
+    def retrieve(
+        self,
+        task: str,
+        k: int | None = None,
+        policy: str | None = None,
+        explore: bool = False,
+        task_embedding: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Retrieval:
+        """The k cases most likely to help with `task`, split into successes and failures."""
+        k = k or self.settings.memory_k
+        policy = policy or self.settings.memory_policy
+        if policy not in ("similarity", "q"):
+            raise MementoMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
+        total = self.count()
+        if total == 0 or not task.strip():
+            return Retrieval(task, policy)
+        vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
+        want = self.settings.memory_candidates if policy == "q" else k
+        hits = self.store.cases.query(
+            query_embeddings=[vector.tolist()],
+            n_results=min(max(want, k), total),
+            include=["metadatas", "documents", "distances", "embeddings"],
+        )
+        cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
+        similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
+        used = policy
+        if policy == "q" and self.q.ready():
+            embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)
+            scores = self.q.score(vector, embeddings, [c.stats() for c in cases])
+        else:
+            used, scores = "similarity", similarity
+        chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
+        result = Retrieval(task, used)
+        for index in chosen:
+            scored = ScoredCase(cases[index], float(scores[index]), float(similarity[index]))
+            (result.positive if cases[index].outcome == "positive" else result.negative).append(scored)
+        return result
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def record_episode(
+        self,
+        task: str,
+        plan: Sequence[str],
+        answer: str,
+        reward: float,
+        shown_case_ids: Sequence[str] = (),
+        summary: str = "",
+        tools: Sequence[str] = (),
+        source: str = "",
+        run_id: str | None = None,
+        outcome: str = "",
+    ) -> Recorded:
+        """Store the episode's case (one per task), a transition per shown case, and update Q."""
+        if not task.strip():
+            raise MementoMemoryError("The task is empty; a case needs the task text.")
+        if not 0.0 <= reward <= 1.0:
+            raise MementoMemoryError(f"reward must be between 0 and 1, got {reward}.")
+        run_id = run_id or "run-" + uuid.uuid4().hex[:16]
+        vector = self.embedder.embed([task])[0]
+        now = time.time()
+        with self.store.writing():
+            case_id = case_id_for(task)
+            existing = self._get_many([case_id])
+            near = None
+            replaced = False
+            if existing:
+                case = existing[0]
+                case.attempts += 1
+                case.mean_reward += (reward - case.mean_reward) / case.attempts
+                if reward > case.reward or (reward == case.reward and plan and not case.plan):
+                    case.plan, case.answer, case.summary, case.tools = list(plan), answer, summary, list(tools)
+                    case.reward, replaced = reward, True
+                case.outcome = outcome or outcome_for(case.reward)
+                case.updated = now
+            else:
+                near = self._near_duplicate(vector, case_id)
+                case = Case(task, list(plan), answer, reward, outcome, summary, list(tools), source, created=now, updated=now)
+            case.run_id = run_id
+            case.near_duplicate_of = case.near_duplicate_of or (near or "")
+            self.store.cases.upsert(
+                ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()]
+            )
+            shown = [c for c in dict.fromkeys(shown_case_ids) if c != case.id]
+            transitions = [Transition(run_id, task, c, reward, now) for c in shown]
+            self._count_uses(shown, reward)
+            if transitions:
+                self.store.transitions.upsert(
+                    ids=[t.id for t in transitions],
+                    embeddings=[vector.tolist()] * len(transitions),
+                    documents=[task] * len(transitions),
+                    metadatas=[{"run_id": run_id, "case_id": t.case_id, "reward": reward, "created": now} for t in transitions],
+                )
+            q_updated = self._online_update(vector, transitions) if transitions else False
+        return Recorded(run_id, case.id, not existing, replaced or not existing, near, len(transitions), q_updated)
+
+    def _near_duplicate(self, vector: np.ndarray, own_id: str) -> str | None:
+        if self.count() == 0:
+            return None
+        hit = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=1, include=["distances"])
+        if hit["ids"][0] and hit["ids"][0][0] != own_id:
+            if 1.0 - hit["distances"][0][0] >= self.settings.memory_duplicate_threshold:
+                return hit["ids"][0][0]
+        return None
+
+    def _count_uses(self, case_ids: Sequence[str], reward: float, delta_uses: int = 1, delta_success: int | None = None) -> None:
+        cases = self._get_many(case_ids)
+        for case in cases:
+            case.uses += delta_uses
+            case.successes += delta_success if delta_success is not None else int(reward >= SUCCESS)
+            case.successes = max(0, min(case.successes, case.uses))
+        if cases:
+            self.store.cases.update(ids=[c.id for c in cases], metadatas=[c.to_metadata() for c in cases])
+
+    def _online_update(self, task_vector: np.ndarray, transitions: list[Transition]) -> bool:
+        steps = self.settings.memory_online_steps
+        if steps == 0:
+            return False
+        cases, embeddings = self._get_many([t.case_id for t in transitions], with_embeddings=True)
+        by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
+        batch = [
+            (task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id
+        ]
+        replay = self._replay_sample(64)
+        return self.q.update(batch, replay, steps)
+
+    def _replay_sample(self, size: int) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
+        total = self.store.transitions.count()
+        if total == 0:
+            return []
+        rng = np.random.default_rng()
+        offset = int(rng.integers(0, max(1, total - size + 1)))
+        got = self.store.transitions.get(limit=size, offset=offset, include=["metadatas", "embeddings"])
+        return self._training_rows(got)
+
+    def _training_rows(self, got: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
+        case_ids = [m["case_id"] for m in got["metadatas"]]
+        cases, embeddings = self._get_many(list(dict.fromkeys(case_ids)), with_embeddings=True)
+        by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
+        rows = []
+        for meta, task_vector in zip(got["metadatas"], got["embeddings"]):
+            if meta["case_id"] in by_id:
+                case, case_vector = by_id[meta["case_id"]]
+                rows.append((np.asarray(task_vector, np.float32), case_vector, case.stats(), float(meta["reward"])))
+        return rows
+
+    def feedback(self, case_or_run_id: str, reward: float) -> dict[str, Any]:
+        """Set a reward that arrived later, for a run (its case and transitions) or for one case."""
+        if not 0.0 <= reward <= 1.0:
+            raise MementoMemoryError(f"reward must be between 0 and 1, got {reward}.")
+        with self.store.writing():
+            updated_transitions = 0
+            if case_or_run_id.startswith("case-"):
+                case_ids = [self.get(case_or_run_id).id]
+            else:
+                got = self.store.transitions.get(where={"run_id": case_or_run_id}, include=["metadatas"])
+                owners = self.store.cases.get(where={"run_id": case_or_run_id}, include=["metadatas"])
+                if not got["ids"] and not owners["ids"]:
+                    raise CaseNotFound(f"No run or case with id {case_or_run_id!r}.")
+                for meta in got["metadatas"]:
+                    before, after = meta["reward"] >= SUCCESS, reward >= SUCCESS
+                    if before != after:  # the shown case's success count follows the corrected outcome
+                        self._count_uses([meta["case_id"]], reward, delta_uses=0, delta_success=1 if after else -1)
+                if got["ids"]:
+                    self.store.transitions.update(ids=got["ids"], metadatas=[m | {"reward": reward} for m in got["metadatas"]])
+                updated_transitions = len(got["ids"])
+                case_ids = owners["ids"]
+            for case in self._get_many(case_ids):
+                case.reward = reward
+                if case.attempts == 1:
+                    case.mean_reward = reward
+                case.outcome = outcome_for(reward)
+                case.updated = time.time()
+                self.store.cases.update(ids=[case.id], metadatas=[case.to_metadata()])
+        return {"cases": list(case_ids), "transitions": updated_transitions}
+
+    # ---- learning and upkeep -------------------------------------------------------------
+
+    def training_rows(self) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
+        rows = []
+        offset = 0
+        while True:
+            got = self.store.transitions.get(limit=2000, offset=offset, include=["metadatas", "embeddings"])
+            if not got["ids"]:
+                return rows
+            rows += self._training_rows(got)
+            offset += len(got["ids"])
+
+    def train(self) -> dict[str, Any]:
+        """Retrain Q from every stored transition."""
+        rows = self.training_rows()
+        if len(rows) < 8:
+            raise MementoMemoryError(f"Only {len(rows)} transitions are stored; Q needs at least 8 to train.")
+        with self.store.writing():
+            return self.q.fit(rows)
+
+    def stats(self) -> dict[str, Any]:
+        positive = negative = uses = 0
+        sources: dict[str, int] = {}
+        for case in self.iter_cases():
+            positive += case.outcome == "positive"
+            negative += case.outcome != "positive"
+            uses += case.uses
+            sources[case.source or "-"] = sources.get(case.source or "-", 0) + 1
+        return {
+            "store": self.store.where,
+            "embedder": self.embedder.name,
+            "cases": positive + negative,
+            "positive": positive,
+            "negative": negative,
+            "transitions": self.store.transitions.count(),
+            "times_shown": uses,
+            "sources": sources,
+            "q_policy": self.q.describe(),
+        }
+
+    def put_cases(self, cases: Sequence[Case], batch: int = 256) -> None:
+        """Store cases exactly as given (import, restore): embeddings computed, statistics kept."""
+        with self.store.writing():
+            for start in range(0, len(cases), batch):
+                part = cases[start : start + batch]
+                vectors = self.embedder.embed([c.task for c in part])
+                self.store.cases.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors.tolist(),
+                    documents=[c.task for c in part],
+                    metadatas=[c.to_metadata() for c in part],
+                )
+
+    def put_transitions(self, transitions: Sequence[Transition], batch: int = 512) -> None:
+        with self.store.writing():
+            for start in range(0, len(transitions), batch):
+                part = transitions[start : start + batch]
+                vectors = self.embedder.embed([t.task for t in part])
+                self.store.transitions.upsert(
+                    ids=[t.id for t in part],
+                    embeddings=vectors.tolist(),
+                    documents=[t.task for t in part],
+                    metadatas=[{"run_id": t.run_id, "case_id": t.case_id, "reward": t.reward, "created": t.created} for t in part],
+                )
+
+    def iter_transitions(self, batch: int = 2000) -> Iterator[Transition]:
+        offset = 0
+        while True:
+            got = self.store.transitions.get(limit=batch, offset=offset, include=["metadatas", "documents"])
+            if not got["ids"]:
+                return
+            for task, meta in zip(got["documents"], got["metadatas"]):
+                yield Transition(meta["run_id"], task, meta["case_id"], float(meta["reward"]), float(meta["created"]))
+            offset += len(got["ids"])
+
+    def delete(self, case_ids: Sequence[str]) -> None:
+        with self.store.writing():
+            if case_ids:
+                self.store.cases.delete(ids=list(case_ids))

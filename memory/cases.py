@@ -1,0 +1,111 @@
+"""What the case bank stores: cases (a past task, its plan and how it went) and transitions.
+
+A case's id is derived from its normalised task, so writing the same task again
+finds the same case. Chroma metadata holds only scalars, so structured fields
+(the plan's steps, tools used) travel as JSON strings in the store and as lists here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Case", "Transition", "case_id_for", "normalise_task", "outcome_for"]
+
+SUCCESS = 0.5  # a reward at or above this counts as a success
+
+
+def normalise_task(task: str) -> str:
+    return re.sub(r"\s+", " ", task).strip().lower()
+
+
+def case_id_for(task: str) -> str:
+    return "case-" + hashlib.sha256(normalise_task(task).encode()).hexdigest()[:20]
+
+
+def outcome_for(reward: float) -> str:
+    return "positive" if reward >= SUCCESS else "negative"
+
+
+@dataclass
+class Case:
+    task: str
+    plan: list[str] = field(default_factory=list)  # the planner's steps, in order
+    answer: str = ""
+    reward: float = 0.0  # the best reward this task has earned, 0..1
+    outcome: str = ""  # "positive" or "negative"; derived from the reward unless given
+    summary: str = ""  # a short trajectory summary: tools used, key findings
+    tools: list[str] = field(default_factory=list)
+    source: str = ""  # dataset or origin, e.g. "gaia", "user", "memory.jsonl"
+    attempts: int = 1  # how often this task was recorded
+    mean_reward: float = 0.0
+    uses: int = 0  # how often this case was shown to the planner
+    successes: int = 0  # how many of those episodes succeeded
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    run_id: str = ""  # the latest run that recorded this task (feedback by run id finds it)
+    near_duplicate_of: str = ""  # a different task this one nearly repeats, found when it was stored
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        self.id = self.id or case_id_for(self.task)
+        self.outcome = self.outcome or outcome_for(self.reward)
+        if not self.mean_reward and self.attempts == 1:
+            self.mean_reward = self.reward
+
+    @property
+    def success_rate(self) -> float:
+        """Smoothed share of episodes that succeeded when this case was shown (prior 1/2)."""
+        return (self.successes + 1) / (self.uses + 2)
+
+    def stats(self) -> dict[str, float]:
+        """What the Q-function may see of a case besides its embedding."""
+        return {
+            "reward": self.reward,
+            "positive": 1.0 if self.outcome == "positive" else 0.0,
+            "uses": float(self.uses),
+            "successes": float(self.successes),
+            "plan_steps": float(len(self.plan)),
+            "attempts": float(self.attempts),
+        }
+
+    def plan_text(self) -> str:
+        return "\n".join(f"{i}. {step}" for i, step in enumerate(self.plan, start=1))
+
+    def to_metadata(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("task")
+        data.pop("id")
+        data["plan"] = json.dumps(self.plan, ensure_ascii=False)
+        data["tools"] = json.dumps(self.tools, ensure_ascii=False)
+        return data
+
+    @classmethod
+    def from_store(cls, case_id: str, task: str, metadata: dict[str, Any]) -> Case:
+        data = dict(metadata)
+        data["plan"] = json.loads(data.get("plan") or "[]")
+        data["tools"] = json.loads(data.get("tools") or "[]")
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(task=task, id=case_id, **{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Transition:
+    """One (task, case shown, reward) observation for training Q."""
+
+    run_id: str
+    task: str
+    case_id: str
+    reward: float
+    created: float = field(default_factory=time.time)
+
+    @property
+    def id(self) -> str:
+        return f"{self.run_id}:{self.case_id}"

@@ -1,0 +1,84 @@
+"""The Chroma side of the case bank: open the store, hold the two collections, serialise writers.
+
+Embedded mode keeps a persistent Chroma under MEMENTO_HOME/casebank; several
+processes may open it at once, and their writes take an exclusive file lock
+so read-modify-write of a case's statistics cannot interleave. With
+MEMENTO_CHROMA_URL the collections live on a Chroma server instead. Collections
+never get an embedding function: vectors always come from our embedder, so
+Chroma can never fall back to downloading its default model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import StoreError
+
+__all__ = ["Store"]
+
+log = logging.getLogger("memento.memory")
+
+CASES = "memento_cases"
+TRANSITIONS = "memento_transitions"
+
+
+class Store:
+    def __init__(self, path: Path | None = None, url: str = "", embedder_name: str = "", dimension: int = 0) -> None:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        self.path = path
+        self.url = url
+        try:
+            if url:
+                parts = urlsplit(url)
+                self.client = chromadb.HttpClient(
+                    host=parts.hostname or "localhost",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=settings,
+                )
+                self._lock_path = None
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+                self._lock_path = path / ".write.lock"
+            meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
+            self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
+            self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
+        except Exception as exc:
+            where = url or str(path)
+            raise StoreError(f"Could not open the case bank at {where}: {exc}") from exc
+        stored = (self.cases.metadata or {}).get("embedder")
+        if embedder_name and stored and stored not in ("unknown", embedder_name):
+            raise StoreError(
+                f"This case bank was built with the embedding model {stored!r}, not {embedder_name!r}; "
+                "vectors of different models cannot be compared. Use the same MEMENTO_EMBEDDING_MODEL, "
+                "or export the bank and import it into a new MEMENTO_HOME."
+            )
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Exclusive across processes for an embedded store; a Chroma server serialises on its own."""
+        if self._lock_path is None:
+            yield
+            return
+        with open(self._lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @property
+    def where(self) -> str:
+        return self.url or str(self.path)
