@@ -22,6 +22,7 @@ __all__ = ["CheckResult", "check_server", "PROBES"]
 # A harmless call per bundled server: (tool, arguments, text the reply must contain).
 PROBES: dict[str, tuple[str, dict[str, Any], str]] = {
     "documents": ("read_document", {"source": "data:text/plain,memento%20servers%20check"}, "memento servers check"),
+    "casebank": ("memory_stats", {}, "cases"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The casebank MCP server: experience memory for any MCP host."""

@@ -1,0 +1,192 @@
+"""The case bank over real Chroma, embedded and as a `chroma run` server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory import CaseBank, CaseNotFound, ImportFormatError, MementoMemoryError, MemorySettings
+from memory.curation import prune
+from memory.interchange import export_jsonl, import_jsonl
+from tests.memory_helpers import HashEmbedder, chroma_server
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference"
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory):
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url
+
+
+@pytest.fixture(params=["embedded", "server"])
+def bank(request, tmp_path: Path) -> CaseBank:
+    url = request.getfixturevalue("chroma_url") if request.param == "server" else ""
+    settings = MemorySettings(home=tmp_path / "home", chroma_url=url, memory_online_steps=0)
+    opened = CaseBank.open(settings, HashEmbedder())
+    if url:  # one server serves every test of the module: start from empty collections
+        for collection in (opened.store.cases, opened.store.transitions):
+            ids = collection.get(include=[])["ids"]
+            if ids:
+                collection.delete(ids=ids)
+    return opened
+
+
+def test_writing_the_same_task_again_updates_its_case(bank: CaseBank) -> None:
+    first = bank.record_episode("What is the capital of France?", ["guess"], "Lyon", 0.0)
+    again = bank.record_episode("what is the  capital of France?", ["search the capital", "read"], "Paris", 1.0)
+    assert again.case_id == first.case_id and not again.created and again.plan_replaced
+    case = bank.get(first.case_id)
+    assert bank.count() == 1
+    assert case.attempts == 2 and case.reward == 1.0 and case.outcome == "positive"
+    assert case.plan == ["search the capital", "read"] and case.answer == "Paris"
+    assert case.mean_reward == pytest.approx(0.5)
+    worse = bank.record_episode("What is the capital of France?", ["nothing"], "?", 0.0)
+    assert not worse.plan_replaced and bank.get(first.case_id).plan == ["search the capital", "read"]
+
+
+def test_a_near_duplicate_task_is_detected(bank: CaseBank) -> None:
+    first = bank.record_episode("Who wrote the novel Frankenstein?", ["search"], "Mary Shelley", 1.0)
+    near = bank.record_episode("Who wrote the novel Frankenstein ?!", ["search"], "Mary Shelley", 1.0)
+    assert near.created and near.near_duplicate_of == first.case_id
+    other = bank.record_episode("How tall is Mount Everest in metres?", ["search"], "8849", 1.0)
+    assert other.near_duplicate_of is None
+
+
+def test_retrieval_returns_the_nearest_cases_split_by_outcome(bank: CaseBank) -> None:
+    bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+    bank.record_episode("What is the capital of Peru?", ["b"], "Lima", 0.0)
+    bank.record_episode("How many legs does a spider have?", ["c"], "8", 1.0)
+    found = bank.retrieve("What is the capital of Spain?", k=2)
+    assert found.policy == "similarity"
+    assert {s.case.task for s in found.cases} == {"What is the capital of France?", "What is the capital of Peru?"}
+    assert [s.case.outcome for s in found.positive] == ["positive"] and [s.case.outcome for s in found.negative] == ["negative"]
+    assert all(-1.0 <= s.score <= 1.0 for s in found.cases)
+
+
+def test_an_empty_bank_retrieves_nothing(bank: CaseBank) -> None:
+    assert bank.retrieve("anything at all").cases == []
+
+
+def test_shown_cases_get_transitions_and_usage_counts(bank: CaseBank) -> None:
+    helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+    run = bank.record_episode("What is the capital of Chile?", ["b"], "Santiago", 1.0, shown_case_ids=[helper.case_id])
+    assert run.transitions == 1
+    shown = bank.get(helper.case_id)
+    assert shown.uses == 1 and shown.successes == 1
+    assert [t.case_id for t in bank.iter_transitions()] == [helper.case_id]
+
+
+def test_late_feedback_corrects_the_run_its_case_and_the_shown_cases(bank: CaseBank) -> None:
+    helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+    run = bank.record_episode("What is the capital of Chile?", ["b"], "Lima", 1.0, shown_case_ids=[helper.case_id])
+    result = bank.feedback(run.run_id, 0.0)
+    assert result == {"cases": [run.case_id], "transitions": 1}
+    assert bank.get(run.case_id).outcome == "negative"
+    assert bank.get(helper.case_id).successes == 0
+    assert [t.reward for t in bank.iter_transitions()] == [0.0]
+    bank.feedback(helper.case_id, 0.25)
+    assert bank.get(helper.case_id).reward == 0.25
+    with pytest.raises(CaseNotFound):
+        bank.feedback("run-does-not-exist", 1.0)
+
+
+def test_bad_writes_are_refused_with_reasons(bank: CaseBank) -> None:
+    with pytest.raises(MementoMemoryError, match="between 0 and 1"):
+        bank.record_episode("task", ["a"], "x", 1.5)
+    with pytest.raises(MementoMemoryError, match="empty"):
+        bank.record_episode("   ", ["a"], "x", 1.0)
+    assert bank.count() == 0
+
+
+def test_the_reference_memory_file_imports_with_labels_and_plans(bank: CaseBank, tmp_path: Path) -> None:
+    lines = (REFERENCE / "memory.jsonl").read_text().splitlines()[:40]
+    source = tmp_path / "memory.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = import_jsonl(bank, source)
+    assert done == {"format": "memory", "cases": 40, "transitions": 0}
+    rows = [json.loads(line) for line in lines]
+    case = next(c for c in bank.iter_cases() if c.task == rows[3]["case"])
+    assert case.outcome == rows[3]["case_label"]
+    assert case.plan == [step["description"] for step in json.loads(rows[3]["plan"])["plan"]]
+
+
+def test_the_reference_training_file_imports_cases_and_transitions(bank: CaseBank, tmp_path: Path) -> None:
+    lines = (REFERENCE / "training_data.jsonl").read_text().splitlines()[:32]  # 4 queries x 8 cases
+    source = tmp_path / "training.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = import_jsonl(bank, source)
+    rows = [json.loads(line) for line in lines]
+    assert done["format"] == "training"
+    assert done["cases"] == len({r["case"] for r in rows})
+    unique = {(r["query"], r["case"]) for r in rows}
+    assert done["transitions"] == len(unique)
+    rewards = {t.task: t.reward for t in bank.iter_transitions()}
+    assert rewards[rows[0]["query"]] == float(rows[0]["truth_label"])
+
+
+def test_export_then_import_gives_back_the_same_bank(bank: CaseBank, tmp_path: Path) -> None:
+    helper = bank.record_episode("What is the capital of France?", ["a", "b"], "Paris", 1.0, summary="searched", tools=["web_search"])
+    bank.record_episode("What is the capital of Chile?", ["c"], "Santiago", 0.5, shown_case_ids=[helper.case_id], source="gaia")
+    dump = tmp_path / "bank.jsonl"
+    export_jsonl(bank, dump, "memento")
+    restored = CaseBank.open(MemorySettings(home=tmp_path / "other", memory_online_steps=0), HashEmbedder())
+    import_jsonl(restored, dump)
+    key = lambda c: c.id  # noqa: E731
+    assert sorted(bank.iter_cases(), key=key) == sorted(restored.iter_cases(), key=key)
+    assert sorted(bank.iter_transitions(), key=lambda t: t.id) == sorted(restored.iter_transitions(), key=lambda t: t.id)
+    again = tmp_path / "again.jsonl"
+    export_jsonl(restored, again, "memento")
+    assert sorted(dump.read_text().splitlines()) == sorted(again.read_text().splitlines())
+
+
+def test_a_malformed_import_names_the_line_and_field_and_writes_nothing(bank: CaseBank, tmp_path: Path) -> None:
+    source = tmp_path / "bad.jsonl"
+    good = json.dumps({"case": "What is 2+2?", "plan": "{\"plan\": []}", "case_label": "positive"})
+    bad = json.dumps({"case": "What is 3+3?", "plan": "", "case_label": "maybe"})
+    source.write_text(f"{good}\n{good}\n{bad}\n")
+    with pytest.raises(ImportFormatError) as caught:
+        import_jsonl(bank, source)
+    assert caught.value.line == 3 and caught.value.field == "case_label"
+    assert "line 3" in str(caught.value) and "Nothing was imported" in str(caught.value)
+    assert bank.count() == 0
+    source.write_text(f"{good}\n{{not json\n")
+    with pytest.raises(ImportFormatError, match="line 2"):
+        import_jsonl(bank, source)
+
+
+def test_pruning_drops_near_duplicates_and_keeps_the_most_useful_cases(bank: CaseBank) -> None:
+    useful = bank.record_episode("Who painted the Mona Lisa?", ["search"], "Leonardo", 1.0)
+    bank.record_episode("Who painted the Mona Lisa ?", ["search"], "Leonardo", 0.0)
+    for n, task in enumerate(["How deep is Lake Baikal?", "When did Rome fall?", "What is the boiling point of ethanol?"]):
+        bank.record_episode(task, ["x"], "y", 1.0 if n == 0 else 0.0, shown_case_ids=[useful.case_id])
+    report = prune(bank, max_cases=2, duplicate_threshold=0.95)
+    assert report.before == 5 and len(report.duplicates) == 1 and report.after == 2
+    kept = {c.task for c in bank.iter_cases()}
+    assert "Who painted the Mona Lisa?" in kept and "Who painted the Mona Lisa ?" not in kept
+    assert bank.count() == 2
+
+
+def test_a_bank_built_with_another_embedder_refuses_to_open(tmp_path: Path) -> None:
+    settings = MemorySettings(home=tmp_path / "home")
+    CaseBank.open(settings, HashEmbedder()).record_episode("task one", ["a"], "b", 1.0)
+
+    class Other(HashEmbedder):
+        name = "another-model"
+
+    with pytest.raises(MementoMemoryError, match="another-model"):
+        CaseBank.open(settings, Other())
+
+
+def test_selection_explores_with_softmax_and_is_greedy_otherwise() -> None:
+    from memory.policy import select
+
+    scores = np.array([0.9, 0.1, 0.5, 0.3], dtype=np.float32)
+    assert select(scores, 2) == [0, 2]
+    rng = np.random.default_rng(0)
+    draws = [tuple(select(scores, 1, explore=True, temperature=0.2, rng=rng)) for _ in range(500)]
+    shares = {i: draws.count((i,)) / 500 for i in range(4)}
+    assert shares[0] > shares[2] > shares[3] > shares[1] > 0
