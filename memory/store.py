@@ -50,11 +50,13 @@ class Store:
             else:
                 assert path is not None
                 path.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(path), settings=settings)
                 self._lock_path = path / ".write.lock"
-            meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
-            self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
-            self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
+            with self.writing():  # two processes creating a new store at once would race on its schema
+                if not url:
+                    self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+                meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
+                self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
+                self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
         except Exception as exc:
             where = url or str(path)
             raise StoreError(f"Could not open the case bank at {where}: {exc}") from exc
