@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from memory.settings import MemorySettings
 from servers.documents.settings import DocumentsSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -21,7 +22,9 @@ def test_the_readme_starts_with_the_two_commands() -> None:
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    missing = [variable for variable, _, _ in DocumentsSettings.describe() if f"`{variable}`" not in README]
+    variables = [variable for variable, _, _ in DocumentsSettings.describe()]
+    variables += [f"MEMENTO_{name.upper()}" for name in MemorySettings.model_fields]
+    missing = [variable for variable in variables if f"`{variable}`" not in README]
     assert not missing
 
 
