@@ -24,6 +24,7 @@ import numpy as np
 from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
 from .embeddings import TextEmbedder, make_embedder
 from .errors import CaseNotFound, MementoMemoryError
+from .mirror import StatsMirror
 from .policy import QPolicy, select
 from .settings import MemorySettings
 from .store import Store
@@ -80,6 +81,7 @@ class CaseBank:
             self.embedder.dimension,
         )
         self.q = QPolicy(settings.casebank_dir / "policy")
+        self.mirror = StatsMirror(self.store.cases)
 
     @classmethod
     def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
@@ -133,29 +135,41 @@ class CaseBank:
         policy = policy or self.settings.memory_policy
         if policy not in ("similarity", "q"):
             raise MementoMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
-        total = self.count()
-        if total == 0 or not task.strip():
+        if not task.strip():
             return Retrieval(task, policy)
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
-        want = self.settings.memory_candidates if policy == "q" else k
+        use_q = policy == "q" and self.q.ready()
+        if not use_q:  # k nearest, read whole: few rows, so the metadata costs little
+            hits = self.store.cases.query(
+                query_embeddings=[vector.tolist()], n_results=k, include=["metadatas", "documents", "distances"]
+            )
+            cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
+            similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
+            chosen = select(similarity, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
+            return self._split(task, "similarity", [cases[i] for i in chosen], similarity[chosen], similarity[chosen])
+        # Q: many candidates by ANN, ranked on vectors and mirrored statistics; read only the chosen cases.
         hits = self.store.cases.query(
             query_embeddings=[vector.tolist()],
-            n_results=min(max(want, k), total),
-            include=["metadatas", "documents", "distances", "embeddings"],
+            n_results=max(self.settings.memory_candidates, k),
+            include=["distances", "embeddings"],
         )
-        cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
+        ids = hits["ids"][0]
+        if not ids:
+            return Retrieval(task, "q")
         similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
-        used = policy
-        if policy == "q" and self.q.ready():
-            embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)
-            scores = self.q.score(vector, embeddings, [c.stats() for c in cases])
-        else:
-            used, scores = "similarity", similarity
+        embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)
+        scores = self.q.score(vector, embeddings, self.mirror.stats(ids))
         chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
-        result = Retrieval(task, used)
-        for index in chosen:
-            scored = ScoredCase(cases[index], float(scores[index]), float(similarity[index]))
-            (result.positive if cases[index].outcome == "positive" else result.negative).append(scored)
+        by_id = {c.id: c for c in self._get_many([ids[i] for i in chosen])}
+        keep = [i for i in chosen if ids[i] in by_id]  # a case deleted in between is skipped
+        return self._split(task, "q", [by_id[ids[i]] for i in keep], scores[keep], similarity[keep])
+
+    @staticmethod
+    def _split(task: str, policy: str, cases: list[Case], scores: np.ndarray, similarity: np.ndarray) -> Retrieval:
+        result = Retrieval(task, policy)
+        for case, score, near in zip(cases, scores, similarity):
+            scored = ScoredCase(case, float(score), float(near))
+            (result.positive if case.outcome == "positive" else result.negative).append(scored)
         return result
 
     # ---- writing -------------------------------------------------------------------------
@@ -203,6 +217,7 @@ class CaseBank:
             self.store.cases.upsert(
                 ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()]
             )
+            self.mirror.note([case])
             shown = [c for c in dict.fromkeys(shown_case_ids) if c != case.id]
             transitions = [Transition(run_id, task, c, reward, now) for c in shown]
             self._count_uses(shown, reward)
@@ -231,8 +246,10 @@ class CaseBank:
             case.uses += delta_uses
             case.successes += delta_success if delta_success is not None else int(reward >= SUCCESS)
             case.successes = max(0, min(case.successes, case.uses))
+            case.updated = time.time()  # other processes' mirrors pick changes up by this stamp
         if cases:
             self.store.cases.update(ids=[c.id for c in cases], metadatas=[c.to_metadata() for c in cases])
+            self.mirror.note(cases)
 
     def _online_update(self, task_vector: np.ndarray, transitions: list[Transition]) -> bool:
         steps = self.settings.memory_online_steps
@@ -294,6 +311,7 @@ class CaseBank:
                 case.outcome = outcome_for(reward)
                 case.updated = time.time()
                 self.store.cases.update(ids=[case.id], metadatas=[case.to_metadata()])
+                self.mirror.note([case])
         return {"cases": list(case_ids), "transitions": updated_transitions}
 
     # ---- learning and upkeep -------------------------------------------------------------
@@ -336,18 +354,24 @@ class CaseBank:
             "q_policy": self.q.describe(),
         }
 
-    def put_cases(self, cases: Sequence[Case], batch: int = 256) -> None:
-        """Store cases exactly as given (import, restore): embeddings computed, statistics kept."""
+    def put_cases(self, cases: Sequence[Case], batch: int = 256, embeddings: np.ndarray | None = None) -> None:
+        """Store cases exactly as given (import, restore), statistics kept; vectors computed unless given."""
+        if embeddings is not None and len(embeddings) != len(cases):
+            raise MementoMemoryError(f"{len(cases)} cases but {len(embeddings)} embeddings.")
         with self.store.writing():
             for start in range(0, len(cases), batch):
                 part = cases[start : start + batch]
-                vectors = self.embedder.embed([c.task for c in part])
+                if embeddings is not None:
+                    vectors = np.asarray(embeddings[start : start + batch], dtype=np.float32)
+                else:
+                    vectors = self.embedder.embed([c.task for c in part])
                 self.store.cases.upsert(
                     ids=[c.id for c in part],
                     embeddings=vectors.tolist(),
                     documents=[c.task for c in part],
                     metadatas=[c.to_metadata() for c in part],
                 )
+                self.mirror.note(part)
 
     def put_transitions(self, transitions: Sequence[Transition], batch: int = 512) -> None:
         with self.store.writing():
@@ -375,3 +399,4 @@ class CaseBank:
         with self.store.writing():
             if case_ids:
                 self.store.cases.delete(ids=list(case_ids))
+                self.mirror.forget(case_ids)
