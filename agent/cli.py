@@ -146,6 +146,9 @@ def _settings_tables():
     seen = {row[0] for row in common}
     yield "all servers", common
     yield "documents server", [row for row in DocumentsSettings.describe() if row[0] not in seen]
+    from servers.code.settings import CodeSettings
+
+    yield "code server", [row for row in CodeSettings.describe() if row[0] not in seen]
     memory_rows = [
         (f"MEMENTO_{name.upper()}", "(secret)" if "key" in name else _shown(field.default), field.description or "")
         for name, field in MemorySettings.model_fields.items()

@@ -1,0 +1,1 @@
+"""The code execution MCP server: stateful Python and shell in a bubblewrap sandbox."""

@@ -1,0 +1,277 @@
+"""One running interpreter (the kernel) seen from the server: start it, call it within limits, stop it.
+
+Requests go down a pipe, replies come back on another, stdout and stderr are
+drained by `OutputPipe`s. The server keeps the wall clock: at the deadline it
+interrupts the call, and if the code does not yield within a grace period it
+kills the whole sandbox (every process in it dies with it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import secrets
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from servers.common.errors import ServerError
+
+from .kernel_io import HEADER, MAX_FRAME, marker, write_frame
+from .output import Capture, OutputPipe
+from .sandbox import Launch
+
+__all__ = ["CallOutcome", "Interpreter", "Spawner"]
+
+log = logging.getLogger("memento.code")
+
+_TICK_S = 0.05  # how often a running call checks its deadline and its workspace
+_INTERRUPT_GRACE_S = 2.0  # time the code gets to yield after an interrupt before the sandbox is killed
+_MARKER_WAIT_S = 2.0  # time the output of a finished call may take to arrive
+_START_TIMEOUT_S = 60.0
+
+
+class Spawner:
+    """Starts processes from one long-lived thread.
+
+    A parent-death signal fires when the *thread* that started a process ends; starting
+    interpreters from short-lived worker threads would kill them at random.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue = queue.Queue()
+        threading.Thread(target=self._loop, name="code-spawner", daemon=True).start()
+
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._requests.put((future, args, kwargs))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            future, args, kwargs = item
+            try:
+                future.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        self._requests.put(None)
+
+
+@dataclass
+class CallOutcome:
+    reply: dict | None  # None when the interpreter gave no answer
+    stdout: Capture
+    stderr: Capture
+    stopped: str | None = None  # why the server stopped the call ("timeout", or the watchdog's reason)
+    restarted: bool = False  # the interpreter died or was killed: variables are lost
+    exit_status: str | None = None  # how it ended, when it did
+    elapsed_s: float = 0.0
+
+
+class _Replies:
+    """Reads reply frames with a timeout."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def next(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self._parse()
+            if frame is not None:
+                return frame
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                return None
+            data = os.read(self.fd, 1 << 20)
+            if not data:
+                raise EOFError("the interpreter closed its reply pipe")
+            self.buffer += data
+
+    def _parse(self) -> dict | None:
+        if len(self.buffer) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack(self.buffer[: HEADER.size])
+        if size > MAX_FRAME:
+            raise EOFError("oversized reply")
+        if len(self.buffer) < HEADER.size + size:
+            return None
+        payload = bytes(self.buffer[HEADER.size : HEADER.size + size])
+        del self.buffer[: HEADER.size + size]
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            raise EOFError("garbled reply") from exc
+
+
+class Interpreter:
+    """A kernel process, sandboxed or not, with its pipes."""
+
+    def __init__(self, launch: Launch, spawner: Spawner, max_output: int, plain: bool) -> None:
+        self.max_output = max_output
+        self._ids = 0
+        req_r, self._req_w = os.pipe()
+        self._rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        config = json.loads(launch.argv[-1])
+        config["reply_fd"] = rep_w
+        argv = [*launch.argv[:-1], json.dumps(config)]
+        try:
+            self.process = spawner.popen(
+                argv,
+                stdin=req_r,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=(rep_w,),
+                env=launch.env,
+                cwd=launch.cwd,
+                start_new_session=plain,  # unsandboxed: its own process group, for killpg
+            )
+        except OSError as exc:
+            for fd in (req_r, rep_w, out_w, err_w, self._req_w, self._rep_r, out_r, err_r):
+                os.close(fd)
+            raise ServerError(f"Could not start the interpreter ({exc}).") from exc
+        for fd in (req_r, rep_w, out_w, err_w):
+            os.close(fd)
+        self.plain = plain
+        self.stdout = OutputPipe(out_r, "stdout")
+        self.stderr = OutputPipe(err_r, "stderr")
+        self._replies = _Replies(self._rep_r)
+        self._closed = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self.process.poll() is None
+
+    def wait_ready(self) -> None:
+        try:
+            ready = self._replies.next(_START_TIMEOUT_S)
+        except EOFError:
+            ready = None
+        if not ready or ready.get("op") != "ready":
+            self.kill()
+            self.stderr.join(1.0)
+            detail = " ".join(self.stderr.stray().split())[-800:] or self.exit_status() or "no answer"
+            raise ServerError(f"The sandboxed interpreter did not start: {detail}")
+
+    def call(
+        self, request: dict, timeout_s: float, watchdog: Callable[[], str | None] | None = None
+    ) -> CallOutcome:
+        """Run one request; never raises for what the code does, only reports it."""
+        self._ids += 1
+        call_id = self._ids
+        nonce = secrets.token_hex(8)
+        end = marker(nonce)
+        outcome = CallOutcome(None, self.stdout.begin(end, self.max_output), self.stderr.begin(end, self.max_output))
+        started = time.monotonic()
+        try:
+            write_frame(self._req_w, {**request, "id": call_id, "nonce": nonce})
+            outcome.reply = self._wait(call_id, started + timeout_s, watchdog, outcome)
+        except (EOFError, OSError) as exc:
+            log.info("interpreter %d ended during a call: %s", self.pid, exc)
+            outcome.restarted = True
+        if outcome.reply is None:
+            outcome.restarted = True
+            self.kill(wait_s=0.0 if outcome.stopped else 1.0)  # let one that is ending say how it ended
+            outcome.exit_status = self.exit_status()
+        for capture in (outcome.stdout, outcome.stderr):
+            capture.done.wait(_MARKER_WAIT_S)
+        outcome.elapsed_s = time.monotonic() - started
+        return outcome
+
+    def _wait(self, call_id: int, deadline: float, watchdog, outcome: CallOutcome) -> dict | None:
+        tick = _TICK_S
+        while True:
+            reply = self._replies.next(max(0.0, min(tick, deadline - time.monotonic())))
+            if reply is not None and reply.get("id") == call_id:
+                return reply
+            if time.monotonic() >= deadline:
+                outcome.stopped = "timeout"
+                break
+            if watchdog is not None:
+                began = time.monotonic()
+                reason = watchdog()
+                if reason:
+                    outcome.stopped = reason
+                    break
+                # Check often, but never spend more than a third of the time checking a big workspace.
+                tick = max(_TICK_S, 3 * (time.monotonic() - began))
+        write_frame(self._req_w, {"op": "interrupt", "id": call_id})
+        grace = time.monotonic() + _INTERRUPT_GRACE_S
+        while time.monotonic() < grace:
+            reply = self._replies.next(grace - time.monotonic())
+            if reply is not None and reply.get("id") == call_id:
+                return reply
+        return None
+
+    def request(self, message: dict, timeout_s: float = 10.0) -> dict | None:
+        """A small request with no user code (e.g. refresh the package path)."""
+        self._ids += 1
+        try:
+            write_frame(self._req_w, {**message, "id": self._ids})
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                reply = self._replies.next(deadline - time.monotonic())
+                if reply is not None and reply.get("id") == self._ids:
+                    return reply
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def exit_status(self) -> str | None:
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        if code > 128 and code - 128 in signal.valid_signals():
+            return f"killed by {signal.Signals(code - 128).name}"
+        return f"exit status {code}"
+
+    def kill(self, wait_s: float = 0.0) -> None:
+        """Stop the interpreter and everything it started (after `wait_s` for it to end by itself)."""
+        if wait_s:
+            try:
+                self.process.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.process.poll() is None:
+            try:
+                if self.plain:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()  # bwrap: its PID namespace, and every process in it, dies with it
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("interpreter %d did not exit after SIGKILL", self.process.pid)
+        if not self._closed:
+            self._closed = True
+            for fd in (self._req_w, self._rep_r):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass

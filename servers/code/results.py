@@ -1,0 +1,190 @@
+"""What the tools return: typed results (structured content) and the text a model reads.
+
+A run's text puts warnings first, then stdout, stderr, the value, the error,
+the files it touched and notes; every cut says how much was cut. Plots travel
+beside the text as MCP image content.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from .interpreter import CallOutcome
+from .workspace import Changes
+
+__all__ = [
+    "FileChange", "FileEntry", "FileListing", "FileRead", "InstallResult", "RunResult", "SessionInfo", "SessionList",
+    "WriteResult", "build_run_result", "human_size", "render_run",
+]
+
+_LISTED_CHANGES = 50
+
+
+class FileChange(BaseModel):
+    path: str = Field(description="Path relative to /workspace.")
+    size: int | None = Field(default=None, description="Size in bytes (null for deleted files).")
+    change: str = Field(description="created, changed or deleted.")
+
+
+class RunResult(BaseModel):
+    session: str
+    ok: bool = Field(description="False when the code raised, was stopped, or its interpreter ended.")
+    stdout: str
+    stderr: str
+    value: str | None = Field(default=None, description="repr() of the last expression, as a notebook shows it.")
+    error: str | None = Field(default=None, description="The traceback or the reason the call failed.")
+    exit_code: int | None = Field(default=None, description="Exit status of a shell command.")
+    files: list[FileChange] = Field(default_factory=list, description="Files created, changed or deleted in /workspace.")
+    images: int = Field(default=0, description="Plots returned as image content.")
+    notes: list[str] = Field(default_factory=list, description="Cuts, limits reached, restarts, warnings.")
+    duration_ms: float
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def _cut_note(stream: str, dropped: int, limit: int) -> str:
+    return (
+        f"[{stream} cut: {dropped:,} more bytes not shown; at most {limit:,} bytes per call "
+        "(MEMENTO_CODE_MAX_OUTPUT). Write long output to a file and read it in parts with read_file.]"
+    )
+
+
+def build_run_result(
+    session: str, outcome: CallOutcome, changes: Changes, max_output: int, timeout_s: float, hints: list[str]
+) -> tuple[RunResult, list[str]]:
+    """The result of one call and its images (base64 PNG)."""
+    reply = outcome.reply or {}
+    notes: list[str] = []
+    dropped_out = outcome.stdout.dropped + int(reply.get("dropped_out", 0))
+    dropped_err = outcome.stderr.dropped + int(reply.get("dropped_err", 0))
+    if dropped_out:
+        notes.append(_cut_note("stdout", dropped_out, max_output))
+    if dropped_err:
+        notes.append(_cut_note("stderr", dropped_err, max_output))
+    error = reply.get("error")
+    if outcome.stopped == "timeout":
+        error = f"Stopped after {timeout_s:g} s (timeout_s={timeout_s:g})." + (
+            " The interpreter survived: variables set before the stop are kept." if not outcome.restarted else ""
+        )
+        notes.append("Make the code faster, work on a sample first, or pass a larger timeout_s.")
+    elif outcome.stopped:
+        error = f"Stopped: {outcome.stopped}"
+    if outcome.restarted:
+        how = f" ({outcome.exit_status})" if outcome.exit_status else ""
+        cause = "did not yield to the interrupt, so its sandbox was killed" if outcome.stopped else f"ended during the call{how}"
+        error = (error + " " if error else "") + (
+            f"The interpreter {cause}; it restarts on the next call: variables are lost, files in /workspace remain."
+        )
+    images: list[str] = list(reply.get("images", []))
+    if reply.get("images_dropped"):
+        notes.append(f"[{reply['images_dropped']} more figures not returned (MEMENTO_CODE_MAX_IMAGES).]")
+    if reply.get("figure_error"):
+        notes.append(f"A figure could not be drawn: {reply['figure_error']}")
+    notes.extend(hints)
+    files = _file_changes(changes, notes)
+    exit_code = reply.get("exit_code")
+    result = RunResult(
+        session=session,
+        ok=error is None,
+        stdout=outcome.stdout.text(),
+        stderr=outcome.stderr.text(),
+        value=reply.get("value"),
+        error=error,
+        exit_code=exit_code,
+        files=files,
+        images=len(images),
+        notes=notes,
+        duration_ms=round(outcome.elapsed_s * 1000, 1),
+    )
+    return result, images
+
+
+def _file_changes(changes: Changes, notes: list[str]) -> list[FileChange]:
+    files = [FileChange(path=p, size=s, change="created") for p, s in changes.created]
+    files += [FileChange(path=p, size=s, change="changed") for p, s in changes.changed]
+    files += [FileChange(path=p, change="deleted") for p in changes.deleted]
+    if len(files) > _LISTED_CHANGES:
+        notes.append(f"[{len(files) - _LISTED_CHANGES} more file changes not listed; list_files shows them all.]")
+        files = files[:_LISTED_CHANGES]
+    return files
+
+
+def render_run(result: RunResult, warning: str | None) -> str:
+    parts: list[str] = []
+    if warning:
+        parts.append(warning)
+    if result.stdout:
+        parts.append(result.stdout.rstrip("\n") if not result.stderr and result.value is None and not result.error else f"stdout:\n{result.stdout.rstrip()}")
+    if result.stderr:
+        parts.append(f"stderr:\n{result.stderr.rstrip()}")
+    if result.value is not None:
+        parts.append(f"Out: {result.value}")
+    if result.exit_code is not None and result.exit_code != 0:
+        parts.append(f"exit code {result.exit_code}")
+    if result.error:
+        parts.append(f"Error:\n{result.error.rstrip()}")
+    if result.files:
+        shown = [f"{f.path} ({f.change}{', ' + human_size(f.size) if f.size is not None else ''})" for f in result.files]
+        parts.append("Files: " + "; ".join(shown))
+    if result.images:
+        parts.append(f"[{result.images} plot{'s' if result.images > 1 else ''} returned as image{'s' if result.images > 1 else ''}]")
+    parts.extend(note for note in result.notes if note != warning)  # the warning is already first
+    if not parts or (len(parts) == 1 and warning):
+        parts.append("(no output)" if result.ok else "(failed without output)")
+    return "\n\n".join(parts)
+
+
+class FileEntry(BaseModel):
+    path: str = Field(description="Path relative to the folder listed.")
+    kind: str = Field(description="file, folder, link or other.")
+    size: int
+
+
+class FileListing(BaseModel):
+    folder: str
+    entries: list[FileEntry]
+    truncated: bool = Field(description="True when more entries exist than were listed.")
+
+
+class FileRead(BaseModel):
+    path: str
+    size: int = Field(description="Size in bytes.")
+    media_type: str
+    encoding: str | None = Field(default=None, description="How text was decoded; null for binary files.")
+    start_index: int | None = None
+    next_start_index: int | None = Field(default=None, description="Pass as start_index to read on; null at the end.")
+    total_length: int | None = Field(default=None, description="Length of the whole text in characters.")
+
+
+class WriteResult(BaseModel):
+    path: str
+    size: int
+
+
+class InstallResult(BaseModel):
+    session: str
+    installed: list[str] = Field(description="name==version of each distribution added or replaced.")
+    seconds: float
+
+
+class SessionInfo(BaseModel):
+    name: str
+    running: bool = Field(description="Whether an interpreter (with its variables) is alive.")
+    pid: int | None = Field(default=None, description="Host process id of the sandbox, while running.")
+    idle_s: float
+    calls: int
+    workspace_bytes: int
+    packages: list[str] = Field(description="Packages installed into this session with install_packages.")
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionInfo]
+    sandbox: str = Field(description="bwrap, or none (unsandboxed).")
+    limits: str

@@ -1,0 +1,201 @@
+"""The code MCP server: stateful Python and shell in a bubblewrap sandbox, with files, plots and packages.
+
+Registers the tools over `CodeService`; the sandbox, interpreters, sessions and
+files live in the modules beside this one. `memento-code` and
+`python -m servers.code` start it. It refuses to start if the sandbox cannot run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from servers.common.errors import tool_errors
+from servers.common.runner import serve
+
+from .limits import describe_limits
+from .results import FileListing, FileRead, InstallResult, RunResult, SessionInfo, SessionList, WriteResult
+from .sandbox import UNSANDBOXED_WARNING, Sandbox
+from .service import CodeService
+from .session import SESSION_PATTERN
+from .settings import CodeSettings
+
+RUNS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+READS = ToolAnnotations(readOnlyHint=True, openWorldHint=False, idempotentHint=True)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+
+Session = Annotated[str, Field(pattern=SESSION_PATTERN, description="Session name: its own variables, workspace and packages.")]
+Timeout = Annotated[float, Field(gt=0, description="Wall-time limit of this call in seconds (at most MEMENTO_CODE_MAX_TIMEOUT_S).")]
+Path_ = Annotated[str, Field(description="Path relative to /workspace, or absolute under /workspace or /inputs.")]
+
+
+@dataclass
+class State:
+    service: CodeService
+
+
+def _service(ctx: Context) -> CodeService:
+    return ctx.request_context.lifespan_context.service
+
+
+def _instructions(settings: CodeSettings) -> str:
+    where = (
+        "in a bubblewrap sandbox with no network"
+        if settings.code_sandbox == "bwrap"
+        else f"WITHOUT a sandbox ({UNSANDBOXED_WARNING})"
+    )
+    return (
+        f"Runs Python and shell commands {where}. Each session keeps its variables between calls (like a "
+        "notebook) and has its own folder, /workspace (the working directory); attachments, when configured, are "
+        "read-only at /inputs. numpy, pandas, scipy, sympy, matplotlib and openpyxl are installed; plots come back "
+        f"as images. Limits: {describe_limits(settings)}."
+    )
+
+
+def build(settings: CodeSettings) -> MCPServer:
+    sandbox = Sandbox(settings)
+    sandbox.check()  # no sandbox, no server (unless MEMENTO_CODE_SANDBOX=none): a SettingsError stops the start
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[State]:
+        service = CodeService(settings, sandbox)
+        try:
+            yield State(service)
+        finally:
+            service.close()
+
+    server = MCPServer("memento-code", instructions=_instructions(settings), lifespan=lifespan)
+
+    @server.tool(annotations=RUNS)
+    @tool_errors
+    def run_python(
+        code: Annotated[str, Field(description="Python source; the value of a last bare expression is shown.")],
+        ctx: Context,
+        session: Session = "default",
+        timeout_s: Timeout = settings.code_timeout_s,
+    ) -> Annotated[CallToolResult, RunResult]:
+        """Run Python code in a persistent session and return stdout, stderr, the last expression's value,
+        the traceback on error, and the files it created or changed.
+
+        Variables, imports and functions persist between calls in the same session until reset_session or
+        idle expiry, like cells of a notebook. The working directory is /workspace; attachments (if any) are
+        read-only under /inputs. numpy, pandas, scipy, sympy, matplotlib and openpyxl are installed; other
+        packages can be added with install_packages. There is NO network access: download nothing, read files.
+        matplotlib figures are returned as images (no need for plt.show()). Long output is cut with a note:
+        write big results to a file and read_file it in parts. Processes the code starts end with the call.
+
+        Example: run_python(code="import pandas as pd\\ndf = pd.read_csv('/inputs/sales.csv')\\ndf.describe()")
+        """
+        return _service(ctx).run("run", code, session, timeout_s)
+
+    @server.tool(annotations=RUNS)
+    @tool_errors
+    def run_shell(
+        command: Annotated[str, Field(description="A /bin/sh command line, e.g. \"unzip -o data.zip && ls\".")],
+        ctx: Context,
+        session: Session = "default",
+        timeout_s: Timeout = settings.code_timeout_s,
+    ) -> Annotated[CallToolResult, RunResult]:
+        """Run a shell command in the session's sandbox and workspace; return stdout, stderr and the exit code.
+
+        For file chores: ls, grep, head, sort, wc, unzip, tar, sed, awk, file. Same sandbox, workspace and limits
+        as run_python; no network. A non-zero exit code is reported, not treated as a failure.
+        Example: run_shell(command="head -5 /inputs/data.csv && wc -l /inputs/data.csv")
+        """
+        return _service(ctx).run("shell", command, session, timeout_s)
+
+    @server.tool(annotations=READS)
+    @tool_errors
+    def list_files(
+        ctx: Context,
+        path: Path_ = ".",
+        session: Session = "default",
+        recursive: Annotated[bool, Field(description="Also list the contents of subfolders.")] = False,
+    ) -> Annotated[CallToolResult, FileListing]:
+        """List a folder of the session's workspace (or of /inputs) with sizes.
+
+        Example: list_files(path="results", recursive=true) or list_files(path="/inputs")
+        """
+        return _service(ctx).list_files(path, session, recursive)
+
+    @server.tool(annotations=READS)
+    @tool_errors
+    def read_file(
+        path: Path_,
+        ctx: Context,
+        session: Session = "default",
+        start_index: Annotated[int, Field(ge=0, description="Character offset to start at; use the value the previous reply names.")] = 0,
+        max_length: Annotated[int, Field(ge=100, le=1_000_000, description="Most characters to return.")] = 20_000,
+    ) -> Annotated[CallToolResult, FileRead]:
+        """Read a file from the workspace or /inputs: text in parts, images as images, other binary files as
+        their size and type.
+
+        When the reply ends with "[... Call again with start_index=N ...]", call again with that start_index.
+        Example: read_file(path="report.md") or read_file(path="plot.png")
+        """
+        return _service(ctx).read_file(path, session, start_index, max_length)
+
+    @server.tool(annotations=WRITES)
+    @tool_errors
+    def write_file(
+        path: Annotated[str, Field(description="Path relative to /workspace; missing folders are created.")],
+        content: Annotated[str, Field(description="The text to write (UTF-8).")],
+        ctx: Context,
+        session: Session = "default",
+        append: Annotated[bool, Field(description="Add to the end instead of replacing the file.")] = False,
+    ) -> Annotated[CallToolResult, WriteResult]:
+        """Write a text file into the session's workspace, e.g. a script or data for run_python to use.
+
+        Example: write_file(path="data/points.csv", content="x,y\\n1,2\\n2,4\\n")
+        """
+        return _service(ctx).write_file(path, content, session, append)
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True))
+    @tool_errors
+    def install_packages(
+        names: Annotated[list[str], Field(description="Requirement strings, e.g. [\"statsmodels\", \"networkx>=3\"].")],
+        ctx: Context,
+        session: Session = "default",
+    ) -> Annotated[CallToolResult, InstallResult]:
+        """Install Python packages (wheels from the package index) for one session only.
+
+        The server downloads them, since the sandbox has no network, into the session's own package folder;
+        they can be imported right after. Use it only for packages that are not already there.
+        Example: install_packages(names=["statsmodels"])
+        """
+        return _service(ctx).install(names, session)
+
+    @server.tool(annotations=WRITES)
+    @tool_errors
+    def reset_session(
+        ctx: Context,
+        session: Session = "default",
+        delete_files: Annotated[bool, Field(description="Also delete the workspace files and installed packages.")] = False,
+    ) -> Annotated[CallToolResult, SessionInfo]:
+        """Forget a session's variables by restarting its interpreter; optionally delete its files too.
+
+        Example: reset_session(session="default", delete_files=false)
+        """
+        return _service(ctx).reset(session, delete_files)
+
+    @server.tool(annotations=READS)
+    @tool_errors
+    def list_sessions(ctx: Context) -> Annotated[CallToolResult, SessionList]:
+        """List sessions: running or stopped, calls, idle time, workspace size, installed packages; and the limits."""
+        return _service(ctx).list_sessions()
+
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return serve("code", CodeSettings, build, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

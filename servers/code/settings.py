@@ -1,0 +1,121 @@
+"""Settings of the code server (`MEMENTO_CODE_*`): sandbox mode, every limit, packages, attachments.
+
+Only reads and validates values; `limits.py` turns them into the numbers the
+interpreter enforces and `sandbox.py` into the bubblewrap command line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import ByteSize, Field, field_validator
+
+from servers.common.settings import CommonSettings
+
+__all__ = ["CodeSettings"]
+
+
+class CodeSettings(CommonSettings):
+    list_fields: ClassVar[frozenset[str]] = CommonSettings.list_fields | {"code_install_allow"}
+
+    code_sandbox: Literal["bwrap", "none"] = Field(
+        default="bwrap",
+        description="bwrap: run code in a bubblewrap sandbox (refuse to start without it). "
+        "none: run code as a plain process with the server's rights (unsafe; warns on start and in every result).",
+    )
+    code_bwrap: str = Field(default="bwrap", description="The bubblewrap executable.")
+    code_sandbox_uid: int = Field(
+        default=65534,
+        ge=1,
+        description="When the server runs as root, the sandboxed code runs as this unprivileged user id (65534: nobody).",
+    )
+    code_python: Path | None = Field(
+        default=None,
+        json_schema_extra={"shown_default": "(the server's interpreter)"},
+        description="Python interpreter for the code, with the scientific stack installed. Its installation "
+        "is mounted read-only in the sandbox.",
+    )
+    code_inputs: Path | None = Field(
+        default=None,
+        description="A folder of attachments shown read-only at /inputs in every session (optional).",
+    )
+    code_timeout_s: float = Field(
+        default=30.0, gt=0, description="Wall time of one call when the caller gives no timeout_s, in seconds."
+    )
+    code_max_timeout_s: float = Field(
+        default=300.0, gt=0, description="Largest timeout_s a call may ask for, in seconds."
+    )
+    code_cpu_s: int = Field(default=120, ge=1, description="CPU time of one call, in seconds.")
+    code_session_cpu_s: int = Field(
+        default=3600, ge=1, description="CPU time of a session's interpreter over its life, in seconds."
+    )
+    code_memory: ByteSize = Field(
+        default=ByteSize(2 * 1024**3), description="Address-space limit of each process in the sandbox, e.g. 2GiB."
+    )
+    code_max_processes: int = Field(
+        default=64, ge=4, description="Most processes and threads at once in a session's sandbox."
+    )
+    code_max_file_size: ByteSize = Field(
+        default=ByteSize(512 * 1024**2), description="Largest file the code may write."
+    )
+    code_workspace_size: ByteSize = Field(
+        default=ByteSize(1024**3),
+        description="Largest total size of a session's workspace; a call that grows it past this is stopped.",
+    )
+    code_tmp_size: ByteSize = Field(
+        default=ByteSize(256 * 1024**2), description="Size of the private /tmp of a session (kept in memory)."
+    )
+    code_max_output: ByteSize = Field(
+        default=ByteSize(32 * 1024),
+        description="Most bytes of stdout and of stderr returned per call; the rest is counted in a note.",
+    )
+    code_read_max: ByteSize = Field(
+        default=ByteSize(20 * 1024**2), description="Largest file read_file returns (larger ones: read parts with code)."
+    )
+    code_max_images: int = Field(default=8, ge=0, description="Most plots returned as images per call.")
+    code_max_sessions: int = Field(
+        default=8, ge=1, description="Most interpreters alive at once; the least recently used idle one is stopped."
+    )
+    code_idle_s: float = Field(
+        default=1800.0, gt=0, description="An interpreter idle this long is stopped (its files stay), in seconds."
+    )
+    code_threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        json_schema_extra={"shown_default": "min(4, cores)"},
+        description="Threads numeric libraries (OpenBLAS, OpenMP) may use per process.",
+    )
+    code_install: bool = Field(default=True, description="Allow install_packages.")
+    code_install_allow: list[str] = Field(
+        default_factory=list,
+        description="Packages install_packages may install, comma-separated (empty: any).",
+    )
+    code_index_url: str = Field(
+        default="",
+        json_schema_extra={"shown_default": "(pip's configuration)"},
+        description="Package index URL for install_packages (empty: pip's own configuration, usually PyPI).",
+    )
+    code_install_timeout_s: float = Field(default=300.0, gt=0, description="Time limit of one install, in seconds.")
+
+    @field_validator("code_inputs", "code_python", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    @field_validator("code_inputs", mode="after")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not an existing folder")
+        return value
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.home / "workspaces"
+
+    @property
+    def code_dir(self) -> Path:
+        """Server-side state of the code server: per-session package folders, the sandbox's /etc files."""
+        return self.home / "code"
