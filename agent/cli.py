@@ -3,6 +3,7 @@
     memento servers list|check|config    the bundled MCP servers
     memento memory stats|search|import|export|train|prune|eval-retriever
                                          the case bank
+    memento index build|status           the local search index
     memento config                       every MEMENTO_* setting with its default
 """
 
@@ -127,6 +128,19 @@ def servers_config(config_path: Path | None, style: str) -> None:
     click.echo(json.dumps({key: out}, indent=2))
 
 
+@cli.command(
+    "index",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def index_cmd(args: tuple[str, ...]) -> None:
+    """Build or inspect the local search index (memento index build PATH_OR_URL... | memento index status)."""
+    from servers.search.index_cli import main as index_main
+
+    raise SystemExit(index_main(list(args)))
+
+
 @cli.command("config")
 def config_cmd() -> None:
     """List every MEMENTO_* setting, its default and what it does."""
@@ -149,6 +163,9 @@ def _settings_tables():
     from servers.code.settings import CodeSettings
 
     yield "code server", [row for row in CodeSettings.describe() if row[0] not in seen]
+    from servers.search.settings import SearchSettings
+
+    yield "search server", [row for row in SearchSettings.describe() if row[0] not in seen]
     memory_rows = [
         (f"MEMENTO_{name.upper()}", "(secret)" if "key" in name else _shown(field.default), field.description or "")
         for name, field in MemorySettings.model_fields.items()

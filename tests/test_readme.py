@@ -12,6 +12,7 @@ from mcp import Client
 from memory.settings import MemorySettings
 from servers.code.settings import CodeSettings
 from servers.documents.settings import DocumentsSettings
+from servers.search.settings import SearchSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -25,6 +26,7 @@ def test_the_readme_starts_with_the_two_commands() -> None:
 def test_every_setting_is_documented_in_the_readme() -> None:
     variables = [variable for variable, _, _ in DocumentsSettings.describe()]
     variables += [variable for variable, _, _ in CodeSettings.describe()]
+    variables += [variable for variable, _, _ in SearchSettings.describe()]
     variables += [f"MEMENTO_{name.upper()}" for name in MemorySettings.model_fields]
     missing = [variable for variable in variables if f"`{variable}`" not in README]
     assert not missing

@@ -1,0 +1,49 @@
+"""The search backends, in the order automatic choice tries them, and how a list of them is chosen.
+
+Adding a backend: one module with a `Backend` subclass, one line in `BACKENDS`,
+its settings in `SearchSettings`.
+"""
+
+from __future__ import annotations
+
+from servers.common.settings import SettingsError
+
+from ..settings import SearchSettings
+from .base import Backend, BackendError
+from .brave import BraveBackend
+from .ddg import DuckDuckGoBackend
+from .exa import ExaBackend
+from .local import LocalBackend
+from .searxng import SearxngBackend
+from .serpapi import SerpapiBackend
+from .serper import SerperBackend
+from .tavily import TavilyBackend
+
+__all__ = ["BACKENDS", "Backend", "BackendError", "chosen", "create"]
+
+BACKENDS: dict[str, type[Backend]] = {
+    cls.name: cls
+    for cls in (
+        SearxngBackend, BraveBackend, TavilyBackend, SerperBackend, SerpapiBackend, ExaBackend, DuckDuckGoBackend, LocalBackend
+    )
+}
+
+
+def chosen(settings: SearchSettings) -> list[str]:
+    """MEMENTO_SEARCH_BACKENDS as given, else every configured web backend, then duckduckgo."""
+    if settings.search_backends:
+        for name in settings.search_backends:
+            cls = BACKENDS[name]
+            if cls.needs and not cls.configured(settings):
+                raise SettingsError(
+                    f"MEMENTO_SEARCH_BACKENDS names {name}, which needs {cls.requirement()}; set it, "
+                    f"or leave {name} out of the list."
+                )
+        return list(settings.search_backends)
+    automatic = [n for n, cls in BACKENDS.items() if cls.automatic and cls.needs and cls.configured(settings)]
+    return [*automatic, DuckDuckGoBackend.name]
+
+
+def create(names: list[str], settings: SearchSettings, **resources: object) -> list[Backend]:
+    """Instances of the named backends; `resources` (e.g. the shared local index) go to those that take them."""
+    return [BACKENDS[name](settings, **resources) for name in names]

@@ -1,0 +1,168 @@
+"""The search MCP server: web search over many engines with fallback, several queries at once, a local index.
+
+Registers the tools over `SearchService` and `LocalIndex`; the work lives in the
+modules beside this one. `python -m servers.search` (and `memento-search`) start it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import anyio.to_thread
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from servers.common.errors import tool_errors
+from servers.common.runner import serve
+
+from . import render
+from .backends import BACKENDS, chosen, create
+from .index.semantic import EmbeddingRanker
+from .index.store import LocalIndex
+from .model import BackendInfo, BackendsReport, LocalSearchResult, SearchManyResult, TimeRange, WebSearchResult
+from .service import SearchService
+from .settings import SearchSettings
+
+INSTRUCTIONS = """\
+Searches the web through the configured engines (SearxNG, Brave, Tavily, Serper, SerpAPI, Exa, DuckDuckGo),
+falling back to the next engine when one fails, and says which engine answered. search_many runs several
+phrasings of one question at once and merges them; search_local searches the user's own indexed documents
+offline. Results are titles, URLs and snippets: open the pages with a browsing or documents tool to read them."""
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=True, idempotentHint=True)
+LOCAL_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False, idempotentHint=True)
+
+
+@dataclass
+class State:
+    service: SearchService
+    local: LocalIndex
+
+
+def _state(ctx: Context) -> State:
+    return ctx.request_context.lifespan_context
+
+
+def _reply(text: str, result: BaseModel) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json"))
+
+
+def build(settings: SearchSettings) -> MCPServer:
+    names = chosen(settings)  # a named backend without its key stops the server here, naming the variable
+    local = LocalIndex(settings.index_dir, semantic=EmbeddingRanker() if settings.search_local_semantic else None)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[State]:
+        # No redirects: a vendor's auth header must never follow one to another host.
+        async with httpx.AsyncClient(
+            headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False
+        ) as http:
+            yield State(SearchService(settings, http, create(names, settings, index=local)), local)
+
+    server = MCPServer("memento-search", instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    @server.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def web_search(
+        query: Annotated[str, Field(description="What to search for: key words or a short question.")],
+        ctx: Context,
+        max_results: Annotated[int, Field(ge=1, le=50, description="Results per page.")] = 10,
+        page: Annotated[int, Field(ge=1, le=10, description="Page of results, 1-based.")] = 1,
+        time_range: Annotated[TimeRange | None, Field(description="Only pages from the past day, week, month or year.")] = None,
+        site: Annotated[str | None, Field(description="Only results from this domain, e.g. 'nature.com'.")] = None,
+        language: Annotated[str | None, Field(description="Language of the results, e.g. 'en', 'de', 'pt-BR'.")] = None,
+    ) -> Annotated[CallToolResult, WebSearchResult]:
+        """Search the web; returns ranked results with title, URL, snippet, date when known, and the engine that found each.
+
+        The configured engines are tried in order (or all at once, merged, in fuse mode); when one fails (rate
+        limit, quota, bad key, timeout) the next answers and the reply notes why. Use few, specific words; use
+        site= to stay on one domain and time_range= for recent events. For several phrasings of one question,
+        search_many is faster than repeated calls. When the reply ends with "More: ... page=2", call again with
+        that page. Results are snippets: open a URL with a browsing or documents tool to read the page.
+
+        Example: web_search(query="CRISPR off-target effects review", time_range="year", max_results=5)
+        """
+        service = _state(ctx).service
+        outcome = await service.search(service.make_query(query, max_results, page, time_range, site, language))
+        return _reply(render.web_text(outcome), render.web_result(outcome))
+
+    @server.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def search_many(
+        queries: Annotated[list[str], Field(description="2-5 phrasings or sub-questions to search at once.")],
+        ctx: Context,
+        max_results: Annotated[int, Field(ge=1, le=20, description="Results per query before merging.")] = 5,
+    ) -> Annotated[CallToolResult, SearchManyResult]:
+        """Search several queries in parallel and merge the results into one deduplicated ranking.
+
+        Takes about as long as one search. A result found by several queries ranks higher and says which
+        queries found it (q1, q2…). One failing query does not fail the others; its reason is noted.
+
+        Example: search_many(queries=["lithium price 2024", "lithium carbonate spot price trend", "lithium oversupply"])
+        """
+        outcome = await _state(ctx).service.search_many(queries, max_results)
+        return _reply(render.many_text(outcome), render.many_result(outcome))
+
+    if local.exists() or "local" in names:
+
+        @server.tool(annotations=LOCAL_ONLY)
+        @tool_errors
+        async def search_local(
+            query: Annotated[str, Field(description="Words to find in the user's indexed documents.")],
+            ctx: Context,
+            max_results: Annotated[int, Field(ge=1, le=50, description="Documents to return.")] = 10,
+        ) -> Annotated[CallToolResult, LocalSearchResult]:
+            """Search the user's own documents (PDF, Word, slides, sheets, HTML, text…) in the local full-text index, offline.
+
+            Each result is a file (or indexed web page) with its best matching page, slide or section and a
+            snippet; other matching parts are listed. Ranking is BM25 with English stemming; quotes search
+            for a phrase. Open a result with the documents server: read_document(source=PATH, pages="N").
+            The index is built by the user with `memento index build FOLDER`.
+
+            Example: search_local(query="quarterly revenue forecast", max_results=5)
+            """
+            state = _state(ctx)
+            text = state.service.make_query(query, max_results).text
+            hits = await anyio.to_thread.run_sync(state.local.search, text, max_results, 0)
+            return _reply(render.local_text(text, hits), render.local_result(text, hits))
+
+    @server.tool(annotations=LOCAL_ONLY)
+    @tool_errors
+    def list_search_backends() -> Annotated[CallToolResult, BackendsReport]:
+        """List the search backends: which are active (in order), which are configured, and what enables the others.
+
+        Cheap and offline; use it when results come from an unexpected engine or every engine fails.
+        """
+        backends = [
+            BackendInfo(
+                name=name, label=cls.label, active=name in names, configured=cls.configured(settings),
+                needs=cls.requirement(), rate_per_s=settings.rate_limit(name, cls.default_rate),
+            )
+            for name, cls in BACKENDS.items()
+        ]
+        report = BackendsReport(
+            mode=settings.search_mode, active=names, backends=backends,
+            local_index=str(local.directory), local_index_sections=local.count(),
+        )
+        lines = [f"Active backends ({settings.search_mode} mode): {', '.join(names)}", ""]
+        for b in backends:
+            state = "active" if b.active else "configured" if b.configured else BACKENDS[b.name].off_reason()
+            rate = f"{b.rate_per_s:g} requests/s" if b.rate_per_s > 0 else "no rate limit"
+            lines.append(f"- {b.name}: {b.label}, {state}, {rate}")
+        lines.append(f"Local index: {local.directory} ({report.local_index_sections:,} sections)")
+        return _reply("\n".join(lines), report)
+
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return serve("search", SearchSettings, build, argv, description=__doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
