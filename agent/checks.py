@@ -24,6 +24,7 @@ PROBES: dict[str, tuple[str, dict[str, Any], str]] = {
     "documents": ("read_document", {"source": "data:text/plain,memento%20servers%20check"}, "memento servers check"),
     "casebank": ("memory_stats", {}, "cases"),
     "search": ("list_search_backends", {}, "duckduckgo"),
+    "browse": ("browser_close", {}, "browser session"),
     "code": ("run_python", {"code": "print('memento servers check')"}, "memento servers check"),
 }
 

@@ -160,6 +160,9 @@ def _settings_tables():
     seen = {row[0] for row in common}
     yield "all servers", common
     yield "documents server", [row for row in DocumentsSettings.describe() if row[0] not in seen]
+    from servers.browse.settings import BrowseSettings
+
+    yield "browse server", [row for row in BrowseSettings.describe() if row[0] not in seen]
     from servers.code.settings import CodeSettings
 
     yield "code server", [row for row in CodeSettings.describe() if row[0] not in seen]

@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 
 from memory.settings import MemorySettings
+from servers.browse.settings import BrowseSettings
 from servers.code.settings import CodeSettings
 from servers.documents.settings import DocumentsSettings
 from servers.search.settings import SearchSettings
@@ -27,6 +28,7 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     variables = [variable for variable, _, _ in DocumentsSettings.describe()]
     variables += [variable for variable, _, _ in CodeSettings.describe()]
     variables += [variable for variable, _, _ in SearchSettings.describe()]
+    variables += [variable for variable, _, _ in BrowseSettings.describe()]
     variables += [f"MEMENTO_{name.upper()}" for name in MemorySettings.model_fields]
     missing = [variable for variable in variables if f"`{variable}`" not in README]
     assert not missing

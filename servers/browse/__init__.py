@@ -1,0 +1,1 @@
+"""The browse MCP server: web pages as Markdown, JavaScript rendering, interactive browsing."""

@@ -1,0 +1,234 @@
+"""One headless Chromium for the server's life, driven by Playwright; a fresh context per request.
+
+The browser starts on first use (Playwright is imported then, not before), is
+relaunched if it dies, and is closed with the server. Each request gets its
+own context (no cookies or storage shared between requests) with the URL
+guard on every request, service workers blocked and the popup blocker on; at
+most `browse_max_pages` pages work at once. The next request's context is
+opened while the current one works (a new page costs more than most renders). A context is always closed, even
+when its page hangs; if closing hangs too, the whole browser is replaced, so
+no page or process outlives its request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
+from servers.common.errors import ServerError
+from servers.common.urls import UrlPolicy
+
+from .guard import RequestGuard
+from .settings import BrowseSettings
+
+__all__ = ["BrowserUnavailable", "Chromium", "CHROMIUM_ARGS", "close_soon", "playwright_error"]
+
+log = logging.getLogger("memento.browse")
+
+# Flags for a headless browser in a container: no sandbox (usually unavailable there), no GPU, and none of
+# the background traffic (updates, sync, safe-browsing lists) a research tool has no use for.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+# Playwright turns Chromium's popup blocker off; keeping it on stops a page from opening windows on its own.
+_KEEP_DEFAULTS_OFF = ["--disable-popup-blocking"]
+_CLOSE_TIMEOUT_S = 10.0
+
+# Pages read for their content have no use for new windows; a page opening thousands stays cheap.
+NO_POPUPS = "Object.defineProperty(window, 'open', {value: () => null, writable: false, configurable: false});"
+
+
+class BrowserUnavailable(ServerError):
+    """Chromium could not be started."""
+
+
+class Chromium:
+    def __init__(self, settings: BrowseSettings, policy: UrlPolicy) -> None:
+        self.settings = settings
+        self.policy = policy
+        self._playwright = None
+        self._browser = None
+        self._launch_lock = anyio.Lock()
+        self.slots = anyio.Semaphore(settings.browse_max_pages)
+        self.launches = 0
+        self._spare = None  # a task opening the next request's context ahead of time
+        self._closing = False
+
+    @property
+    def running(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    @property
+    def open_contexts(self) -> int:
+        """Contexts in use by requests and sessions (the one made ahead of time not counted)."""
+        task = self._spare
+        spare = task is not None and task.done() and not task.cancelled() and task.exception() is None
+        return max(0, len(self._browser.contexts) - int(spare)) if self.running else 0
+
+    def holds(self, context) -> bool:
+        """Whether `context` is still open in the running browser."""
+        return self.running and context in self._browser.contexts
+
+    async def browser(self):
+        async with self._launch_lock:
+            if self.running:
+                return self._browser
+            await self._shutdown()
+            try:
+                from playwright.async_api import async_playwright
+
+                self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=self.settings.chromium_path or None,
+                    headless=True,  # Playwright adds --headless itself
+                    args=list(CHROMIUM_ARGS),
+                    ignore_default_args=_KEEP_DEFAULTS_OFF,
+                    timeout=self.settings.browse_page_timeout_s * 1000 + 30_000,
+                )
+            except Exception as exc:
+                await self._shutdown()
+                where = self.settings.chromium_path or "Playwright's bundled Chromium"
+                raise BrowserUnavailable(
+                    f"Chromium could not start ({where}: {' '.join(str(exc).split())[:300]}). Install it "
+                    "(Debian: apt-get install chromium; elsewhere: playwright install chromium and leave "
+                    "MEMENTO_CHROMIUM_PATH empty), or read the page with render='never'."
+                ) from exc
+            self.launches += 1
+            log.info("Chromium %s started", self._browser.version)
+            return self._browser
+
+    async def new_context(self, guard: RequestGuard, *, popups: bool = True):
+        """A fresh context with the guard installed and the page timeouts set; `popups=False` disables window.open."""
+        browser = await self.browser()
+        context = await browser.new_context(
+            viewport=self.settings.viewport,
+            user_agent=self.settings.browser_user_agent or None,  # None: Chromium's own, which sites expect of a browser
+            service_workers="block",  # a service worker's requests would bypass route interception
+            accept_downloads=False,
+        )
+        try:
+            timeout_ms = self.settings.browse_page_timeout_s * 1000
+            context.set_default_timeout(timeout_ms)
+            context.set_default_navigation_timeout(timeout_ms)
+            if not popups:
+                await context.add_init_script(NO_POPUPS)
+            await guard.install(context)
+        except BaseException:
+            await self.dispose(context)
+            raise
+        return context
+
+    async def _fresh(self) -> tuple[object, object, RequestGuard]:
+        """A new context with one page in it; popups of that page are closed as they open."""
+        guard = RequestGuard(self.policy)
+        context = await self.new_context(guard, popups=False)
+        try:
+            page = await context.new_page()
+        except BaseException:
+            await self.dispose(context)
+            raise
+        context.on("page", lambda popup: None if popup is page else close_soon(popup))
+        return context, page, guard
+
+    async def _take_spare(self):
+        """The context made ahead of time, if it is ready and still belongs to the running browser."""
+        task, self._spare = self._spare, None
+        if task is None:
+            return None
+        try:
+            context, page, guard = await task
+        except Exception:
+            return None
+        if self.holds(context):
+            return context, page, guard
+        return None  # made for a browser that has since gone
+
+    def _make_spare(self) -> None:
+        """Start opening the next request's context now: opening a page costs more than most renders."""
+        import asyncio
+
+        if self._spare is None and self.running and not self._closing:
+            self._spare = asyncio.get_running_loop().create_task(self._fresh())
+            self._spare.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
+
+    @asynccontextmanager
+    async def page(self) -> AsyncIterator[tuple[object, RequestGuard]]:
+        """A page in its own fresh context for one request, closed afterwards whatever happens."""
+        async with self.slots:
+            context, page, guard = await self._take_spare() or await self._fresh()
+            self._make_spare()
+            try:
+                yield page, guard
+            finally:
+                await self.dispose(context)
+
+    async def dispose(self, context) -> None:
+        """Close a context whatever state its pages are in; replace the browser if even that fails."""
+        with anyio.CancelScope(shield=True):
+            try:
+                with anyio.fail_after(_CLOSE_TIMEOUT_S):
+                    await context.close()
+                return
+            except Exception as exc:
+                if not self.holds(context):
+                    return  # its browser is gone already, and the context with it
+                log.warning("a browser context did not close (%s); restarting Chromium", type(exc).__name__)
+            async with self._launch_lock:
+                await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        with anyio.CancelScope(shield=True):
+            if browser is not None:
+                try:
+                    with anyio.fail_after(_CLOSE_TIMEOUT_S):
+                        await browser.close()
+                except Exception as exc:
+                    log.warning("Chromium did not close cleanly: %s", exc)
+            if playwright is not None:
+                try:
+                    with anyio.fail_after(_CLOSE_TIMEOUT_S):
+                        await playwright.stop()  # ends the driver, which kills a browser that is still there
+                except Exception as exc:
+                    log.warning("the Playwright driver did not stop cleanly: %s", exc)
+
+    async def close(self) -> None:
+        self._closing = True
+        spare = await self._take_spare()
+        if spare is not None:
+            await self.dispose(spare[0])
+        async with self._launch_lock:
+            await self._shutdown()
+
+
+_closing: set = set()  # strong references, so a pending close is not garbage-collected mid-way
+
+
+def close_soon(popup) -> None:
+    import asyncio
+
+    async def close() -> None:
+        try:
+            await popup.close()
+        except Exception:  # already gone with its context
+            pass
+
+    task = asyncio.get_running_loop().create_task(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def playwright_error() -> type[Exception]:
+    """Playwright's base error class, imported only once a browser is in use."""
+    from playwright.async_api import Error
+
+    return Error

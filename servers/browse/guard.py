@@ -1,0 +1,82 @@
+"""The URL policy inside the browser: every request a page makes is checked before it leaves.
+
+Installed on each browser context with route interception: documents,
+frames, scripts, images, fetches and WebSockets all pass `check_url` (with
+the pinned resolver, so every resolved address is vetted) or are aborted.
+Only http(s) and ws(s) may reach the network (data:, blob: and about: never do). Blocked URLs are kept (the
+first few) so a reply can say what the page was not allowed to load.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from servers.common.errors import ServerError
+from servers.common.netguard import check_url_async
+from servers.common.urls import UrlPolicy
+
+__all__ = ["RequestGuard"]
+
+log = logging.getLogger("memento.browse")
+
+_ANY = re.compile(r".*")
+_KEEP_BLOCKED = 20
+_LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+
+class RequestGuard:
+    def __init__(self, policy: UrlPolicy) -> None:
+        self.policy = policy
+        self.blocked: list[str] = []
+        self.blocked_count = 0
+
+    async def allows(self, url: str) -> bool:
+        if url.startswith(_LOCAL_SCHEMES):
+            return True  # served by the browser itself, never from the network
+        target = url
+        if url.startswith(("ws://", "wss://")):
+            target = "http" + url[2:]
+        try:
+            await check_url_async(target, self.policy)
+        except ServerError as exc:
+            self.blocked_count += 1
+            if len(self.blocked) < _KEEP_BLOCKED:
+                self.blocked.append(url)
+            log.info("browser request blocked: %s (%s)", url[:200], exc)
+            return False
+        return True
+
+    async def install(self, context) -> None:
+        await context.route(_ANY, self._on_request)
+        await context.route_web_socket(_ANY, self._on_websocket)
+
+    async def _on_request(self, route) -> None:
+        try:
+            if await self.allows(route.request.url):
+                await route.continue_()
+            else:
+                await route.abort("blockedbyclient")
+        except Exception as exc:  # the page or context closed while the request waited: nothing to route
+            log.debug("route for %s ended: %s", route.request.url[:200], exc)
+
+    async def _on_websocket(self, websocket) -> None:
+        try:
+            if await self.allows(websocket.url):
+                websocket.connect_to_server()
+            else:
+                await websocket.close(code=1008, reason="blocked by URL policy")
+        except Exception as exc:
+            log.debug("websocket route for %s ended: %s", websocket.url[:200], exc)
+
+    def reset(self) -> None:
+        """Forget the blocked requests already reported."""
+        self.blocked.clear()
+        self.blocked_count = 0
+
+    def note(self) -> str | None:
+        if not self.blocked_count:
+            return None
+        shown = ", ".join(self.blocked[:5])
+        more = f" and {self.blocked_count - 5} more" if self.blocked_count > 5 else ""
+        return f"{self.blocked_count} request(s) of this page were blocked by the URL policy: {shown}{more}."
