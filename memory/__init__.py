@@ -7,6 +7,7 @@
 from .casebank import CaseBank, Recorded, Retrieval, ScoredCase
 from .cases import Case, Transition
 from .errors import CaseNotFound, EmbeddingError, ImportFormatError, MementoMemoryError, StoreError
+from .qfunction import QFunction, QFunctionError
 from .settings import MemorySettings, MemorySettingsError
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "MementoMemoryError",
     "MemorySettings",
     "MemorySettingsError",
+    "QFunction",
+    "QFunctionError",
     "Recorded",
     "Retrieval",
     "ScoredCase",

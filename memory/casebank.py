@@ -87,6 +87,15 @@ class CaseBank:
     def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
         return cls(settings or MemorySettings(), embedder)
 
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> CaseBank:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ---- reading -------------------------------------------------------------------------
 
     def count(self) -> int:

@@ -1,10 +1,11 @@
 """The case memory's failures.
 
-    MemoryError_ (named MementoMemoryError to leave Python's MemoryError alone)
+    MementoMemoryError (named so to leave Python's MemoryError alone)
      ├── EmbeddingError       the embedding model could not be loaded or run
      ├── ImportFormatError    a JSONL line is malformed: names the line and field
      ├── CaseNotFound         no case or run with that id
-     └── StoreError           the Chroma store failed or is locked
+     ├── StoreError           the Chroma store failed or is locked
+     └── QFunctionError       (memory.qfunction) Q cannot be trained, loaded or used as asked
 """
 
 from __future__ import annotations

@@ -81,6 +81,17 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def close(self) -> None:
+        """Release the client's connections (a server's HTTP pool, an embedded store's handles)."""
+        try:
+            self.client.close()
+            # Chroma's HTTP client keeps its connection pool open after close(); shut it ourselves.
+            session = getattr(getattr(self.client, "_server", None), "_session", None)
+            if session is not None:
+                session.close()
+        except Exception as exc:  # closing twice or after a failed open is harmless
+            log.debug("closing the case bank client: %s", exc)
+
     @property
     def where(self) -> str:
         return self.url or str(self.path)

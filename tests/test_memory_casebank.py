@@ -23,7 +23,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(params=["embedded", "server"])
-def bank(request, tmp_path: Path) -> CaseBank:
+def bank(request, tmp_path: Path):
     url = request.getfixturevalue("chroma_url") if request.param == "server" else ""
     settings = MemorySettings(home=tmp_path / "home", chroma_url=url, memory_online_steps=0)
     opened = CaseBank.open(settings, HashEmbedder())
@@ -32,7 +32,8 @@ def bank(request, tmp_path: Path) -> CaseBank:
             ids = collection.get(include=[])["ids"]
             if ids:
                 collection.delete(ids=ids)
-    return opened
+    yield opened
+    opened.close()
 
 
 def test_writing_the_same_task_again_updates_its_case(bank: CaseBank) -> None:

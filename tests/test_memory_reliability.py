@@ -37,8 +37,8 @@ def _two_writers_store_every_case(home: Path, url: str = "") -> None:
         assert writer.returncode == 0, err.decode()[-2000:]
         acknowledged |= {line for line in out.decode().split() if line.startswith("case-")}
     assert len(acknowledged) == 1000
-    bank = CaseBank.open(MemorySettings(home=home, chroma_url=url), HashEmbedder())
-    stored = {c.id: c for c in bank.iter_cases()}
+    with CaseBank.open(MemorySettings(home=home, chroma_url=url), HashEmbedder()) as bank:
+        stored = {c.id: c for c in bank.iter_cases()}
     assert set(stored) == acknowledged
     assert all(c.task.split()[0] in ("alpha", "beta") and c.plan and c.answer for c in stored.values())
 

@@ -45,6 +45,12 @@ class LazyBank:
                 self._bank = CaseBank.open(self.settings)
             return self._bank
 
+    def close(self) -> None:
+        with self._lock:
+            if self._bank is not None:
+                self._bank.close()
+                self._bank = None
+
     def warm(self) -> None:
         with contextlib.suppress(Exception):  # a failure here shows up, explained, on the first call
             self.get().embedder.embed(["warm up"])
@@ -102,7 +108,10 @@ def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[LazyBank]:
         threading.Thread(target=bank.warm, name="warm-casebank", daemon=True).start()
-        yield bank
+        try:
+            yield bank
+        finally:
+            bank.close()
 
     server = MCPServer("memento-casebank", instructions=INSTRUCTIONS, lifespan=lifespan)
 

@@ -1,0 +1,391 @@
+"""The learned case-selection policy Q(s, c) ≈ P(success | task s, case c shown).
+
+Frozen task and case embeddings plus the case's statistics become a few features, which a
+logistic regression (binary cross-entropy, L2) turns into a probability:
+
+    task prior        kernel-weighted success rate of the most similar past tasks (a
+                      non-parametric memory of (task embedding, reward) kept in the model)
+    case rate         smoothed success rate of episodes in which this case was shown
+    case uses         log(1 + times shown)
+    case reward       the case's own outcome (0..1)
+    plan steps        log(1 + steps of the case's plan)
+    similarity        cosine(s, c), and the same signed by the case's outcome
+
+Why this shape: on the reference transitions most of the label is how hard the task is, and
+a kernel over past tasks predicts that better (AUC 0.67) than a network on raw embedding pairs,
+which overfits 700 queries (0.60); only the case terms re-rank the cases of one task.
+Training features are leave-one-out (a row never sees its own task or its own outcome), so
+they match what scoring sees. Pure numpy, no torch: fit takes well under a second for
+thousands of transitions, an online update a few milliseconds. Stores no text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import MementoMemoryError
+
+__all__ = ["FEATURES", "FORMAT_VERSION", "QFunction", "QFunctionError", "TrainingRow"]
+
+FORMAT_VERSION = 1
+SUCCESS = 0.5  # a reward at or above this counts as a success (as in memory.cases)
+FEATURES = ("task_prior", "case_rate", "case_uses", "case_reward", "plan_steps", "similarity", "signed_similarity")
+
+
+class QFunctionError(MementoMemoryError):
+    """The Q-function cannot be trained, loaded or used as asked."""
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """One transition: a task, a case shown for it, the case's statistics and the episode's reward.
+
+    `case_stats` keys (all optional): reward (the case's own outcome, 0..1; or `positive` 0/1),
+    uses (episodes the case was shown in), successes (how many of them succeeded), plan_steps.
+    The bank's counts include this transition's own episode; training removes it again.
+    """
+
+    task_emb: np.ndarray
+    case_emb: np.ndarray
+    case_stats: Mapping[str, float]
+    reward: float
+
+
+def _as_row(item: Any) -> TrainingRow:
+    if isinstance(item, TrainingRow):
+        return item
+    if isinstance(item, Mapping):
+        return TrainingRow(item["task_emb"], item["case_emb"], item.get("case_stats") or {}, float(item["reward"]))
+    if isinstance(item, Sequence) and len(item) == 4:  # memory.policy.Row: (task, case, stats, reward)
+        task, case, stats, reward = item
+        return TrainingRow(task, case, stats or {}, float(reward))
+    raise QFunctionError(f"a transition must be (task_emb, case_emb, case_stats, reward), got {type(item).__name__}")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def _task_keys(embs: np.ndarray) -> list[bytes]:
+    """Identity of a task: its embedding, rounded so that re-embedding the same text matches."""
+    return [row.tobytes() for row in np.round(embs * 1e4).astype(np.int32)]
+
+
+class QFunction:
+    """Q(s, c) over frozen embeddings. `fit` retrains, `update` learns online, `score` ranks cases."""
+
+    def __init__(
+        self,
+        *,
+        neighbours: int = 100,
+        temperature: float = 0.1,
+        case_prior: float = 5.0,
+        l2: float = 1.0,
+        learning_rate: float = 0.05,
+        max_tasks: int = 10_000,
+    ) -> None:
+        self.neighbours, self.temperature, self.case_prior = neighbours, temperature, case_prior
+        self.l2, self.learning_rate, self.max_tasks = l2, learning_rate, max_tasks
+        self._reset()
+
+    def _reset(self) -> None:
+        self.base_rate = 0.5
+        self.transitions_seen = 0
+        # Task memory: a ring of distinct tasks (embedding, mean reward); the oldest go first when full.
+        self._task_embs = np.zeros((0, 0), dtype=np.float32)
+        self._task_rewards = np.zeros(0, dtype=np.float64)
+        self._slot_keys: list[bytes | None] = []
+        self._task_index: dict[bytes, int] = {}
+        self._n_tasks = 0
+        self._next_slot = 0
+        # Combiner on standardised features. Untrained, it ranks by similarity alone.
+        self._mean = np.zeros(len(FEATURES))
+        self._scale = np.ones(len(FEATURES))
+        self._weights = np.zeros(len(FEATURES))
+        self._weights[FEATURES.index("similarity")] = 4.0
+        self._bias = 0.0
+
+    @property
+    def trained(self) -> bool:
+        return self.transitions_seen > 0
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Per-feature weights on the standardised features (for reports)."""
+        return {name: float(w) for name, w in zip(FEATURES, self._weights)}
+
+    # ---- features ----------------------------------------------------------------------
+
+    def _task_prior(self, task_embs: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Kernel-weighted mean reward of the nearest remembered tasks; `exclude[i]` leaves one out."""
+        n = len(task_embs)
+        if self._n_tasks == 0:
+            return np.full(n, self.base_rate)
+        # Rows of one task share a prior: compute it once per distinct (task, left-out slot).
+        own = np.full(n, -1) if exclude is None else exclude
+        distinct: dict[tuple[bytes, int], int] = {}
+        inverse = np.array([distinct.setdefault((key, int(o)), len(distinct)) for key, o in zip(_task_keys(task_embs), own)])
+        first = np.zeros(len(distinct), dtype=int)
+        first[inverse[::-1]] = np.arange(n)[::-1]
+        embs, own = task_embs[first], own[first]
+        prior = np.empty(len(embs))
+        for start in range(0, len(embs), 1024):  # blocks bound the similarity matrix's memory
+            block = slice(start, start + 1024)
+            prior[block] = self._kernel_mean(embs[block], own[block])
+        return prior[inverse]
+
+    def _kernel_mean(self, embs: np.ndarray, own: np.ndarray) -> np.ndarray:
+        sims = embs @ self._task_embs[: self._n_tasks].T
+        left_out = own >= 0
+        sims[np.flatnonzero(left_out), own[left_out]] = -np.inf
+        k = min(self.neighbours, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(np.arange(k), (len(embs), 1))
+        near = np.take_along_axis(sims, top, axis=1)
+        best = np.max(near, axis=1, keepdims=True)
+        weights = np.where(np.isfinite(near), np.exp((near - np.where(np.isfinite(best), best, 0.0)) / self.temperature), 0.0)
+        total = weights.sum(axis=1)
+        prior = (weights * self._task_rewards[top]).sum(axis=1) / np.maximum(total, 1e-12)
+        return np.where(total > 0, prior, self.base_rate)
+
+    def _features(
+        self,
+        task_embs: np.ndarray,
+        case_embs: np.ndarray,
+        stats: Sequence[Mapping[str, float]],
+        rewards: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Feature matrix, one row per (task, case). With `rewards`, each row's own outcome is taken out."""
+        uses = np.array([float(s.get("uses", 0.0)) for s in stats])
+        successes = np.array([float(s.get("successes", 0.0)) for s in stats])
+        if rewards is not None:  # the bank's counts include this episode: remove it (leave-one-out)
+            successes = np.clip(successes - (rewards >= SUCCESS), 0, None)
+            uses = np.clip(uses - 1, 0, None)
+        successes = np.minimum(successes, uses)
+        case_reward = np.array([float(s.get("reward", s.get("positive", 0.5))) for s in stats])
+        steps = np.array([float(s.get("plan_steps", 0.0)) for s in stats])
+        similarity = np.sum(task_embs * case_embs, axis=1)
+        rate = (successes + self.case_prior * self.base_rate) / (uses + self.case_prior)
+        prior = self._task_prior(task_embs, exclude) if prior is None else prior
+        return np.column_stack(
+            [
+                _logit(prior),
+                _logit(rate),
+                np.log1p(uses),
+                case_reward,
+                np.log1p(steps),
+                similarity,
+                (2 * case_reward - 1) * similarity,
+            ]
+        )
+
+    # ---- learning ----------------------------------------------------------------------
+
+    def _remember(self, task_embs: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        """Set each distinct task's remembered reward to its mean here; return each row's slot."""
+        keys = _task_keys(task_embs)
+        groups: dict[bytes, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        if self._task_embs.size == 0:
+            capacity = min(self.max_tasks, max(1024, 2 * len(groups)))
+            self._task_embs = np.zeros((capacity, task_embs.shape[1]), dtype=np.float32)
+            self._task_rewards = np.zeros(capacity)
+            self._slot_keys = [None] * capacity
+        for key, members in groups.items():
+            slot = self._task_index.get(key)
+            if slot is None:
+                slot = self._claim_slot()
+                self._task_embs[slot] = task_embs[members[0]]
+                self._slot_keys[slot] = key
+                self._task_index[key] = slot
+            self._task_rewards[slot] = float(np.mean(rewards[members]))
+        return np.array([self._task_index.get(key, -1) for key in keys])
+
+    def _claim_slot(self) -> int:
+        """A free slot, growing the buffer up to `max_tasks`, then reusing the oldest task's slot."""
+        if self._n_tasks < len(self._task_rewards):
+            self._n_tasks += 1
+            return self._n_tasks - 1
+        if self._n_tasks < self.max_tasks:
+            grow = min(self.max_tasks, 2 * self._n_tasks) - self._n_tasks
+            self._task_embs = np.vstack([self._task_embs, np.zeros((grow, self._task_embs.shape[1]), np.float32)])
+            self._task_rewards = np.concatenate([self._task_rewards, np.zeros(grow)])
+            self._slot_keys += [None] * grow
+            self._n_tasks += 1
+            return self._n_tasks - 1
+        slot = self._next_slot
+        self._next_slot = (slot + 1) % self.max_tasks
+        old = self._slot_keys[slot]
+        if old is not None:
+            self._task_index.pop(old, None)
+        return slot
+
+    def _arrays(self, transitions: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, list[Mapping[str, float]], np.ndarray]:
+        rows = [_as_row(t) for t in transitions]
+        if not rows:
+            raise QFunctionError("no transitions to learn from: record episodes first")
+        tasks = _unit(np.stack([np.asarray(r.task_emb, dtype=np.float32) for r in rows]))
+        cases = _unit(np.stack([np.asarray(r.case_emb, dtype=np.float32) for r in rows]))
+        if tasks.shape != cases.shape:
+            raise QFunctionError(f"task and case embeddings differ in size: {tasks.shape[1]} vs {cases.shape[1]}")
+        if self._n_tasks and self._task_embs.shape[1] != tasks.shape[1]:
+            raise QFunctionError(
+                f"embeddings have {tasks.shape[1]} dimensions but this Q-function was trained on "
+                f"{self._task_embs.shape[1]}: retrain it with `memento memory train`"
+            )
+        rewards = np.clip(np.array([r.reward for r in rows], dtype=np.float64), 0.0, 1.0)
+        return tasks, cases, [r.case_stats for r in rows], rewards
+
+    def fit(self, transitions: Iterable[Any]) -> dict[str, Any]:
+        """Retrain from scratch on all transitions; returns a short report."""
+        tasks, cases, stats, rewards = self._arrays(transitions)
+        self._reset()
+        self.base_rate = float(np.clip(rewards.mean(), 0.01, 0.99))
+        index = self._remember(tasks, rewards)
+        x = self._features(tasks, cases, stats, rewards, exclude=index)
+        spread = x.std(axis=0)
+        self._mean, self._scale = x.mean(axis=0), np.where(spread > 1e-6, spread, 1.0)
+        self._weights, self._bias = self._newton((x - self._mean) / self._scale, rewards)
+        self.transitions_seen = len(rewards)
+        return {"transitions": len(rewards), "tasks": self._n_tasks, "weights": self.weights}
+
+    def _newton(self, x: np.ndarray, y: np.ndarray, iterations: int = 25) -> tuple[np.ndarray, float]:
+        """L2-regularised logistic regression by Newton's method (exact and fast for few features)."""
+        design = np.column_stack([x, np.ones(len(x))])
+        theta = np.zeros(design.shape[1])
+        penalty = np.full(design.shape[1], self.l2)
+        penalty[-1] = 0.0  # the intercept is not shrunk
+        for _ in range(iterations):
+            p = _sigmoid(design @ theta)
+            gradient = design.T @ (p - y) + penalty * theta
+            hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hessian, gradient)
+            theta -= step
+            if np.max(np.abs(step)) < 1e-7:
+                break
+        return theta[:-1], float(theta[-1])
+
+    def update(self, transitions: Iterable[Any], steps: int = 5) -> dict[str, Any]:
+        """Learn online from new transitions (plus any replay sample mixed in): remember their tasks'
+        rewards, then take `steps` gradient steps of the weights on them."""
+        tasks, cases, stats, rewards = self._arrays(transitions)
+        seen = self.transitions_seen
+        self.base_rate = float(np.clip((self.base_rate * seen + rewards.sum()) / (seen + len(rewards)), 0.01, 0.99))
+        index = self._remember(tasks, rewards)
+        raw = self._features(tasks, cases, stats, rewards, exclude=index)
+        if not self.trained:  # learning from scratch online: scale features by this first batch
+            spread = raw.std(axis=0)
+            self._mean, self._scale = raw.mean(axis=0), np.where(spread > 1e-6, spread, 1.0)
+            self._weights = np.where(np.arange(len(FEATURES)) == FEATURES.index("similarity"), 1.0, 0.0)
+        x = (raw - self._mean) / self._scale
+        n = len(rewards)
+        for _ in range(steps):
+            p = _sigmoid(x @ self._weights + self._bias)
+            error = p - rewards
+            self._weights -= self.learning_rate * (x.T @ error / n + self.l2 * self._weights / max(self.transitions_seen, n))
+            self._bias -= self.learning_rate * float(error.mean())
+        self.transitions_seen += n
+        return {"transitions": n, "steps": steps}
+
+    # ---- use ---------------------------------------------------------------------------
+
+    def score(self, task_emb: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """P(success) for each candidate case shown for this task, shape (n,)."""
+        case_embs = np.asarray(case_embs, dtype=np.float32)
+        if case_embs.ndim != 2 or len(case_embs) != len(case_stats):
+            raise QFunctionError("case_embs must be (n, d) with one statistics dict per case")
+        if len(case_embs) == 0:
+            return np.zeros(0)
+        task = _unit(np.asarray(task_emb, dtype=np.float32).reshape(1, -1))
+        tasks = np.repeat(task, len(case_embs), axis=0)
+        prior = np.repeat(self._task_prior(task), len(case_embs))  # one task: its prior once
+        x = self._features(tasks, _unit(case_embs), case_stats, prior=prior)
+        return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
+
+    def score_many(
+        self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        """P(success) for aligned rows of (task, case) pairs, for batch evaluation."""
+        x = self._features(_unit(task_embs), _unit(case_embs), case_stats)
+        return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
+
+    # ---- persistence -------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the model to `path` atomically (an .npz archive with a JSON header; no pickle)."""
+        path = Path(path)
+        header = {
+            "format": "memento-qfunction",
+            "version": FORMAT_VERSION,
+            "features": list(FEATURES),
+            "settings": {
+                "neighbours": self.neighbours, "temperature": self.temperature, "case_prior": self.case_prior,
+                "l2": self.l2, "learning_rate": self.learning_rate, "max_tasks": self.max_tasks,
+            },
+            "base_rate": self.base_rate,
+            "bias": self._bias,
+            "transitions_seen": self.transitions_seen,
+            "next_slot": self._next_slot,
+        }  # fmt: skip
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            np.savez(
+                handle,
+                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                task_embs=self._task_embs[: self._n_tasks],
+                task_rewards=self._task_rewards[: self._n_tasks],
+                mean=self._mean,
+                scale=self._scale,
+                weights=self._weights,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> QFunction:
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+                arrays = {name: data[name] for name in ("task_embs", "task_rewards", "mean", "scale", "weights")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise QFunctionError(f"cannot read the Q-function {path}: {exc}; retrain it with `memento memory train`") from exc
+        if header.get("format") != "memento-qfunction" or header.get("version") != FORMAT_VERSION:
+            raise QFunctionError(
+                f"{path} holds Q-function format {header.get('version')!r}, this version reads {FORMAT_VERSION}: "
+                "retrain it with `memento memory train`"
+            )
+        model = cls(**header["settings"])
+        model.base_rate, model._bias = float(header["base_rate"]), float(header["bias"])
+        model.transitions_seen = int(header["transitions_seen"])
+        if arrays["task_embs"].size:
+            model._task_embs = arrays["task_embs"].astype(np.float32)
+            model._task_rewards = arrays["task_rewards"].astype(np.float64)
+            model._slot_keys = list(_task_keys(model._task_embs))
+            model._task_index = {key: i for i, key in enumerate(model._slot_keys) if key is not None}
+            model._n_tasks, model._next_slot = len(model._task_rewards), int(header.get("next_slot", 0))
+        model._mean, model._scale, model._weights = arrays["mean"], arrays["scale"], arrays["weights"]
+        return model
+
