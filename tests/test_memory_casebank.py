@@ -191,3 +191,25 @@ def test_selection_explores_with_softmax_and_is_greedy_otherwise() -> None:
     draws = [tuple(select(scores, 1, explore=True, temperature=0.2, rng=rng)) for _ in range(500)]
     shares = {i: draws.count((i,)) / 500 for i in range(4)}
     assert shares[0] > shares[2] > shares[3] > shares[1] > 0
+
+
+def test_the_q_policy_learns_online_and_takes_over_from_similarity(tmp_path: Path) -> None:
+    bank = CaseBank.open(MemorySettings(home=tmp_path / "home", memory_online_steps=3), HashEmbedder())
+    helpful = bank.record_episode("How long is the river Nile in kilometres?", ["search length", "cite"], "6650", 1.0)
+    useless = bank.record_episode("How long is the river Amazon in kilometres?", ["guess"], "?", 0.0)
+    assert bank.retrieve("How long is the river Danube?", policy="q").policy == "similarity"  # not trained yet
+    for n in range(40):  # episodes that saw both cases: those shown the helpful one succeed
+        shown = [helpful.case_id] if n % 2 else [useless.case_id]
+        bank.record_episode(f"How long is river number {n} in kilometres?", ["x"], "y", float(n % 2), shown_case_ids=shown)
+    found = bank.retrieve("How long is the river Danube in kilometres?", k=50, policy="q")
+    assert found.policy == "q"
+    scores = {s.case.id: s.score for s in found.cases}
+    assert scores[helpful.case_id] > scores[useless.case_id]
+    report = bank.train()
+    assert report["transitions"] == 40 and report["version"] >= 1
+    assert bank.stats()["q_policy"]["trained"] is True
+    versions = sorted((tmp_path / "home" / "casebank" / "policy").glob("q-v*.bin"))
+    assert 1 <= len(versions) <= 5  # older versions are pruned
+    explored = bank.retrieve("How long is the river Danube in kilometres?", k=1, policy="q", explore=True, rng=np.random.default_rng(1))
+    assert len(explored.cases) == 1
+    bank.close()
