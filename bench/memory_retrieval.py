@@ -58,12 +58,12 @@ def train_q(bank: CaseBank) -> float:
     return time.perf_counter() - started
 
 
-def time_retrieval(bank: CaseBank, queries: list[str], vectors: np.ndarray, policy: str, embed: bool) -> list[float]:
+def time_retrieval(bank: CaseBank, queries: list[str], vectors: np.ndarray, policy: str, embed: bool, tag: str = "") -> list[float]:
     times = []
     for n, (query, vector) in enumerate(zip(queries, vectors)):
         started = time.perf_counter()
-        if embed:
-            bank.retrieve(f"{query} (asked again {n})", k=4, policy=policy)  # a text the cache has not seen
+        if embed:  # a text the embedder's cache has not seen, so the embedding is really computed
+            bank.retrieve(f"{query} (asked again: {tag} {policy} {n})", k=4, policy=policy)
         else:
             bank.retrieve(query, k=4, policy=policy, task_embedding=vector)
         times.append(time.perf_counter() - started)
@@ -114,7 +114,7 @@ def main() -> None:
             time_retrieval(bank, held_out[:20], query_vectors[:20], "q", False)  # warm caches and the index
             for policy in ("similarity", "q"):
                 for embed in (False, True):
-                    times = time_retrieval(bank, held_out, query_vectors, policy, embed)
+                    times = time_retrieval(bank, held_out, query_vectors, policy, embed, tag=str(size))
                     label = "included" if embed else "excluded"
                     print(f"{size:>7}  {policy:<10} {label:<16} {ms(percentile(times, 50)):>10} {ms(percentile(times, 99)):>10}")
             print(f"         (bank filled in {built:.1f} s; Q fitted on 7,000 reference transitions in {fit_s:.2f} s)")
@@ -123,7 +123,7 @@ def main() -> None:
         ref_bank = CaseBank.open(MemorySettings(home=Path(tmp) / "reference", memory_online_steps=0), embedder)
         ref_bank.put_cases(pool)
         train_q(ref_bank)
-        ours = time_retrieval(ref_bank, held_out[:100], query_vectors[:100], "q", embed=True)
+        ours = time_retrieval(ref_bank, held_out[:100], query_vectors[:100], "q", embed=True, tag="reference")
         reference = reference_scoring(embedder, pool, held_out[:3])
         print(f"\nat {len(pool):,} cases (memory.jsonl): ours, Q policy with query embedding p50 {ms(percentile(ours, 50))}; "
               f"reference-style encoder pass per (query, case) pair {reference * 1000:,.0f} ms per query")
