@@ -84,11 +84,13 @@ class Store:
     def close(self) -> None:
         """Release the client's connections (a server's HTTP pool, an embedded store's handles)."""
         try:
+            # Chroma's HTTP client keeps its connection pool open after close(); shut it ourselves, first,
+            # while the client still holds it (its admin client shares the same pool).
+            for owner in (self.client, getattr(self.client, "_admin_client", None)):
+                session = getattr(getattr(owner, "_server", None), "_session", None)
+                if session is not None:
+                    session.close()
             self.client.close()
-            # Chroma's HTTP client keeps its connection pool open after close(); shut it ourselves.
-            session = getattr(getattr(self.client, "_server", None), "_session", None)
-            if session is not None:
-                session.close()
         except Exception as exc:  # closing twice or after a failed open is harmless
             log.debug("closing the case bank client: %s", exc)
 
