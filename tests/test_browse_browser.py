@@ -1,7 +1,7 @@
 """Rendering, screenshots and interactive browsing with a real Chromium, through the MCP client.
 
 Chromium is the Debian one (MEMENTO_CHROMIUM_PATH's default); these tests are
-skipped on a machine without it. The test site is on 127.0.0.1; pages that
+skipped on a developer's machine without it (never in CI). The test site is on 127.0.0.1; pages that
 try to reach "localhost" (the same site under a name the guard refuses) prove
 that the browser's own requests pass the URL guard: the site counts hits.
 """
@@ -25,10 +25,11 @@ from servers.browse.sessions import Sessions
 from servers.common.errors import TimedOut, TooLarge
 from servers.common.netguard import pinned_policy
 from tests.browse_site import FACTS, Site
+from tests.sysdeps import needs
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(not BrowseSettings().chromium_path, reason="no Chromium installed (apt-get install chromium)"),
+    needs(bool(BrowseSettings().chromium_path), "Chromium (apt-get install chromium)"),
 ]
 
 

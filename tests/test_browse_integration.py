@@ -20,6 +20,7 @@ import pytest
 from servers.browse.settings import BrowseSettings
 from tests.browse_site import ARTICLES, FACTS, Site
 from tests.mcp_servers import ROOT, http_client_for, server_env, stdio_client_for
+from tests.sysdeps import needs
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -28,7 +29,7 @@ TOOLS = {
     "browser_click", "browser_type", "browser_back", "browser_close",
 }
 INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
-needs_chromium = pytest.mark.skipif(not BrowseSettings().chromium_path, reason="no Chromium installed")
+needs_chromium = needs(bool(BrowseSettings().chromium_path), "Chromium (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

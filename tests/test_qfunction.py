@@ -14,6 +14,7 @@ import pytest
 from memory.errors import ImportFormatError
 from memory.evaluate import auc, load_reference, main, split_by_query
 from memory.qfunction import QFunction, QFunctionError
+from tests.sysdeps import needs
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference" / "training_data.jsonl"
 DIM = 32
@@ -160,7 +161,7 @@ def test_a_malformed_reference_row_is_named_by_line_and_field(tmp_path: Path) ->
         load_reference(path)
 
 
-needs_reference = pytest.mark.skipif(not REFERENCE.is_file(), reason="the reference training_data.jsonl is not here")
+needs_reference = needs(REFERENCE.is_file(), "the reference training_data.jsonl (../shared/data)")
 
 
 @needs_reference
