@@ -11,9 +11,10 @@ import json
 import warnings
 from typing import Any
 
+from servers.common.charsets import decode_body
+
 from ..model import Document, Section
 from . import Blob, ConvertOptions
-from .text import decode_text
 
 FORMATS = ("html", "xml", "json", "jsonl", "yaml")
 
@@ -41,7 +42,7 @@ def html_to_markdown(html: str) -> str:
 
 
 def convert(blob: Blob, options: ConvertOptions) -> Document:
-    text, encoding = decode_text(blob.data)
+    text, encoding = decode_body(blob.data)
     handler = {"html": _html, "xml": _xml, "json": _json, "jsonl": _jsonl, "yaml": _yaml}[blob.format]
     return handler(text, encoding, options)
 

@@ -11,13 +11,13 @@ import csv
 import io
 from typing import Any
 
+from servers.common.charsets import decode_body
 from servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions
 from .archives import open_archive
 from .tables import markdown_table
-from .text import decode_text
 
 FORMATS = ("xlsx", "xls", "csv", "tsv")
 
@@ -122,7 +122,7 @@ def _xls_value(cell: Any, datemode: int) -> Any:
 
 
 def _delimited(blob: Blob, options: ConvertOptions) -> Document:
-    text, encoding = decode_text(blob.data)
+    text, encoding = decode_body(blob.data)
     delimiter = "\t" if blob.format == "tsv" else _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list[str]] = []
