@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from .errors import ImportFormatError
+from .interchange import parse_plan, read_rows
 
-__all__ = ["Prepared", "auc", "evaluate", "load_reference", "main", "plan_steps", "prepare", "split_by_query"]
+__all__ = ["Prepared", "auc", "evaluate", "load_reference", "main", "prepare", "split_by_query"]
 
 FIELDS = ("query", "case", "case_label", "plan", "truth_label")
 
@@ -31,41 +32,18 @@ def load_reference(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a reference `training_data.jsonl`; a malformed line raises an error naming it."""
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ImportFormatError(str(path), number, "(line)", f"not JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise ImportFormatError(str(path), number, "(line)", "not a JSON object")
-            for field in FIELDS:
-                if field not in row:
-                    raise ImportFormatError(str(path), number, field, "missing")
-            if row["case_label"] not in ("positive", "negative"):
-                raise ImportFormatError(str(path), number, "case_label", "must be 'positive' or 'negative'")
-            if not isinstance(row["truth_label"], bool):
-                raise ImportFormatError(str(path), number, "truth_label", "must be true or false")
-            rows.append(row)
+    for number, row in read_rows(path):
+        for field in FIELDS:
+            if field not in row:
+                raise ImportFormatError(str(path), number, field, "missing")
+        if row["case_label"] not in ("positive", "negative"):
+            raise ImportFormatError(str(path), number, "case_label", "must be 'positive' or 'negative'")
+        if not isinstance(row["truth_label"], bool):
+            raise ImportFormatError(str(path), number, "truth_label", "must be true or false")
+        rows.append(row)
     if not rows:
         raise ImportFormatError(str(path), 0, "(file)", "holds no rows")
     return rows
-
-
-def plan_steps(plan: Any) -> list[str]:
-    """The steps of a reference plan: a JSON string {"plan": [{"id", "description"}, ...]} or a list."""
-    if isinstance(plan, str):
-        try:
-            plan = json.loads(plan)
-        except ValueError:
-            return [plan] if plan.strip() else []
-    if isinstance(plan, dict):
-        plan = plan.get("plan", [])
-    if not isinstance(plan, list):
-        return []
-    return [str(step.get("description", "")) if isinstance(step, dict) else str(step) for step in plan]
 
 
 def split_by_query(
@@ -137,7 +115,7 @@ def prepare(rows: Sequence[dict[str, Any]], embedder: Any) -> Prepared:
         np.stack([vectors[q] for q in queries]).astype(np.float32),
         np.stack([vectors[c] for c in cases]).astype(np.float32),
         np.array([r["case_label"] == "positive" for r in rows], dtype=np.float64),
-        np.array([len(plan_steps(r["plan"])) for r in rows], dtype=np.float64),
+        np.array([len(parse_plan(r["plan"])) for r in rows], dtype=np.float64),
         np.array([bool(r["truth_label"]) for r in rows], dtype=np.float64),
     )
 
