@@ -241,8 +241,6 @@ class CaseBank:
         return Recorded(run_id, case.id, not existing, replaced or not existing, near, len(transitions), q_updated)
 
     def _near_duplicate(self, vector: np.ndarray, own_id: str) -> str | None:
-        if self.count() == 0:
-            return None
         hit = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=1, include=["distances"])
         if hit["ids"][0] and hit["ids"][0][0] != own_id:
             if 1.0 - hit["distances"][0][0] >= self.settings.memory_duplicate_threshold:

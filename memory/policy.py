@@ -54,6 +54,9 @@ class QPolicy:
         self._model: Any = None
         self._meta: dict[str, Any] = {}
         self._loaded_version = -1
+        # (inode, mtime_ns, size) of current.json when last read; saves replace the file, so each new
+        # version has a new inode even when two land within one clock tick.
+        self._pointer_seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -67,9 +70,20 @@ class QPolicy:
             return {}
 
     def _load(self) -> Any:
-        """The current model, reloaded when another process saved a newer version."""
+        """The current model, reloaded when another process saved a newer version.
+
+        Called on every retrieval, so the pointer file is only re-read when its stat changed.
+        """
         from .qfunction import QFunction
 
+        try:
+            stat = self._pointer.stat()
+        except OSError:
+            return self._model
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if seen == self._pointer_seen:
+            return self._model
+        self._pointer_seen = seen
         meta = self._read_meta()
         version = int(meta.get("version", -1))
         if version >= 0 and version != self._loaded_version:

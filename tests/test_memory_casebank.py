@@ -213,3 +213,17 @@ def test_the_q_policy_learns_online_and_takes_over_from_similarity(tmp_path: Pat
     explored = bank.retrieve("How long is the river Danube in kilometres?", k=1, policy="q", explore=True, rng=np.random.default_rng(1))
     assert len(explored.cases) == 1
     bank.close()
+
+
+def test_a_q_version_saved_by_another_process_is_picked_up(tmp_path: Path) -> None:
+    from memory.policy import QPolicy
+
+    rng = np.random.default_rng(0)
+    rows = [(rng.normal(size=8).astype(np.float32), rng.normal(size=8).astype(np.float32), {"uses": 1.0}, float(i % 2)) for i in range(40)]
+    reader, writer = QPolicy(tmp_path / "policy"), QPolicy(tmp_path / "policy")
+    assert not reader.ready()
+    writer.fit(rows)
+    assert reader.ready()
+    first = reader._loaded_version
+    writer.fit(rows[::-1])  # a new version, same size of pointer file, within the same moment
+    assert reader.ready() and reader._loaded_version == first + 1
