@@ -12,14 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-__all__ = ["free_port", "http_client_for", "http_server", "server_env", "stdio_client_for"]
+__all__ = ["free_port", "http_client_for", "http_server", "listening_process", "server_env", "stdio_client_for"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,28 +51,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout_s: float = 30):
-    """Run `servers.NAME` over streamable HTTP on 127.0.0.1; yield its /mcp URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"servers.{name}", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **server_env(env)},
-        cwd=cwd or ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+def listening_process(command: list[str], port: int, label: str, timeout_s: float = 30, **popen: object) -> Iterator[subprocess.Popen]:
+    """Start `command`, wait (bounded) until it accepts connections on 127.0.0.1:`port`, stop it on exit."""
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"servers.{name} exited with {process.returncode} before listening")
+                raise RuntimeError(f"{label} exited with {process.returncode} before listening")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"servers.{name} did not listen on port {port} within {timeout_s} s") from None
+                    raise TimeoutError(f"{label} did not listen on port {port} within {timeout_s} s") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield process
     finally:
         process.terminate()
         try:
@@ -80,6 +74,15 @@ def http_server(name: str, env: Mapping[str, str] | None = None, cwd: Path | Non
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@contextmanager
+def http_server(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout_s: float = 30):
+    """Run `servers.NAME` over streamable HTTP on 127.0.0.1; yield its /mcp URL."""
+    port = free_port()
+    command = [sys.executable, "-m", f"servers.{name}", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
+    with listening_process(command, port, f"servers.{name}", timeout_s, env={**os.environ, **server_env(env)}, cwd=cwd or ROOT):
+        yield f"http://127.0.0.1:{port}/mcp"
 
 
 @asynccontextmanager

@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from tests.mcp_servers import free_port
+from tests.mcp_servers import free_port, listening_process
 
 
 class HashEmbedder:
@@ -40,30 +38,7 @@ def chroma_server(path: Path, timeout_s: float = 60) -> Iterator[str]:
     """A real Chroma server (`chroma run`) on a free loopback port; yields its URL."""
     port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("chroma run did not listen in time") from None
-                time.sleep(0.05)
+    command = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    with listening_process(command, port, "chroma run", timeout_s, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
