@@ -13,13 +13,16 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from mcp import Client
 
 from servers.search.settings import SearchSettings
 
@@ -349,3 +352,25 @@ def server_error(vendor: str) -> Reply:
 
 def malformed(vendor: str) -> Reply:
     return Reply(200, "<html><body>Bad gateway, but with a 200</body></html>")
+
+
+# Fixtures the search test modules share: one fake vendor server per module, reset for each test.
+@pytest.fixture(scope="module")
+def vendors() -> Iterator[FakeVendors]:
+    with FakeVendors() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(vendors: FakeVendors) -> FakeVendors:
+    vendors.reset()
+    return vendors
+
+
+@asynccontextmanager
+async def search_client(fake: FakeVendors, home: Path, *backends: str, **extra: str) -> AsyncIterator[Client]:
+    """The search server in memory, pointed at the fake vendors, with `backends` in that order."""
+    from servers.search.server import build
+
+    async with Client(build(fake.settings(backends, str(home), **extra))) as client:
+        yield client

@@ -7,17 +7,16 @@ and an exhausted quota. The server runs in memory; the vendor is real HTTP.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from mcp import Client
 
-from servers.search.server import build
-from tests.search_fakes import (  # noqa: F401  (no_duckduckgo is an autouse fixture)
+from tests.search_fakes import (  # noqa: F401  (fixtures: no_duckduckgo is autouse; vendors backs fake)
     WEB_VENDORS,
     FakeVendors,
+    fake,
+    search_client,
+    vendors,
     Reply,
     empty,
     malformed,
@@ -35,22 +34,6 @@ KEY_VARIABLES = {v: f"MEMENTO_{v.upper()}_API_KEY" for v in WEB_VENDORS} | {"sea
 EXPECTED_URLS = ["https://example.org/rivers", "https://www.example.com/harbour/", "https://garden.example.net/engine"]
 
 
-@pytest.fixture(scope="module")
-def vendors() -> Iterator[FakeVendors]:
-    with FakeVendors() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(vendors: FakeVendors) -> FakeVendors:
-    vendors.reset()
-    return vendors
-
-
-@asynccontextmanager
-async def search_client(fake: FakeVendors, home: Path, *backends: str, **extra: str) -> AsyncIterator[Client]:
-    async with Client(build(fake.settings(backends, str(home), **extra))) as client:
-        yield client
 
 
 def other_than(vendor: str) -> str:

@@ -7,8 +7,6 @@ DuckDuckGo only through a stub of the ddgs client.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,12 @@ from mcp import Client
 from servers.common.settings import SettingsError
 from servers.search.server import build
 from servers.search.settings import SearchSettings
-from tests.search_fakes import (  # noqa: F401  (no_duckduckgo is an autouse fixture)
+from tests.search_fakes import (  # noqa: F401  (fixtures: no_duckduckgo is autouse; vendors backs fake)
     PAGES,
     FakeVendors,
+    fake,
+    search_client,
+    vendors,
     Reply,
     no_duckduckgo,
     rate_limited,
@@ -32,22 +33,6 @@ from tests.search_fakes import (  # noqa: F401  (no_duckduckgo is an autouse fix
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def vendors() -> Iterator[FakeVendors]:
-    with FakeVendors() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(vendors: FakeVendors) -> FakeVendors:
-    vendors.reset()
-    return vendors
-
-
-@asynccontextmanager
-async def search_client(fake: FakeVendors, home: Path, *backends: str, **extra: str) -> AsyncIterator[Client]:
-    async with Client(build(fake.settings(backends, str(home), **extra))) as client:
-        yield client
 
 
 # -- bad input ------------------------------------------------------------------------------------
