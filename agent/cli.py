@@ -16,7 +16,9 @@ from pathlib import Path
 import anyio
 import click
 
-from .hosts import ConfigError, default_config_path, load_config, resolve_command
+from memento.core.errors import MementoError
+
+from .hosts import default_config_path, load_config, resolve_command
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -27,7 +29,17 @@ CONFIG_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _MementoGroup(click.Group):
+    """The one place CLI failures are handled: a `MementoError` becomes `Error: …` and exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MementoError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_MementoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="memento-agent")
 def cli() -> None:
     """Memento: MCP tool servers and a deep-research agent that learns from experience."""
@@ -40,10 +52,7 @@ def servers() -> None:
 
 def _entries(config_path: Path | None, names: tuple[str, ...] = ()):
     path = config_path or default_config_path()
-    try:
-        entries = load_config(path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    entries = load_config(path)
     if names:
         unknown = set(names) - {e.name for e in entries}
         if unknown:
@@ -115,10 +124,7 @@ def servers_config(config_path: Path | None, style: str) -> None:
         if entry.url:
             spec: dict = {"type": "http", "url": entry.url} if style == "vscode" else {"url": entry.url}
         else:
-            try:
-                command = resolve_command(entry.command)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
+            command = resolve_command(entry.command)
             spec = {"type": "stdio"} if style == "vscode" else {}
             spec |= {"command": command, "args": entry.args}
             if entry.env:
@@ -136,7 +142,7 @@ def servers_config(config_path: Path | None, style: str) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def index_cmd(args: tuple[str, ...]) -> None:
     """Build or inspect the local search index (memento index build PATH_OR_URL... | memento index status)."""
-    from servers.search.index_cli import main as index_main
+    from memento.servers.search.index_cli import main as index_main
 
     raise SystemExit(index_main(list(args)))
 
@@ -152,33 +158,26 @@ def config_cmd() -> None:
 
 
 def _settings_tables():
-    from memory.settings import MemorySettings
-    from servers.common.settings import CommonSettings
-    from servers.documents.settings import DocumentsSettings
+    """(title, rows) per area; a variable appears once, under the first area that declares it."""
+    from memento.memory.settings import MemorySettings
+    from memento.servers.browse.settings import BrowseSettings
+    from memento.servers.code.settings import CodeSettings
+    from memento.servers.common.settings import CommonSettings
+    from memento.servers.documents.settings import DocumentsSettings
+    from memento.servers.search.settings import SearchSettings
 
-    common = CommonSettings.describe()
-    seen = {row[0] for row in common}
-    yield "all servers", common
-    yield "documents server", [row for row in DocumentsSettings.describe() if row[0] not in seen]
-    from servers.browse.settings import BrowseSettings
-
-    yield "browse server", [row for row in BrowseSettings.describe() if row[0] not in seen]
-    from servers.code.settings import CodeSettings
-
-    yield "code server", [row for row in CodeSettings.describe() if row[0] not in seen]
-    from servers.search.settings import SearchSettings
-
-    yield "search server", [row for row in SearchSettings.describe() if row[0] not in seen]
-    memory_rows = [
-        (f"MEMENTO_{name.upper()}", "(secret)" if "key" in name else _shown(field.default), field.description or "")
-        for name, field in MemorySettings.model_fields.items()
-        if f"MEMENTO_{name.upper()}" not in seen
-    ]
-    yield "case memory (agent and casebank server)", memory_rows
-
-
-def _shown(value: object) -> str:
-    return "(empty)" if value in ("", None) else str(value)
+    seen: set[str] = set()
+    for title, settings in (
+        ("all servers", CommonSettings),
+        ("documents server", DocumentsSettings),
+        ("browse server", BrowseSettings),
+        ("code server", CodeSettings),
+        ("search server", SearchSettings),
+        ("case memory (agent and casebank server)", MemorySettings),
+    ):
+        rows = [row for row in settings.describe() if row[0] not in seen]
+        seen.update(row[0] for row in rows)
+        yield title, rows
 
 
 def main() -> None:

@@ -18,11 +18,9 @@ from pathlib import Path
 
 from mcp.client.stdio import StdioServerParameters
 
+from memento.core.errors import ConfigError
+
 __all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "stdio_parameters"]
-
-
-class ConfigError(ValueError):
-    """The host configuration file is missing or malformed."""
 
 
 @dataclass(frozen=True)

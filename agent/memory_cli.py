@@ -12,16 +12,10 @@ __all__ = ["memory"]
 
 
 def _bank():
-    from memory import CaseBank, MemorySettings, MementoMemoryError, MemorySettingsError
+    # Failures are MementoErrors, which the `memento` group turns into one line and exit 1.
+    from memento.memory import CaseBank, MemorySettings
 
-    try:
-        return CaseBank.open(MemorySettings.from_env())
-    except (MementoMemoryError, MemorySettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+    return CaseBank.open(MemorySettings.from_env())
 
 
 @click.group()
@@ -48,12 +42,7 @@ def stats(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
     """The cases the agent would be shown for TASK, successes and failures apart."""
-    from memory import MementoMemoryError
-
-    try:
-        found = _bank().retrieve(task, k=k, policy=policy)
-    except MementoMemoryError as exc:
-        raise _fail(exc) from None
+    found = _bank().retrieve(task, k=k, policy=policy)
     if as_json:
         rows = [{"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": s.score, "plan": s.case.plan} for s in found.cases]
         click.echo(json.dumps({"policy": found.policy, "cases": rows}, indent=2))
@@ -72,14 +61,9 @@ def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default=None, help="Default: detected from the first line.")
 def import_(path: Path, fmt: str | None) -> None:
     """Load cases (and transitions) from JSONL: ours, or the reference memory.jsonl / training_data.jsonl."""
-    from memory import MementoMemoryError
-    from memory.interchange import import_jsonl
+    from memento.memory.interchange import import_jsonl
 
-    bank = _bank()
-    try:
-        done = import_jsonl(bank, path, fmt)
-    except MementoMemoryError as exc:
-        raise _fail(exc) from None
+    done = import_jsonl(_bank(), path, fmt)
     click.echo(f"imported {done['cases']} cases and {done['transitions']} transitions ({done['format']} format)")
 
 
@@ -88,7 +72,7 @@ def import_(path: Path, fmt: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default="memento", show_default=True)
 def export(path: Path, fmt: str) -> None:
     """Write the bank to JSONL (memento is lossless; memory/training are the reference formats)."""
-    from memory.interchange import export_jsonl
+    from memento.memory.interchange import export_jsonl
 
     done = export_jsonl(_bank(), path, fmt)
     click.echo(f"exported {done['cases']} cases and {done['transitions']} transitions to {path} ({fmt} format)")
@@ -97,12 +81,7 @@ def export(path: Path, fmt: str) -> None:
 @memory.command()
 def train() -> None:
     """Retrain the Q policy from every stored transition."""
-    from memory import MementoMemoryError
-
-    try:
-        report = _bank().train()
-    except MementoMemoryError as exc:
-        raise _fail(exc) from None
+    report = _bank().train()
     click.echo(json.dumps(report, indent=2, default=str))
 
 
@@ -111,7 +90,7 @@ def train() -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 def prune(max_cases: int | None, dry_run: bool) -> None:
     """Drop near-duplicate cases, then the least useful ones above the size cap."""
-    from memory.curation import prune as run_prune
+    from memento.memory.curation import prune as run_prune
 
     bank = _bank()
     report = run_prune(bank, max_cases or bank.settings.memory_max_cases, bank.settings.memory_duplicate_threshold, dry_run)
@@ -124,7 +103,7 @@ def prune(max_cases: int | None, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_retriever(train_file: str, test_file: str, as_json: bool) -> None:
     """Train the default Q-function on --train and report AUC, accuracy, F1 on --test."""
-    from memory.evaluate import main as evaluate
+    from memento.memory.evaluate import main as evaluate
 
     argv = ["--train", train_file, "--test", test_file] + (["--json"] if as_json else [])
     code = evaluate(argv)

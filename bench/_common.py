@@ -76,4 +76,4 @@ def server_params(folder: Path) -> StdioServerParameters:
         "MEMENTO_HOME": str(folder / "home"),
         "MEMENTO_LOG_LEVEL": "WARNING",
     }
-    return StdioServerParameters(command=sys.executable, args=["-m", "servers.documents"], env=env, cwd=str(folder))
+    return StdioServerParameters(command=sys.executable, args=["-m", "memento.servers.documents"], env=env, cwd=str(folder))

@@ -17,12 +17,12 @@ import psutil
 from _common import ms, percentile, print_header  # first: it puts the project on sys.path
 from mcp import Client
 
-from servers.browse.extract import extract_main  # noqa: E402
-from servers.browse.server import build  # noqa: E402
-from servers.browse.settings import BrowseSettings  # noqa: E402
-from servers.common.urls import UrlPolicy  # noqa: E402
-from servers.common.webclient import WebClient  # noqa: E402
-from servers.documents.formats.markup import html_to_markdown  # noqa: E402
+from memento.servers.browse.extract import extract_main  # noqa: E402
+from memento.servers.browse.server import build  # noqa: E402
+from memento.servers.browse.settings import BrowseSettings  # noqa: E402
+from memento.servers.common.urls import UrlPolicy  # noqa: E402
+from memento.servers.common.webclient import WebClient  # noqa: E402
+from memento.servers.documents.formats.markup import html_to_markdown  # noqa: E402
 from tests.browse_site import Site  # noqa: E402
 
 STATIC_RUNS = 40

@@ -62,7 +62,7 @@ def _line(label: str, times: list[float]) -> str:
 def main() -> None:
     print_header("code server: run_python over stdio, sandboxed interpreter per session vs a subprocess per call")
     with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
-        ours = anyio.run(measure, _params(["-m", "servers.code"], Path(tmp) / "ours"), True)
+        ours = anyio.run(measure, _params(["-m", "memento.servers.code"], Path(tmp) / "ours"), True)
         plain = anyio.run(measure, _params([str(ROOT / "bench" / "code_subprocess_server.py")], Path(tmp) / "plain"), False)
     for name, result in (("memento code server (bwrap sandbox, long-lived interpreter)", ours),
                          ("reference design (plain subprocess per call, no sandbox)", plain)):

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, ms, percentile, print_header
 
-from memory import Case, CaseBank, MemorySettings
-from memory.embeddings import LocalEmbedder
-from memory.interchange import parse_file
+from memento.memory import Case, CaseBank, MemorySettings
+from memento.memory.embeddings import LocalEmbedder
+from memento.memory.interchange import parse_file
 
 REFERENCE = ROOT.parent / "shared" / "data" / "memento-reference"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from _common import print_header
 
-from memory.embeddings import Embedder
-from memory.evaluate import Prepared, evaluate, load_reference, prepare
-from memory.qfunction import FEATURES, QFunction, _task_keys
+from memento.memory.embeddings import Embedder
+from memento.memory.evaluate import Prepared, evaluate, load_reference, prepare
+from memento.memory.qfunction import FEATURES, QFunction, _task_keys
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference" / "training_data.jsonl"
 SEEDS = range(5)

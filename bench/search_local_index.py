@@ -23,10 +23,10 @@ from _common import ms, percentile, print_header
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from servers.search.index.build import IndexBuilder
-from servers.search.index.semantic import EmbeddingRanker
-from servers.search.index.store import LocalIndex
-from servers.search.settings import SearchSettings
+from memento.servers.search.index.build import IndexBuilder
+from memento.servers.search.index.semantic import EmbeddingRanker
+from memento.servers.search.index.store import LocalIndex
+from memento.servers.search.settings import SearchSettings
 from tests.docgen import WORDS
 
 DOCUMENTS = int(os.environ.get("BENCH_DOCUMENTS", "10000"))
@@ -82,7 +82,7 @@ def folder_size(folder: Path) -> int:
 async def over_stdio(home: Path, queries: list[str]) -> list[float]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MEMENTO_HOME": str(home), "MEMENTO_LOG_LEVEL": "WARNING",
            "MEMENTO_SEARCH_BACKENDS": "local"}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "servers.search"], env=env)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "memento.servers.search"], env=env)
     times = []
     async with Client(params, mode="legacy") as client:
         for query in queries[:20]:  # warm-up

@@ -31,7 +31,7 @@ async def measure(fake: FakeVendors) -> tuple[list[float], list[float]]:
         "MEMENTO_SEARCH_CACHE_TTL_S": "0",
         **fake.env(["serper"]),
     }
-    params = StdioServerParameters(command=sys.executable, args=["-m", "servers.search"], env=env)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "memento.servers.search"], env=env)
     parallel, sequential = [], []
     async with Client(params, mode="legacy") as client:
         await client.call_tool("web_search", {"query": "warm up"})

@@ -1,14 +1,14 @@
 """Memento's case memory: a Chroma-backed case bank, embeddings, and the learned case-selection policy.
 
-    from memory import CaseBank, MemorySettings
+    from memento.memory import CaseBank, MemorySettings
     bank = CaseBank.open(MemorySettings.from_env())
 """
 
 from .casebank import CaseBank, Recorded, Retrieval, ScoredCase
 from .cases import Case, Transition
-from .errors import CaseNotFound, EmbeddingError, ImportFormatError, MementoMemoryError, StoreError
-from .qfunction import QFunction, QFunctionError
-from .settings import MemorySettings, MemorySettingsError
+from .errors import CaseMemoryError, CaseNotFound, EmbeddingError, ImportFormatError, QFunctionError, StoreError
+from .qfunction import QFunction
+from .settings import MemorySettings
 
 __all__ = [
     "Case",
@@ -16,9 +16,8 @@ __all__ = [
     "CaseNotFound",
     "EmbeddingError",
     "ImportFormatError",
-    "MementoMemoryError",
+    "CaseMemoryError",
     "MemorySettings",
-    "MemorySettingsError",
     "QFunction",
     "QFunctionError",
     "Recorded",

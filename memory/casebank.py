@@ -23,7 +23,7 @@ import numpy as np
 
 from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
 from .embeddings import TextEmbedder, make_embedder
-from .errors import CaseNotFound, MementoMemoryError
+from .errors import CaseNotFound, CaseMemoryError
 from .mirror import StatsMirror
 from .policy import QPolicy, select
 from .settings import MemorySettings
@@ -143,7 +143,7 @@ class CaseBank:
         k = k or self.settings.memory_k
         policy = policy or self.settings.memory_policy
         if policy not in ("similarity", "q"):
-            raise MementoMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
+            raise CaseMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
         if not task.strip():
             return Retrieval(task, policy)
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
@@ -198,9 +198,9 @@ class CaseBank:
     ) -> Recorded:
         """Store the episode's case (one per task), a transition per shown case, and update Q."""
         if not task.strip():
-            raise MementoMemoryError("The task is empty; a case needs the task text.")
+            raise CaseMemoryError("The task is empty; a case needs the task text.")
         if not 0.0 <= reward <= 1.0:
-            raise MementoMemoryError(f"reward must be between 0 and 1, got {reward}.")
+            raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
         run_id = run_id or "run-" + uuid.uuid4().hex[:16]
         vector = self.embedder.embed([task])[0]
         now = time.time()
@@ -293,7 +293,7 @@ class CaseBank:
     def feedback(self, case_or_run_id: str, reward: float) -> dict[str, Any]:
         """Set a reward that arrived later, for a run (its case and transitions) or for one case."""
         if not 0.0 <= reward <= 1.0:
-            raise MementoMemoryError(f"reward must be between 0 and 1, got {reward}.")
+            raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
         with self.store.writing():
             updated_transitions = 0
             if case_or_run_id.startswith("case-"):
@@ -337,7 +337,7 @@ class CaseBank:
         """Retrain Q from every stored transition."""
         rows = self.training_rows()
         if len(rows) < 8:
-            raise MementoMemoryError(f"Only {len(rows)} transitions are stored; Q needs at least 8 to train.")
+            raise CaseMemoryError(f"Only {len(rows)} transitions are stored; Q needs at least 8 to train.")
         with self.store.writing():
             return self.q.fit(rows)
 
@@ -364,7 +364,7 @@ class CaseBank:
     def put_cases(self, cases: Sequence[Case], batch: int = 256, embeddings: np.ndarray | None = None) -> None:
         """Store cases exactly as given (import, restore), statistics kept; vectors computed unless given."""
         if embeddings is not None and len(embeddings) != len(cases):
-            raise MementoMemoryError(f"{len(cases)} cases but {len(embeddings)} embeddings.")
+            raise CaseMemoryError(f"{len(cases)} cases but {len(embeddings)} embeddings.")
         with self.store.writing():
             for start in range(0, len(cases), batch):
                 part = cases[start : start + batch]

@@ -31,17 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MementoMemoryError
+from .errors import QFunctionError
 
 __all__ = ["FEATURES", "FORMAT_VERSION", "QFunction", "QFunctionError", "TrainingRow"]
 
 FORMAT_VERSION = 1
 SUCCESS = 0.5  # a reward at or above this counts as a success (as in memory.cases)
 FEATURES = ("task_prior", "case_rate", "case_uses", "case_reward", "plan_steps", "similarity", "signed_similarity")
-
-
-class QFunctionError(MementoMemoryError):
-    """The Q-function cannot be trained, loaded or used as asked."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Start any Memento server as hosts do, through the official MCP client.
 
-`stdio_client_for` launches `python -m servers.NAME` and talks over its pipes;
+`stdio_client_for` launches `python -m memento.servers.NAME` and talks over its pipes;
 `http_client_for` starts it with `--transport http` on a free loopback port and
 connects over streamable HTTP. Both end the process they started, by its id.
 """
@@ -35,7 +35,7 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def stdio_parameters(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", f"servers.{name}"], env=server_env(env), cwd=cwd or ROOT
+        command=sys.executable, args=["-m", f"memento.servers.{name}"], env=server_env(env), cwd=cwd or ROOT
     )
 
 
@@ -79,10 +79,10 @@ def listening_process(command: list[str], port: int, label: str, timeout_s: floa
 
 @contextmanager
 def http_server(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout_s: float = 30):
-    """Run `servers.NAME` over streamable HTTP on 127.0.0.1; yield its /mcp URL."""
+    """Run `memento.servers.NAME` over streamable HTTP on 127.0.0.1; yield its /mcp URL."""
     port = free_port()
-    command = [sys.executable, "-m", f"servers.{name}", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
-    with listening_process(command, port, f"servers.{name}", timeout_s, env={**os.environ, **server_env(env)}, cwd=cwd or ROOT):
+    command = [sys.executable, "-m", f"memento.servers.{name}", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
+    with listening_process(command, port, f"memento.servers.{name}", timeout_s, env={**os.environ, **server_env(env)}, cwd=cwd or ROOT):
         yield f"http://127.0.0.1:{port}/mcp"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from memory import CaseBank, MemorySettings
+from memento.memory import CaseBank, MemorySettings
 from tests.memory_helpers import HashEmbedder
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mcp import Client
 
-from servers.search.settings import SearchSettings
+from memento.servers.search.settings import SearchSettings
 
 __all__ = [
     "PAGES", "WEB_VENDORS", "FakeVendors", "Reply", "empty", "malformed", "no_duckduckgo", "quota", "rate_limited",
@@ -227,9 +227,9 @@ def no_duckduckgo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     def refuse(timeout_s: float) -> None:
         tried.append(timeout_s)
-        raise AssertionError("a test tried to reach DuckDuckGo; stub servers.search.backends.ddg.make_client")
+        raise AssertionError("a test tried to reach DuckDuckGo; stub memento.servers.search.backends.ddg.make_client")
 
-    monkeypatch.setattr("servers.search.backends.ddg.make_client", refuse)
+    monkeypatch.setattr("memento.servers.search.backends.ddg.make_client", refuse)
     yield
     assert not tried, "a test tried to reach DuckDuckGo"
 
@@ -370,7 +370,7 @@ def fake(vendors: FakeVendors) -> FakeVendors:
 @asynccontextmanager
 async def search_client(fake: FakeVendors, home: Path, *backends: str, **extra: str) -> AsyncIterator[Client]:
     """The search server in memory, pointed at the fake vendors, with `backends` in that order."""
-    from servers.search.server import build
+    from memento.servers.search.server import build
 
     async with Client(build(fake.settings(backends, str(home), **extra))) as client:
         yield client

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from mcp import Client
 
-from servers.browse.server import build
-from servers.browse.settings import BrowseSettings
-from servers.common.errors import FetchFailed
+from memento.servers.browse.server import build
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.common.errors import FetchFailed
 from tests.browse_site import Site
 from tests.mcp_servers import free_port
 

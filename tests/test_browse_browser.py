@@ -17,13 +17,13 @@ import psutil
 import pytest
 from mcp import Client
 
-from servers.browse.browser import Chromium
-from servers.browse.render import render_page, screenshot
-from servers.browse.server import build
-from servers.browse.settings import BrowseSettings
-from servers.browse.sessions import Sessions
-from servers.common.errors import TimedOut, TooLarge
-from servers.common.netguard import pinned_policy
+from memento.servers.browse.browser import Chromium
+from memento.servers.browse.render import render_page, screenshot
+from memento.servers.browse.server import build
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.browse.sessions import Sessions
+from memento.servers.common.errors import TimedOut, TooLarge
+from memento.servers.common.netguard import pinned_policy
 from tests.browse_site import FACTS, Site
 from tests.sysdeps import needs
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from servers.browse.server import build
-from servers.browse.settings import BrowseSettings
+from memento.servers.browse.server import build
+from memento.servers.browse.settings import BrowseSettings
 from tests.browse_site import ARTICLES, Site
 
 pytestmark = pytest.mark.anyio

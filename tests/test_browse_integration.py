@@ -1,4 +1,4 @@
-"""The browse server as hosts run it: `python -m servers.browse` over stdio and streamable HTTP.
+"""The browse server as hosts run it: `python -m memento.servers.browse` over stdio and streamable HTTP.
 
 The servers reach the loopback test site because MEMENTO_ALLOWED_HOSTS names
 127.0.0.1; everything else stays behind the URL guard.
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servers.browse.settings import BrowseSettings
+from memento.servers.browse.settings import BrowseSettings
 from tests.browse_site import ARTICLES, FACTS, Site
 from tests.mcp_servers import ROOT, http_client_for, run_inspector, server_env, stdio_client_for
 from tests.sysdeps import needs
@@ -95,14 +95,14 @@ async def test_without_a_browser_auto_falls_back_to_the_html_and_always_explains
 
 def test_a_bad_setting_stops_the_server_naming_the_variable() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "servers.browse"],
+        [sys.executable, "-m", "memento.servers.browse"],
         env={**os.environ, "MEMENTO_BROWSE_MAX_TABS": "none"}, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2 and "MEMENTO_BROWSE_MAX_TABS" in result.stderr
 
 
 def inspector(settings: dict[str, str], *args: str) -> dict:
-    return run_inspector([sys.executable, "-m", "servers.browse"], *args, settings=settings)
+    return run_inspector([sys.executable, "-m", "memento.servers.browse"], *args, settings=settings)
 
 
 @needs_chromium

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from servers.browse.extract import extract_main, needs_rendering
-from servers.browse.find import find_all
-from servers.browse.focus import focus
-from servers.browse.links import extract_links
-from servers.browse.present import untrusted
-from servers.browse.settings import BrowseSettings
-from servers.browse.snapshot import compact
-from servers.common.errors import InvalidInput
-from servers.common.httpcache import CachedResponse, HttpCache
-from servers.common.settings import SettingsError
-from servers.common.webclient import decode_body
+from memento.servers.browse.extract import extract_main, needs_rendering
+from memento.servers.browse.find import find_all
+from memento.servers.browse.focus import focus
+from memento.servers.browse.links import extract_links
+from memento.servers.browse.present import untrusted
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.browse.snapshot import compact
+from memento.servers.common.errors import InvalidInput
+from memento.servers.common.httpcache import CachedResponse, HttpCache
+from memento.servers.common.settings import SettingsError
+from memento.servers.common.webclient import decode_body
 from tests.browse_site import ARTICLES, JS_ONLY
 
 

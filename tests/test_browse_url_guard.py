@@ -14,12 +14,12 @@ import httpcore
 import pytest
 from mcp import Client
 
-from servers.browse.server import build
-from servers.browse.settings import BrowseSettings
-from servers.common.errors import AccessDenied, FetchFailed
-from servers.common.netguard import GuardedBackend
-from servers.common.urls import UrlPolicy
-from servers.common.webclient import WebClient
+from memento.servers.browse.server import build
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.common.errors import AccessDenied, FetchFailed
+from memento.servers.common.netguard import GuardedBackend
+from memento.servers.common.urls import UrlPolicy
+from memento.servers.common.webclient import WebClient
 from tests.browse_site import Site
 from tests.mcp_servers import free_port
 

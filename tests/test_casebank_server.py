@@ -65,7 +65,7 @@ def test_the_memory_cli_imports_searches_exports_and_reports(memento_home: Path,
     env = {**os.environ, "MEMENTO_HOME": str(memento_home)}
 
     def memento(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "agent.cli", "memory", *args], capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+        return subprocess.run([sys.executable, "-m", "memento.agent.cli", "memory", *args], capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
 
     imported = memento("import", str(sample))
     assert imported.returncode == 0, imported.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MEMENTO = [sys.executable, "-m", "agent.cli"]
+MEMENTO = [sys.executable, "-m", "memento.agent.cli"]
 
 
 def run(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,7 @@ def test_servers_check_starts_every_server_and_reports_a_table() -> None:
 def test_servers_check_fails_when_one_server_fails_but_checks_the_others(tmp_path: Path) -> None:
     config = {
         "mcpServers": {
-            "documents": {"command": sys.executable, "args": ["-m", "servers.documents"]},
+            "documents": {"command": sys.executable, "args": ["-m", "memento.servers.documents"]},
             "broken": {"command": sys.executable, "args": ["-c", "import sys; sys.exit(3)"]},
             "absent": {"command": "no-such-memento-server"},
         }
@@ -83,6 +83,6 @@ def test_help_explains_the_commands() -> None:
     done = run("--help")
     assert done.returncode == 0 and "servers" in done.stdout and "config" in done.stdout
     server_help = subprocess.run(
-        [sys.executable, "-m", "servers.documents", "--help"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "memento.servers.documents", "--help"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )
     assert "--transport" in server_help.stdout and "MEMENTO_" in server_help.stdout

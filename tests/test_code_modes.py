@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from servers.code.sandbox import UNSANDBOXED_WARNING
-from servers.code.server import build
-from servers.code.settings import CodeSettings
+from memento.servers.code.sandbox import UNSANDBOXED_WARNING
+from memento.servers.code.server import build
+from memento.servers.code.settings import CodeSettings
 from tests.code_helpers import png_images, run
 from tests.mcp_servers import ROOT, http_client_for, run_inspector, server_env, stdio_client_for
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Start the server on stdio with no client: it starts (or refuses), reads end-of-input and exits."""
     return subprocess.run(
-        [sys.executable, "-m", "servers.code"], env={**os.environ, **env}, cwd=ROOT,
+        [sys.executable, "-m", "memento.servers.code"], env={**os.environ, **env}, cwd=ROOT,
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
     )
 
@@ -77,7 +77,7 @@ def test_the_tools_work_from_the_mcp_inspector_cli(tmp_path: Path) -> None:
     settings = server_env({"MEMENTO_HOME": str(tmp_path)})
 
     def inspector(*args: str) -> dict:
-        return run_inspector([sys.executable, "-m", "servers.code"], *args, settings=settings)
+        return run_inspector([sys.executable, "-m", "memento.servers.code"], *args, settings=settings)
 
     names = {tool["name"] for tool in inspector("--method", "tools/list")["tools"]}
     assert {"run_python", "run_shell", "install_packages", "list_sessions"} <= names

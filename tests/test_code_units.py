@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servers.common.errors import AccessDenied, InvalidInput
-from servers.common.settings import SettingsError
-from servers.code import files, kernel_io, packages, workspace
-from servers.code.output import Capture
-from servers.code.sandbox import Sandbox, SessionPaths
-from servers.code.settings import CodeSettings
+from memento.servers.common.errors import AccessDenied, InvalidInput
+from memento.servers.common.settings import SettingsError
+from memento.servers.code import files, kernel_io, packages, workspace
+from memento.servers.code.output import Capture
+from memento.servers.code.sandbox import Sandbox, SessionPaths
+from memento.servers.code.settings import CodeSettings
 
 
 @pytest.fixture

@@ -146,7 +146,7 @@ async def test_a_bad_setting_stops_the_server_with_the_variable_named(tmp_path: 
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "servers.documents"],
+        [sys.executable, "-m", "memento.servers.documents"],
         env={**os.environ, "MEMENTO_DOCUMENTS_TIMEOUT_S": "soon"},
         capture_output=True,
         text=True,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from servers.common.errors import InvalidInput
-from servers.documents.cache import DocumentCache
-from servers.documents.detect import detect_format
-from servers.documents.model import Document, Section
-from servers.documents.passages import rank_passages
-from servers.documents.reader import parse_pages
+from memento.servers.common.errors import InvalidInput
+from memento.servers.documents.cache import DocumentCache
+from memento.servers.documents.detect import detect_format
+from memento.servers.documents.model import Document, Section
+from memento.servers.documents.passages import rank_passages
+from memento.servers.documents.reader import parse_pages
 
 
 @pytest.mark.parametrize(

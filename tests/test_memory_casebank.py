@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory import CaseBank, CaseNotFound, ImportFormatError, MementoMemoryError, MemorySettings
-from memory.curation import prune
-from memory.interchange import export_jsonl, import_jsonl
+from memento.memory import CaseBank, CaseNotFound, ImportFormatError, CaseMemoryError, MemorySettings
+from memento.memory.curation import prune
+from memento.memory.interchange import export_jsonl, import_jsonl
 from tests.memory_helpers import HashEmbedder, chroma_server
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference"
@@ -96,9 +96,9 @@ def test_late_feedback_corrects_the_run_its_case_and_the_shown_cases(bank: CaseB
 
 
 def test_bad_writes_are_refused_with_reasons(bank: CaseBank) -> None:
-    with pytest.raises(MementoMemoryError, match="between 0 and 1"):
+    with pytest.raises(CaseMemoryError, match="between 0 and 1"):
         bank.record_episode("task", ["a"], "x", 1.5)
-    with pytest.raises(MementoMemoryError, match="empty"):
+    with pytest.raises(CaseMemoryError, match="empty"):
         bank.record_episode("   ", ["a"], "x", 1.0)
     assert bank.count() == 0
 
@@ -178,12 +178,12 @@ def test_a_bank_built_with_another_embedder_refuses_to_open(tmp_path: Path) -> N
     class Other(HashEmbedder):
         name = "another-model"
 
-    with pytest.raises(MementoMemoryError, match="another-model"):
+    with pytest.raises(CaseMemoryError, match="another-model"):
         CaseBank.open(settings, Other())
 
 
 def test_selection_explores_with_softmax_and_is_greedy_otherwise() -> None:
-    from memory.policy import select
+    from memento.memory.policy import select
 
     scores = np.array([0.9, 0.1, 0.5, 0.3], dtype=np.float32)
     assert select(scores, 2) == [0, 2]
@@ -216,7 +216,7 @@ def test_the_q_policy_learns_online_and_takes_over_from_similarity(tmp_path: Pat
 
 
 def test_a_q_version_saved_by_another_process_is_picked_up(tmp_path: Path) -> None:
-    from memory.policy import QPolicy
+    from memento.memory.policy import QPolicy
 
     rng = np.random.default_rng(0)
     rows = [(rng.normal(size=8).astype(np.float32), rng.normal(size=8).astype(np.float32), {"uses": 1.0}, float(i % 2)) for i in range(40)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory import CaseBank, EmbeddingError, MemorySettings
-from memory.embeddings import LocalEmbedder, default_model_path, make_embedder
+from memento.memory import CaseBank, EmbeddingError, MemorySettings
+from memento.memory.embeddings import LocalEmbedder, default_model_path, make_embedder
 
 
 def _vector(text: str, size: int) -> list[float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from memory import CaseBank, MemorySettings
+from memento.memory import CaseBank, MemorySettings
 from tests.memory_helpers import HashEmbedder, chroma_server
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servers.common.errors import InvalidInput
-from servers.common.paging import paginate
+from memento.servers.common.errors import InvalidInput
+from memento.servers.common.paging import paginate
 
 
 def _read_all(text: str, max_length: int) -> str:

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from servers.common.errors import InvalidInput, tool_errors
+from memento.servers.common.errors import InvalidInput, tool_errors
 from tests import docgen
 from tests.mcp_servers import run_inspector
 
@@ -64,7 +64,7 @@ def test_a_stdio_server_writes_only_protocol_messages_to_stdout(tmp_path: Path) 
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "read_document", "arguments": {"source": "missing.pdf"}}},
     ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "servers.documents"],
+        [sys.executable, "-m", "memento.servers.documents"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

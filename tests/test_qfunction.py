@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory.errors import ImportFormatError
-from memory.evaluate import auc, load_reference, main, split_by_query
-from memory.qfunction import QFunction, QFunctionError
+from memento.memory.errors import ImportFormatError
+from memento.memory.evaluate import auc, load_reference, main, split_by_query
+from memento.memory.qfunction import QFunction, QFunctionError
 from tests.sysdeps import needs
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference" / "training_data.jsonl"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from memory.settings import MemorySettings
-from servers.browse.settings import BrowseSettings
-from servers.code.settings import CodeSettings
-from servers.documents.settings import DocumentsSettings
-from servers.search.settings import SearchSettings
+from memento.memory.settings import MemorySettings
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.code.settings import CodeSettings
+from memento.servers.documents.settings import DocumentsSettings
+from memento.servers.search.settings import SearchSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from servers.common.settings import SettingsError
-from servers.search.server import build
-from servers.search.settings import SearchSettings
+from memento.servers.common.settings import SettingsError
+from memento.servers.search.server import build
+from memento.servers.search.settings import SearchSettings
 from tests.search_fakes import (  # noqa: F401  (fixtures: no_duckduckgo is autouse; vendors backs fake)
     PAGES,
     FakeVendors,
@@ -272,7 +272,7 @@ def ddgs_stub(monkeypatch: pytest.MonkeyPatch) -> type[StubDDGS]:
         {"title": "Wrapped", "href": "https://duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.org%2Fa%3Fid%3D1&rut=x", "body": "A <b>body</b>"},
         {"title": "Plain", "href": "https://example.net/b", "body": "Another"},
     ]
-    monkeypatch.setattr("servers.search.backends.ddg.make_client", StubDDGS)
+    monkeypatch.setattr("memento.servers.search.backends.ddg.make_client", StubDDGS)
     return StubDDGS
 
 

@@ -17,10 +17,10 @@ import anyio.to_thread
 import pytest
 from mcp import Client
 
-from servers.search.index.build import BuildReport, IndexBuilder
-from servers.search.index_cli import main as index_main
-from servers.search.server import build
-from servers.search.settings import SearchSettings
+from memento.servers.search.index.build import BuildReport, IndexBuilder
+from memento.servers.search.index_cli import main as index_main
+from memento.servers.search.server import build
+from memento.servers.search.settings import SearchSettings
 from tests import docgen
 from tests.search_fakes import no_duckduckgo  # noqa: F401  (autouse fixture)
 
@@ -240,7 +240,7 @@ def test_an_index_folder_holding_other_files_is_never_overwritten(tmp_path: Path
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("years of work")
     corpus = make_corpus_small(tmp_path / "c")
-    from servers.common.errors import AccessDenied
+    from memento.servers.common.errors import AccessDenied
 
     with pytest.raises(AccessDenied, match="not a Memento index"):
         IndexBuilder(index_settings(foreign)).build([str(corpus)])
@@ -255,7 +255,7 @@ def make_corpus_small(folder: Path) -> Path:
 
 
 def test_a_long_document_is_indexed_up_to_the_character_limit() -> None:
-    from servers.search.index.extract import extract_bytes
+    from memento.servers.search.index.extract import extract_bytes
 
     cut = extract_bytes(b"word " * 1000, "long.txt", 1000)
     assert cut["truncated"] and sum(len(text) for _, text in cut["sections"]) == 1000
@@ -266,8 +266,8 @@ def test_a_long_document_is_indexed_up_to_the_character_limit() -> None:
 def test_an_embedding_ranker_is_fused_into_the_keyword_ranking(built: tuple) -> None:
     import numpy as np
 
-    from servers.search.index.semantic import EmbeddingRanker, fuse_orders
-    from servers.search.index.store import LocalIndex
+    from memento.servers.search.index.semantic import EmbeddingRanker, fuse_orders
+    from memento.servers.search.index.store import LocalIndex
 
     class StubEmbedder:
         """The query and any text about the memo point one way, everything else another."""

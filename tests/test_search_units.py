@@ -6,16 +6,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from servers.common.errors import InvalidInput
-from servers.common.settings import SettingsError
-from servers.search.backends import chosen
-from servers.search.cache import TTLCache
-from servers.search.fusion import fuse
-from servers.search.index.semantic import fuse_orders
-from servers.search.model import Hit, Query
-from servers.search.pacing import RateLimiter, backoff_delay, parse_retry_after
-from servers.search.settings import SearchSettings
-from servers.search.urlnorm import clean_url, dedup_key
+from memento.servers.common.errors import InvalidInput
+from memento.servers.common.settings import SettingsError
+from memento.servers.search.backends import chosen
+from memento.servers.search.cache import TTLCache
+from memento.servers.search.fusion import fuse
+from memento.servers.search.index.semantic import fuse_orders
+from memento.servers.search.model import Hit, Query
+from memento.servers.search.pacing import RateLimiter, backoff_delay, parse_retry_after
+from memento.servers.search.settings import SearchSettings
+from memento.servers.search.urlnorm import clean_url, dedup_key
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_keys_never_show_in_the_settings_repr_or_defaults() -> None:
 
 
 def test_bad_query_parts_are_refused_before_any_request() -> None:
-    from servers.search.service import SearchService
+    from memento.servers.search.service import SearchService
 
     service = SearchService(SearchSettings.from_env({}), http=None, backends=[])  # type: ignore[arg-type]
     query = service.make_query("  solar\n panels  ", 5, 1, "month", "https://www.nature.com/articles", "pt-BR")

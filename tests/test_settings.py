@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from servers.common.settings import CommonSettings, SettingsError
-from servers.documents.settings import DocumentsSettings
+from memento.servers.common.settings import CommonSettings, SettingsError
+from memento.servers.documents.settings import DocumentsSettings
 
 
 def test_defaults_are_safe() -> None:

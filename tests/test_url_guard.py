@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from servers.common.errors import AccessDenied, InvalidInput
-from servers.common.urls import UrlPolicy, check_url
+from memento.servers.common.errors import AccessDenied, InvalidInput
+from memento.servers.common.urls import UrlPolicy, check_url
 
 
 def resolver_for(table: dict[str, list[str]]):

@@ -1,4 +1,4 @@
-from servers.browse.server import main
+from memento.servers.browse.server import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,8 +18,8 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-from servers.common.errors import ServerError
-from servers.common.urls import UrlPolicy
+from memento.servers.common.errors import ServerError
+from memento.servers.common.urls import UrlPolicy
 
 from .guard import RequestGuard
 from .settings import BrowseSettings

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from urllib.parse import unquote, urlsplit
 
-from servers.common.errors import UnsupportedFormat
-from servers.documents.detect import detect_format, zip_member_names
-from servers.documents.formats import Blob, ConvertOptions, convert
-from servers.documents.model import Document
+from memento.servers.common.errors import UnsupportedFormat
+from memento.servers.documents.detect import detect_format, zip_member_names
+from memento.servers.documents.formats import Blob, ConvertOptions, convert
+from memento.servers.documents.model import Document
 
 from .settings import BrowseSettings
 
@@ -53,7 +53,7 @@ class DocumentConverter:
         self._lock = threading.Lock()
 
     def _workers(self):
-        from servers.documents.worker import WorkerPool
+        from memento.servers.documents.worker import WorkerPool
 
         with self._lock:
             if self._pool is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servers.common.errors import InvalidInput, TimedOut
+from memento.servers.common.errors import InvalidInput, TimedOut
 
 __all__ = ["Hit", "find_all"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import re
 
-from servers.common.errors import ServerError
-from servers.common.netguard import check_url_async
-from servers.common.urls import UrlPolicy
+from memento.servers.common.errors import ServerError
+from memento.servers.common.netguard import check_url_async
+from memento.servers.common.urls import UrlPolicy
 
 __all__ = ["RequestGuard"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from servers.common.paging import Page
+from memento.servers.common.paging import Page
 
 from .reader import Reading
 from .sessions import View

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import anyio.to_thread
 
-from servers.common.errors import FetchFailed, InvalidInput, TimedOut
-from servers.common.webclient import Fetched, HttpStatusError, WebClient
+from memento.servers.common.errors import FetchFailed, InvalidInput, TimedOut
+from memento.servers.common.webclient import Fetched, HttpStatusError, WebClient
 
 from .browser import BrowserUnavailable, Chromium
 from .convert import DocumentConverter, sniff_format

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from servers.common.errors import AccessDenied, FetchFailed, ServerError, TimedOut
-from servers.common.netguard import check_url_async
-from servers.common.webclient import HttpStatusError
+from memento.servers.common.errors import AccessDenied, FetchFailed, ServerError, TimedOut
+from memento.servers.common.netguard import check_url_async
+from memento.servers.common.webclient import HttpStatusError
 
 from .browser import Chromium, playwright_error
 from .guard import RequestGuard

@@ -1,7 +1,7 @@
 """The browse MCP server: read web pages as clean Markdown, render JavaScript, browse interactively.
 
 Registers the tools; the work lives in the modules beside this one (`tools.py`
-composes them). `memento-browse` and `python -m servers.browse` start it.
+composes them). `memento-browse` and `python -m memento.servers.browse` start it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from servers.common.errors import tool_errors
-from servers.common.runner import serve
+from memento.servers.common.errors import tool_errors
+from memento.servers.common.runner import serve
 
 from . import tools
 from .present import FetchResult, ListResult, SnapshotResult

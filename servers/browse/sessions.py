@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from servers.common.errors import InvalidInput, NotFound, TimedOut, TooLarge
+from memento.servers.common.errors import InvalidInput, NotFound, TimedOut, TooLarge
 
 from .browser import Chromium, close_soon, playwright_error
 from .guard import RequestGuard

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ByteSize, Field, field_validator
 
-from servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings
 
 
 def _default_chromium() -> str:

@@ -17,11 +17,11 @@ import anyio.to_thread
 
 from mcp_types import CallToolResult, ImageContent, TextContent
 
-from servers.common.errors import InvalidInput
-from servers.common.httpcache import HttpCache
-from servers.common.paging import paginate
-from servers.common.urls import UrlPolicy
-from servers.common.webclient import WebClient
+from memento.servers.common.errors import InvalidInput
+from memento.servers.common.httpcache import HttpCache
+from memento.servers.common.paging import paginate
+from memento.servers.common.urls import UrlPolicy
+from memento.servers.common.webclient import WebClient
 
 from .browser import Chromium
 from .convert import DocumentConverter

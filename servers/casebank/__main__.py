@@ -1,4 +1,4 @@
-from servers.casebank.server import main
+from memento.servers.casebank.server import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,9 +18,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.common.errors import InvalidInput, NotFound, tool_errors
-from servers.common.runner import serve
-from servers.common.settings import CommonSettings, SettingsError
+from memento.servers.common.errors import InvalidInput, NotFound, tool_errors
+from memento.servers.common.runner import serve
+from memento.servers.common.settings import CommonSettings
 
 INSTRUCTIONS = """\
 An experience memory. Before planning a task, call retrieve_cases to see how similar past tasks went:
@@ -40,7 +40,7 @@ class LazyBank:
     def get(self) -> Any:
         with self._lock:
             if self._bank is None:
-                from memory import CaseBank
+                from memento.memory import CaseBank
 
                 self._bank = CaseBank.open(self.settings)
             return self._bank
@@ -59,13 +59,13 @@ class LazyBank:
 @contextlib.contextmanager
 def _memory_errors() -> Iterator[None]:
     """The memory's own errors, as tool errors a model can act on."""
-    from memory import CaseNotFound, MementoMemoryError
+    from memento.memory import CaseNotFound, CaseMemoryError
 
     try:
         yield
     except CaseNotFound as exc:
         raise NotFound(str(exc)) from exc
-    except MementoMemoryError as exc:
+    except CaseMemoryError as exc:
         raise InvalidInput(str(exc)) from exc
 
 
@@ -181,14 +181,11 @@ def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from memory.settings import MemorySettings, MemorySettingsError
+    from memento.memory.settings import MemorySettings
 
     def build_with_memory(settings: CommonSettings) -> MCPServer:
-        try:
-            memory_settings = MemorySettings.from_env(home=settings.home)
-        except MemorySettingsError as exc:
-            raise SettingsError(str(exc)) from None
-        return build(settings, memory_settings)
+        # A bad memory variable raises SettingsError, which stops the start with its message.
+        return build(settings, MemorySettings.from_env(home=settings.home))
 
     return serve("casebank", CommonSettings, build_with_memory, argv, description=__doc__.splitlines()[0])
 

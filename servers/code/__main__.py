@@ -1,4 +1,4 @@
-from servers.code.server import main
+from memento.servers.code.server import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

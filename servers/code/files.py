@@ -14,8 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.common.errors import AccessDenied, InvalidInput, TooLarge
-from servers.common.paging import Page, paginate
+from memento.servers.common.errors import AccessDenied, InvalidInput, TooLarge
+from memento.servers.common.paging import Page, paginate
 
 from .workspace import Entry, Root, list_entries, total_size
 

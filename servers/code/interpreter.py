@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from servers.common.errors import ServerError
+from memento.servers.common.errors import ServerError
 
 from .kernel_io import HEADER, MAX_FRAME, marker, write_frame
 from .output import Capture, OutputPipe

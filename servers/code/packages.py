@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.common.errors import AccessDenied, FetchFailed, InvalidInput, TimedOut
+from memento.servers.common.errors import AccessDenied, FetchFailed, InvalidInput, TimedOut
 
 from .settings import CodeSettings
 

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.common.settings import SettingsError
+from memento.servers.common.settings import SettingsError
 
 from .fonts import font_list
 from .limits import kernel_config

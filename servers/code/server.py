@@ -2,7 +2,7 @@
 
 Registers the tools over `CodeService`; the sandbox, interpreters, sessions and
 files live in the modules beside this one. `memento-code` and
-`python -m servers.code` start it. It refuses to start if the sandbox cannot run.
+`python -m memento.servers.code` start it. It refuses to start if the sandbox cannot run.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from servers.common.errors import tool_errors
-from servers.common.runner import serve
+from memento.servers.common.errors import tool_errors
+from memento.servers.common.runner import serve
 
 from .limits import describe_limits
 from .results import FileListing, FileRead, InstallResult, RunResult, SessionInfo, SessionList, WriteResult

@@ -1,7 +1,7 @@
 """The code server's tools as plain methods: validate, hold the session, do the work, shape the reply.
 
 `server.py` only registers these with their descriptions. Everything here is
-blocking and runs on a worker thread (see `servers.common.errors.tool_errors`).
+blocking and runs on a worker thread (see `memento.servers.common.errors.tool_errors`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 from mcp_types import CallToolResult, ImageContent, TextContent
 
-from servers.common.errors import InvalidInput
+from memento.servers.common.errors import InvalidInput
 
 from . import files, packages, results, workspace
 from .fonts import build_font_list

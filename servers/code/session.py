@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from servers.common.errors import InvalidInput, ServerError, TimedOut
+from memento.servers.common.errors import InvalidInput, ServerError, TimedOut
 
 from . import workspace
 from .interpreter import CallOutcome, Interpreter, Spawner

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings
 
 __all__ = ["CodeSettings"]
 
 
 class CodeSettings(CommonSettings):
-    list_fields: ClassVar[frozenset[str]] = CommonSettings.list_fields | {"code_install_allow"}
-
     code_sandbox: Literal["bwrap", "none"] = Field(
         default="bwrap",
         description="bwrap: run code in a bubblewrap sandbox (refuse to start without it). "

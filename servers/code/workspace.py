@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from servers.common.errors import AccessDenied, InvalidInput, NotFound
+from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound
 
 __all__ = ["Changes", "Entry", "Root", "changes", "snapshot", "total_size"]
 

@@ -1,19 +1,10 @@
-"""The failures a tool reports to the model, and the one place they become MCP tool errors.
+"""The one place a tool's failures become MCP tool errors.
 
-Every server raises these (never returns error strings); `tool_errors` turns
-them into `ToolError`, which the SDK sends back as an `isError` result whose
-text the model reads. Unexpected exceptions are logged with their traceback on
-stderr and reach the model as one line, so a tool never crashes its server.
-
-    ServerError                  a failure the model can act on
-     ├── InvalidInput            an argument is malformed or out of range
-     ├── NotFound                the thing named does not exist
-     ├── AccessDenied            outside the allowed roots, or a blocked URL
-     ├── TooLarge                over a size or count limit
-     ├── TimedOut                took longer than its time limit
-     ├── UnsupportedFormat       content of a kind no converter reads
-     ├── ConversionFailed        a reader failed on corrupt or encrypted content
-     └── FetchFailed             a download failed (DNS, refused, HTTP status)
+Servers raise `ServerError`s (never return error strings; the classes live in
+`memento.core.errors`, re-exported here); `tool_errors` turns them into
+`ToolError`, which the SDK sends back as an `isError` result whose text the
+model reads. Unexpected exceptions are logged with their traceback on stderr
+and reach the model as one line, so a tool never crashes its server.
 """
 
 from __future__ import annotations
@@ -26,6 +17,18 @@ from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
+
+from memento.core.errors import (
+    AccessDenied,
+    ConversionFailed,
+    FetchFailed,
+    InvalidInput,
+    NotFound,
+    ServerError,
+    TimedOut,
+    TooLarge,
+    UnsupportedFormat,
+)
 
 __all__ = [
     "AccessDenied",
@@ -44,42 +47,6 @@ log = logging.getLogger("memento.servers")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class ServerError(Exception):
-    """A failure a model can act on; its message says what to do next."""
-
-
-class InvalidInput(ServerError):
-    pass
-
-
-class NotFound(ServerError):
-    pass
-
-
-class AccessDenied(ServerError):
-    pass
-
-
-class TooLarge(ServerError):
-    pass
-
-
-class TimedOut(ServerError):
-    pass
-
-
-class UnsupportedFormat(ServerError):
-    pass
-
-
-class ConversionFailed(ServerError):
-    pass
-
-
-class FetchFailed(ServerError):
-    pass
 
 
 def tool_errors(fn: Callable[P, R] | Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

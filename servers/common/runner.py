@@ -1,6 +1,6 @@
 """The one entry point every server shares: parse flags, read settings, serve.
 
-    python -m servers.NAME [--transport stdio|http] [--host 127.0.0.1] [--port N]
+    python -m memento.servers.NAME [--transport stdio|http] [--host 127.0.0.1] [--port N]
 
 stdio is the default (what MCP hosts launch); `http` serves streamable HTTP at
 `http://HOST:PORT/mcp`, bound to loopback unless told otherwise. A bad setting

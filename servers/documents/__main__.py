@@ -1,4 +1,4 @@
-from servers.documents.server import main
+from memento.servers.documents.server import main
 
 if __name__ == "__main__":  # guarded: conversion workers re-import the main module
     raise SystemExit(main())

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from servers.common.errors import InvalidInput
-from servers.common.paging import Page, paginate
+from memento.servers.common.errors import InvalidInput
+from memento.servers.common.paging import Page, paginate
 
 from .cache import DocumentCache
 from .detect import detect_format, zip_member_names
@@ -25,7 +25,7 @@ from .worker import WorkerPool
 
 __all__ = ["DocumentReader", "Opened", "parse_pages"]
 
-_CONVERT = "servers.documents.formats:convert"
+_CONVERT = "memento.servers.documents.formats:convert"
 _PAGES = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)?\s*)?$")
 
 

@@ -1,7 +1,7 @@
 """The documents MCP server: read PDFs, Office files, spreadsheets, web pages and more as Markdown.
 
 Registers three tools over `DocumentReader`; the work lives in the modules
-beside this one. `memento-documents` and `python -m servers.documents` start it.
+beside this one. `memento-documents` and `python -m memento.servers.documents` start it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.common.errors import tool_errors
-from servers.common.paging import Page
-from servers.common.runner import serve
+from memento.servers.common.errors import tool_errors
+from memento.servers.common.paging import Page
+from memento.servers.common.runner import serve
 
 from .reader import DocumentReader
 from .settings import DocumentsSettings

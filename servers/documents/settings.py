@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import ByteSize, Field, field_validator
 
-from servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings
 
 
 class DocumentsSettings(CommonSettings):
-    list_fields: ClassVar[frozenset[str]] = CommonSettings.list_fields | {"documents_roots"}
-
     documents_roots: list[Path] = Field(
         default_factory=lambda: [Path.cwd()],
         json_schema_extra={"shown_default": "(working directory)"},

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from servers.common.errors import AccessDenied, InvalidInput, NotFound, TooLarge
-from servers.common.http import download
+from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, TooLarge
+from memento.servers.common.http import download
 
 from .formats import ConvertOptions
 from .formats.archives import open_archive

@@ -2,7 +2,7 @@
 
 A malformed file can make a reader loop forever or allocate without end; in a
 worker that costs one process, not the server. Each worker is a fresh
-`python -m servers.documents.worker` that caps its own address space
+`python -m memento.servers.documents.worker` that caps its own address space
 (RLIMIT_AS); the parent waits at most the time limit and then kills it, and a
 new worker replaces any that died. Calls and replies are pickled frames on the
 worker's stdin and a private copy of its stdout (its fd 1 points at stderr, so
@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 import anyio
 import anyio.to_thread
 
-from servers.common import errors
-from servers.common.errors import ConversionFailed, ServerError, TimedOut
+from memento.servers.common import errors
+from memento.servers.common.errors import ConversionFailed, ServerError, TimedOut
 
 __all__ = ["WorkerPool"]
 
@@ -71,7 +71,7 @@ def _serve(memory_limit: int) -> None:
     requests = sys.stdin.buffer
     if memory_limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    importlib.import_module("servers.documents.formats")
+    importlib.import_module("memento.servers.documents.formats")
     _write_frame(replies, "ready")  # start-up time is not conversion time: the parent waits for this first
     while True:
         try:
@@ -108,7 +108,7 @@ _START_TIMEOUT_S = 60
 class _Worker:
     def __init__(self, memory_limit: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "servers.documents.worker", str(memory_limit)],
+            [sys.executable, "-m", "memento.servers.documents.worker", str(memory_limit)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # the server's stderr: worker warnings land in its log

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from servers.common.errors import ServerError
-from servers.common.settings import SettingsError
+from memento.servers.common.errors import ServerError
+from memento.servers.common.settings import SettingsError
 
 from .settings import SearchSettings
 

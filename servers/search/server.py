@@ -1,7 +1,7 @@
 """The search MCP server: web search over many engines with fallback, several queries at once, a local index.
 
 Registers the tools over `SearchService` and `LocalIndex`; the work lives in the
-modules beside this one. `python -m servers.search` (and `memento-search`) start it.
+modules beside this one. `python -m memento.servers.search` (and `memento-search`) start it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.common.errors import tool_errors
-from servers.common.runner import serve
+from memento.servers.common.errors import tool_errors
+from memento.servers.common.runner import serve
 
 from . import render
 from .backends import BACKENDS, chosen, create

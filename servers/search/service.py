@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 
-from servers.common.errors import FetchFailed, InvalidInput, TooLarge
+from memento.servers.common.errors import FetchFailed, InvalidInput, TooLarge
 
 from .backends import Backend, BackendError
 from .cache import TTLCache

@@ -8,11 +8,11 @@ at a fake vendor on 127.0.0.1); they are trusted, not passed through the URL gua
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import ByteSize, Field, SecretStr, field_validator
 
-from servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings
 
 __all__ = ["SearchSettings"]
 
@@ -22,8 +22,6 @@ def _key(vendor: str) -> SecretStr | None:
 
 
 class SearchSettings(CommonSettings):
-    list_fields: ClassVar[frozenset[str]] = CommonSettings.list_fields | {"search_backends", "search_rate_limits"}
-
     search_backends: list[str] = Field(
         default_factory=list,
         json_schema_extra={"shown_default": "(automatic)"},

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from servers.common.errors import UnsupportedFormat
+from memento.servers.common.errors import UnsupportedFormat
 
 from ..model import Document
 

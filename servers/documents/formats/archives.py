@@ -1,7 +1,7 @@
 """Zip archives: a listing of members, with guards against zip bombs.
 
 Reading one member is `archive.zip!inner/path`; the extraction lives in
-`servers.documents.sources`, which applies the same limits while it reads.
+`memento.servers.documents.sources`, which applies the same limits while it reads.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from servers.common.errors import ConversionFailed, TooLarge
+from memento.servers.common.errors import ConversionFailed, TooLarge
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

@@ -6,7 +6,7 @@ import io
 import warnings
 from typing import Any
 
-from servers.common.errors import ConversionFailed
+from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

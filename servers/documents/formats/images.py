@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from servers.common.errors import ConversionFailed
+from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

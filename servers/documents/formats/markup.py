@@ -11,7 +11,7 @@ import json
 import warnings
 from typing import Any
 
-from servers.common.charsets import decode_body
+from memento.servers.common.charsets import decode_body
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from servers.common.errors import ConversionFailed
+from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers.common.errors import ConversionFailed
+from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

@@ -11,8 +11,8 @@ import csv
 import io
 from typing import Any
 
-from servers.common.charsets import decode_body
-from servers.common.errors import ConversionFailed
+from memento.servers.common.charsets import decode_body
+from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from servers.common.charsets import decode_body
+from memento.servers.common.charsets import decode_body
 
 from ..detect import EXTENSION_LANGUAGES
 from ..model import Document, Section

@@ -6,7 +6,7 @@ its settings in `SearchSettings`.
 
 from __future__ import annotations
 
-from servers.common.settings import SettingsError
+from memento.servers.common.settings import SettingsError
 
 from ..settings import SearchSettings
 from .base import Backend, BackendError

@@ -6,7 +6,7 @@ what happens next (retry, fall back) and a reason the model reads, naming the
 setting to fix. API keys are scrubbed from every message, and requests never
 follow redirects, so a custom auth header cannot travel to another host.
 
-    FetchFailed (servers.common.errors)
+    FetchFailed (memento.servers.common.errors)
      └── BackendError       kind: auth | quota | rate_limited | unavailable | timeout
                                   | unreachable | malformed | rejected | not_configured
 """
@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from servers.common.errors import FetchFailed
-from servers.common.settings import env_name
+from memento.servers.common.errors import FetchFailed
+from memento.servers.common.settings import env_name
 
 from ..model import Hit, Query
 from ..pacing import parse_retry_after

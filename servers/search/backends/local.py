@@ -10,7 +10,7 @@ from __future__ import annotations
 import anyio.to_thread
 import httpx
 
-from servers.common.errors import NotFound
+from memento.servers.common.errors import NotFound
 
 from ..index.store import LocalIndex
 from ..model import Hit, Query

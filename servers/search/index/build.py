@@ -24,8 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from servers.common.errors import AccessDenied, InvalidInput, NotFound, ServerError
-from servers.common.http import download
+from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, ServerError
+from memento.servers.common.http import download
 
 from ..settings import SearchSettings
 from .manifest import Manifest
@@ -33,8 +33,8 @@ from .store import new_schema
 
 __all__ = ["BuildReport", "IndexBuilder"]
 
-_EXTRACT_FILE = "servers.search.index.extract:extract_file"
-_EXTRACT_BYTES = "servers.search.index.extract:extract_bytes"
+_EXTRACT_FILE = "memento.servers.search.index.extract:extract_file"
+_EXTRACT_BYTES = "memento.servers.search.index.extract:extract_bytes"
 _PROGRESS_EVERY = 1000
 _SHOWN = 10  # failures and skips listed by name in the summary
 
@@ -168,7 +168,7 @@ class IndexBuilder:
     def _convert(
         self, todo: list[str], files: dict, urls: list[str], manifest: Manifest, writer: Any, report: BuildReport
     ) -> None:
-        from servers.documents.worker import WorkerPool
+        from memento.servers.documents.worker import WorkerPool
 
         settings = self.settings
         pool = WorkerPool(settings.search_index_workers, int(settings.search_index_memory_limit), settings.search_index_timeout_s)

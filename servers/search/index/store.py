@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servers.common.errors import NotFound
+from memento.servers.common.errors import NotFound
 
 from .semantic import SemanticRanker, fuse_orders
 

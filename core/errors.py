@@ -1,0 +1,126 @@
+"""Every failure Memento raises on purpose, under one root.
+
+A caller catches `MementoError` and has caught them all; the CLI turns one into
+a single line and a non-zero exit, a server into an MCP tool error. Each
+message says what went wrong and what to do next.
+
+    MementoError
+     ├── SettingsError              a MEMENTO_* value (or a flag) cannot be used; names the variable
+     ├── ConfigError                an MCP host config (mcp.json) is missing or malformed
+     ├── ServerError                a tool failure the model can act on (sent as `isError`)
+     │    ├── InvalidInput          an argument is malformed or out of range
+     │    ├── NotFound              the thing named does not exist
+     │    ├── AccessDenied          outside the allowed roots, or a blocked URL
+     │    ├── TooLarge              over a size or count limit
+     │    ├── TimedOut              took longer than its time limit
+     │    ├── UnsupportedFormat     content of a kind no converter reads
+     │    ├── ConversionFailed      a reader failed on corrupt or encrypted content
+     │    └── FetchFailed           a download failed (DNS, refused, HTTP status)
+     └── CaseMemoryError            the case memory failed
+          ├── EmbeddingError        the embedding model could not be loaded or run
+          ├── ImportFormatError     a JSONL line is malformed: names the line and field
+          ├── CaseNotFound          no case or run with that id
+          ├── StoreError            the Chroma store failed or is locked
+          └── QFunctionError        Q cannot be trained, loaded or used as asked
+
+Third-party errors are translated where they are caught, `raise X(...) from exc`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "CaseMemoryError",
+    "CaseNotFound",
+    "ConfigError",
+    "ConversionFailed",
+    "EmbeddingError",
+    "FetchFailed",
+    "ImportFormatError",
+    "InvalidInput",
+    "MementoError",
+    "NotFound",
+    "QFunctionError",
+    "ServerError",
+    "SettingsError",
+    "StoreError",
+    "TimedOut",
+    "TooLarge",
+    "UnsupportedFormat",
+]
+
+
+class MementoError(Exception):
+    """Any failure Memento raises on purpose; its message says what to do next."""
+
+
+class SettingsError(MementoError):
+    """A `MEMENTO_*` variable holds a value that cannot be used."""
+
+
+class ConfigError(MementoError):
+    """An MCP host configuration cannot be read or used."""
+
+
+class ServerError(MementoError):
+    """A failure a model can act on; servers send it back as a tool error."""
+
+
+class InvalidInput(ServerError):
+    """An argument is malformed or out of range."""
+
+
+class NotFound(ServerError):
+    """The thing named does not exist."""
+
+
+class AccessDenied(ServerError):
+    """Outside the allowed roots, or a blocked URL."""
+
+
+class TooLarge(ServerError):
+    """Over a size or count limit."""
+
+
+class TimedOut(ServerError):
+    """Took longer than its time limit."""
+
+
+class UnsupportedFormat(ServerError):
+    """Content of a kind no converter reads."""
+
+
+class ConversionFailed(ServerError):
+    """A reader failed on corrupt or encrypted content."""
+
+
+class FetchFailed(ServerError):
+    """A download failed: DNS, refused connection, HTTP status."""
+
+
+class CaseMemoryError(MementoError):
+    """A failure of the case memory."""
+
+
+class EmbeddingError(CaseMemoryError):
+    """The embedding model could not be loaded or run."""
+
+
+class ImportFormatError(CaseMemoryError):
+    """A line of an imported JSONL file is malformed; nothing was imported."""
+
+    def __init__(self, path: str, line: int, field: str, problem: str) -> None:
+        super().__init__(f"{path}, line {line}, field {field!r}: {problem}. Nothing was imported.")
+        self.path, self.line, self.field = path, line, field
+
+
+class CaseNotFound(CaseMemoryError):
+    """No case or run with that id."""
+
+
+class StoreError(CaseMemoryError):
+    """The Chroma store failed or is locked."""
+
+
+class QFunctionError(CaseMemoryError):
+    """The Q-function cannot be trained, loaded or used as asked."""

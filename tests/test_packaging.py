@@ -1,0 +1,43 @@
+"""The distribution installs one top-level package, `memento`, whatever folder a user runs from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+FOLDERS = {"agent", "core", "memory", "servers"}
+
+
+def test_the_distribution_declares_exactly_one_top_level_package() -> None:
+    assert metadata.distribution("memento-agent").read_text("top_level.txt").split() == ["memento"]
+    packages = PYPROJECT["tool"]["setuptools"]["packages"]
+    assert {name.split(".")[0] for name in packages} == {"memento"}
+
+
+def test_every_package_folder_is_installed_under_memento() -> None:
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    assert mapping == {f"memento.{folder}": folder for folder in FOLDERS}
+    folders = {init.parent.relative_to(ROOT) for folder in FOLDERS for init in (ROOT / folder).rglob("__init__.py")}
+    expected = {"memento." + ".".join(path.parts) for path in folders}
+    assert set(PYPROJECT["tool"]["setuptools"]["packages"]) == expected
+
+
+def test_the_generic_folder_names_are_not_importable_outside_the_checkout(tmp_path: Path) -> None:
+    probe = (
+        "import importlib.util, memento.agent.cli, memento.servers.documents.server, memento.memory, memento.core;"
+        "print([importlib.util.find_spec(n) is None for n in ('agent', 'memory', 'servers', 'core')])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[True, True, True, True]"
+
+
+def test_console_scripts_point_into_memento() -> None:
+    scripts = PYPROJECT["project"]["scripts"]
+    assert set(scripts) == {"memento", "memento-documents", "memento-casebank", "memento-code", "memento-search", "memento-browse"}
+    assert all(target.startswith("memento.") for target in scripts.values())
