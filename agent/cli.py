@@ -1,10 +1,10 @@
 """The `memento` command line: one click group, subcommands per area.
 
-    memento servers list|check|config    the bundled MCP servers
-    memento memory stats|search|import|export|train|prune|eval-retriever
-                                         the case bank
-    memento index build|status           the local search index
-    memento config                       every MEMENTO_* setting with its default
+memento servers list|check|config    the bundled MCP servers
+memento memory stats|search|import|export|train|prune|eval-retriever
+                                     the case bank
+memento index build|status           the local search index
+memento config                       every MEMENTO_* setting with its default
 """
 
 from __future__ import annotations

@@ -44,7 +44,9 @@ def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
     """The cases the agent would be shown for TASK, successes and failures apart."""
     found = _bank().retrieve(task, k=k, policy=policy)
     if as_json:
-        rows = [{"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": s.score, "plan": s.case.plan} for s in found.cases]
+        rows = [
+            {"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": s.score, "plan": s.case.plan} for s in found.cases
+        ]
         click.echo(json.dumps({"policy": found.policy, "cases": rows}, indent=2))
         return
     click.echo(f"policy: {found.policy}")
@@ -58,7 +60,9 @@ def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
 
 @memory.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default=None, help="Default: detected from the first line.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["memento", "memory", "training"]), default=None, help="Default: detected from the first line."
+)
 def import_(path: Path, fmt: str | None) -> None:
     """Load cases (and transitions) from JSONL: ours, or the reference memory.jsonl / training_data.jsonl."""
     from memento.memory.interchange import import_jsonl
@@ -98,8 +102,16 @@ def prune(max_cases: int | None, dry_run: bool) -> None:
 
 
 @memory.command("eval-retriever", context_settings={"ignore_unknown_options": True})
-@click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Reference-format training_data.jsonl rows to train on.")
-@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Rows to evaluate on (other queries).")
+@click.option(
+    "--train",
+    "train_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Reference-format training_data.jsonl rows to train on.",
+)
+@click.option(
+    "--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Rows to evaluate on (other queries)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_retriever(train_file: str, test_file: str, as_json: bool) -> None:
     """Train the default Q-function on --train and report AUC, accuracy, F1 on --test."""

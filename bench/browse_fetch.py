@@ -13,17 +13,16 @@ from pathlib import Path
 
 import anyio
 import psutil
-
 from _common import ms, percentile, print_header  # first: it puts the project on sys.path
 from mcp import Client
 
-from memento.servers.browse.extract import extract_main  # noqa: E402
-from memento.servers.browse.server import build  # noqa: E402
-from memento.servers.browse.settings import BrowseSettings  # noqa: E402
-from memento.servers.common.urls import UrlPolicy  # noqa: E402
-from memento.servers.common.webclient import WebClient  # noqa: E402
-from memento.servers.documents.formats.markup import html_to_markdown  # noqa: E402
-from tests.browse_site import Site  # noqa: E402
+from memento.servers.browse.extract import extract_main
+from memento.servers.browse.server import build
+from memento.servers.browse.settings import BrowseSettings
+from memento.servers.common.urls import UrlPolicy
+from memento.servers.common.webclient import WebClient
+from memento.servers.documents.formats.markup import html_to_markdown
+from tests.browse_site import Site
 
 STATIC_RUNS = 40
 RENDER_RUNS = 15
@@ -93,7 +92,10 @@ async def static(site: Site, home: Path) -> None:
     async with Client(build(settings)) as client:
         await timed(client, 3, url=site.url(big.path), render="never")
         line("fetch_page(render='never') through MCP", await timed(client, STATIC_RUNS, url=site.url(big.path), render="never"))
-        line("  with a query (chunk + BM25 ranking)", await timed(client, STATIC_RUNS, url=site.url(big.path), render="never", query="coastal sensors change"))
+        line(
+            "  with a query (chunk + BM25 ranking)",
+            await timed(client, STATIC_RUNS, url=site.url(big.path), render="never", query="coastal sensors change"),
+        )
     web = WebClient(policy=UrlPolicy(allow_hosts=frozenset({"127.0.0.1"})), user_agent="bench", timeout_s=10, max_bytes=10**8)
     fetch_times = []
     for _ in range(STATIC_RUNS):
@@ -140,7 +142,7 @@ async def concurrent(site: Site, home: Path) -> None:
             urls = [site.url(f"{paths[n % len(paths)]}?n={n}") for n in range(CONCURRENT)]
             failures = []
 
-            async def one(url: str) -> None:
+            async def one(url: str, render: str = render, failures: list = failures) -> None:
                 reply = await client.call_tool("fetch_page", {"url": url, "render": render})
                 if reply.is_error:
                     failures.append(reply.content[0].text)

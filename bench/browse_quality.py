@@ -53,7 +53,9 @@ async def main() -> None:
         f"{'mean':<40} {mean([r[1][0] for r in rows]):>21.0%} {mean([r[1][1] for r in rows]):>16.0%}   "
         f"{mean([r[2][0] for r in rows]):>21.0%} {mean([r[2][1] for r in rows]):>16.0%}"
     )
-    print(f"\n{sum(len(a.main) for a, _, _ in rows)} main-text sentences and {sum(len(a.boilerplate) for a, _, _ in rows)} boilerplate sentences in {len(rows)} articles.")
+    print(
+        f"\n{sum(len(a.main) for a, _, _ in rows)} main-text sentences and {sum(len(a.boilerplate) for a, _, _ in rows)} boilerplate sentences in {len(rows)} articles."
+    )
 
 
 if __name__ == "__main__":

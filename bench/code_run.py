@@ -64,15 +64,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="memento-bench-") as tmp:
         ours = anyio.run(measure, _params(["-m", "memento.servers.code"], Path(tmp) / "ours"), True)
         plain = anyio.run(measure, _params([str(ROOT / "bench" / "code_subprocess_server.py")], Path(tmp) / "plain"), False)
-    for name, result in (("memento code server (bwrap sandbox, long-lived interpreter)", ours),
-                         ("reference design (plain subprocess per call, no sandbox)", plain)):
+    for name, result in (
+        ("memento code server (bwrap sandbox, long-lived interpreter)", ours),
+        ("reference design (plain subprocess per call, no sandbox)", plain),
+    ):
         print(name)
         print(_line(f"first call in a new session (x{NEW_SESSIONS})", result["first"]))
         print(_line(f"warm print(1) (x{WARM_CALLS})", result["warm"]))
         print(_line(f"warm numpy call (x{NUMPY_CALLS})", result["numpy"]))
     first, warm = percentile(ours["first"], 50), percentile(ours["warm"], 50)
-    print(f"goals: first call < {FIRST_GOAL_S:g} s -> {'MET' if first < FIRST_GOAL_S else 'NOT MET'}; "
-          f"warm p50 < {WARM_GOAL_MS:g} ms -> {'MET' if warm * 1000 < WARM_GOAL_MS else 'NOT MET'}")
+    print(
+        f"goals: first call < {FIRST_GOAL_S:g} s -> {'MET' if first < FIRST_GOAL_S else 'NOT MET'}; "
+        f"warm p50 < {WARM_GOAL_MS:g} ms -> {'MET' if warm * 1000 < WARM_GOAL_MS else 'NOT MET'}"
+    )
     for key, label in (("warm", "warm print(1)"), ("numpy", "warm numpy call"), ("first", "first call")):
         print(f"ratio subprocess / ours, {label} p50: {percentile(plain[key], 50) / percentile(ours[key], 50):.1f}x")
 

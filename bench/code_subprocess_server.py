@@ -19,7 +19,13 @@ server = MCPServer("reference-subprocess-python")
 def run_python(code: str, timeout_s: float = 30) -> str:
     """Run code in a new Python process; return its output."""
     for node in ast.walk(ast.parse(code)):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
         for name in names:
             if name.split(".")[0] not in ALLOWED:
                 raise ValueError(f"import of {name} is not allowed")

@@ -97,14 +97,18 @@ def main() -> None:
     print(f"(c) markitdown:                      {summary(mid_times)}")
     ratio = min(mid_times) / min(ours_times)
     verdict = "MET" if ratio >= GOAL_RATIO else "NOT MET"
-    print(f"\nspeed: markitdown / ours = {ratio:,.0f}x (best vs best, (c)/(a)); "
-          f"end to end (c)/(b) = {min(mid_times) / min(mcp_times):,.0f}x   goal >= {GOAL_RATIO:g}x -> {verdict}")
+    print(
+        f"\nspeed: markitdown / ours = {ratio:,.0f}x (best vs best, (c)/(a)); "
+        f"end to end (c)/(b) = {min(mid_times) / min(mcp_times):,.0f}x   goal >= {GOAL_RATIO:g}x -> {verdict}"
+    )
     print_text_check(ours_md, mid_md)
 
 
 def print_text_check(ours_md: str, mid_md: str) -> None:
-    print(f"\ntext: ours {len(ours_md):,} chars / {len(tokens(ours_md)):,} words, "
-          f"markitdown {len(mid_md):,} chars / {len(tokens(mid_md)):,} words")
+    print(
+        f"\ntext: ours {len(ours_md):,} chars / {len(tokens(ours_md)):,} words, "
+        f"markitdown {len(mid_md):,} chars / {len(tokens(mid_md)):,} words"
+    )
     unmarked = re.sub(r"<!--.*?-->", " ", ours_md)  # drop our <!-- page N of M --> markers
     variants = {"as returned": ours_md, "without page markers": unmarked}
     scores = {label: similarity(text, mid_md) for label, text in variants.items()}
@@ -115,7 +119,6 @@ def print_text_check(ours_md: str, mid_md: str) -> None:
     same = not any(missing.values()) and scores["without page markers"][0] >= 0.99
     verdict = "MET" if same else "NOT MET"
     print(f"  goal: same text (all page tokens, sequence ratio >= 0.99 without markers) -> {verdict}")
-
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def main() -> None:
     for tool, times in results.items():
         p50 = percentile(times, 50)
         verdict = "MET" if p50 * 1000 < GOAL_MS else "NOT MET"
-        print(f"{tool:14} {CALLS} calls: p50 {ms(p50)}   p99 {ms(percentile(times, 99))}   "
-              f"(min {ms(min(times))}, max {ms(max(times))})   goal p50 < {GOAL_MS:g} ms -> {verdict}")
+        print(
+            f"{tool:14} {CALLS} calls: p50 {ms(p50)}   p99 {ms(percentile(times, 99))}   "
+            f"(min {ms(min(times))}, max {ms(max(times))})   goal p50 < {GOAL_MS:g} ms -> {verdict}"
+        )
 
 
 if __name__ == "__main__":

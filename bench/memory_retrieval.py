@@ -40,8 +40,17 @@ def build_bank(home: Path, embedder: LocalEmbedder, texts: list[str], vectors: n
     for n, index in enumerate(picks):
         uses = int(rng.integers(0, 20))
         reward = float(rng.random() < 0.6)
-        cases.append(Case(f"{texts[index]} [variant {n}]", ["search", "read", "answer"], "x", reward,
-                          uses=uses, successes=int(rng.integers(0, uses + 1)), source="bench"))
+        cases.append(
+            Case(
+                f"{texts[index]} [variant {n}]",
+                ["search", "read", "answer"],
+                "x",
+                reward,
+                uses=uses,
+                successes=int(rng.integers(0, uses + 1)),
+                source="bench",
+            )
+        )
     bank.put_cases(cases, batch=2000, embeddings=noisy)
     return bank
 
@@ -76,7 +85,7 @@ def reference_scoring(embedder: LocalEmbedder, pool: list[Case], queries: list[s
     model = embedder._load()
     started = time.perf_counter()
     for query in queries:
-        model.encode([query] + texts, batch_size=64, show_progress_bar=False)
+        model.encode([query, *texts], batch_size=64, show_progress_bar=False)
     return (time.perf_counter() - started) / len(queries)
 
 
@@ -125,8 +134,10 @@ def main() -> None:
         train_q(ref_bank)
         ours = time_retrieval(ref_bank, held_out[:100], query_vectors[:100], "q", embed=True, tag="reference")
         reference = reference_scoring(embedder, pool, held_out[:3])
-        print(f"\nat {len(pool):,} cases (memory.jsonl): ours, Q policy with query embedding p50 {ms(percentile(ours, 50))}; "
-              f"reference-style encoder pass per (query, case) pair {reference * 1000:,.0f} ms per query")
+        print(
+            f"\nat {len(pool):,} cases (memory.jsonl): ours, Q policy with query embedding p50 {ms(percentile(ours, 50))}; "
+            f"reference-style encoder pass per (query, case) pair {reference * 1000:,.0f} ms per query"
+        )
         print(f"speed-up: {reference / percentile(ours, 50):,.0f}x   goal >= 100x")
 
         few = held_out[:150]
@@ -135,8 +146,10 @@ def main() -> None:
 
         with chroma_server(Path(tmp) / "chroma-server") as url:
             server_rate = write_throughput(Path(tmp) / "write-server", embedder, few, url)
-        print(f"\nwrite throughput (record_episode, embedding included): embedded {embedded_rate:.0f} cases/s, "
-              f"Chroma server {server_rate:.0f} cases/s")
+        print(
+            f"\nwrite throughput (record_episode, embedding included): embedded {embedded_rate:.0f} cases/s, "
+            f"Chroma server {server_rate:.0f} cases/s"
+        )
 
 
 if __name__ == "__main__":

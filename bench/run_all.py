@@ -8,7 +8,18 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["documents_cold_start.py", "documents_roundtrip.py", "documents_pdf.py", "code_run.py", "search_local_index.py", "search_many.py", "browse_fetch.py", "browse_quality.py", "memory_retrieval.py", "qfunction_eval.py"]
+SCRIPTS = [
+    "documents_cold_start.py",
+    "documents_roundtrip.py",
+    "documents_pdf.py",
+    "code_run.py",
+    "search_local_index.py",
+    "search_many.py",
+    "browse_fetch.py",
+    "browse_quality.py",
+    "memory_retrieval.py",
+    "qfunction_eval.py",
+]
 
 
 def run(script: str) -> int:

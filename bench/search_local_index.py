@@ -80,8 +80,12 @@ def folder_size(folder: Path) -> int:
 
 
 async def over_stdio(home: Path, queries: list[str]) -> list[float]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MEMENTO_HOME": str(home), "MEMENTO_LOG_LEVEL": "WARNING",
-           "MEMENTO_SEARCH_BACKENDS": "local"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "MEMENTO_HOME": str(home),
+        "MEMENTO_LOG_LEVEL": "WARNING",
+        "MEMENTO_SEARCH_BACKENDS": "local",
+    }
     params = StdioServerParameters(command=sys.executable, args=["-m", "memento.servers.search"], env=env)
     times = []
     async with Client(params, mode="legacy") as client:
@@ -104,15 +108,19 @@ def main() -> None:
         corpus.mkdir()
         started = time.perf_counter()
         made = make_corpus(corpus, DOCUMENTS)
-        print(f"corpus:  {', '.join(f'{n:,} {k}' for k, n in made.items())}; {folder_size(corpus) / 1e6:.1f} MB; "
-              f"generated in {time.perf_counter() - started:.1f} s")
+        print(
+            f"corpus:  {', '.join(f'{n:,} {k}' for k, n in made.items())}; {folder_size(corpus) / 1e6:.1f} MB; "
+            f"generated in {time.perf_counter() - started:.1f} s"
+        )
         settings = SearchSettings.from_env({"MEMENTO_HOME": str(home)})
         print(f"workers: {settings.search_index_workers} conversion processes (MEMENTO_SEARCH_INDEX_WORKERS)")
 
         report = IndexBuilder(settings).build([str(corpus)])
         assert report.added == DOCUMENTS and not report.failed, report.summary()
-        print(f"full build:         {report.seconds:6.1f} s  ({DOCUMENTS / report.seconds:,.0f} documents/s; "
-              f"{report.sections:,} sections; index {folder_size(settings.index_dir) / 1e6:.1f} MB)")
+        print(
+            f"full build:         {report.seconds:6.1f} s  ({DOCUMENTS / report.seconds:,.0f} documents/s; "
+            f"{report.sections:,} sections; index {folder_size(settings.index_dir) / 1e6:.1f} MB)"
+        )
         again = IndexBuilder(settings).build()
         print(f"rebuild, no change: {again.seconds:6.1f} s  ({again.unchanged:,} unchanged, nothing converted)")
         changed = sorted(corpus.rglob("*.txt"))[:10]
@@ -146,8 +154,7 @@ def main() -> None:
             p50 = percentile(times, 50)
             verdict = "MET" if p50 * 1000 < GOAL_MS else "NOT MET"
             goal = f"   goal p50 < {GOAL_MS:g} ms -> {verdict}" if times is not semantic else "   (opt-in; no goal)"
-            print(f"query, {label:27} {len(times)} queries: p50 {ms(p50)}  p95 {ms(percentile(times, 95))}  "
-                  f"max {ms(max(times))}{goal}")
+            print(f"query, {label:27} {len(times)} queries: p50 {ms(p50)}  p95 {ms(percentile(times, 95))}  max {ms(max(times))}{goal}")
 
 
 if __name__ == "__main__":

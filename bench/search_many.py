@@ -52,7 +52,9 @@ async def measure(fake: FakeVendors) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    print_header(f"search server: search_many of {QUERIES} queries vs {QUERIES} sequential web_search calls, backend latency {LATENCY_S * 1000:.0f} ms")
+    print_header(
+        f"search server: search_many of {QUERIES} queries vs {QUERIES} sequential web_search calls, backend latency {LATENCY_S * 1000:.0f} ms"
+    )
     with FakeVendors(delay_s=LATENCY_S) as fake:
         parallel, sequential = anyio.run(measure, fake)
         requests = len(fake.requests("serper"))
@@ -62,8 +64,9 @@ def main() -> None:
     print(f"{QUERIES} x web_search, one by one:   p50 {ms(p50_seq)}  (min {ms(min(sequential))}, max {ms(max(sequential))})")
     ratio = p50_many / LATENCY_S
     verdict = "MET" if ratio < 1.5 else "NOT MET"
-    print(f"search_many = {ratio:.2f} x one backend latency; {p50_seq / p50_many:.1f}x faster than sequential   "
-          f"goal ~1 latency -> {verdict}")
+    print(
+        f"search_many = {ratio:.2f} x one backend latency; {p50_seq / p50_many:.1f}x faster than sequential   goal ~1 latency -> {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Memento's case memory: a Chroma-backed case bank, embeddings, and the learned case-selection policy.
 
-    from memento.memory import CaseBank, MemorySettings
-    bank = CaseBank.open(MemorySettings.from_env())
+from memento.memory import CaseBank, MemorySettings
+bank = CaseBank.open(MemorySettings.from_env())
 """
 
 from .casebank import CaseBank, Recorded, Retrieval, ScoredCase

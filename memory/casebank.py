@@ -23,7 +23,7 @@ import numpy as np
 
 from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
 from .embeddings import TextEmbedder, make_embedder
-from .errors import CaseNotFound, CaseMemoryError
+from .errors import CaseMemoryError, CaseNotFound
 from .mirror import StatsMirror
 from .policy import QPolicy, select
 from .settings import MemorySettings
@@ -149,9 +149,7 @@ class CaseBank:
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
         use_q = policy == "q" and self.q.ready()
         if not use_q:  # k nearest, read whole: few rows, so the metadata costs little
-            hits = self.store.cases.query(
-                query_embeddings=[vector.tolist()], n_results=k, include=["metadatas", "documents", "distances"]
-            )
+            hits = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=k, include=["metadatas", "documents", "distances"])
             cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
             similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
             chosen = select(similarity, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
@@ -223,9 +221,7 @@ class CaseBank:
                 case = Case(task, list(plan), answer, reward, outcome, summary, list(tools), source, created=now, updated=now)
             case.run_id = run_id
             case.near_duplicate_of = case.near_duplicate_of or (near or "")
-            self.store.cases.upsert(
-                ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()]
-            )
+            self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
             self.mirror.note([case])
             shown = [c for c in dict.fromkeys(shown_case_ids) if c != case.id]
             transitions = [Transition(run_id, task, c, reward, now) for c in shown]
@@ -264,9 +260,7 @@ class CaseBank:
             return False
         cases, embeddings = self._get_many([t.case_id for t in transitions], with_embeddings=True)
         by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
-        batch = [
-            (task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id
-        ]
+        batch = [(task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id]
         replay = self._replay_sample(64)
         return self.q.update(batch, replay, steps)
 

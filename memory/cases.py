@@ -89,7 +89,7 @@ class Case:
         data = dict(metadata)
         data["plan"] = json.loads(data.get("plan") or "[]")
         data["tools"] = json.loads(data.get("tools") or "[]")
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(task=task, id=case_id, **{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def make_embedder(model: str = "", base_url: str = "", api_key: str = "", dimension: int = 0) -> TextEmbedder:
-    """"" → the packaged MiniLM; a folder → that model; `openai:NAME` → an OpenAI-compatible endpoint."""
+    """ "" → the packaged MiniLM; a folder → that model; `openai:NAME` → an OpenAI-compatible endpoint."""
     if model.startswith("openai:"):
         if not dimension:
             raise EmbeddingError("An endpoint model needs MEMENTO_EMBEDDING_DIMENSION (e.g. 1536).")

@@ -57,7 +57,7 @@ def split_by_query(
     if max_queries is not None:
         queries = queries[:max_queries]
     order = np.random.default_rng(seed).permutation(len(queries))
-    n_test = max(1, int(round(len(queries) * test_fraction)))
+    n_test = max(1, round(len(queries) * test_fraction))
     held_out = {queries[i] for i in order[:n_test]}
     kept = set(queries)
     halves: dict[bool, list[str]] = {True: [], False: []}

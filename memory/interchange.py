@@ -167,18 +167,34 @@ def export_jsonl(bank: Any, path: Path, fmt: str = "memento") -> dict[str, Any]:
     with temporary.open("w", encoding="utf-8") as out:
         if fmt in ("memento", "memory"):
             for case in bank.iter_cases():
-                row = {"kind": "case", **case.to_json()} if fmt == "memento" else {
-                    "case": case.task, "plan": plan_json(case.plan), "case_label": case.outcome}
+                row = (
+                    {"kind": "case", **case.to_json()}
+                    if fmt == "memento"
+                    else {"case": case.task, "plan": plan_json(case.plan), "case_label": case.outcome}
+                )
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 written["cases"] += 1
         if fmt in ("memento", "training"):
             cases = {c.id: c for c in bank.iter_cases()} if fmt == "training" else {}
             for t in bank.iter_transitions():
                 if fmt == "memento":
-                    row = {"kind": "transition", "run_id": t.run_id, "task": t.task, "case_id": t.case_id, "reward": t.reward, "created": t.created}
+                    row = {
+                        "kind": "transition",
+                        "run_id": t.run_id,
+                        "task": t.task,
+                        "case_id": t.case_id,
+                        "reward": t.reward,
+                        "created": t.created,
+                    }
                 elif t.case_id in cases:
                     case = cases[t.case_id]
-                    row = {"query": t.task, "case": case.task, "case_label": case.outcome, "plan": plan_json(case.plan), "truth_label": t.reward >= 0.5}
+                    row = {
+                        "query": t.task,
+                        "case": case.task,
+                        "case_label": case.outcome,
+                        "plan": plan_json(case.plan),
+                        "truth_label": t.reward >= 0.5,
+                    }
                 else:
                     continue
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

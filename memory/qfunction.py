@@ -319,9 +319,7 @@ class QFunction:
         x = self._features(tasks, _unit(case_embs), case_stats, prior=prior)
         return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
 
-    def score_many(
-        self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]
-    ) -> np.ndarray:
+    def score_many(self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]) -> np.ndarray:
         """P(success) for aligned rows of (task, case) pairs, for batch evaluation."""
         x = self._features(_unit(task_embs), _unit(case_embs), case_stats)
         return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
@@ -384,4 +382,3 @@ class QFunction:
             model._n_tasks, model._next_slot = len(model._task_rewards), int(header.get("next_slot", 0))
         model._mean, model._scale, model._weights = arrays["mean"], arrays["scale"], arrays["weights"]
         return model
-

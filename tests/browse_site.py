@@ -154,7 +154,9 @@ def _inline_boilerplate_article(index: int) -> Article:
             body.append(f'<div class="ad-slot">{boilerplate[1]}.</div>')
         if n == 5:
             body.append(f'<aside class="newsletter"><p>{boilerplate[2]}.</p><input type="email"></aside>')
-    comments = "".join(f'<div class="comment"><p>{c}?</p></div>' if "know" in c else f'<div class="comment"><p>{c}.</p></div>' for c in boilerplate[3:])
+    comments = "".join(
+        f'<div class="comment"><p>{c}?</p></div>' if "know" in c else f'<div class="comment"><p>{c}.</p></div>' for c in boilerplate[3:]
+    )
     page = f"""<!doctype html><html><head><title>{title} - Valley Times</title>
 <meta property="article:published_time" content="{date}"></head><body>
 <header><nav>{"".join(f'<a href="/n{n}">Nav {n}</a>' for n in range(15))}</nav></header>
@@ -291,23 +293,30 @@ class Site:
     def _pages(self) -> dict[str, tuple[str, bytes]]:
         pages = {a.path: ("text/html; charset=utf-8", a.html.encode()) for a in [*ARTICLES, self.big]}
         utf8 = "text/html; charset=utf-8"
-        pages.update({
-            "/js-only": (utf8, JS_ONLY.encode()),
-            "/api/facts.json": ("application/json", json.dumps({"facts": FACTS}).encode()),
-            "/form": (utf8, FORM.encode()),
-            "/never-settles": (utf8, NEVER_SETTLES.encode()),
-            "/busy-loop": (utf8, BUSY_LOOP.encode()),
-            "/popups": (utf8, POPUPS.encode()),
-            "/injection": (utf8, INJECTION.encode()),
-            "/links": (utf8, LINKS.encode()),
-            "/leaky": (utf8, PRIVATE_RESOURCES.format(port=self.port).encode()),
-            "/report.pdf": ("application/pdf", self.pdf),
-            "/data.json": ("application/json", b'{"rows": [{"city": "Oslo", "json-token": 1}]}'),
-            "/garbage": ("text/html", random.Random(5).randbytes(4096)),
-            # Declared UTF-8, really Windows-1252: the reader must notice.
-            "/mislabelled": (utf8, "<html><head><title>Café</title></head><body><p>Crème brûlée at the café: “charset-token” — naïve.</p></body></html>".encode("cp1252")),
-            "/plain.txt": ("text/plain; charset=utf-8", b"Plain text page with plain-token.\n"),
-        })
+        pages.update(
+            {
+                "/js-only": (utf8, JS_ONLY.encode()),
+                "/api/facts.json": ("application/json", json.dumps({"facts": FACTS}).encode()),
+                "/form": (utf8, FORM.encode()),
+                "/never-settles": (utf8, NEVER_SETTLES.encode()),
+                "/busy-loop": (utf8, BUSY_LOOP.encode()),
+                "/popups": (utf8, POPUPS.encode()),
+                "/injection": (utf8, INJECTION.encode()),
+                "/links": (utf8, LINKS.encode()),
+                "/leaky": (utf8, PRIVATE_RESOURCES.format(port=self.port).encode()),
+                "/report.pdf": ("application/pdf", self.pdf),
+                "/data.json": ("application/json", b'{"rows": [{"city": "Oslo", "json-token": 1}]}'),
+                "/garbage": ("text/html", random.Random(5).randbytes(4096)),
+                # Declared UTF-8, really Windows-1252: the reader must notice.
+                "/mislabelled": (
+                    utf8,
+                    "<html><head><title>Café</title></head><body><p>Crème brûlée at the café: “charset-token” — naïve.</p></body></html>".encode(
+                        "cp1252"
+                    ),
+                ),
+                "/plain.txt": ("text/plain; charset=utf-8", b"Plain text page with plain-token.\n"),
+            }
+        )
         return pages
 
     def _handler(self):
@@ -393,8 +402,11 @@ class Site:
                     return self._send(200, "text/html; charset=utf-8", body, {"Content-Encoding": encoding})
                 if path == "/hello":
                     name = html.escape(parse_qs(parts.query).get("name", ["stranger"])[0])
-                    return self._send(200, "text/html; charset=utf-8",
-                                      f"<html><head><title>Hello</title></head><body><h1>Hello, {name}!</h1><a href='/form'>Again</a></body></html>".encode())
+                    return self._send(
+                        200,
+                        "text/html; charset=utf-8",
+                        f"<html><head><title>Hello</title></head><body><h1>Hello, {name}!</h1><a href='/form'>Again</a></body></html>".encode(),
+                    )
                 if path.startswith("/secret"):
                     return self._send(200, "text/plain", b"secret")
                 self._send(404, "text/html", b"<html><body><h1>Not found</h1></body></html>")

@@ -50,18 +50,60 @@ WORDS = (
 
 # Leading byte sequences of common file formats; make_garbage avoids all of them.
 _COMMON_MAGIC = [
-    b"%PDF", b"PK", b"\x89PNG", b"\xff\xd8", b"GIF8", b"BM", b"II*\x00", b"MM\x00*",
-    b"\xd0\xcf\x11\xe0", b"\x1f\x8b", b"\x1f\x9d", b"BZh", b"7z\xbc\xaf", b"Rar!",
-    b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"\x7fELF", b"MZ",
-    b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa", b"\xcf\xfa\xed\xfe", b"RIFF", b"OggS",
-    b"fLaC", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xef\xbb\xbf", b"\xff\xfe",
-    b"\xfe\xff", b"{\\rtf", b"<?xml", b"<!DOCTYPE", b"<html", b"\x00\x01\x00\x00",
-    b"\x00\x00\x01\x00", b"OTTO", b"wOFF", b"wOF2", b"\x1a\x45\xdf\xa3", b"SQLite",
-    b"8BPS", b"\x00asm", b"%!PS", b"AT&TFORM", b"FORM", b"\x00\x00\x00",
+    b"%PDF",
+    b"PK",
+    b"\x89PNG",
+    b"\xff\xd8",
+    b"GIF8",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\xd0\xcf\x11\xe0",
+    b"\x1f\x8b",
+    b"\x1f\x9d",
+    b"BZh",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"\xfd7zXZ",
+    b"\x28\xb5\x2f\xfd",
+    b"\x04\x22\x4d\x18",
+    b"\x7fELF",
+    b"MZ",
+    b"\xca\xfe\xba\xbe",
+    b"\xfe\xed\xfa",
+    b"\xcf\xfa\xed\xfe",
+    b"RIFF",
+    b"OggS",
+    b"fLaC",
+    b"ID3",
+    b"\xff\xfb",
+    b"\xff\xf3",
+    b"\xff\xf2",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"{\\rtf",
+    b"<?xml",
+    b"<!DOCTYPE",
+    b"<html",
+    b"\x00\x01\x00\x00",
+    b"\x00\x00\x01\x00",
+    b"OTTO",
+    b"wOFF",
+    b"wOF2",
+    b"\x1a\x45\xdf\xa3",
+    b"SQLite",
+    b"8BPS",
+    b"\x00asm",
+    b"%!PS",
+    b"AT&TFORM",
+    b"FORM",
+    b"\x00\x00\x00",
 ]
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _find_ttf() -> str | None:
     """Return a TrueType font path from /usr/share/fonts, preferring DejaVuSans."""
@@ -87,7 +129,7 @@ def _text_image(text: str, width: int = 800, height: int = 200, font_size: int =
     while True:
         font = _load_font(size)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        if (right - left) <= width * 0.9 and (bottom - top) <= height * 0.8 or size <= 12:
+        if ((right - left) <= width * 0.9 and (bottom - top) <= height * 0.8) or size <= 12:
             break
         size -= 4
     x = (width - (right - left)) // 2 - left
@@ -104,12 +146,14 @@ def _pdf_bytes(pages: int = 3) -> bytes:
         page.insert_text((72, 72), f"Page {n} marker: pdf-page-{n}-token", fontsize=14)
         body = " ".join(SENTENCES[(n + i) % len(SENTENCES)] for i in range(4))
         page.insert_textbox(pymupdf.Rect(72, 100, 523, 400), body, fontsize=11)
-    doc.set_metadata({
-        "title": "Quarterly Report",
-        "author": "Ada Lovelace",
-        "creationDate": FIXED_PDF_DATE,
-        "modDate": FIXED_PDF_DATE,
-    })
+    doc.set_metadata(
+        {
+            "title": "Quarterly Report",
+            "author": "Ada Lovelace",
+            "creationDate": FIXED_PDF_DATE,
+            "modDate": FIXED_PDF_DATE,
+        }
+    )
     data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
     doc.close()
     return data
@@ -182,6 +226,7 @@ def _prose_paragraph(rng: random.Random, min_words: int = 60, max_words: int = 9
 
 # --------------------------------------------------------------------------- PDF
 
+
 def make_pdf(dir: Path, pages: int = 3, name: str = "report.pdf") -> Path:
     path = Path(dir) / name
     path.write_bytes(_pdf_bytes(pages))
@@ -253,6 +298,7 @@ def make_mislabelled(dir: Path, name: str = "actually_pdf.docx") -> Path:
 
 
 # --------------------------------------------------------------------------- Office
+
 
 def make_docx(dir: Path, name: str = "memo.docx") -> Path:
     path = Path(dir) / name
@@ -341,6 +387,7 @@ def make_xls(dir: Path, name: str = "old.xls") -> Path:
 
 # --------------------------------------------------------------------------- tabular text
 
+
 def _write_delimited(path: Path, header: list[str], rows: list[list], delimiter: str) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter=delimiter)
@@ -373,6 +420,7 @@ def make_big_csv(dir: Path, rows: int = 5000, name: str = "big.csv") -> Path:
 
 
 # --------------------------------------------------------------------------- markup / structured text
+
 
 def make_html(dir: Path, name: str = "page.html") -> Path:
     path = Path(dir) / name
@@ -496,6 +544,7 @@ def make_latin1_text(dir: Path, name: str = "latin1.txt") -> Path:
 
 # --------------------------------------------------------------------------- images
 
+
 def make_png_with_text(dir: Path, name: str = "sign.png") -> Path:
     path = Path(dir) / name
     _text_image("HELLO OCR 42", width=800, height=200, font_size=96).save(path, format="PNG")
@@ -516,6 +565,7 @@ def make_jpeg_with_exif(dir: Path, name: str = "photo.jpg") -> Path:
 
 
 # --------------------------------------------------------------------------- e-book
+
 
 def make_epub(dir: Path, name: str = "book.epub") -> Path:
     path = Path(dir) / name
@@ -544,6 +594,7 @@ def make_epub(dir: Path, name: str = "book.epub") -> Path:
 
 
 # --------------------------------------------------------------------------- archives
+
 
 def make_zip(dir: Path, name: str = "bundle.zip", members: dict[str, bytes] | None = None) -> Path:
     path = Path(dir) / name
@@ -581,6 +632,7 @@ def make_many_member_zip(dir: Path, count: int = 20000, name: str = "many.zip") 
 
 
 # --------------------------------------------------------------------------- odd files
+
 
 def make_garbage(dir: Path, name: str = "blob.bin", size: int = 4096) -> Path:
     """Seeded random bytes whose start matches no common magic number."""

@@ -34,9 +34,7 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def stdio_parameters(name: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=["-m", f"memento.servers.{name}"], env=server_env(env), cwd=cwd or ROOT
-    )
+    return StdioServerParameters(command=sys.executable, args=["-m", f"memento.servers.{name}"], env=server_env(env), cwd=cwd or ROOT)
 
 
 @asynccontextmanager
@@ -109,7 +107,11 @@ def run_inspector(server: list[str], *args: str, settings: Mapping[str, str] | N
     flags = [flag for key, value in (settings or {}).items() for flag in ("-e", f"{key}={value}")]
     done = subprocess.run(
         [str(INSPECTOR), "--cli", *flags, *server, *args],
-        capture_output=True, text=True, timeout=180, cwd=cwd or ROOT, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=cwd or ROOT,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}"},
     )
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,6 @@
 """A separate process that writes cases into a bank and acknowledges each one on stdout.
 
-    python -m tests.memory_writer HOME PREFIX COUNT [CHROMA_URL]
+python -m tests.memory_writer HOME PREFIX COUNT [CHROMA_URL]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +21,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from mcp import Client
 
 from memento.servers.search.settings import SearchSettings
 
 __all__ = [
-    "PAGES", "WEB_VENDORS", "FakeVendors", "Reply", "empty", "malformed", "no_duckduckgo", "quota", "rate_limited",
-    "server_error", "success", "unauthorized",
+    "PAGES",
+    "WEB_VENDORS",
+    "FakeVendors",
+    "Reply",
+    "empty",
+    "malformed",
+    "quota",
+    "rate_limited",
+    "search_client",
+    "server_error",
+    "success",
+    "unauthorized",
 ]
 
 WEB_VENDORS = ("searxng", "brave", "tavily", "serper", "serpapi", "exa")
@@ -216,50 +225,58 @@ class FakeVendors:
         return Handler
 
 
-@pytest.fixture(autouse=True)
-def no_duckduckgo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Import this fixture into a test module: any path that would reach DuckDuckGo fails the test instead.
-
-    The server turns a backend's exception into a failed attempt, so the attempt is also recorded here
-    and checked when the test ends.
-    """
-    tried: list[float] = []
-
-    def refuse(timeout_s: float) -> None:
-        tried.append(timeout_s)
-        raise AssertionError("a test tried to reach DuckDuckGo; stub memento.servers.search.backends.ddg.make_client")
-
-    monkeypatch.setattr("memento.servers.search.backends.ddg.make_client", refuse)
-    yield
-    assert not tried, "a test tried to reach DuckDuckGo"
-
-
-# -- each vendor's documented answers --------------------------------------------------------------
-
-
 def success(vendor: str, pages: list[tuple[str, str, str, str | None]] = PAGES, query: str = "rivers") -> dict:
     if vendor == "searxng":
         return {
-            "query": query, "number_of_results": 0,
+            "query": query,
+            "number_of_results": 0,
             "results": [
-                {"url": u, "title": t, "content": s, "engine": "bing", "engines": ["bing", "google"], "score": 3.0 / (i + 1),
-                 "category": "general", "publishedDate": d}
+                {
+                    "url": u,
+                    "title": t,
+                    "content": s,
+                    "engine": "bing",
+                    "engines": ["bing", "google"],
+                    "score": 3.0 / (i + 1),
+                    "category": "general",
+                    "publishedDate": d,
+                }
                 for i, (t, u, s, d) in enumerate(pages)
             ],
-            "answers": [], "corrections": [], "infoboxes": [], "suggestions": [], "unresponsive_engines": [],
+            "answers": [],
+            "corrections": [],
+            "infoboxes": [],
+            "suggestions": [],
+            "unresponsive_engines": [],
         }
     if vendor == "brave":
         return {
-            "type": "search", "query": {"original": query, "more_results_available": True},
-            "web": {"type": "search", "family_friendly": True, "results": [
-                {"type": "search_result", "title": t, "url": u, "description": s, "language": "en", "family_friendly": True,
-                 **({"page_age": f"{d}T08:00:00", "age": "May 1, 2024"} if d else {})}
-                for t, u, s, d in pages
-            ]},
+            "type": "search",
+            "query": {"original": query, "more_results_available": True},
+            "web": {
+                "type": "search",
+                "family_friendly": True,
+                "results": [
+                    {
+                        "type": "search_result",
+                        "title": t,
+                        "url": u,
+                        "description": s,
+                        "language": "en",
+                        "family_friendly": True,
+                        **({"page_age": f"{d}T08:00:00", "age": "May 1, 2024"} if d else {}),
+                    }
+                    for t, u, s, d in pages
+                ],
+            },
         }
     if vendor == "tavily":
         return {
-            "query": query, "follow_up_questions": None, "answer": None, "images": [], "response_time": 0.8,
+            "query": query,
+            "follow_up_questions": None,
+            "answer": None,
+            "images": [],
+            "response_time": 0.8,
             "results": [
                 {"title": t, "url": u, "content": s, "score": 0.9 - i / 10, "raw_content": None, **({"published_date": d} if d else {})}
                 for i, (t, u, s, d) in enumerate(pages)
@@ -268,22 +285,38 @@ def success(vendor: str, pages: list[tuple[str, str, str, str | None]] = PAGES, 
     if vendor == "serper":
         return {
             "searchParameters": {"q": query, "type": "search", "engine": "google"},
-            "organic": [{"title": t, "link": u, "snippet": s, "position": i + 1, **({"date": d} if d else {})} for i, (t, u, s, d) in enumerate(pages)],
-            "relatedSearches": [], "credits": 1,
+            "organic": [
+                {"title": t, "link": u, "snippet": s, "position": i + 1, **({"date": d} if d else {})}
+                for i, (t, u, s, d) in enumerate(pages)
+            ],
+            "relatedSearches": [],
+            "credits": 1,
         }
     if vendor == "serpapi":
         return {
             "search_metadata": {"id": "fake", "status": "Success", "total_time_taken": 0.5},
             "search_parameters": {"engine": "google", "q": query},
             "search_information": {"organic_results_state": "Results for exact spelling", "total_results": len(pages)},
-            "organic_results": [{"position": i + 1, "title": t, "link": u, "snippet": s, **({"date": d} if d else {})} for i, (t, u, s, d) in enumerate(pages)],
+            "organic_results": [
+                {"position": i + 1, "title": t, "link": u, "snippet": s, **({"date": d} if d else {})}
+                for i, (t, u, s, d) in enumerate(pages)
+            ],
         }
     if vendor == "exa":
         return {
-            "requestId": "fake-request", "resolvedSearchType": "neural",
+            "requestId": "fake-request",
+            "resolvedSearchType": "neural",
             "results": [
-                {"id": u, "title": t, "url": u, "publishedDate": f"{d}T00:00:00.000Z" if d else None, "author": None, "score": 0.4,
-                 "highlights": [s], "highlightScores": [0.5]}
+                {
+                    "id": u,
+                    "title": t,
+                    "url": u,
+                    "publishedDate": f"{d}T00:00:00.000Z" if d else None,
+                    "author": None,
+                    "score": 0.4,
+                    "highlights": [s],
+                    "highlightScores": [0.5],
+                }
                 for t, u, s, d in pages
             ],
             "costDollars": {"total": 0.005},
@@ -310,8 +343,17 @@ def empty(vendor: str) -> Reply:
 def unauthorized(vendor: str) -> Reply:
     bodies = {
         "searxng": "<html><body>401 Authorization Required</body></html>",
-        "brave": {"type": "ErrorResponse", "error": {"id": "e1", "status": 401, "code": "SUBSCRIPTION_TOKEN_INVALID",
-                                                     "detail": "The provided subscription token is invalid.", "meta": {}}, "time": 1},
+        "brave": {
+            "type": "ErrorResponse",
+            "error": {
+                "id": "e1",
+                "status": 401,
+                "code": "SUBSCRIPTION_TOKEN_INVALID",
+                "detail": "The provided subscription token is invalid.",
+                "meta": {},
+            },
+            "time": 1,
+        },
         "tavily": {"detail": {"error": "Unauthorized: missing or invalid API key."}},
         "serper": {"message": "Unauthorized.", "statusCode": 401},
         "serpapi": {"error": "Invalid API key. Your API key should be here: https://serpapi.com/manage-api-key"},
@@ -323,8 +365,11 @@ def unauthorized(vendor: str) -> Reply:
 def rate_limited(vendor: str, retry_after: str | None = "1") -> Reply:
     bodies = {
         "searxng": "Too Many Requests",
-        "brave": {"type": "ErrorResponse", "error": {"id": "e2", "status": 429, "code": "RATE_LIMITED",
-                                                     "detail": "Request rate limit exceeded for plan.", "meta": {}}, "time": 1},
+        "brave": {
+            "type": "ErrorResponse",
+            "error": {"id": "e2", "status": 429, "code": "RATE_LIMITED", "detail": "Request rate limit exceeded for plan.", "meta": {}},
+            "time": 1,
+        },
         "tavily": {"detail": {"error": "Rate limit exceeded, slow down."}},
         "serper": {"message": "Too many requests", "statusCode": 429},
         "serpapi": {"error": "Your account has exceeded the hourly throughput limit."},
@@ -336,8 +381,19 @@ def rate_limited(vendor: str, retry_after: str | None = "1") -> Reply:
 
 def quota(vendor: str) -> Reply:
     replies = {
-        "brave": Reply(429, {"type": "ErrorResponse", "error": {"id": "e3", "status": 429, "code": "QUOTA_LIMITED",
-                                                                "detail": "Request quota limit exceeded for plan.", "meta": {}}}),
+        "brave": Reply(
+            429,
+            {
+                "type": "ErrorResponse",
+                "error": {
+                    "id": "e3",
+                    "status": 429,
+                    "code": "QUOTA_LIMITED",
+                    "detail": "Request quota limit exceeded for plan.",
+                    "meta": {},
+                },
+            },
+        ),
         "tavily": Reply(432, {"detail": {"error": "This request exceeds your plan's set usage limit. Please upgrade your plan."}}),
         "serper": Reply(400, {"message": "Not enough credits", "statusCode": 400}),
         "serpapi": Reply(429, {"error": "Your account has run out of searches."}),
@@ -352,19 +408,6 @@ def server_error(vendor: str) -> Reply:
 
 def malformed(vendor: str) -> Reply:
     return Reply(200, "<html><body>Bad gateway, but with a 200</body></html>")
-
-
-# Fixtures the search test modules share: one fake vendor server per module, reset for each test.
-@pytest.fixture(scope="module")
-def vendors() -> Iterator[FakeVendors]:
-    with FakeVendors() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(vendors: FakeVendors) -> FakeVendors:
-    vendors.reset()
-    return vendors
 
 
 @asynccontextmanager

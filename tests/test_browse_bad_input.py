@@ -35,8 +35,11 @@ def site() -> Iterator[Site]:
 @pytest.fixture(scope="module")
 async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
     settings = BrowseSettings(
-        home=tmp_path_factory.mktemp("home"), allowed_hosts=["127.0.0.1"], http_timeout_s=1.5,
-        browse_max_bytes=LIMIT, browse_max_redirects=10,
+        home=tmp_path_factory.mktemp("home"),
+        allowed_hosts=["127.0.0.1"],
+        http_timeout_s=1.5,
+        browse_max_bytes=LIMIT,
+        browse_max_redirects=10,
     )
     async with Client(build(settings, resolver=no_dns)) as running:
         yield running

@@ -20,8 +20,8 @@ from mcp import Client
 from memento.servers.browse.browser import Chromium
 from memento.servers.browse.render import render_page, screenshot
 from memento.servers.browse.server import build
-from memento.servers.browse.settings import BrowseSettings
 from memento.servers.browse.sessions import Sessions
+from memento.servers.browse.settings import BrowseSettings
 from memento.servers.common.errors import TimedOut, TooLarge
 from memento.servers.common.netguard import pinned_policy
 from tests.browse_site import FACTS, Site
@@ -60,7 +60,7 @@ async def test_a_javascript_only_page_is_rendered_when_auto_sees_it_needs_script
     reply, text = await call(client, "fetch_page", url=site.url("/js-only"))
     assert not reply.is_error, text
     assert reply.structured_content["rendered"]
-    assert all(fact in text for fact in FACTS) and "needs JavaScript" in text or "relies on scripts" in text
+    assert (all(fact in text for fact in FACTS) and "needs JavaScript" in text) or "relies on scripts" in text
     reply, text = await call(client, "fetch_page", url=site.url("/js-only"), render="never")
     assert not reply.structured_content["rendered"] and FACTS[0] not in text
 

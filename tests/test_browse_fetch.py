@@ -116,7 +116,9 @@ async def test_a_page_with_a_wrong_charset_label_reads_correctly(client: Client,
 
 
 async def test_find_in_page_shows_each_match_with_context(client: Client, site: Site) -> None:
-    reply = await client.call_tool("find_in_page", {"url": site.url(ARTICLES[0].path), "pattern": "tidal-site-[23]", "regex": True, "context_chars": 30})
+    reply = await client.call_tool(
+        "find_in_page", {"url": site.url(ARTICLES[0].path), "pattern": "tidal-site-[23]", "regex": True, "context_chars": 30}
+    )
     assert not reply.is_error
     assert reply.structured_content["count"] == 2
     assert "**tidal-site-2**" in reply.content[0].text

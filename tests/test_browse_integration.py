@@ -24,8 +24,16 @@ from tests.sysdeps import needs
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 TOOLS = {
-    "fetch_page", "find_in_page", "page_links", "screenshot", "browser_open", "browser_snapshot",
-    "browser_click", "browser_type", "browser_back", "browser_close",
+    "fetch_page",
+    "find_in_page",
+    "page_links",
+    "screenshot",
+    "browser_open",
+    "browser_snapshot",
+    "browser_click",
+    "browser_type",
+    "browser_back",
+    "browser_close",
 }
 needs_chromium = needs(bool(BrowseSettings().chromium_path), "Chromium (apt-get install chromium)")
 
@@ -96,7 +104,11 @@ async def test_without_a_browser_auto_falls_back_to_the_html_and_always_explains
 def test_a_bad_setting_stops_the_server_naming_the_variable() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "memento.servers.browse"],
-        env={**os.environ, "MEMENTO_BROWSE_MAX_TABS": "none"}, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MEMENTO_BROWSE_MAX_TABS": "none"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "MEMENTO_BROWSE_MAX_TABS" in result.stderr
 
@@ -111,7 +123,9 @@ def test_the_tools_work_from_the_mcp_inspector_cli(site: Site) -> None:
     listed = inspector(settings, "--method", "tools/list")
     assert {tool["name"] for tool in listed["tools"]} == TOOLS
     call = ("--method", "tools/call", "--tool-name")
-    page = inspector(settings, *call, "fetch_page", "--tool-arg", f"url={site.url(ARTICLES[2].path)}", "--tool-arg", "query=glass checklist")
+    page = inspector(
+        settings, *call, "fetch_page", "--tool-arg", f"url={site.url(ARTICLES[2].path)}", "--tool-arg", "query=glass checklist"
+    )
     assert ARTICLES[2].main[0] in page["content"][0]["text"] and page["structuredContent"]["matching_passages"] >= 1
     opened = inspector(settings, *call, "browser_open", "--tool-arg", f"url={site.url('/form')}")
     assert 'textbox "Your name"' in opened["content"][0]["text"]

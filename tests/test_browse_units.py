@@ -91,7 +91,9 @@ def test_auto_rendering_is_wanted_only_for_pages_that_need_scripts() -> None:
 
 
 def test_query_aware_reading_puts_matching_passages_first_and_keeps_everything() -> None:
-    markdown = "\n\n".join(f"Paragraph {n}: " + ("lighthouse keepers and foghorns. " if n == 7 else "ordinary filler text. ") * 30 for n in range(10))
+    markdown = "\n\n".join(
+        f"Paragraph {n}: " + ("lighthouse keepers and foghorns. " if n == 7 else "ordinary filler text. ") * 30 for n in range(10)
+    )
     focused = focus(markdown, "lighthouse foghorns")
     assert focused.matching >= 1
     first = focused.text.index("<!-- passage")
@@ -115,7 +117,7 @@ def test_find_matches_text_across_spacing_and_case_and_joins_close_hits() -> Non
 
 
 def test_find_takes_regular_expressions_and_rejects_malformed_ones() -> None:
-    hits, count, _ = find_all("born 1815, died 1852", r"\b1[89]\d\d\b", is_regex=True, context_chars=5)
+    _hits, count, _ = find_all("born 1815, died 1852", r"\b1[89]\d\d\b", is_regex=True, context_chars=5)
     assert count == 2
     with pytest.raises(InvalidInput, match="regular expression"):
         find_all("x", "([unclosed", is_regex=True)
@@ -141,18 +143,22 @@ def test_an_xhtml_page_with_an_encoding_declaration_still_gives_its_links() -> N
     assert [link.url for link in extract_links(html, "http://site.test/")] == ["http://site.test/x"]
 
 
-SNAPSHOT = """- generic [active] [ref=e1]:
+SNAPSHOT = (
+    """- generic [active] [ref=e1]:
   - navigation [ref=e2]:
     - link "Home" [ref=e3] [cursor=pointer]:
       - /url: /
   - main [ref=e4]:
     - heading "Form" [level=1] [ref=e5]
-    - paragraph [ref=e6]: """ + "long text " * 60 + """
+    - paragraph [ref=e6]: """
+    + "long text " * 60
+    + """
     - generic [ref=e7]:
       - textbox "Name" [ref=e8]
       - checkbox "Agree" [checked] [ref=e9]
       - button "Send" [ref=e10]
     - generic [ref=e11] [cursor=pointer]: Click me"""
+)
 
 
 def test_a_compact_snapshot_keeps_refs_only_where_one_can_act() -> None:
@@ -172,7 +178,9 @@ def test_page_text_cannot_close_its_untrusted_block() -> None:
 
 
 def test_browse_settings_come_from_the_environment_and_bad_ones_name_their_variable() -> None:
-    settings = BrowseSettings.from_env({"MEMENTO_BROWSE_MAX_BYTES": "5MB", "MEMENTO_CHROMIUM_PATH": "/opt/chrome", "MEMENTO_BROWSE_VIEWPORT": "800x600"})
+    settings = BrowseSettings.from_env(
+        {"MEMENTO_BROWSE_MAX_BYTES": "5MB", "MEMENTO_CHROMIUM_PATH": "/opt/chrome", "MEMENTO_BROWSE_VIEWPORT": "800x600"}
+    )
     assert int(settings.browse_max_bytes) == 5_000_000 and settings.chromium_path == "/opt/chrome"
     assert settings.viewport == {"width": 800, "height": 600}
     with pytest.raises(SettingsError, match="MEMENTO_BROWSE_PAGE_TIMEOUT_S"):

@@ -29,7 +29,13 @@ async def test_a_host_saves_retrieves_and_corrects_cases_over_stdio(memento_home
         first = saved.structured_content
         failed = await client.call_tool(
             "save_case",
-            {"task": "What is the capital of Canada?", "plan": ["guess"], "answer": "Toronto", "reward": 0.0, "shown_case_ids": [first["case_id"]]},
+            {
+                "task": "What is the capital of Canada?",
+                "plan": ["guess"],
+                "answer": "Toronto",
+                "reward": 0.0,
+                "shown_case_ids": [first["case_id"]],
+            },
         )
         assert not failed.is_error
 
@@ -65,7 +71,14 @@ def test_the_memory_cli_imports_searches_exports_and_reports(memento_home: Path,
     env = {**os.environ, "MEMENTO_HOME": str(memento_home)}
 
     def memento(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "memento.agent.cli", "memory", *args], capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "memento.agent.cli", "memory", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
 
     imported = memento("import", str(sample))
     assert imported.returncode == 0, imported.stderr

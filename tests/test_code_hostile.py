@@ -154,7 +154,7 @@ async def test_printing_a_gigabyte_is_cut_with_a_note_and_costs_the_server_nothi
     assert data["stdout"] == "y" * OUTPUT_MAX and f"{300_000_000 - OUTPUT_MAX:,} more bytes" in text
     assert time.monotonic() - started < 90
     server = _server_pid(await sandbox_pid(client, "flood"))
-    rss_peak = int(next(l for l in Path(f"/proc/{server}/status").read_text().splitlines() if l.startswith("VmHWM")).split()[1])
+    rss_peak = int(next(line for line in Path(f"/proc/{server}/status").read_text().splitlines() if line.startswith("VmHWM")).split()[1])
     assert rss_peak < 400 * 1024  # KiB: the server never held the flood
     await _alive(client, "flood")
 
@@ -195,7 +195,7 @@ async def test_host_secrets_the_server_env_and_its_files_are_invisible(client, h
         f"(os.path.exists('/etc/shadow'), {FAKE_SECRET!r} in repr(os.environ) + repr(seen),\n"
         f" os.path.exists({str(ROOT / 'servers')!r}), os.path.exists({str(home)!r}), sorted(os.listdir('/home')) if os.path.exists('/home') else None)"
     )
-    result, text, _ = await run(client, code, session="peek")
+    _result, text, _ = await run(client, code, session="peek")
     assert text == "Out: (False, False, False, False, None)", text
     _, text, data = await shell(client, "env; cat /etc/shadow; ls /root; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'", session="peek")
     assert FAKE_SECRET not in text and "OPENAI_API_KEY" not in data["stdout"]
@@ -205,7 +205,9 @@ async def test_host_secrets_the_server_env_and_its_files_are_invisible(client, h
 async def test_killing_the_parent_or_everything_leaves_the_server_running(client) -> None:
     await run(client, "marker = 1", session="killer")
     pid = await sandbox_pid(client, "killer")
-    result, text, data = await run(client, "import os\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\nos.kill(-1, 9)\n'survived'", session="killer")
+    _result, _text, _data = await run(
+        client, "import os\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\nos.kill(-1, 9)\n'survived'", session="killer"
+    )
     assert await sandbox_pid(client, "killer") == pid and Path(f"/proc/{_server_pid(pid)}").exists()
     await run(client, "import os, signal\nos.killpg(0, signal.SIGKILL)", session="killer")
     await _alive(client, "killer")
@@ -228,10 +230,16 @@ async def test_dot_dot_and_symlinks_do_not_escape_the_workspace(client, home: Pa
     _, text, _ = await run(client, code, session="escape")
     assert "host-only-token" not in text and "FileNotFoundError" in text and "'servers'" not in text
     for tool, arguments in [
-        ("read_file", {"path": "hs"}), ("read_file", {"path": "hostdir/host-secret.txt"}), ("read_file", {"path": "pw"}),
-        ("read_file", {"path": "up/workspaces/default/x"}), ("read_file", {"path": "../escape/hs"}),
-        ("list_files", {"path": "up"}), ("list_files", {"path": "hostdir"}), ("list_files", {"path": ".."}),
-        ("write_file", {"path": "hostdir/planted.txt", "content": "x"}), ("write_file", {"path": "../planted.txt", "content": "x"}),
+        ("read_file", {"path": "hs"}),
+        ("read_file", {"path": "hostdir/host-secret.txt"}),
+        ("read_file", {"path": "pw"}),
+        ("read_file", {"path": "up/workspaces/default/x"}),
+        ("read_file", {"path": "../escape/hs"}),
+        ("list_files", {"path": "up"}),
+        ("list_files", {"path": "hostdir"}),
+        ("list_files", {"path": ".."}),
+        ("write_file", {"path": "hostdir/planted.txt", "content": "x"}),
+        ("write_file", {"path": "../planted.txt", "content": "x"}),
         ("write_file", {"path": "hs", "content": "overwritten"}),
     ]:
         result = await client.call_tool(tool, {**arguments, "session": "escape"})

@@ -27,8 +27,13 @@ pytestmark = pytest.mark.anyio
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Start the server on stdio with no client: it starts (or refuses), reads end-of-input and exits."""
     return subprocess.run(
-        [sys.executable, "-m", "memento.servers.code"], env={**os.environ, **env}, cwd=ROOT,
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "memento.servers.code"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -66,7 +71,7 @@ async def test_the_unsandboxed_mode_works_and_warns_on_start_and_in_every_result
 async def test_the_server_works_over_streamable_http(tmp_path: Path) -> None:
     async with http_client_for("code", env={"MEMENTO_HOME": str(tmp_path)}) as client:
         await run(client, "import matplotlib.pyplot as plt\nxs = [1, 2, 3]")
-        result, text, data = await run(client, "plt.plot(xs, [v * v for v in xs])\nsum(xs)", timeout_s=60)
+        result, text, _data = await run(client, "plt.plot(xs, [v * v for v in xs])\nsum(xs)", timeout_s=60)
         assert text.startswith("Out: 6") and len(png_images(result)) == 1
         listed = await client.call_tool("list_files", {})
         assert not listed.is_error

@@ -37,7 +37,7 @@ async def test_variables_imports_and_functions_persist_across_calls(client) -> N
 
 
 async def test_stdout_stderr_and_the_last_value_come_back_separately(client) -> None:
-    result, text, data = await run(client, "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\n{'a': 1}")
+    _result, text, data = await run(client, "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\n{'a': 1}")
     assert data["stdout"] == "to out\n" and data["stderr"] == "to err\n" and data["value"] == "{'a': 1}"
     assert data["ok"] and "stdout:\nto out" in text and "stderr:\nto err" in text and "Out: {'a': 1}" in text
 
@@ -68,7 +68,7 @@ async def test_matplotlib_figures_come_back_as_png_images(client) -> None:
         "plt.figure(); plt.bar(['a', 'b'], [3, 5])\n"
         "None"
     )
-    result, text, data = await run(client, code, timeout_s=60)
+    result, _text, data = await run(client, code, timeout_s=60)
     images = png_images(result)
     assert not result.is_error and data["images"] == 2 and len(images) == 2
     from PIL import Image
@@ -99,7 +99,7 @@ async def test_files_the_code_writes_are_reported_and_readable(client) -> None:
         "pd.DataFrame({'n': range(3)}).to_csv('out/table.csv', index=False)\n"
         "open('notes.txt', 'w').write('line\\n' * 5000)"
     )
-    result, text, data = await run(client, code, session="files", timeout_s=60)
+    _result, text, data = await run(client, code, session="files", timeout_s=60)
     assert {(f["path"], f["change"]) for f in data["files"]} == {("out/table.csv", "created"), ("notes.txt", "created")}
     assert "out/table.csv (created" in text
     read = await client.call_tool("read_file", {"path": "out/table.csv", "session": "files"})
@@ -116,8 +116,13 @@ async def test_written_files_are_seen_by_the_code_and_images_and_binaries_are_de
     assert not wrote.is_error and wrote.structured_content == {"path": "/workspace/in/data.txt", "size": 4}
     _, text, _ = await run(client, "sum(int(v) for v in open('in/data.txt'))", session="files2")
     assert text == "Out: 7"
-    await run(client, "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.savefig('p.png'); plt.close('all')\n"
-                      "open('blob.bin', 'wb').write(bytes(range(256)) * 4)", session="files2", timeout_s=60)
+    await run(
+        client,
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.savefig('p.png'); plt.close('all')\n"
+        "open('blob.bin', 'wb').write(bytes(range(256)) * 4)",
+        session="files2",
+        timeout_s=60,
+    )
     image = await client.call_tool("read_file", {"path": "p.png", "session": "files2"})
     assert image.content[1].type == "image" and image.structured_content["media_type"] == "image/png"
     blob = await client.call_tool("read_file", {"path": "blob.bin", "session": "files2"})
@@ -126,9 +131,9 @@ async def test_written_files_are_seen_by_the_code_and_images_and_binaries_are_de
 
 async def test_non_utf8_output_is_shown_escaped(client) -> None:
     code = "import sys, os\nsys.stdout.buffer.write(b'py:\\xff\\xfe\\n'); sys.stdout.flush()\nos.write(1, b'fd:\\xc3\\x28\\n')"
-    result, text, data = await run(client, code)
+    _result, _text, data = await run(client, code)
     assert "py:\\xff\\xfe" in data["stdout"] and "fd:\\xc3(" in data["stdout"]
-    _, text, data = await shell(client, "printf 'sh:\\377\\n'")
+    _, _text, data = await shell(client, "printf 'sh:\\377\\n'")
     assert data["stdout"] == "sh:\\xff\n"
 
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memento.servers.common.errors import AccessDenied, InvalidInput
-from memento.servers.common.settings import SettingsError
 from memento.servers.code import files, kernel_io, packages, workspace
 from memento.servers.code.output import Capture
 from memento.servers.code.sandbox import Sandbox, SessionPaths
 from memento.servers.code.settings import CodeSettings
+from memento.servers.common.errors import AccessDenied, InvalidInput
+from memento.servers.common.settings import SettingsError
 
 
 @pytest.fixture
@@ -34,8 +34,19 @@ def root(tmp_path: Path) -> workspace.Root:
     return workspace.Root("/workspace", ws, writable=True)
 
 
-@pytest.mark.parametrize("path", ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "/workspace/../secret.txt",
-                                  "abs_out", "rel_out", "dir_out/secret.txt", "/inputs/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../secret.txt",
+        "sub/../../secret.txt",
+        "/etc/passwd",
+        "/workspace/../secret.txt",
+        "abs_out",
+        "rel_out",
+        "dir_out/secret.txt",
+        "/inputs/x",
+    ],
+)
 def test_paths_leading_out_of_the_workspace_are_refused(root: workspace.Root, path: str) -> None:
     with pytest.raises(AccessDenied):
         files.read([root], path, 0, 1000, 10_000)
@@ -112,8 +123,10 @@ def test_kernel_frames_round_trip_through_a_pipe() -> None:
         os.close(write_fd)
 
 
-@pytest.mark.parametrize("name", ["-r/etc/passwd", "--index-url=http://evil", "pkg @ https://evil/x.whl", "../local",
-                                  "git+https://x/y", "C:\\pkg", "not a name!"])
+@pytest.mark.parametrize(
+    "name",
+    ["-r/etc/passwd", "--index-url=http://evil", "pkg @ https://evil/x.whl", "../local", "git+https://x/y", "C:\\pkg", "not a name!"],
+)
 def test_package_names_that_are_not_plain_requirements_are_refused(name: str) -> None:
     with pytest.raises((InvalidInput, AccessDenied)):
         packages.check_names([name], CodeSettings.from_env({}))
@@ -132,8 +145,12 @@ def test_code_settings_have_safe_defaults_and_name_bad_variables() -> None:
     s = CodeSettings.from_env({})
     assert s.code_sandbox == "bwrap"
     assert int(s.code_memory) == 2 * 1024**3 and s.code_max_processes == 64 and s.code_timeout_s == 30
-    for variable, value in [("MEMENTO_CODE_SANDBOX", "docker"), ("MEMENTO_CODE_MEMORY", "lots"),
-                            ("MEMENTO_CODE_INPUTS", "/no/such/folder"), ("MEMENTO_CODE_MAX_PROCESSES", "1")]:
+    for variable, value in [
+        ("MEMENTO_CODE_SANDBOX", "docker"),
+        ("MEMENTO_CODE_MEMORY", "lots"),
+        ("MEMENTO_CODE_INPUTS", "/no/such/folder"),
+        ("MEMENTO_CODE_MAX_PROCESSES", "1"),
+    ]:
         with pytest.raises(SettingsError, match=f"{variable}="):
             CodeSettings.from_env({variable: value})
 
@@ -158,5 +175,5 @@ def test_the_sandbox_command_carries_no_server_secret_and_mounts_only_what_it_ne
 
 def test_a_missing_bwrap_stops_the_server_with_what_to_do(tmp_path: Path) -> None:
     settings = CodeSettings.from_env({"MEMENTO_HOME": str(tmp_path), "MEMENTO_CODE_BWRAP": "/no/such/bwrap"})
-    with pytest.raises(SettingsError, match="apt-get install bubblewrap.*MEMENTO_CODE_SANDBOX=none"):
+    with pytest.raises(SettingsError, match=r"apt-get install bubblewrap.*MEMENTO_CODE_SANDBOX=none"):
         Sandbox(settings).check()

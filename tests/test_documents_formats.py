@@ -108,7 +108,7 @@ async def test_document_info_reports_facts_without_reading_text(client) -> None:
 
 
 async def test_long_sheets_are_cut_with_a_note_saying_how_many_rows_were_left_out(client) -> None:
-    text, structured = await _read_all(client, "big.csv")
+    text, _structured = await _read_all(client, "big.csv")
     assert "bigcsv-first-token" in text
     assert "bigcsv-last-token" not in text
     assert re.search(r"more rows not shown", text)

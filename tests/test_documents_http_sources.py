@@ -22,7 +22,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pdf = docgen.make_pdf(folder).read_bytes()
     routes = {
         "/report.pdf": (200, "application/pdf", pdf),
-        "/page.html": (200, "text/html; charset=utf-8", b"<html><head><title>Site</title></head><body><p>served-html-token</p></body></html>"),
+        "/page.html": (
+            200,
+            "text/html; charset=utf-8",
+            b"<html><head><title>Site</title></head><body><p>served-html-token</p></body></html>",
+        ),
         "/big.bin": (200, "application/octet-stream", b"x" * (3 * 1024 * 1024)),
     }
 

@@ -47,7 +47,10 @@ def test_page_ranges_are_parsed_and_clipped(spec: str, expected: list[int]) -> N
     assert parse_pages(spec, _paged(10)) == expected
 
 
-@pytest.mark.parametrize(("spec", "message"), [("11", "has 10 pages"), ("5-3", "low to high"), ("0", "starting at 1"), ("a", "Malformed"), (",", "selects nothing")])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("11", "has 10 pages"), ("5-3", "low to high"), ("0", "starting at 1"), ("a", "Malformed"), (",", "selects nothing")],
+)
 def test_bad_page_ranges_say_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_pages(spec, _paged(10))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memento.memory import CaseBank, CaseNotFound, ImportFormatError, CaseMemoryError, MemorySettings
+from memento.memory import CaseBank, CaseMemoryError, CaseNotFound, ImportFormatError, MemorySettings
 from memento.memory.curation import prune
 from memento.memory.interchange import export_jsonl, import_jsonl
 from tests.memory_helpers import HashEmbedder, chroma_server
@@ -146,7 +146,7 @@ def test_export_then_import_gives_back_the_same_bank(bank: CaseBank, tmp_path: P
 
 def test_a_malformed_import_names_the_line_and_field_and_writes_nothing(bank: CaseBank, tmp_path: Path) -> None:
     source = tmp_path / "bad.jsonl"
-    good = json.dumps({"case": "What is 2+2?", "plan": "{\"plan\": []}", "case_label": "positive"})
+    good = json.dumps({"case": "What is 2+2?", "plan": '{"plan": []}', "case_label": "positive"})
     bad = json.dumps({"case": "What is 3+3?", "plan": "", "case_label": "maybe"})
     source.write_text(f"{good}\n{good}\n{bad}\n")
     with pytest.raises(ImportFormatError) as caught:

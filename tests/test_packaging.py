@@ -32,7 +32,9 @@ def test_the_generic_folder_names_are_not_importable_outside_the_checkout(tmp_pa
         "import importlib.util, memento.agent.cli, memento.servers.documents.server, memento.memory, memento.core;"
         "print([importlib.util.find_spec(n) is None for n in ('agent', 'memory', 'servers', 'core')])"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[True, True, True, True]"
 

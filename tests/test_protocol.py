@@ -58,7 +58,12 @@ async def test_a_failing_tool_is_an_error_result_not_a_crash() -> None:
 def test_a_stdio_server_writes_only_protocol_messages_to_stdout(tmp_path: Path) -> None:
     docgen.make_pdf(tmp_path)
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_document", "arguments": {"source": "report.pdf"}}},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "read_document", "arguments": {"source": "missing.pdf"}}},

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.search_fakes import (  # noqa: F401  (fixtures: no_duckduckgo is autouse; vendors backs fake)
+from tests.search_fakes import (
     WEB_VENDORS,
     FakeVendors,
-    fake,
-    search_client,
-    vendors,
     Reply,
     empty,
     malformed,
-    no_duckduckgo,
     quota,
     rate_limited,
+    search_client,
     server_error,
     success,
     unauthorized,
@@ -32,8 +29,6 @@ pytestmark = pytest.mark.anyio
 
 KEY_VARIABLES = {v: f"MEMENTO_{v.upper()}_API_KEY" for v in WEB_VENDORS} | {"searxng": "MEMENTO_SEARXNG_URL"}
 EXPECTED_URLS = ["https://example.org/rivers", "https://www.example.com/harbour/", "https://garden.example.net/engine"]
-
-
 
 
 def other_than(vendor: str) -> str:
@@ -83,16 +78,28 @@ async def test_each_vendor_gets_its_key_and_parameters_where_its_api_wants_them(
     assert (request.headers.get(name) if kind == "header" else request.params[name][0]) == expected
     sent = {"params": request.params, "json": request.json}
     checks = {
-        "searxng": lambda s: s["params"]["pageno"] == ["2"] and s["params"]["time_range"] == ["week"] and s["params"]["language"] == ["en"]
-        and s["params"]["q"] == ["rivers site:example.org"],
-        "brave": lambda s: s["params"]["count"] == ["4"] and s["params"]["offset"] == ["1"] and s["params"]["freshness"] == ["pw"]
-        and s["params"]["q"] == ["rivers site:example.org"],
-        "tavily": lambda s: s["json"]["max_results"] == 8 and s["json"]["time_range"] == "week"
-        and s["json"]["include_domains"] == ["example.org"],
+        "searxng": lambda s: (
+            s["params"]["pageno"] == ["2"]
+            and s["params"]["time_range"] == ["week"]
+            and s["params"]["language"] == ["en"]
+            and s["params"]["q"] == ["rivers site:example.org"]
+        ),
+        "brave": lambda s: (
+            s["params"]["count"] == ["4"]
+            and s["params"]["offset"] == ["1"]
+            and s["params"]["freshness"] == ["pw"]
+            and s["params"]["q"] == ["rivers site:example.org"]
+        ),
+        "tavily": lambda s: (
+            s["json"]["max_results"] == 8 and s["json"]["time_range"] == "week" and s["json"]["include_domains"] == ["example.org"]
+        ),
         "serper": lambda s: s["json"]["num"] == 4 and s["json"]["page"] == 2 and s["json"]["tbs"] == "qdr:w" and s["json"]["hl"] == "en",
         "serpapi": lambda s: s["params"]["engine"] == ["google"] and s["params"]["start"] == ["4"] and s["params"]["tbs"] == ["qdr:w"],
-        "exa": lambda s: s["json"]["numResults"] == 8 and s["json"]["includeDomains"] == ["example.org"]
-        and s["json"]["startPublishedDate"].endswith("Z"),
+        "exa": lambda s: (
+            s["json"]["numResults"] == 8
+            and s["json"]["includeDomains"] == ["example.org"]
+            and s["json"]["startPublishedDate"].endswith("Z")
+        ),
     }
     assert checks[vendor](sent), sent
 
@@ -148,9 +155,7 @@ async def test_a_server_error_is_retried_then_the_next_backend_answers(vendor: s
 
 
 @pytest.mark.parametrize("vendor", WEB_VENDORS)
-async def test_a_body_that_is_not_json_is_reported_and_the_next_backend_answers(
-    vendor: str, fake: FakeVendors, memento_home: Path
-) -> None:
+async def test_a_body_that_is_not_json_is_reported_and_the_next_backend_answers(vendor: str, fake: FakeVendors, memento_home: Path) -> None:
     fake.script(vendor, malformed(vendor))
     async with search_client(fake, memento_home, vendor, other_than(vendor)) as client:
         result = await client.call_tool("web_search", {"query": "rivers"})

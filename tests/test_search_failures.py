@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from mcp import Client
@@ -16,23 +16,18 @@ from mcp import Client
 from memento.servers.common.settings import SettingsError
 from memento.servers.search.server import build
 from memento.servers.search.settings import SearchSettings
-from tests.search_fakes import (  # noqa: F401  (fixtures: no_duckduckgo is autouse; vendors backs fake)
+from tests.search_fakes import (
     PAGES,
     FakeVendors,
-    fake,
-    search_client,
-    vendors,
     Reply,
-    no_duckduckgo,
     rate_limited,
+    search_client,
     server_error,
     success,
     unauthorized,
 )
 
 pytestmark = pytest.mark.anyio
-
-
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -79,8 +74,16 @@ async def test_a_searxng_without_the_json_format_says_how_to_enable_it(fake: Fak
 
 
 async def test_brave_rejecting_its_token_with_422_is_a_key_problem(fake: FakeVendors, memento_home: Path) -> None:
-    body = {"type": "ErrorResponse", "error": {"id": "x", "status": 422, "code": "SUBSCRIPTION_TOKEN_INVALID",
-                                               "detail": "The provided subscription token is invalid.", "meta": {}}}
+    body = {
+        "type": "ErrorResponse",
+        "error": {
+            "id": "x",
+            "status": 422,
+            "code": "SUBSCRIPTION_TOKEN_INVALID",
+            "detail": "The provided subscription token is invalid.",
+            "meta": {},
+        },
+    }
     fake.script("brave", Reply(422, body))
     async with search_client(fake, memento_home, "brave") as client:
         result = await client.call_tool("web_search", {"query": "rivers"})
@@ -252,7 +255,7 @@ async def test_search_many_searches_the_same_words_once_and_checks_its_limits(fa
 class StubDDGS:
     """Stands in for ddgs.DDGS: records the call, returns rows or raises what it was given."""
 
-    calls: list[dict[str, Any]] = []
+    calls: ClassVar[list[dict[str, Any]]] = []
     outcome: Any = None
 
     def __init__(self, timeout_s: float) -> None:
@@ -269,7 +272,11 @@ class StubDDGS:
 def ddgs_stub(monkeypatch: pytest.MonkeyPatch) -> type[StubDDGS]:
     StubDDGS.calls = []
     StubDDGS.outcome = [
-        {"title": "Wrapped", "href": "https://duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.org%2Fa%3Fid%3D1&rut=x", "body": "A <b>body</b>"},
+        {
+            "title": "Wrapped",
+            "href": "https://duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.org%2Fa%3Fid%3D1&rut=x",
+            "body": "A <b>body</b>",
+        },
         {"title": "Plain", "href": "https://example.net/b", "body": "Another"},
     ]
     monkeypatch.setattr("memento.servers.search.backends.ddg.make_client", StubDDGS)
@@ -294,7 +301,9 @@ async def test_duckduckgo_results_are_parsed_from_the_ddgs_rows(ddgs_stub: type[
 async def test_duckduckgo_failures_become_reasons(ddgs_stub: type[StubDDGS], memento_home: Path) -> None:
     from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 
-    settings = SearchSettings.from_env({"MEMENTO_SEARCH_RATE_LIMITS": "*=0", "MEMENTO_SEARCH_BACKOFF_S": "0.01", "MEMENTO_SEARCH_CACHE_TTL_S": "0"})
+    settings = SearchSettings.from_env(
+        {"MEMENTO_SEARCH_RATE_LIMITS": "*=0", "MEMENTO_SEARCH_BACKOFF_S": "0.01", "MEMENTO_SEARCH_CACHE_TTL_S": "0"}
+    )
     async with Client(build(settings)) as client:
         ddgs_stub.outcome = DDGSException("No results found.")
         nothing = await client.call_tool("web_search", {"query": "rivers"})

@@ -49,7 +49,13 @@ async def test_over_streamable_http_search_many_merges_parallel_queries(fake: Fa
 async def test_a_bad_setting_stops_the_server_with_the_variable_named() -> None:
     env = {**os.environ, **server_env({"MEMENTO_SEARCH_BACKENDS": "brave"})}
     done = subprocess.run(
-        [sys.executable, "-m", "memento.servers.search"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "memento.servers.search"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 2 and "MEMENTO_BRAVE_API_KEY" in done.stderr
 

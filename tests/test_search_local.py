@@ -22,15 +22,22 @@ from memento.servers.search.index_cli import main as index_main
 from memento.servers.search.server import build
 from memento.servers.search.settings import SearchSettings
 from tests import docgen
-from tests.search_fakes import no_duckduckgo  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.anyio
 
 
 def make_corpus(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for make in (docgen.make_pdf, docgen.make_html, docgen.make_text, docgen.make_markdown, docgen.make_docx,
-                 docgen.make_png_with_text, docgen.make_garbage, docgen.make_corrupt_pdf):
+    for make in (
+        docgen.make_pdf,
+        docgen.make_html,
+        docgen.make_text,
+        docgen.make_markdown,
+        docgen.make_docx,
+        docgen.make_png_with_text,
+        docgen.make_garbage,
+        docgen.make_corrupt_pdf,
+    ):
         make(folder)
     (folder / "nested" / "deeper").mkdir(parents=True)
     (folder / "nested" / "deeper" / "field-notes.txt").write_text("Observed a kingfisher near the weir at dawn.\n")
@@ -77,7 +84,7 @@ async def test_search_local_finds_the_page_a_word_is_on(built: tuple) -> None:
     assert hit["source"] == str(corpus / "report.pdf") and hit["location"] == "page 2"
     assert hit["title"] == "Quarterly Report" and hit["format"] == "pdf"
     assert "pdf-page-2-token" in hit["snippet"]
-    assert 'read_document(source=PATH)' in result.content[0].text
+    assert "read_document(source=PATH)" in result.content[0].text
 
 
 @pytest.mark.parametrize(
@@ -154,6 +161,7 @@ async def test_a_rebuild_after_changes_converts_only_what_changed(tmp_path: Path
     assert (second.added, second.updated, second.removed, second.unchanged) == (1, 1, 1, 1)
 
     async with Client(build(settings)) as client:
+
         async def top(query: str) -> list[str]:
             result = await client.call_tool("search_local", {"query": query})
             return [Path(h["source"]).name for h in result.structured_content["results"]]
@@ -217,7 +225,9 @@ async def test_web_pages_are_indexed_from_urls_through_the_url_guard(site: str, 
     assert hit["source"] == f"{site}/guide.html" and hit["title"] == "Field Guide"
 
 
-def test_the_index_command_builds_and_describes_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_index_command_builds_and_describes_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     docgen.make_text(corpus)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_rank_fusion_lifts_what_several_lists_agree_on() -> None:
     first = [_hit("https://a.org/1"), _hit("https://a.org/2"), _hit("https://a.org/3")]
     second = [_hit("https://a.org/3", "b", snippet="from b", published="2024-01-01"), _hit("https://b.org/9", "b")]
     fused = fuse([first, second])
-    assert [f.hit.url for f in fused][0] == "https://a.org/3"
+    assert next(f.hit.url for f in fused) == "https://a.org/3"
     top = fused[0]
     assert top.hit.engines == ["a", "b"] and top.lists == [0, 1]
     assert top.hit.snippet == "from b" and top.hit.published == "2024-01-01"  # filled from the other copy
@@ -106,7 +106,7 @@ async def test_the_rate_limiter_spaces_requests_in_arrival_order() -> None:
 
 
 def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0

@@ -46,7 +46,16 @@ PUBLIC = resolver_for({"example.org": ["93.184.215.14"], "sneaky.example": ["127
     ],
 )
 def test_local_private_and_metadata_addresses_are_refused(url: str) -> None:
-    policy = UrlPolicy(resolver=resolver_for({"localhost.localdomain.invalid": ["127.0.0.1"], "sneaky.example": ["127.0.0.1"], "mixed.example": ["93.184.215.14", "10.0.0.5"], "metadata.google.internal": ["169.254.169.254"]}))
+    policy = UrlPolicy(
+        resolver=resolver_for(
+            {
+                "localhost.localdomain.invalid": ["127.0.0.1"],
+                "sneaky.example": ["127.0.0.1"],
+                "mixed.example": ["93.184.215.14", "10.0.0.5"],
+                "metadata.google.internal": ["169.254.169.254"],
+            }
+        )
+    )
     with pytest.raises(AccessDenied):
         check_url(url, policy)
 
@@ -55,7 +64,9 @@ def test_a_public_address_is_allowed() -> None:
     assert check_url("https://example.org/report.pdf", UrlPolicy(resolver=PUBLIC)) == "https://example.org/report.pdf"
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "gopher://x", "javascript:alert(1)", "http://", "http://exa mple.org:99999/"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/x", "file:///etc/passwd", "gopher://x", "javascript:alert(1)", "http://", "http://exa mple.org:99999/"]
+)
 def test_other_schemes_and_malformed_urls_are_invalid(url: str) -> None:
     with pytest.raises(InvalidInput):
         check_url(url, UrlPolicy(resolver=PUBLIC))

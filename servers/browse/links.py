@@ -59,7 +59,7 @@ def extract_links(html: str, page_url: str, contains: str | None = None) -> list
         if not href or href.startswith("#"):
             continue
         url = urljoin(base, href)
-        if urlsplit(url).scheme not in ("http", "https") or urldefrag(url).url == page and "#" in url:
+        if urlsplit(url).scheme not in ("http", "https") or (urldefrag(url).url == page and "#" in url):
             continue
         text = _label(anchor)
         if needle and needle not in url.lower() and needle not in text.lower():

@@ -189,4 +189,3 @@ class PageReader:
             notes=notes,
             metadata={**metadata, "content_type": fetched.content_type, "bytes": len(fetched.content)},
         )
-

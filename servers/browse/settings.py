@@ -43,23 +43,15 @@ class BrowseSettings(CommonSettings):
         json_schema_extra={"shown_default": "(Chromium's own)"},
         description="User-Agent of the browser; empty keeps Chromium's own (MEMENTO_USER_AGENT is for plain HTTP).",
     )
-    browse_page_timeout_s: float = Field(
-        default=20.0, gt=0, description="Time limit of one browser page load or action, in seconds."
-    )
+    browse_page_timeout_s: float = Field(default=20.0, gt=0, description="Time limit of one browser page load or action, in seconds.")
     browse_action_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait for an element to be clickable or editable in browser_click/browser_type."
     )
-    browse_settle_s: float = Field(
-        default=3.0, ge=0, description="Longest wait after load for a page's scripts and requests to go quiet."
-    )
+    browse_settle_s: float = Field(default=3.0, ge=0, description="Longest wait after load for a page's scripts and requests to go quiet.")
     browse_max_pages: int = Field(default=4, ge=1, le=64, description="Browser pages working at once (renders, screenshots, actions).")
     browse_max_sessions: int = Field(default=8, ge=1, le=256, description="Interactive browsing sessions open at once.")
-    browse_session_idle_s: float = Field(
-        default=900.0, gt=0, description="An interactive session unused this long is closed."
-    )
-    browse_max_tabs: int = Field(
-        default=5, ge=1, le=50, description="Tabs one interactive session may hold; further popups are closed."
-    )
+    browse_session_idle_s: float = Field(default=900.0, gt=0, description="An interactive session unused this long is closed.")
+    browse_max_tabs: int = Field(default=5, ge=1, le=50, description="Tabs one interactive session may hold; further popups are closed.")
     browse_viewport: str = Field(default="1280x800", pattern=r"^\d{2,5}x\d{2,5}$", description="Browser window size, WIDTHxHEIGHT.")
     browse_screenshot_max_height: int = Field(
         default=8000, ge=100, le=30000, description="Tallest full-page screenshot, in pixels; taller pages are cut."

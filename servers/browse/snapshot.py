@@ -49,7 +49,7 @@ def _parse(snapshot: str) -> list[_Node]:
         body = stripped[2:]
         match = _LINE.match(body)
         if match:
-            attributes = {k: v for k, v in _ATTRIBUTE.findall(match.group("attrs") or "")}
+            attributes = dict(_ATTRIBUTE.findall(match.group("attrs") or ""))
             node = _Node(match.group("role"), match.group("name") or "", attributes, (match.group("value") or "").strip(), raw=body)
         else:
             node = _Node("text", value=body, raw=body)

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
-
 from mcp_types import CallToolResult, ImageContent, TextContent
 
 from memento.servers.common.errors import InvalidInput
@@ -54,8 +53,12 @@ async def running(settings: BrowseSettings, policy: UrlPolicy) -> AsyncIterator[
     threading.Thread(target=warm_up, name="warm-extractor", daemon=True).start()
     cache = HttpCache(settings.http_cache_dir, settings.browse_cache_ttl_s, int(settings.browse_cache_max_bytes))
     client = WebClient(
-        policy=policy, user_agent=settings.user_agent, timeout_s=settings.http_timeout_s,
-        max_bytes=int(settings.browse_max_bytes), max_redirects=settings.browse_max_redirects, cache=cache,
+        policy=policy,
+        user_agent=settings.user_agent,
+        timeout_s=settings.http_timeout_s,
+        max_bytes=int(settings.browse_max_bytes),
+        max_redirects=settings.browse_max_redirects,
+        cache=cache,
     )
     chromium = Chromium(settings, client.policy)
     converter = DocumentConverter(settings)
@@ -84,9 +87,17 @@ async def fetch_page(state: State, url: str, query: str | None, start_index: int
         text, matching = focused.text, focused.matching
     page = paginate(text, start_index, max_length)
     result = FetchResult(
-        url=reading.url, requested_url=reading.requested_url, title=reading.title, published=reading.published,
-        format=reading.format, rendered=reading.rendered, from_cache=reading.from_cache,
-        query=query or None, matching_passages=matching, notes=reading.notes, page=page,
+        url=reading.url,
+        requested_url=reading.requested_url,
+        title=reading.title,
+        published=reading.published,
+        format=reading.format,
+        rendered=reading.rendered,
+        from_cache=reading.from_cache,
+        query=query or None,
+        matching_passages=matching,
+        notes=reading.notes,
+        page=page,
     )
     return reply(reading_header(reading, page), page.content, reading.url, page, result)
 
@@ -95,14 +106,14 @@ async def find_in_page(
     state: State, url: str, pattern: str, context_chars: int, regex: bool, render: Render, start_index: int, max_length: int
 ) -> CallToolResult:
     reading = await state.reader.read(url, render)
+
     def search():  # page text and matching are CPU work: off the event loop
         return find_all(reading.page_text(), pattern, is_regex=regex, context_chars=context_chars)
 
     hits, count, more = await anyio.to_thread.run_sync(search)
     if hits:
         body = "\n\n".join(
-            f"{n}. (character {h.start:,}{f', {h.matches} matches' if h.matches > 1 else ''}) {h.text}"
-            for n, h in enumerate(hits, start=1)
+            f"{n}. (character {h.start:,}{f', {h.matches} matches' if h.matches > 1 else ''}) {h.text}" for n, h in enumerate(hits, start=1)
         )
         summary = f"{count}{'+' if more else ''} match(es) of {pattern!r} in {len(hits)} passage(s)"
     else:

@@ -59,7 +59,7 @@ class LazyBank:
 @contextlib.contextmanager
 def _memory_errors() -> Iterator[None]:
     """The memory's own errors, as tool errors a model can act on."""
-    from memento.memory import CaseNotFound, CaseMemoryError
+    from memento.memory import CaseMemoryError, CaseNotFound
 
     try:
         yield
@@ -97,8 +97,15 @@ class Saved(BaseModel):
 def _view(scored: Any) -> CaseView:
     case = scored.case
     return CaseView(
-        id=case.id, task=case.task, plan=case.plan, answer=case.answer, reward=case.reward, outcome=case.outcome,
-        score=round(scored.score, 4), times_shown=case.uses, success_rate_when_shown=round(case.success_rate, 3),
+        id=case.id,
+        task=case.task,
+        plan=case.plan,
+        answer=case.answer,
+        reward=case.reward,
+        outcome=case.outcome,
+        score=round(scored.score, 4),
+        times_shown=case.uses,
+        success_rate_when_shown=round(case.success_rate, 3),
     )
 
 

@@ -123,7 +123,9 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
     return None, None
 
 
-def write(roots: list[Root], path: str, content: str, append: bool, max_file: int, max_workspace: int, owner: int | None) -> tuple[str, int]:
+def write(
+    roots: list[Root], path: str, content: str, append: bool, max_file: int, max_workspace: int, owner: int | None
+) -> tuple[str, int]:
     """Write text to a workspace file; return its shown path and new size."""
     root, parts = pick(roots, path)
     if not root.writable:

@@ -47,7 +47,11 @@ def build_font_list(code_dir: Path, python: str) -> None:
     try:
         done = subprocess.run(
             [python, "-I", "-c", "import matplotlib.font_manager"],
-            env=env, capture_output=True, text=True, timeout=_TIMEOUT_S, stdin=subprocess.DEVNULL,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         log.info("no matplotlib font list: %s", exc)

@@ -175,9 +175,7 @@ class Interpreter:
             detail = " ".join(self.stderr.stray().split())[-800:] or self.exit_status() or "no answer"
             raise ServerError(f"The sandboxed interpreter did not start: {detail}")
 
-    def call(
-        self, request: dict, timeout_s: float, watchdog: Callable[[], str | None] | None = None
-    ) -> CallOutcome:
+    def call(self, request: dict, timeout_s: float, watchdog: Callable[[], str | None] | None = None) -> CallOutcome:
         """Run one request; never raises for what the code does, only reports it."""
         self._ids += 1
         call_id = self._ids

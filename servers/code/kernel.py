@@ -23,10 +23,11 @@ import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import kernel_io  # noqa: E402
-from kernel_io import CappedRaw, descendants, marker, read_frame, text_stream, write_frame  # noqa: E402
+import kernel_io
+from kernel_io import CappedRaw, descendants, marker, read_frame, text_stream, write_frame
 
 del sys.path[0]  # the code run here must not import our modules by accident
+
 
 class CpuLimitExceeded(Exception):
     """Raised in running code when a call used up its CPU time."""

@@ -67,11 +67,19 @@ def check_names(names: list[str], settings: CodeSettings) -> list[str]:
 def install(names: list[str], target: Path, settings: CodeSettings, python: str) -> Installed:
     before = distributions(target)
     argv = [
-        python, "-m", "pip", "install",
-        "--target", str(target),
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(target),
         "--only-binary=:all:",  # wheels only: no build step, so no package code runs outside the sandbox
         "--upgrade",
-        "--no-input", "--disable-pip-version-check", "--no-color", "--progress-bar", "off",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--no-color",
+        "--progress-bar",
+        "off",
     ]
     if settings.code_index_url:
         argv += ["--index-url", settings.code_index_url]

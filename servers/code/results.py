@@ -13,8 +13,18 @@ from .interpreter import CallOutcome
 from .workspace import Changes
 
 __all__ = [
-    "FileChange", "FileEntry", "FileListing", "FileRead", "InstallResult", "RunResult", "SessionInfo", "SessionList",
-    "WriteResult", "build_run_result", "human_size", "render_run",
+    "FileChange",
+    "FileEntry",
+    "FileListing",
+    "FileRead",
+    "InstallResult",
+    "RunResult",
+    "SessionInfo",
+    "SessionList",
+    "WriteResult",
+    "build_run_result",
+    "human_size",
+    "render_run",
 ]
 
 _LISTED_CHANGES = 50
@@ -121,7 +131,11 @@ def render_run(result: RunResult, warning: str | None) -> str:
     if warning:
         parts.append(warning)
     if result.stdout:
-        parts.append(result.stdout.rstrip("\n") if not result.stderr and result.value is None and not result.error else f"stdout:\n{result.stdout.rstrip()}")
+        parts.append(
+            result.stdout.rstrip("\n")
+            if not result.stderr and result.value is None and not result.error
+            else f"stdout:\n{result.stdout.rstrip()}"
+        )
     if result.stderr:
         parts.append(f"stderr:\n{result.stderr.rstrip()}")
     if result.value is not None:

@@ -45,11 +45,7 @@ def _service(ctx: Context) -> CodeService:
 
 
 def _instructions(settings: CodeSettings) -> str:
-    where = (
-        "in a bubblewrap sandbox with no network"
-        if settings.code_sandbox == "bwrap"
-        else f"WITHOUT a sandbox ({UNSANDBOXED_WARNING})"
-    )
+    where = "in a bubblewrap sandbox with no network" if settings.code_sandbox == "bwrap" else f"WITHOUT a sandbox ({UNSANDBOXED_WARNING})"
     return (
         f"Runs Python and shell commands {where}. Each session keeps its variables between calls (like a "
         "notebook) and has its own folder, /workspace (the working directory); attachments, when configured, are "
@@ -97,7 +93,7 @@ def build(settings: CodeSettings) -> MCPServer:
     @server.tool(annotations=RUNS)
     @tool_errors
     def run_shell(
-        command: Annotated[str, Field(description="A /bin/sh command line, e.g. \"unzip -o data.zip && ls\".")],
+        command: Annotated[str, Field(description='A /bin/sh command line, e.g. "unzip -o data.zip && ls".')],
         ctx: Context,
         session: Session = "default",
         timeout_s: Timeout = settings.code_timeout_s,
@@ -159,7 +155,7 @@ def build(settings: CodeSettings) -> MCPServer:
     @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True))
     @tool_errors
     def install_packages(
-        names: Annotated[list[str], Field(description="Requirement strings, e.g. [\"statsmodels\", \"networkx>=3\"].")],
+        names: Annotated[list[str], Field(description='Requirement strings, e.g. ["statsmodels", "networkx>=3"].')],
         ctx: Context,
         session: Session = "default",
     ) -> Annotated[CallToolResult, InstallResult]:

@@ -40,9 +40,7 @@ class CodeService:
         self.sandbox = sandbox
         self.sessions = Sessions(settings, sandbox)
         self.warning = None if sandbox.sandboxed else UNSANDBOXED_WARNING
-        threading.Thread(
-            target=build_font_list, args=(settings.code_dir, sandbox.python), name="code-fonts", daemon=True
-        ).start()
+        threading.Thread(target=build_font_list, args=(settings.code_dir, sandbox.python), name="code-fonts", daemon=True).start()
 
     def close(self) -> None:
         self.sessions.close()
@@ -61,9 +59,7 @@ class CodeService:
         with self.sessions.hold(session_name) as session:
             outcome, changes, hints = self.sessions.call(session, request, timeout_s)
             note = session.take_note()  # why the interpreter was restarted since the last call, if it was
-        result, images = results.build_run_result(
-            session_name, outcome, changes, int(self.settings.code_max_output), timeout_s, hints
-        )
+        result, images = results.build_run_result(session_name, outcome, changes, int(self.settings.code_max_output), timeout_s, hints)
         if note:
             result.notes.insert(0, note)
         if self.warning:
@@ -78,9 +74,7 @@ class CodeService:
 
     def list_files(self, path: str, session_name: str, recursive: bool) -> CallToolResult:
         folder, entries, cut = files.listing(self._roots(session_name), path, recursive, _MAX_LISTED)
-        listing = FileListing(
-            folder=folder, entries=[FileEntry(path=e.path, kind=e.kind, size=e.size) for e in entries], truncated=cut
-        )
+        listing = FileListing(folder=folder, entries=[FileEntry(path=e.path, kind=e.kind, size=e.size) for e in entries], truncated=cut)
         lines = [_entry_line(e) for e in entries]
         text = f"{folder}: {len(entries)} entries" + (":\n" + "\n".join(lines) if lines else " (empty)")
         if cut:
@@ -101,7 +95,9 @@ class CodeService:
             return _reply(text, model)
         page = read.page
         model.start_index, model.next_start_index, model.total_length = page.start_index, page.next_start_index, page.total_length
-        header = f"[{read.path} · {results.human_size(read.size)}" + (f" · decoded as {read.encoding}" if read.encoding != "utf-8" else "") + "]"
+        header = (
+            f"[{read.path} · {results.human_size(read.size)}" + (f" · decoded as {read.encoding}" if read.encoding != "utf-8" else "") + "]"
+        )
         return _reply(f"{header}\n{page.render()}", model)
 
     def write_file(self, path: str, content: str, session_name: str, append: bool) -> CallToolResult:

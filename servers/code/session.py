@@ -73,9 +73,7 @@ class Sessions:
         with self._lock:
             session = self._sessions.get(name)
             if session is None:
-                paths = SessionPaths(
-                    workspace=self.settings.workspaces_dir / name, site=self.settings.code_dir / "site" / name
-                )
+                paths = SessionPaths(workspace=self.settings.workspaces_dir / name, site=self.settings.code_dir / "site" / name)
                 self.sandbox.prepare(paths)
                 session = self._sessions[name] = Session(name, paths)
             return session
@@ -102,7 +100,9 @@ class Sessions:
             status = session.interpreter.exit_status() or "ended"
             session.interpreter.kill()
             session.interpreter = None
-            session.note = f"Note: the interpreter had ended since the last call ({status}); variables were lost, files in /workspace remain."
+            session.note = (
+                f"Note: the interpreter had ended since the last call ({status}); variables were lost, files in /workspace remain."
+            )
         self._make_room(session)
         launch = self.sandbox.launch(session.paths)
         interpreter = Interpreter(launch, self.spawner, int(self.settings.code_max_output), plain=not self.sandbox.sandboxed)

@@ -39,32 +39,20 @@ class CodeSettings(CommonSettings):
         default=None,
         description="A folder of attachments shown read-only at /inputs in every session (optional).",
     )
-    code_timeout_s: float = Field(
-        default=30.0, gt=0, description="Wall time of one call when the caller gives no timeout_s, in seconds."
-    )
-    code_max_timeout_s: float = Field(
-        default=300.0, gt=0, description="Largest timeout_s a call may ask for, in seconds."
-    )
+    code_timeout_s: float = Field(default=30.0, gt=0, description="Wall time of one call when the caller gives no timeout_s, in seconds.")
+    code_max_timeout_s: float = Field(default=300.0, gt=0, description="Largest timeout_s a call may ask for, in seconds.")
     code_cpu_s: int = Field(default=120, ge=1, description="CPU time of one call, in seconds.")
-    code_session_cpu_s: int = Field(
-        default=3600, ge=1, description="CPU time of a session's interpreter over its life, in seconds."
-    )
+    code_session_cpu_s: int = Field(default=3600, ge=1, description="CPU time of a session's interpreter over its life, in seconds.")
     code_memory: ByteSize = Field(
         default=ByteSize(2 * 1024**3), description="Address-space limit of each process in the sandbox, e.g. 2GiB."
     )
-    code_max_processes: int = Field(
-        default=64, ge=4, description="Most processes and threads at once in a session's sandbox."
-    )
-    code_max_file_size: ByteSize = Field(
-        default=ByteSize(512 * 1024**2), description="Largest file the code may write."
-    )
+    code_max_processes: int = Field(default=64, ge=4, description="Most processes and threads at once in a session's sandbox.")
+    code_max_file_size: ByteSize = Field(default=ByteSize(512 * 1024**2), description="Largest file the code may write.")
     code_workspace_size: ByteSize = Field(
         default=ByteSize(1024**3),
         description="Largest total size of a session's workspace; a call that grows it past this is stopped.",
     )
-    code_tmp_size: ByteSize = Field(
-        default=ByteSize(256 * 1024**2), description="Size of the private /tmp of a session (kept in memory)."
-    )
+    code_tmp_size: ByteSize = Field(default=ByteSize(256 * 1024**2), description="Size of the private /tmp of a session (kept in memory).")
     code_max_output: ByteSize = Field(
         default=ByteSize(32 * 1024),
         description="Most bytes of stdout and of stderr returned per call; the rest is counted in a note.",
@@ -76,9 +64,7 @@ class CodeSettings(CommonSettings):
     code_max_sessions: int = Field(
         default=8, ge=1, description="Most interpreters alive at once; the least recently used idle one is stopped."
     )
-    code_idle_s: float = Field(
-        default=1800.0, gt=0, description="An interpreter idle this long is stopped (its files stay), in seconds."
-    )
+    code_idle_s: float = Field(default=1800.0, gt=0, description="An interpreter idle this long is stopped (its files stay), in seconds.")
     code_threads: int = Field(
         default_factory=lambda: min(4, os.cpu_count() or 1),
         ge=1,

@@ -54,8 +54,7 @@ def paginate(text: str, start_index: int = 0, max_length: int = 20_000) -> Page:
         raise InvalidInput(f"start_index must be 0 or more, got {start_index}.")
     if start_index > total or (start_index == total and total > 0):
         raise InvalidInput(
-            f"start_index={start_index} is past the end: the text has {total} characters "
-            f"(valid start_index: 0-{max(total - 1, 0)})."
+            f"start_index={start_index} is past the end: the text has {total} characters (valid start_index: 0-{max(total - 1, 0)})."
         )
     end = min(start_index + max_length, total)
     if end < total:

@@ -23,9 +23,7 @@ __all__ = ["SECRET", "ByteSize", "CommonSettings", "SettingsError", "env_name", 
 class CommonSettings(MementoSettings):
     """Settings every server shares. Subclass and add fields with descriptions."""
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Log level of the servers' stderr logs."
-    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level of the servers' stderr logs.")
     http_timeout_s: float = Field(default=30.0, gt=0, description="Time limit of one HTTP download, in seconds.")
     user_agent: str = Field(
         default="Mozilla/5.0 (compatible; Memento/0.1; research agent)",
@@ -33,8 +31,7 @@ class CommonSettings(MementoSettings):
     )
     allow_private_urls: bool = Field(
         default=False,
-        description="Allow URLs that resolve to loopback, private or link-local addresses "
-        "(cloud metadata addresses stay blocked).",
+        description="Allow URLs that resolve to loopback, private or link-local addresses (cloud metadata addresses stay blocked).",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

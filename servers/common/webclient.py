@@ -21,9 +21,9 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from .charsets import decode_body
 from .errors import FetchFailed, InvalidInput, TimedOut, TooLarge
 from .httpcache import CachedResponse, HttpCache
-from .charsets import decode_body
 from .netguard import GuardedBackend, check_url_async, pinned_policy
 from .urls import UrlPolicy
 

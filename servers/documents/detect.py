@@ -25,13 +25,42 @@ _IMAGE_MAGIC = (
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 EXTENSION_LANGUAGES = {
-    ".py": "python", ".js": "javascript", ".ts": "typescript", ".java": "java", ".c": "c", ".h": "c",
-    ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp", ".go": "go", ".rs": "rust", ".rb": "ruby",
-    ".php": "php", ".sh": "bash", ".sql": "sql", ".r": "r", ".kt": "kotlin", ".swift": "swift",
-    ".scala": "scala", ".toml": "toml", ".ini": "ini", ".css": "css", ".tex": "latex", ".lua": "lua",
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cs": "csharp",
+    ".go": "go",
+    ".rs": "rust",
+    ".rb": "ruby",
+    ".php": "php",
+    ".sh": "bash",
+    ".sql": "sql",
+    ".r": "r",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".toml": "toml",
+    ".ini": "ini",
+    ".css": "css",
+    ".tex": "latex",
+    ".lua": "lua",
 }
-_TEXT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".md": "markdown", ".markdown": "markdown",
-                    ".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_TEXT_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 def detect_format(head: bytes, name: str = "", zip_names: list[str] | None = None) -> str:
@@ -42,11 +71,11 @@ def detect_format(head: bytes, name: str = "", zip_names: list[str] | None = Non
     suffix = PurePosixPath(name.lower()).suffix
     if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
         return "pdf"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _zip_kind(zip_names or [])
     if head.startswith(_OLE):
         return "ole" if suffix in (".doc", ".ppt", ".msg") else "xls"
-    for magic, kind in _IMAGE_MAGIC:
+    for magic, _kind in _IMAGE_MAGIC:
         if head.startswith(magic):
             return "image"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

@@ -18,9 +18,7 @@ from .model import Document
 __all__ = ["Passage", "rank_passages"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were will with".split()
-)
+_STOP = frozenset("a an and are as at be by for from has have in is it its of on or that the this to was were will with".split())
 
 
 @dataclass(frozen=True)

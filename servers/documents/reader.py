@@ -47,9 +47,7 @@ class DocumentReader:
             zip_max_members=settings.documents_zip_max_members,
             zip_max_bytes=int(settings.documents_zip_max_bytes),
         )
-        self.pool = WorkerPool(
-            settings.documents_workers, int(settings.documents_memory_limit), settings.documents_timeout_s
-        )
+        self.pool = WorkerPool(settings.documents_workers, int(settings.documents_memory_limit), settings.documents_timeout_s)
         self.cache = DocumentCache(int(settings.documents_cache_bytes))
 
     def close(self) -> None:
@@ -69,9 +67,7 @@ class DocumentReader:
         self.cache.put(key, document)
         return Opened(loaded, document, False)
 
-    async def read(
-        self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None
-    ) -> tuple[Opened, Page]:
+    async def read(self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None) -> tuple[Opened, Page]:
         opened = await self.open(source)
         numbers = parse_pages(pages, opened.document) if pages else None
         text = opened.document.markdown(numbers)
@@ -113,7 +109,7 @@ def parse_pages(spec: str, document: Document) -> list[int]:
             continue
         match = _PAGES.match(part)
         if not match:
-            raise InvalidInput(f"Malformed pages {spec!r}: use numbers and ranges like \"3-5,9\" (1-based).")
+            raise InvalidInput(f'Malformed pages {spec!r}: use numbers and ranges like "3-5,9" (1-based).')
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) else (count if part.strip().endswith("-") else first)
         if first < 1 or last < first:
@@ -122,7 +118,5 @@ def parse_pages(spec: str, document: Document) -> list[int]:
             raise InvalidInput(f"pages asks for {kind} {first}, but the document has {count} {kind}s.")
         numbers.extend(range(first, min(last, count) + 1))
     if not numbers:
-        raise InvalidInput(f"pages {spec!r} selects nothing: use numbers and ranges like \"3-5,9\".")
+        raise InvalidInput(f'pages {spec!r} selects nothing: use numbers and ranges like "3-5,9".')
     return sorted(set(numbers))
-
-

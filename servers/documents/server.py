@@ -79,11 +79,15 @@ def build(settings: DocumentsSettings) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     @tool_errors
     async def read_document(
-        source: Annotated[str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")],
+        source: Annotated[
+            str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")
+        ],
         ctx: Context,
         start_index: Annotated[int, Field(ge=0, description="Character offset to start at; use the value the previous reply names.")] = 0,
         max_length: Annotated[int, Field(ge=100, le=1_000_000, description="Most characters to return in this reply.")] = 20_000,
-        pages: Annotated[str | None, Field(description='PDF pages, slides, sheets or chapters to read, 1-based, e.g. "3-5,9" or "10-".')] = None,
+        pages: Annotated[
+            str | None, Field(description='PDF pages, slides, sheets or chapters to read, 1-based, e.g. "3-5,9" or "10-".')
+        ] = None,
     ) -> Annotated[CallToolResult, ReadResult]:
         """Read a document as Markdown, in parts of at most max_length characters.
 
@@ -110,7 +114,9 @@ def build(settings: DocumentsSettings) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     @tool_errors
     async def document_info(
-        source: Annotated[str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")],
+        source: Annotated[
+            str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")
+        ],
         ctx: Context,
     ) -> Annotated[CallToolResult, DocumentInfo]:
         """Describe a document without reading its text: format, size, pages/sheets/slides, title, author, dates, encryption.
@@ -128,7 +134,9 @@ def build(settings: DocumentsSettings) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     @tool_errors
     async def search_document(
-        source: Annotated[str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")],
+        source: Annotated[
+            str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")
+        ],
         query: Annotated[str, Field(description="Words or a question to look for.")],
         ctx: Context,
         top_k: Annotated[int, Field(ge=1, le=50, description="How many passages to return.")] = 5,

@@ -28,9 +28,7 @@ class DocumentsSettings(CommonSettings):
     documents_zip_max_bytes: ByteSize = Field(
         default=ByteSize(1024**3), description="Largest total uncompressed size of an archive (zip-bomb guard)."
     )
-    documents_cache_bytes: ByteSize = Field(
-        default=ByteSize(256 * 1024**2), description="Memory for converted text kept by content hash."
-    )
+    documents_cache_bytes: ByteSize = Field(default=ByteSize(256 * 1024**2), description="Memory for converted text kept by content hash.")
     documents_ocr: bool = Field(default=True, description="Run Tesseract OCR on images when it is installed.")
     tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable for OCR.")
     ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. eng+deu.")

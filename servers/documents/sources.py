@@ -75,9 +75,7 @@ async def _load_outer(source: str, settings: DocumentsSettings) -> Loaded:
             raise InvalidInput(f"file: URIs must name a local file (file:///path), not host {parts.netloc!r}.")
         return _read_local(unquote(parts.path), settings)
     if len(scheme) > 1:  # one letter is a Windows drive, anything longer an unknown scheme
-        raise InvalidInput(
-            f"Unsupported source scheme {scheme!r}: use a file path, file:, data:, http: or https:."
-        )
+        raise InvalidInput(f"Unsupported source scheme {scheme!r}: use a file path, file:, data:, http: or https:.")
     return _read_local(source, settings)
 
 
@@ -105,9 +103,7 @@ def _read_local(raw: str, settings: DocumentsSettings) -> Loaded:
     limit = int(settings.documents_max_bytes)
     size = path.stat().st_size
     if size > limit:
-        raise TooLarge(
-            f"{raw} is {size:,} bytes, over the {limit:,}-byte limit (MEMENTO_DOCUMENTS_MAX_BYTES); it was not read."
-        )
+        raise TooLarge(f"{raw} is {size:,} bytes, over the {limit:,}-byte limit (MEMENTO_DOCUMENTS_MAX_BYTES); it was not read.")
     if not os.access(path, os.R_OK):
         raise AccessDenied(f"{raw} exists but this server has no permission to read it.")
     with path.open("rb") as handle:

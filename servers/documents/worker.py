@@ -96,10 +96,7 @@ def _serve(memory_limit: int) -> None:
 
 
 def _memory_message(limit: int) -> str:
-    return (
-        f"The conversion needed more than the {limit / 1024**2:,.0f} MiB memory limit "
-        "(MEMENTO_DOCUMENTS_MEMORY_LIMIT) and was stopped."
-    )
+    return f"The conversion needed more than the {limit / 1024**2:,.0f} MiB memory limit (MEMENTO_DOCUMENTS_MEMORY_LIMIT) and was stopped."
 
 
 _START_TIMEOUT_S = 60

@@ -12,8 +12,19 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
-    "Attempt", "BackendInfo", "BackendsReport", "Hit", "LocalResult", "LocalSearchResult", "ManyHit", "Query",
-    "QueryReport", "SearchManyResult", "TIME_RANGES", "TimeRange", "WebSearchResult",
+    "Attempt",
+    "BackendInfo",
+    "BackendsReport",
+    "Hit",
+    "LocalResult",
+    "LocalSearchResult",
+    "ManyHit",
+    "Query",
+    "QueryReport",
+    "SearchManyResult",
+    "TIME_RANGES",
+    "TimeRange",
+    "WebSearchResult",
 ]
 
 TimeRange = Literal["day", "week", "month", "year"]

@@ -61,9 +61,7 @@ def local_text(query: str, hits: Sequence[LocalHit]) -> str:
         if hit.also:
             lines.append(f"   also matches: {', '.join(hit.also)}")
         lines.append("")
-    lines.append(
-        "Read one with the documents server: read_document(source=PATH), adding pages=\"N\" for a page or slide."
-    )
+    lines.append('Read one with the documents server: read_document(source=PATH), adding pages="N" for a page or slide.')
     return "\n".join(lines)
 
 

@@ -59,9 +59,7 @@ def build(settings: SearchSettings) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[State]:
         # No redirects: a vendor's auth header must never follow one to another host.
-        async with httpx.AsyncClient(
-            headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False
-        ) as http:
+        async with httpx.AsyncClient(headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False) as http:
             yield State(SearchService(settings, http, create(names, settings, index=local)), local)
 
     server = MCPServer("memento-search", instructions=INSTRUCTIONS, lifespan=lifespan)
@@ -140,14 +138,21 @@ def build(settings: SearchSettings) -> MCPServer:
         """
         backends = [
             BackendInfo(
-                name=name, label=cls.label, active=name in names, configured=cls.configured(settings),
-                needs=cls.requirement(), rate_per_s=settings.rate_limit(name, cls.default_rate),
+                name=name,
+                label=cls.label,
+                active=name in names,
+                configured=cls.configured(settings),
+                needs=cls.requirement(),
+                rate_per_s=settings.rate_limit(name, cls.default_rate),
             )
             for name, cls in BACKENDS.items()
         ]
         report = BackendsReport(
-            mode=settings.search_mode, active=names, backends=backends,
-            local_index=str(local.directory), local_index_sections=local.count(),
+            mode=settings.search_mode,
+            active=names,
+            backends=backends,
+            local_index=str(local.directory),
+            local_index_sections=local.count(),
         )
         lines = [f"Active backends ({settings.search_mode} mode): {', '.join(names)}", ""]
         for b in backends:

@@ -126,7 +126,9 @@ class SearchService:
         if resting and time.monotonic() < resting[0]:
             error = resting[1]
             attempt = Attempt(
-                backend=backend.name, status="failed", tries=0,
+                backend=backend.name,
+                status="failed",
+                tries=0,
                 reason=f"skipped for {resting[0] - time.monotonic():.0f} s more after: {error.describe()}",
             )
             return _Answer(None, attempt, error)
@@ -151,9 +153,7 @@ class SearchService:
                 return self._failed(backend, error, tries, started)
             delay = error.retry_after if error.retry_after is not None else backoff_delay(settings.search_backoff_s, tries - 1)
             if delay > settings.search_max_wait_s:
-                error.hint = (
-                    f"It asked to wait {delay:g} s, longer than MEMENTO_SEARCH_MAX_WAIT_S ({settings.search_max_wait_s:g} s)."
-                )
+                error.hint = f"It asked to wait {delay:g} s, longer than MEMENTO_SEARCH_MAX_WAIT_S ({settings.search_max_wait_s:g} s)."
                 self._rest(backend, error, delay)
                 return self._failed(backend, error, tries, started)
             log.info("%s: %s; retrying in %.2f s", backend.name, error.reason, delay)

@@ -53,7 +53,9 @@ class SearchSettings(CommonSettings):
     )
     search_timeout_s: float = Field(default=15.0, gt=0, description="Time limit of one request to a search backend, in seconds.")
     search_retries: int = Field(default=2, ge=0, le=5, description="Retries of a backend answering 429 or 5xx before falling back.")
-    search_backoff_s: float = Field(default=0.5, ge=0, description="First wait between retries (doubles each time) when no Retry-After is given.")
+    search_backoff_s: float = Field(
+        default=0.5, ge=0, description="First wait between retries (doubles each time) when no Retry-After is given."
+    )
     search_max_wait_s: float = Field(
         default=10.0, ge=0, description="Longest Retry-After honoured; a longer one falls back to the next backend at once."
     )
@@ -63,7 +65,9 @@ class SearchSettings(CommonSettings):
         "Defaults: brave 1, tavily 1.5, serpapi 1, duckduckgo 1, others 5.",
     )
     search_cooldown_s: float = Field(
-        default=300.0, ge=0, description="How long a backend with a rejected key, an exhausted quota or a long Retry-After "
+        default=300.0,
+        ge=0,
+        description="How long a backend with a rejected key, an exhausted quota or a long Retry-After "
         "is skipped before it is asked again, in seconds.",
     )
     search_cache_ttl_s: float = Field(default=3600.0, ge=0, description="How long a backend's answer is reused, in seconds (0: no cache).")
@@ -84,7 +88,9 @@ class SearchSettings(CommonSettings):
         default=ByteSize(50 * 1024**2), description="Largest file or download the index builder converts; larger ones are skipped."
     )
     search_index_max_chars: int = Field(
-        default=2_000_000, ge=1000, description="Characters indexed per document; the rest is not indexed (the build says which files were cut)."
+        default=2_000_000,
+        ge=1000,
+        description="Characters indexed per document; the rest is not indexed (the build says which files were cut).",
     )
     search_index_workers: int = Field(default=2, ge=1, le=32, description="Conversion worker processes of the index builder.")
     search_index_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of converting one file while indexing, in seconds.")
@@ -131,5 +137,5 @@ class SearchSettings(CommonSettings):
 
     def rate_limit(self, backend: str, default: float) -> float:
         """Requests per second allowed to `backend` (0: unlimited)."""
-        rates = dict((e.split("=", 1)[0].strip().lower(), float(e.split("=", 1)[1])) for e in self.search_rate_limits)
+        rates = {e.split("=", 1)[0].strip().lower(): float(e.split("=", 1)[1]) for e in self.search_rate_limits}
         return rates.get(backend, rates.get("*", default))

@@ -68,8 +68,7 @@ class _Reader(Protocol):
 def convert(blob: Blob, options: ConvertOptions) -> Document:
     if blob.format == "ole":
         raise UnsupportedFormat(
-            "This is a legacy binary Word/PowerPoint file (.doc/.ppt), which is not supported; "
-            "save it as .docx/.pptx or PDF and read that."
+            "This is a legacy binary Word/PowerPoint file (.doc/.ppt), which is not supported; save it as .docx/.pptx or PDF and read that."
         )
     module_name = _MODULES.get(blob.format)
     if module_name is None:

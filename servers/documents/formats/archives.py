@@ -27,8 +27,7 @@ def open_archive(data: bytes, options: ConvertOptions, name: str = "archive") ->
     members = archive.infolist()
     if len(members) > options.zip_max_members:
         raise TooLarge(
-            f"{name} holds {len(members):,} members, over the limit of {options.zip_max_members:,} "
-            "(MEMENTO_DOCUMENTS_ZIP_MAX_MEMBERS)."
+            f"{name} holds {len(members):,} members, over the limit of {options.zip_max_members:,} (MEMENTO_DOCUMENTS_ZIP_MAX_MEMBERS)."
         )
     total = sum(m.file_size for m in members)
     if total > options.zip_max_bytes:
@@ -51,9 +50,6 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
     if options.metadata_only:
         return Document("zip", [], metadata)
     rows = [["member", "size (bytes)", "modified"]]
-    rows += [[m.filename, f"{m.file_size:,}", "%04d-%02d-%02d %02d:%02d" % m.date_time[:5]] for m in members]
-    hint = (
-        f"Zip archive with {len(members)} member(s). Read one with "
-        f"`read_document(\"{blob.name or 'archive.zip'}!<member path>\")`.\n\n"
-    )
+    rows += [[m.filename, f"{m.file_size:,}", "{:04d}-{:02d}-{:02d} {:02d}:{:02d}".format(*m.date_time[:5])] for m in members]
+    hint = f'Zip archive with {len(members)} member(s). Read one with `read_document("{blob.name or "archive.zip"}!<member path>")`.\n\n'
     return Document("zip", [Section(hint + markdown_table(rows, options.max_rows))], metadata)

@@ -28,10 +28,7 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         if options.metadata_only:
             return Document("pdf", [], metadata)
         if pdf.needs_pass:
-            raise ConversionFailed(
-                "This PDF is encrypted with a password, so its text cannot be read. "
-                "Ask for an unencrypted copy."
-            )
+            raise ConversionFailed("This PDF is encrypted with a password, so its text cannot be read. Ask for an unencrypted copy.")
         sections: list[Section] = []
         empty = []
         try:
@@ -45,9 +42,7 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
     notes = []
     if empty:
         shown = _ranges(empty)
-        notes.append(
-            f"page(s) {shown} have no text layer (scanned images?); their text cannot be extracted without OCR."
-        )
+        notes.append(f"page(s) {shown} have no text layer (scanned images?); their text cannot be extracted without OCR.")
     return Document("pdf", sections, metadata, notes)
 
 
@@ -57,7 +52,7 @@ _KEYS = {"creationDate": "created", "modDate": "modified"}
 def _ranges(numbers: list[int]) -> str:
     spans: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:  # type: ignore[list-item]
         if n is not None and n == prev + 1:
             prev = n
             continue

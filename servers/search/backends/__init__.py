@@ -23,9 +23,7 @@ __all__ = ["BACKENDS", "Backend", "BackendError", "chosen", "create"]
 
 BACKENDS: dict[str, type[Backend]] = {
     cls.name: cls
-    for cls in (
-        SearxngBackend, BraveBackend, TavilyBackend, SerperBackend, SerpapiBackend, ExaBackend, DuckDuckGoBackend, LocalBackend
-    )
+    for cls in (SearxngBackend, BraveBackend, TavilyBackend, SerperBackend, SerpapiBackend, ExaBackend, DuckDuckGoBackend, LocalBackend)
 }
 
 
@@ -36,8 +34,7 @@ def chosen(settings: SearchSettings) -> list[str]:
             cls = BACKENDS[name]
             if cls.needs and not cls.configured(settings):
                 raise SettingsError(
-                    f"MEMENTO_SEARCH_BACKENDS names {name}, which needs {cls.requirement()}; set it, "
-                    f"or leave {name} out of the list."
+                    f"MEMENTO_SEARCH_BACKENDS names {name}, which needs {cls.requirement()}; set it, or leave {name} out of the list."
                 )
         return list(settings.search_backends)
     automatic = [n for n, cls in BACKENDS.items() if cls.automatic and cls.needs and cls.configured(settings)]

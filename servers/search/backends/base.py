@@ -149,7 +149,9 @@ class Backend:
     def malformed(self, what: str) -> BackendError:
         where = f"; check {env_name(self.url_field)}" if self.url_field else ""
         return BackendError(
-            self.name, "malformed", f"answered JSON of an unexpected shape ({what})",
+            self.name,
+            "malformed",
+            f"answered JSON of an unexpected shape ({what})",
             f"The vendor's API may have changed or the address points at something else{where}.",
         )
 
@@ -166,17 +168,19 @@ class Backend:
         timeout = self.settings.search_timeout_s
         host = httpx.URL(url).host
         try:
-            response = await http.request(
-                method, url, params=_drop_none(params), json=json, headers=headers, timeout=timeout
-            )
+            response = await http.request(method, url, params=_drop_none(params), json=json, headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise BackendError(
-                self.name, "timeout", f"no answer from {host} within {timeout:g} s",
+                self.name,
+                "timeout",
+                f"no answer from {host} within {timeout:g} s",
                 "MEMENTO_SEARCH_TIMEOUT_S sets the limit.",
             ) from exc
         except httpx.HTTPError as exc:
             raise BackendError(
-                self.name, "unreachable", f"could not connect to {host} ({self.scrub(type(exc).__name__ + ': ' + str(exc))})",
+                self.name,
+                "unreachable",
+                f"could not connect to {host} ({self.scrub(type(exc).__name__ + ': ' + str(exc))})",
                 f"Check {env_name(self.url_field)} and the network." if self.url_field else "",
             ) from exc
         if response.status_code >= 300:
@@ -186,7 +190,9 @@ class Backend:
         except ValueError as exc:
             start = self.scrub(response.text[:60].strip())
             raise BackendError(
-                self.name, "malformed", f"answered HTTP {response.status_code} with a body that is not JSON ({start!r}…)",
+                self.name,
+                "malformed",
+                f"answered HTTP {response.status_code} with a body that is not JSON ({start!r}…)",
                 f"Check that {env_name(self.url_field or '')} points at the {self.label} API.",
             ) from exc
 
@@ -198,18 +204,24 @@ class Backend:
         if 300 <= status < 400:
             where = httpx.URL(response.headers.get("location", "")).host or "another address"
             return BackendError(
-                self.name, "rejected", f"redirected to {where} ({shown})",
+                self.name,
+                "rejected",
+                f"redirected to {where} ({shown})",
                 f"Set {env_name(self.url_field or '')} to the final address; redirects are not followed.",
             )
         if status in (402, 432, 433) or (status in (400, 403, 429) and _QUOTA.search(message)):
             return BackendError(
-                self.name, "quota", f"quota exhausted ({shown})",
+                self.name,
+                "quota",
+                f"quota exhausted ({shown})",
                 f"Top up the {self.label} plan, or leave {self.name} out of MEMENTO_SEARCH_BACKENDS.",
             )
         if status in (401, 403) or (status in (400, 422) and _AUTH.search(message)):
             if not self.key_field:
                 return BackendError(
-                    self.name, "auth", f"access refused ({shown})",
+                    self.name,
+                    "auth",
+                    f"access refused ({shown})",
                     f"The server at {env_name(self.url_field or '')} (or a proxy in front of it) wants credentials; "
                     "point it at an instance this server may use.",
                 )

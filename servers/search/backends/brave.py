@@ -40,7 +40,9 @@ class BraveBackend(Backend):
         headers = {"Accept": "application/json", "X-Subscription-Token": self.key}
         body = await self.request_json(http, "GET", self.endpoint, params=params, headers=headers)
         hits = [
-            h for item in self.results(body, "web", "results") if isinstance(item, dict)
+            h
+            for item in self.results(body, "web", "results")
+            if isinstance(item, dict)
             if (h := self.hit(item.get("title"), item.get("url"), item.get("description"), item.get("page_age") or item.get("age")))
         ]
         return hits[: query.max_results]

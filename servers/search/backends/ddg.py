@@ -50,7 +50,9 @@ class DuckDuckGoBackend(Backend):
         except ImportError as exc:
             raise BackendError(self.name, "not_configured", "the ddgs package is not installed", "pip install ddgs") from exc
         hits = [
-            h for row in rows if isinstance(row, dict)
+            h
+            for row in rows
+            if isinstance(row, dict)
             if (h := self.hit(row.get("title"), row.get("href") or row.get("url"), row.get("body")))
         ]
         return hits[: query.max_results]
@@ -73,7 +75,9 @@ class DuckDuckGoBackend(Backend):
             raise BackendError(self.name, "rate_limited", f"rate limited by the search site ({exc})") from exc
         except TimeoutException as exc:
             raise BackendError(
-                self.name, "timeout", f"no answer within {self.settings.search_timeout_s:g} s ({exc})",
+                self.name,
+                "timeout",
+                f"no answer within {self.settings.search_timeout_s:g} s ({exc})",
                 "MEMENTO_SEARCH_TIMEOUT_S sets the limit.",
             ) from exc
         except DDGSException as exc:

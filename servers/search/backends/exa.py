@@ -8,7 +8,7 @@ no page parameter.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -40,7 +40,7 @@ class ExaBackend(Backend):
         if query.site:
             payload["includeDomains"] = [query.site]
         if query.time_range:
-            since = datetime.now(timezone.utc) - _SPANS[query.time_range]
+            since = datetime.now(UTC) - _SPANS[query.time_range]
             payload["startPublishedDate"] = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         headers = {"x-api-key": self.key, "Content-Type": "application/json"}
         body = await self.request_json(http, "POST", self.endpoint, json=payload, headers=headers)

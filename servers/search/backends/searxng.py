@@ -33,13 +33,17 @@ class SearxngBackend(Backend):
         }
         body = await self.request_json(http, "GET", f"{self.endpoint}/search", params=params)
         hits = [
-            h for item in self.results(body, "results") if isinstance(item, dict)
+            h
+            for item in self.results(body, "results")
+            if isinstance(item, dict)
             if (h := self.hit(item.get("title"), item.get("url"), item.get("content"), item.get("publishedDate")))
         ]
         if not hits and body.get("unresponsive_engines"):
             failing = ", ".join(_describe(e) for e in body["unresponsive_engines"][:8])
             raise BackendError(
-                self.name, "rejected", f"no results because its engines failed ({failing})",
+                self.name,
+                "rejected",
+                f"no results because its engines failed ({failing})",
                 "Check the engines in the SearxNG preferences, or try again later.",
             )
         return hits[: query.max_results]
@@ -47,7 +51,8 @@ class SearxngBackend(Backend):
     def status_error(self, response: httpx.Response) -> BackendError:
         if response.status_code == 403:
             return BackendError(
-                self.name, "rejected",
+                self.name,
+                "rejected",
                 f"the instance at {self.endpoint} refused format=json (HTTP 403): its JSON API is disabled",
                 "Enable it in the instance's settings.yml with `search: formats: [html, json]` and restart "
                 "SearxNG, or point MEMENTO_SEARXNG_URL at an instance that allows JSON.",

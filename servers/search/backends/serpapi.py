@@ -44,7 +44,9 @@ class SerpapiBackend(Backend):
                 return []
             raise BackendError(self.name, "rejected", f"answered with an error: {self.scrub(error)[:200]}")
         hits = [
-            h for item in items if isinstance(item, dict)
+            h
+            for item in items
+            if isinstance(item, dict)
             if (h := self.hit(item.get("title"), item.get("link"), item.get("snippet"), item.get("date")))
         ]
         return hits[: query.max_results]

@@ -34,7 +34,9 @@ class SerperBackend(Backend):
         headers = {"X-API-KEY": self.key, "Content-Type": "application/json"}
         body = await self.request_json(http, "POST", self.endpoint, json=payload, headers=headers)
         hits = [
-            h for item in self.results(body, "organic") if isinstance(item, dict)
+            h
+            for item in self.results(body, "organic")
+            if isinstance(item, dict)
             if (h := self.hit(item.get("title"), item.get("link"), item.get("snippet"), item.get("date")))
         ]
         return hits[: query.max_results]

@@ -40,7 +40,9 @@ class TavilyBackend(Backend):
         headers = {"Authorization": f"Bearer {self.key}"}
         body = await self.request_json(http, "POST", self.endpoint, json=payload, headers=headers)
         hits = [
-            h for item in self.results(body, "results") if isinstance(item, dict)
+            h
+            for item in self.results(body, "results")
+            if isinstance(item, dict)
             if (h := self.hit(item.get("title"), item.get("url"), item.get("content"), item.get("published_date")))
         ]
         return hits[start : start + query.max_results]

@@ -130,7 +130,7 @@ class IndexBuilder:
         except BaseException:
             writer.rollback()
             raise
-        manifest.built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        manifest.built = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         manifest.save(manifest_path)
         report.documents = sum(1 for e in manifest.entries.values() if e.get("sections"))
         report.failed_before = sum(1 for e in manifest.entries.values() if e.get("failed")) - len(report.failed)
@@ -165,9 +165,7 @@ class IndexBuilder:
                 found[str(path)] = (stat.st_mtime_ns, stat.st_size)
         return found
 
-    def _convert(
-        self, todo: list[str], files: dict, urls: list[str], manifest: Manifest, writer: Any, report: BuildReport
-    ) -> None:
+    def _convert(self, todo: list[str], files: dict, urls: list[str], manifest: Manifest, writer: Any, report: BuildReport) -> None:
         from memento.servers.documents.worker import WorkerPool
 
         settings = self.settings
@@ -260,8 +258,12 @@ class IndexBuilder:
         for location, text in outcome["sections"]:
             writer.add_document(
                 tantivy.Document(
-                    source=source, location=location, title=outcome["title"], body=text,
-                    format=outcome["format"], modified=date,
+                    source=source,
+                    location=location,
+                    title=outcome["title"],
+                    body=text,
+                    format=outcome["format"],
+                    modified=date,
                 )
             )
         count = len(outcome["sections"])
@@ -291,9 +293,7 @@ def _open_writer(index: Any) -> Any:
         return index.writer(heap_size=100_000_000, num_threads=1)
     except ValueError as exc:
         if "lock" in str(exc).lower():
-            raise ServerError(
-                "Another `memento index build` is writing this index; wait for it to finish and run this one again."
-            ) from exc
+            raise ServerError("Another `memento index build` is writing this index; wait for it to finish and run this one again.") from exc
         raise
 
 
@@ -324,4 +324,4 @@ def _under(source: str, roots: Sequence[Path]) -> bool:
 
 
 def _date_of(mtime_ns: int) -> str:
-    return datetime.datetime.fromtimestamp(mtime_ns / 1e9, datetime.timezone.utc).date().isoformat()
+    return datetime.datetime.fromtimestamp(mtime_ns / 1e9, datetime.UTC).date().isoformat()
