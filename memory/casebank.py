@@ -34,8 +34,14 @@ __all__ = ["CaseBank", "Recorded", "Retrieval", "ScoredCase"]
 log = logging.getLogger("memento.memory")
 
 
+# One training example of Q: task vector, case vector, the case's statistics, the reward observed.
+Example = tuple[np.ndarray, np.ndarray, dict[str, float], float]
+
+
 @dataclass
 class ScoredCase:
+    """A retrieved case with the score its policy ranked it by."""
+
     case: Case
     score: float  # what the policy ranked by: cosine similarity, or Q(s, c)
     similarity: float
@@ -43,6 +49,8 @@ class ScoredCase:
 
 @dataclass
 class Retrieval:
+    """What `CaseBank.retrieve` found for a task: successes to imitate, failures to avoid."""
+
     task: str
     policy: str  # the policy actually used ("q" falls back to "similarity" while Q is untrained)
     positive: list[ScoredCase] = field(default_factory=list)
@@ -50,15 +58,19 @@ class Retrieval:
 
     @property
     def cases(self) -> list[ScoredCase]:
+        """Every retrieved case, best score first."""
         return sorted(self.positive + self.negative, key=lambda s: s.score, reverse=True)
 
     @property
     def ids(self) -> list[str]:
+        """The ids of `cases`, in the same order (what an episode records as shown)."""
         return [s.case.id for s in self.cases]
 
 
 @dataclass
 class Recorded:
+    """What `CaseBank.record_episode` stored."""
+
     run_id: str
     case_id: str
     created: bool  # False when the task already had a case, which was updated
@@ -69,6 +81,13 @@ class Recorded:
 
 
 class CaseBank:
+    """The case memory: one case per task in Chroma, the transitions Q learns from, and the Q policy.
+
+    Read with `retrieve`, write with `record_episode`, correct a reward with `feedback`;
+    `train` refits Q on every transition. Open it with `CaseBank.open(settings)` and close it
+    (or use it as a context manager) to release Chroma's connections.
+    """
+
     def __init__(self, settings: MemorySettings, embedder: TextEmbedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(
@@ -85,9 +104,11 @@ class CaseBank:
 
     @classmethod
     def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
+        """Open (or create) the bank the settings name: embedded under MEMENTO_HOME, or a Chroma server."""
         return cls(settings or MemorySettings(), embedder)
 
     def close(self) -> None:
+        """Release the store's connections and handles."""
         self.store.close()
 
     def __enter__(self) -> CaseBank:
@@ -99,23 +120,30 @@ class CaseBank:
     # ---- reading -------------------------------------------------------------------------
 
     def count(self) -> int:
+        """How many cases the bank holds."""
         return self.store.cases.count()
 
     def get(self, case_id: str) -> Case:
-        found = self._get_many([case_id])
+        """The case with this id; `CaseNotFound` if there is none."""
+        found = self._read_cases([case_id])
         if not found:
             raise CaseNotFound(f"No case with id {case_id!r} in the case bank at {self.store.where}.")
         return found[0]
 
-    def _get_many(self, ids: Sequence[str], with_embeddings: bool = False) -> list[Case] | Any:
+    def _read_cases(self, ids: Sequence[str]) -> list[Case]:
+        """The stored cases among `ids` (missing ones are left out)."""
         if not ids:
-            return ([], np.zeros((0, self.embedder.dimension), np.float32)) if with_embeddings else []
-        include = ["metadatas", "documents"] + (["embeddings"] if with_embeddings else [])
-        got = self.store.cases.get(ids=list(ids), include=include)
+            return []
+        got = self.store.cases.get(ids=list(ids), include=["metadatas", "documents"])
+        return [Case.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
+    def _read_cases_with_vectors(self, ids: Sequence[str]) -> tuple[list[Case], np.ndarray]:
+        """The stored cases among `ids` and their task embeddings, one row per case."""
+        if not ids:
+            return [], np.zeros((0, self.embedder.dimension), np.float32)
+        got = self.store.cases.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
         cases = [Case.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
-        if with_embeddings:
-            return cases, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(cases), -1)
-        return cases
+        return cases, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(cases), -1)
 
     def iter_cases(self, batch: int = 500, with_embeddings: bool = False) -> Iterator[Any]:
         """Every case, in batches from the store (with its embedding when asked)."""
@@ -139,7 +167,14 @@ class CaseBank:
         task_embedding: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
     ) -> Retrieval:
-        """The k cases most likely to help with `task`, split into successes and failures."""
+        """The k cases most likely to help with `task`, split into successes and failures.
+
+        k: how many (default MEMENTO_MEMORY_K). policy: "similarity" (cosine) or "q" (the learned
+        Q(s, c), which falls back to similarity until trained; default MEMENTO_MEMORY_POLICY).
+        explore: draw k cases from softmax(score / MEMENTO_MEMORY_TEMPERATURE) instead of the top k,
+        as during learning. task_embedding: the task's vector when the caller already has it (saves
+        one embedding). rng: the random generator exploration draws from, for reproducible runs.
+        """
         k = k or self.settings.memory_k
         policy = policy or self.settings.memory_policy
         if policy not in ("similarity", "q"):
@@ -167,7 +202,7 @@ class CaseBank:
         embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)
         scores = self.q.score(vector, embeddings, self.mirror.stats(ids))
         chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
-        by_id = {c.id: c for c in self._get_many([ids[i] for i in chosen])}
+        by_id = {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
         keep = [i for i in chosen if ids[i] in by_id]  # a case deleted in between is skipped
         return self._split(task, "q", [by_id[ids[i]] for i in keep], scores[keep], similarity[keep])
 
@@ -204,7 +239,7 @@ class CaseBank:
         now = time.time()
         with self.store.writing():
             case_id = case_id_for(task)
-            existing = self._get_many([case_id])
+            existing = self._read_cases([case_id])
             near = None
             replaced = False
             if existing:
@@ -244,7 +279,7 @@ class CaseBank:
         return None
 
     def _count_uses(self, case_ids: Sequence[str], reward: float, delta_uses: int = 1, delta_success: int | None = None) -> None:
-        cases = self._get_many(case_ids)
+        cases = self._read_cases(case_ids)
         for case in cases:
             case.uses += delta_uses
             case.successes += delta_success if delta_success is not None else int(reward >= SUCCESS)
@@ -258,13 +293,13 @@ class CaseBank:
         steps = self.settings.memory_online_steps
         if steps == 0:
             return False
-        cases, embeddings = self._get_many([t.case_id for t in transitions], with_embeddings=True)
+        cases, embeddings = self._read_cases_with_vectors([t.case_id for t in transitions])
         by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
         batch = [(task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id]
         replay = self._replay_sample(64)
         return self.q.update(batch, replay, steps)
 
-    def _replay_sample(self, size: int) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
+    def _replay_sample(self, size: int) -> list[Example]:
         total = self.store.transitions.count()
         if total == 0:
             return []
@@ -273,11 +308,11 @@ class CaseBank:
         got = self.store.transitions.get(limit=size, offset=offset, include=["metadatas", "embeddings"])
         return self._training_rows(got)
 
-    def _training_rows(self, got: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
+    def _training_rows(self, got: dict[str, Any]) -> list[Example]:
+        rows: list[Example] = []
         case_ids = [m["case_id"] for m in got["metadatas"]]
-        cases, embeddings = self._get_many(list(dict.fromkeys(case_ids)), with_embeddings=True)
+        cases, embeddings = self._read_cases_with_vectors(list(dict.fromkeys(case_ids)))
         by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
-        rows = []
         for meta, task_vector in zip(got["metadatas"], got["embeddings"]):
             if meta["case_id"] in by_id:
                 case, case_vector = by_id[meta["case_id"]]
@@ -305,7 +340,7 @@ class CaseBank:
                     self.store.transitions.update(ids=got["ids"], metadatas=[m | {"reward": reward} for m in got["metadatas"]])
                 updated_transitions = len(got["ids"])
                 case_ids = owners["ids"]
-            for case in self._get_many(case_ids):
+            for case in self._read_cases(case_ids):
                 case.reward = reward
                 if case.attempts == 1:
                     case.mean_reward = reward
@@ -317,8 +352,9 @@ class CaseBank:
 
     # ---- learning and upkeep -------------------------------------------------------------
 
-    def training_rows(self) -> list[tuple[np.ndarray, np.ndarray, dict[str, float], float]]:
-        rows = []
+    def training_rows(self) -> list[Example]:
+        """Every stored transition as (task vector, case vector, case statistics, reward), for training Q."""
+        rows: list[Example] = []
         offset = 0
         while True:
             got = self.store.transitions.get(limit=2000, offset=offset, include=["metadatas", "embeddings"])

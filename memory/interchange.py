@@ -20,8 +20,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .cases import Case, Transition, case_id_for
-from .errors import ImportFormatError
+from .cases import SUCCESS, Case, Transition, case_id_for
+from .errors import CaseMemoryError, ImportFormatError
 
 __all__ = ["FORMATS", "detect_format", "export_jsonl", "import_jsonl", "parse_plan", "plan_json", "read_rows"]
 
@@ -57,7 +57,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise ImportFormatError(str(path), number, "(line)", f"not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise ImportFormatError(str(path), number, "(line)", "not a JSON object")
@@ -161,9 +161,9 @@ def import_jsonl(bank: Any, path: Path, fmt: str | None = None) -> dict[str, Any
 def export_jsonl(bank: Any, path: Path, fmt: str = "memento") -> dict[str, Any]:
     """Write the bank to `path` in one of FORMATS; returns what was written."""
     if fmt not in FORMATS:
-        raise ValueError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+        raise CaseMemoryError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
     temporary = path.with_name(path.name + ".partial")
-    written = {"format": fmt, "cases": 0, "transitions": 0}
+    counts = {"cases": 0, "transitions": 0}
     with temporary.open("w", encoding="utf-8") as out:
         if fmt in ("memento", "memory"):
             for case in bank.iter_cases():
@@ -173,7 +173,7 @@ def export_jsonl(bank: Any, path: Path, fmt: str = "memento") -> dict[str, Any]:
                     else {"case": case.task, "plan": plan_json(case.plan), "case_label": case.outcome}
                 )
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                written["cases"] += 1
+                counts["cases"] += 1
         if fmt in ("memento", "training"):
             cases = {c.id: c for c in bank.iter_cases()} if fmt == "training" else {}
             for t in bank.iter_transitions():
@@ -193,11 +193,11 @@ def export_jsonl(bank: Any, path: Path, fmt: str = "memento") -> dict[str, Any]:
                         "case": case.task,
                         "case_label": case.outcome,
                         "plan": plan_json(case.plan),
-                        "truth_label": t.reward >= 0.5,
+                        "truth_label": t.reward >= SUCCESS,
                     }
                 else:
                     continue
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                written["transitions"] += 1
+                counts["transitions"] += 1
     temporary.replace(path)
-    return written
+    return {"format": fmt, **counts}

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from .cases import SUCCESS
 from .errors import QFunctionError
 
 __all__ = ["FEATURES", "FORMAT_VERSION", "QFunction", "QFunctionError", "TrainingRow"]
 
 FORMAT_VERSION = 1
-SUCCESS = 0.5  # a reward at or above this counts as a success (as in memory.cases)
 FEATURES = ("task_prior", "case_rate", "case_uses", "case_reward", "plan_steps", "similarity", "signed_similarity")
 
 

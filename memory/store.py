@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import StoreError
@@ -29,6 +30,16 @@ TRANSITIONS = "memento_transitions"
 
 
 class Store:
+    """The two Chroma collections of a case bank (cases, transitions), embedded or on a server.
+
+    Chroma types every result field as optional (absent unless asked for in `include`), so the
+    collections are held as `Any`: callers read exactly the fields they asked for.
+    """
+
+    cases: Any
+    transitions: Any
+    client: Any
+
     def __init__(self, path: Path | None = None, url: str = "", embedder_name: str = "", dimension: int = 0) -> None:
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         import chromadb
