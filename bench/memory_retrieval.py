@@ -23,7 +23,7 @@ from memento.memory import Case, CaseBank, MemorySettings
 from memento.memory.embeddings import LocalEmbedder
 from memento.memory.interchange import parse_file
 
-REFERENCE = ROOT.parent / "shared" / "data" / "memento-reference"
+REFERENCE = ROOT / "data" / "reference"
 
 
 def questions() -> list[str]:

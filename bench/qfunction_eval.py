@@ -17,7 +17,7 @@ from memento.memory.embeddings import Embedder
 from memento.memory.evaluate import Prepared, evaluate, load_reference, prepare
 from memento.memory.qfunction import FEATURES, QFunction, _task_keys
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference" / "training_data.jsonl"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "training_data.jsonl"
 SEEDS = range(5)
 GOAL_AUC, GOAL_SECONDS = 0.637, 120.0
 

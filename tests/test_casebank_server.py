@@ -13,7 +13,7 @@ import pytest
 from tests.mcp_servers import http_client_for, stdio_client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 async def test_a_host_saves_retrieves_and_corrects_cases_over_stdio(memento_home: Path) -> None:

@@ -13,7 +13,7 @@ from memento.memory.curation import prune
 from memento.memory.interchange import export_jsonl, import_jsonl
 from tests.memory_helpers import HashEmbedder, chroma_server
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,8 @@ import pytest
 from memento.memory.errors import ImportFormatError
 from memento.memory.evaluate import auc, load_reference, main, split_by_query
 from memento.memory.qfunction import QFunction, QFunctionError
-from tests.sysdeps import needs
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "memento-reference" / "training_data.jsonl"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "training_data.jsonl"
 DIM = 32
 
 
@@ -161,10 +160,6 @@ def test_a_malformed_reference_row_is_named_by_line_and_field(tmp_path: Path) ->
         load_reference(path)
 
 
-needs_reference = needs(REFERENCE.is_file(), "the reference training_data.jsonl (../shared/data)")
-
-
-@needs_reference
 def test_a_split_by_query_never_puts_one_query_in_both_halves(tmp_path: Path) -> None:
     n_train, n_test = split_by_query(REFERENCE, tmp_path / "train.jsonl", tmp_path / "test.jsonl", seed=3)
     train = {r["query"] for r in load_reference(tmp_path / "train.jsonl")}
@@ -174,7 +169,6 @@ def test_a_split_by_query_never_puts_one_query_in_both_halves(tmp_path: Path) ->
     assert 0.15 < len(test) / (len(train) + len(test)) < 0.25
 
 
-@needs_reference
 def test_eval_retriever_prints_one_json_object_with_the_agreed_keys(tmp_path: Path, capsys) -> None:
     train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
     n_train, n_test = split_by_query(REFERENCE, train, test, test_fraction=0.25, seed=0, max_queries=30)
