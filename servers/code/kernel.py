@@ -60,9 +60,10 @@ class Kernel:
             while True:
                 request = read_frame(self.requests)
                 if request.get("op") == "interrupt":
+                    main = threading.main_thread().ident  # set for any started thread; None only in type
                     with self.lock:
-                        if self.running is not None and self.running == request.get("id"):
-                            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                        if main is not None and self.running is not None and self.running == request.get("id"):
+                            signal.pthread_kill(main, signal.SIGINT)
                     continue
                 self.pending.put(request)
         except BaseException:  # the server is gone (EOF) or spoke nonsense: nothing left to serve
@@ -185,7 +186,10 @@ class Kernel:
             reply.update(self._error(exc))
             return
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        tail = tree.body[-1] if tree.body else None
+        last = tail if isinstance(tail, ast.Expr) else None
+        if last is not None:
+            tree.body.pop()
         flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         self._execute(compile(tree, filename, "exec", flags=flags))
         if last is None:
@@ -348,6 +352,8 @@ def _image_of(value) -> str | None:
 def _drop_privileges(uid: int | None, gid: int | None) -> None:
     if uid is None:
         return
+    if gid is None:  # the server always sends both; never run as the user with root's group
+        raise SystemExit("a uid without a gid: refusing to drop privileges halfway")
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)

@@ -1,8 +1,7 @@
-"""What the tools return: typed results (structured content) and the text a model reads.
+"""What the code tools return as structured content, and how one call's outcome becomes a `RunResult`.
 
-A run's text puts warnings first, then stdout, stderr, the value, the error,
-the files it touched and notes; every cut says how much was cut. Plots travel
-beside the text as MCP image content.
+Every cut of output is recorded as a note saying how much was cut and what to
+do instead; the text a model reads is written from these in `present.py`.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ __all__ = [
     "SessionList",
     "WriteResult",
     "build_run_result",
-    "human_size",
-    "render_run",
 ]
 
 _LISTED_CHANGES = 50
@@ -48,15 +45,6 @@ class RunResult(BaseModel):
     images: int = Field(default=0, description="Plots returned as image content.")
     notes: list[str] = Field(default_factory=list, description="Cuts, limits reached, restarts, warnings.")
     duration_ms: float
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
 
 
 def _cut_note(stream: str, dropped: int, limit: int) -> str:
@@ -124,35 +112,6 @@ def _file_changes(changes: Changes, notes: list[str]) -> list[FileChange]:
         notes.append(f"[{len(files) - _LISTED_CHANGES} more file changes not listed; list_files shows them all.]")
         files = files[:_LISTED_CHANGES]
     return files
-
-
-def render_run(result: RunResult, warning: str | None) -> str:
-    parts: list[str] = []
-    if warning:
-        parts.append(warning)
-    if result.stdout:
-        parts.append(
-            result.stdout.rstrip("\n")
-            if not result.stderr and result.value is None and not result.error
-            else f"stdout:\n{result.stdout.rstrip()}"
-        )
-    if result.stderr:
-        parts.append(f"stderr:\n{result.stderr.rstrip()}")
-    if result.value is not None:
-        parts.append(f"Out: {result.value}")
-    if result.exit_code is not None and result.exit_code != 0:
-        parts.append(f"exit code {result.exit_code}")
-    if result.error:
-        parts.append(f"Error:\n{result.error.rstrip()}")
-    if result.files:
-        shown = [f"{f.path} ({f.change}{', ' + human_size(f.size) if f.size is not None else ''})" for f in result.files]
-        parts.append("Files: " + "; ".join(shown))
-    if result.images:
-        parts.append(f"[{result.images} plot{'s' if result.images > 1 else ''} returned as image{'s' if result.images > 1 else ''}]")
-    parts.extend(note for note in result.notes if note != warning)  # the warning is already first
-    if not parts or (len(parts) == 1 and warning):
-        parts.append("(no output)" if result.ok else "(failed without output)")
-    return "\n\n".join(parts)
 
 
 class FileEntry(BaseModel):

@@ -1,15 +1,14 @@
 """The code MCP server: stateful Python and shell in a bubblewrap sandbox, with files, plots and packages.
 
-Registers the tools over `CodeService`; the sandbox, interpreters, sessions and
-files live in the modules beside this one. `memento-code` and
-`python -m memento.servers.code` start it. It refuses to start if the sandbox cannot run.
+Registers the tools only: `service.py` does the work, `present.py` phrases the
+replies. `memento-code` and `python -m memento.servers.code` start it. It
+refuses to start if the sandbox cannot run.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -18,7 +17,9 @@ from pydantic import Field
 
 from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, MaxLength, StartIndex, lifespan_state
 
+from . import present
 from .limits import describe_limits
 from .results import FileListing, FileRead, InstallResult, RunResult, SessionInfo, SessionList, WriteResult
 from .sandbox import UNSANDBOXED_WARNING, Sandbox
@@ -26,22 +27,18 @@ from .service import CodeService
 from .session import SESSION_PATTERN
 from .settings import CodeSettings
 
-RUNS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
-READS = ToolAnnotations(readOnlyHint=True, openWorldHint=False, idempotentHint=True)
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+RUNS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+# Packages come from the package index: the one tool that reaches outside the server.
+INSTALLS = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 
 Session = Annotated[str, Field(pattern=SESSION_PATTERN, description="Session name: its own variables, workspace and packages.")]
 Timeout = Annotated[float, Field(gt=0, description="Wall-time limit of this call in seconds (at most MEMENTO_CODE_MAX_TIMEOUT_S).")]
-Path_ = Annotated[str, Field(description="Path relative to /workspace, or absolute under /workspace or /inputs.")]
-
-
-@dataclass
-class State:
-    service: CodeService
+WorkspacePath = Annotated[str, Field(description="Path relative to /workspace, or absolute under /workspace or /inputs.")]
 
 
 def _service(ctx: Context) -> CodeService:
-    return ctx.request_context.lifespan_context.service
+    return lifespan_state(ctx, CodeService)
 
 
 def _instructions(settings: CodeSettings) -> str:
@@ -59,10 +56,10 @@ def build(settings: CodeSettings) -> MCPServer:
     sandbox.check()  # no sandbox, no server (unless MEMENTO_CODE_SANDBOX=none): a SettingsError stops the start
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[State]:
+    async def lifespan(_: MCPServer) -> AsyncIterator[CodeService]:
         service = CodeService(settings, sandbox)
         try:
-            yield State(service)
+            yield service
         finally:
             service.close()
 
@@ -88,7 +85,8 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: run_python(code="import pandas as pd\\ndf = pd.read_csv('/inputs/sales.csv')\\ndf.describe()")
         """
-        return _service(ctx).run("run", code, session, timeout_s)
+        service = _service(ctx)
+        return present.run(service.run("run", code, session, timeout_s), service.warning)
 
     @server.tool(annotations=RUNS)
     @tool_errors
@@ -104,13 +102,14 @@ def build(settings: CodeSettings) -> MCPServer:
         as run_python; no network. A non-zero exit code is reported, not treated as a failure.
         Example: run_shell(command="head -5 /inputs/data.csv && wc -l /inputs/data.csv")
         """
-        return _service(ctx).run("shell", command, session, timeout_s)
+        service = _service(ctx)
+        return present.run(service.run("shell", command, session, timeout_s), service.warning)
 
-    @server.tool(annotations=READS)
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def list_files(
         ctx: Context,
-        path: Path_ = ".",
+        path: WorkspacePath = ".",
         session: Session = "default",
         recursive: Annotated[bool, Field(description="Also list the contents of subfolders.")] = False,
     ) -> Annotated[CallToolResult, FileListing]:
@@ -118,16 +117,16 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: list_files(path="results", recursive=true) or list_files(path="/inputs")
         """
-        return _service(ctx).list_files(path, session, recursive)
+        return present.file_listing(_service(ctx).list_files(path, session, recursive))
 
-    @server.tool(annotations=READS)
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def read_file(
-        path: Path_,
+        path: WorkspacePath,
         ctx: Context,
         session: Session = "default",
-        start_index: Annotated[int, Field(ge=0, description="Character offset to start at; use the value the previous reply names.")] = 0,
-        max_length: Annotated[int, Field(ge=100, le=1_000_000, description="Most characters to return.")] = 20_000,
+        start_index: StartIndex = 0,
+        max_length: MaxLength = 20_000,
     ) -> Annotated[CallToolResult, FileRead]:
         """Read a file from the workspace or /inputs: text in parts, images as images, other binary files as
         their size and type.
@@ -135,7 +134,7 @@ def build(settings: CodeSettings) -> MCPServer:
         When the reply ends with "[... Call again with start_index=N ...]", call again with that start_index.
         Example: read_file(path="report.md") or read_file(path="plot.png")
         """
-        return _service(ctx).read_file(path, session, start_index, max_length)
+        return present.file_read(_service(ctx).read_file(path, session, start_index, max_length))
 
     @server.tool(annotations=WRITES)
     @tool_errors
@@ -150,9 +149,9 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: write_file(path="data/points.csv", content="x,y\\n1,2\\n2,4\\n")
         """
-        return _service(ctx).write_file(path, content, session, append)
+        return present.written(_service(ctx).write_file(path, content, session, append))
 
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True))
+    @server.tool(annotations=INSTALLS)
     @tool_errors
     def install_packages(
         names: Annotated[list[str], Field(description='Requirement strings, e.g. ["statsmodels", "networkx>=3"].')],
@@ -165,7 +164,7 @@ def build(settings: CodeSettings) -> MCPServer:
         they can be imported right after. Use it only for packages that are not already there.
         Example: install_packages(names=["statsmodels"])
         """
-        return _service(ctx).install(names, session)
+        return present.installed(_service(ctx).install(names, session))
 
     @server.tool(annotations=WRITES)
     @tool_errors
@@ -178,13 +177,14 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: reset_session(session="default", delete_files=false)
         """
-        return _service(ctx).reset(session, delete_files)
+        return present.reset(_service(ctx).reset(session, delete_files), delete_files)
 
-    @server.tool(annotations=READS)
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def list_sessions(ctx: Context) -> Annotated[CallToolResult, SessionList]:
         """List sessions: running or stopped, calls, idle time, workspace size, installed packages; and the limits."""
-        return _service(ctx).list_sessions()
+        service = _service(ctx)
+        return present.sessions(service.list_sessions(), service.warning)
 
     return server
 

@@ -44,10 +44,10 @@ def decode_body(content: bytes, content_type: str = "") -> tuple[str, str]:
     header = re.search(r"charset\s*=\s*([^;\s]+)", content_type, re.IGNORECASE)
     meta = _META_CHARSET.search(content[:4096])
     for candidate in (header.group(1) if header else None, meta.group(1).decode("ascii", "ignore") if meta else None):
-        encoding = _known(candidate)
-        if encoding and encoding not in ("utf-8", "ascii"):
+        declared = _known(candidate)
+        if declared and declared not in ("utf-8", "ascii"):
             try:
-                return content.decode(encoding), encoding
+                return content.decode(declared), declared
             except UnicodeDecodeError:
                 continue
     from charset_normalizer import from_bytes

@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, overload
 
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
@@ -49,7 +49,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def tool_errors(fn: Callable[P, R] | Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+@overload
+def tool_errors(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+@overload
+def tool_errors(fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+def tool_errors(fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
     """Wrap a tool so every failure reaches the model as a tool error, never a crash.
 
     Sync tools run on a worker thread so a slow one never blocks the event loop.
@@ -58,11 +62,11 @@ def tool_errors(fn: Callable[P, R] | Callable[P, Awaitable[R]]) -> Callable[P, A
     is_async = inspect.iscoroutinefunction(fn)
 
     @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
         try:
             if is_async:
-                return await fn(*args, **kwargs)  # type: ignore[misc]
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))  # type: ignore[arg-type]
+                return await fn(*args, **kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         except ToolError:
             raise
         except ServerError as exc:

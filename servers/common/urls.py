@@ -35,7 +35,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchFailed(f"Could not resolve host {host!r} ({exc.strerror}). Check the URL's spelling.") from exc
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]  # an IP address string for the inet families asked for
 
 
 @dataclass(frozen=True)
