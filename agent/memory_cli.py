@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from memento.memory import CaseBank
 
 __all__ = ["memory"]
 
 
-def _bank():
-    # Failures are MementoErrors, which the `memento` group turns into one line and exit 1.
+def _bank() -> CaseBank:
+    """The bank the environment names, closed when the command ends.
+
+    Failures are MementoErrors, which the `memento` group turns into one line and exit 1.
+    """
     from memento.memory import CaseBank, MemorySettings
 
-    return CaseBank.open(MemorySettings.from_env())
+    bank = CaseBank.open(MemorySettings.from_env())
+    click.get_current_context().call_on_close(bank.close)
+    return bank
 
 
 @click.group()

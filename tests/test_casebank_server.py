@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from memento.agent.cli import cli
 from tests.mcp_servers import http_client_for, stdio_client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -68,20 +67,12 @@ async def test_the_casebank_answers_over_streamable_http(memento_home: Path) -> 
 def test_the_memory_cli_imports_searches_exports_and_reports(memento_home: Path, tmp_path: Path) -> None:
     sample = tmp_path / "memory.jsonl"
     sample.write_text("\n".join((REFERENCE / "memory.jsonl").read_text().splitlines()[:60]) + "\n")
-    env = {**os.environ, "MEMENTO_HOME": str(memento_home)}
 
-    def memento(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "memento.agent.cli", "memory", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
+    def memento(*args: str) -> Result:  # in process; MEMENTO_HOME is the test's own (conftest)
+        return CliRunner().invoke(cli, ["memory", *args], prog_name="memento")
 
     imported = memento("import", str(sample))
-    assert imported.returncode == 0, imported.stderr
+    assert imported.exit_code == 0, imported.stderr
     assert "imported 60 cases" in imported.stdout
     stats = json.loads(memento("stats", "--json").stdout)
     assert stats["cases"] == 60
@@ -90,8 +81,8 @@ def test_the_memory_cli_imports_searches_exports_and_reports(memento_home: Path,
     assert found["policy"] == "similarity" and found["cases"][0]["task"] == task
     out = tmp_path / "out.jsonl"
     exported = memento("export", str(out), "--format", "memory")
-    assert exported.returncode == 0 and len(out.read_text().splitlines()) == 60
+    assert exported.exit_code == 0 and len(out.read_text().splitlines()) == 60
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"case": "q", "case_label": "positive"}\n{"case": "", "case_label": "positive"}\n')
     refused = memento("import", str(broken))
-    assert refused.returncode != 0 and "line 2" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.exit_code == 1 and "line 2" in refused.stderr and "Traceback" not in refused.stderr

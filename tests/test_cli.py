@@ -1,4 +1,8 @@
-"""The memento CLI: servers list / check / config and the settings listing, run as a user runs them."""
+"""The memento CLI: servers list / check / config and the settings listing.
+
+Commands that only read and print run in process (click's CliRunner); `servers check`
+and the entry points run as a user runs them, in a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+
+from memento.agent.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMENTO = [sys.executable, "-m", "memento.agent.cli"]
@@ -20,9 +27,19 @@ def run(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Comple
     )
 
 
+def invoke(*args: str, cwd: Path = ROOT) -> Result:
+    """The CLI in this process, from `cwd` (where it looks for ./mcp.json)."""
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), prog_name="memento")
+    finally:
+        os.chdir(previous)
+
+
 def test_servers_list_shows_what_mcp_json_declares() -> None:
-    done = run("servers", "list")
-    assert done.returncode == 0, done.stderr
+    done = invoke("servers", "list")
+    assert done.exit_code == 0, done.stderr
     declared = json.loads((ROOT / "mcp.json").read_text())["mcpServers"]
     for name in declared:
         assert name in done.stdout
@@ -58,30 +75,33 @@ def test_servers_check_fails_when_one_server_fails_but_checks_the_others(tmp_pat
 
 
 def test_servers_config_prints_host_snippets_with_absolute_commands() -> None:
-    claude = json.loads(run("servers", "config").stdout)
+    claude = json.loads(invoke("servers", "config").stdout)
     command = claude["mcpServers"]["documents"]["command"]
     assert os.path.isabs(command) and os.access(command, os.X_OK)
-    vscode = json.loads(run("servers", "config", "--format", "vscode").stdout)
+    vscode = json.loads(invoke("servers", "config", "--format", "vscode").stdout)
     assert vscode["servers"]["documents"]["type"] == "stdio"
 
 
 def test_a_malformed_config_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "mcp.json"
     path.write_text("{not json")
-    done = run("servers", "list", "--config", str(path))
-    assert done.returncode != 0 and "is not valid JSON" in done.stderr and "Traceback" not in done.stderr
+    done = invoke("servers", "list", "--config", str(path))
+    assert done.exit_code == 1 and "is not valid JSON" in done.stderr and "Traceback" not in done.stderr
+    assert done.exception is None or isinstance(done.exception, SystemExit)  # handled, not raised
 
 
 def test_memento_config_lists_every_setting() -> None:
-    done = run("config")
-    assert done.returncode == 0
+    done = invoke("config")
+    assert done.exit_code == 0
     for variable in ("MEMENTO_HOME", "MEMENTO_DOCUMENTS_ROOTS", "MEMENTO_DOCUMENTS_TIMEOUT_S", "MEMENTO_ALLOW_PRIVATE_URLS"):
         assert variable in done.stdout
 
 
 def test_help_explains_the_commands() -> None:
-    done = run("--help")
-    assert done.returncode == 0 and "servers" in done.stdout and "config" in done.stdout
+    done = invoke("--help")
+    assert done.exit_code == 0 and "servers" in done.stdout and "config" in done.stdout
+    installed = run("--help")  # the module entry point, as `python -m` runs it
+    assert installed.returncode == 0 and "servers" in installed.stdout
     server_help = subprocess.run(
         [sys.executable, "-m", "memento.servers.documents", "--help"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )

@@ -94,6 +94,7 @@ def test_a_case_bank_runs_on_an_endpoint_embedder(embeddings_endpoint, tmp_path:
         assert bank.stats()["embedder"] == "fake-embed"
 
 
+@pytest.mark.slow
 def test_the_packaged_minilm_loads_from_its_folder_without_the_hub() -> None:
     folder = default_model_path()
     assert (folder / "config.json").is_file()

@@ -169,6 +169,7 @@ def test_a_split_by_query_never_puts_one_query_in_both_halves(tmp_path: Path) ->
     assert 0.15 < len(test) / (len(train) + len(test)) < 0.25
 
 
+@pytest.mark.slow
 def test_eval_retriever_prints_one_json_object_with_the_agreed_keys(tmp_path: Path, capsys) -> None:
     train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
     n_train, n_test = split_by_query(REFERENCE, train, test, test_fraction=0.25, seed=0, max_queries=30)

@@ -62,6 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]
     return corpus, base / "index", report
 
 
+@pytest.mark.slow
 def test_a_build_indexes_documents_and_reports_what_it_skipped_and_why(built: tuple) -> None:
     corpus, _, report = built
     assert report.added == 6  # pdf, html, txt, md, docx, nested txt
@@ -143,6 +144,7 @@ async def test_without_an_index_search_local_is_not_offered_and_the_local_backen
     assert local.is_error and "memento index build" in local.content[0].text
 
 
+@pytest.mark.slow
 async def test_a_rebuild_after_changes_converts_only_what_changed(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -207,6 +209,7 @@ def site() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 async def test_web_pages_are_indexed_from_urls_through_the_url_guard(site: str, tmp_path: Path) -> None:
     def build_index(settings: SearchSettings, urls: list[str] = []) -> BuildReport:  # noqa: B006
         return IndexBuilder(settings).build(urls=urls)  # the builder runs its own event loop: call it from a thread
