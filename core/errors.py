@@ -16,12 +16,17 @@ message says what went wrong and what to do next.
      │    ├── UnsupportedFormat     content of a kind no converter reads
      │    ├── ConversionFailed      a reader failed on corrupt or encrypted content
      │    └── FetchFailed           a download failed (DNS, refused, HTTP status)
-     └── CaseMemoryError            the case memory failed
-          ├── EmbeddingError        the embedding model could not be loaded or run
-          ├── ImportFormatError     a JSONL line is malformed: names the line and field
-          ├── CaseNotFound          no case or run with that id
-          ├── StoreError            the Chroma store failed or is locked
-          └── QFunctionError        Q cannot be trained, loaded or used as asked
+     ├── CaseMemoryError            the case memory failed
+     │    ├── EmbeddingError        the embedding model could not be loaded or run
+     │    ├── ImportFormatError     a JSONL line is malformed: names the line and field
+     │    ├── CaseNotFound          no case or run with that id
+     │    ├── StoreError            the Chroma store failed or is locked
+     │    └── QFunctionError        Q cannot be trained, loaded or used as asked
+     └── AgentError                 the research agent could not go on
+          ├── ModelNotConfigured    no key or endpoint for the chosen provider; names the variable
+          ├── ModelFailed           a model call failed for good (retries spent, request refused)
+          ├── ToolHubError          the MCP tool servers could not be started or reached
+          └── RunNotFound           no stored run with that id
 
 Third-party errors are translated where they are caught, `raise X(...) from exc`.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
+    "AgentError",
     "CaseMemoryError",
     "CaseNotFound",
     "ConfigError",
@@ -39,12 +45,16 @@ __all__ = [
     "ImportFormatError",
     "InvalidInput",
     "MementoError",
+    "ModelFailed",
+    "ModelNotConfigured",
     "NotFound",
     "QFunctionError",
+    "RunNotFound",
     "ServerError",
     "SettingsError",
     "StoreError",
     "TimedOut",
+    "ToolHubError",
     "TooLarge",
     "UnsupportedFormat",
 ]
@@ -124,3 +134,23 @@ class StoreError(CaseMemoryError):
 
 class QFunctionError(CaseMemoryError):
     """The Q-function cannot be trained, loaded or used as asked."""
+
+
+class AgentError(MementoError):
+    """The research agent could not go on."""
+
+
+class ModelNotConfigured(AgentError):
+    """No key or endpoint for the chosen provider; the message names the variable to set."""
+
+
+class ModelFailed(AgentError):
+    """A model call failed for good: retries spent, or the request refused."""
+
+
+class ToolHubError(AgentError):
+    """The MCP tool servers could not be started or reached."""
+
+
+class RunNotFound(AgentError):
+    """No stored run with that id."""

@@ -1,0 +1,107 @@
+"""Settings of the research agent: models, vendor credentials, budgets, tool limits.
+
+Read once by the entry point (`memento run`, `memento chat`, the research
+server) and passed down. The vendors' own variables (`ANTHROPIC_API_KEY`,
+`ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`) work as users
+expect; a `MEMENTO_*` variable of the same meaning wins over them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field
+
+from memento.core.settings import SECRET, MementoSettings
+
+__all__ = ["VENDOR_VARIABLES", "AgentSettings", "Budgets"]
+
+DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
+
+# Field ← the vendor SDK's own variable, used when the MEMENTO_ one is unset.
+VENDOR_VARIABLES = {
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+}
+
+
+class Budgets(MementoSettings):
+    """Limits of one run; the first one hit ends it with the best answer so far."""
+
+    budget_cycles: int = Field(default=3, ge=1, le=50, description="Planner cycles (plan, execute, replan) per run.")
+    budget_steps: int = Field(default=12, ge=1, le=200, description="Executor model calls per subtask.")
+    budget_tool_calls: int = Field(default=60, ge=1, le=10_000, description="Tool calls per run, all subtasks together.")
+    budget_tokens: int = Field(default=2_000_000, ge=1000, description="Model tokens per run, input and output together.")
+    budget_seconds: float = Field(default=1800.0, gt=0, description="Wall time of one run, in seconds.")
+    budget_cost_usd: float = Field(default=5.0, ge=0, description="Model cost of one run in US dollars (0: no cap).")
+
+
+class AgentSettings(Budgets):
+    """Everything `memento run` reads from the environment, besides the case memory's settings."""
+
+    planner_model: str = Field(
+        default=DEFAULT_MODEL, description="Planner model as provider:model, e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1."
+    )
+    executor_model: str = Field(default=DEFAULT_MODEL, description="Executor model (runs the tools) as provider:model, e.g. openai:o3.")
+    judge_model: str = Field(
+        default="", description="Model of the LLM judge that scores answers against a known truth (empty: the planner model)."
+    )
+    anthropic_api_key: str = Field(
+        default="", repr=False, json_schema_extra=SECRET, description="Anthropic API key (default: ANTHROPIC_API_KEY)."
+    )
+    anthropic_base_url: str = Field(
+        default="", description="Anthropic API base URL, e.g. a proxy (default: ANTHROPIC_BASE_URL, else the SDK's)."
+    )
+    openai_api_key: str = Field(
+        default="", repr=False, json_schema_extra=SECRET, description="Key of the OpenAI-compatible endpoint (default: OPENAI_API_KEY)."
+    )
+    openai_base_url: str = Field(
+        default="", description="Base URL of an OpenAI-compatible endpoint: vLLM, Ollama, llama.cpp, LiteLLM (default: OPENAI_BASE_URL)."
+    )
+    model_max_tokens: int = Field(default=8192, ge=256, description="Longest reply of one model call, in tokens.")
+    model_retries: int = Field(
+        default=4, ge=0, le=20, description="Retries of a model call answered 429, 529 or 5xx (honouring retry-after)."
+    )
+    model_timeout_s: float = Field(default=300.0, gt=0, description="Time limit of one model call, in seconds.")
+    thinking_budget: int = Field(
+        default=0, ge=0, description="Extended-thinking tokens per Anthropic call (0: off; at least 1024 to turn on)."
+    )
+    context_tokens: int = Field(
+        default=0, ge=0, description="Context window assumed for compaction (0: the model's known window, else 128000)."
+    )
+    price_input_per_mtok: float = Field(
+        default=3.0, ge=0, description="Price of a million input tokens for models missing from the price table, in USD."
+    )
+    price_output_per_mtok: float = Field(
+        default=15.0, ge=0, description="Price of a million output tokens for models missing from the price table, in USD."
+    )
+    tool_timeout_s: float = Field(default=180.0, gt=0, description="Time limit of one tool call through MCP, in seconds.")
+    tool_result_max_chars: int = Field(
+        default=20_000, ge=1000, description="Longest tool result passed to a model; longer ones are cut with a note."
+    )
+    server_start_timeout_s: float = Field(default=60.0, gt=0, description="Time allowed for each MCP server to start and list its tools.")
+    mcp_config: Path | None = Field(
+        default=None, description="MCP host config naming the tool servers (default: ./mcp.json, else the project's)."
+    )
+    learn: bool = Field(default=True, description="Write each finished run to the case memory (false: read only).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """As `MementoSettings.from_env`, with the vendor SDKs' variables as fallbacks."""
+        environ = os.environ if environ is None else environ
+        fallbacks = {
+            field: environ[variable].strip()
+            for field, variable in VENDOR_VARIABLES.items()
+            if field not in overrides and environ.get(variable, "").strip() and not environ.get(f"MEMENTO_{field.upper()}", "").strip()
+        }
+        return super().from_env(environ, **fallbacks, **overrides)
+
+    @property
+    def budgets(self) -> Budgets:
+        """Only the budget fields, as one value to hand to an episode."""
+        return Budgets(home=self.home, **{name: getattr(self, name) for name in Budgets.model_fields if name != "home"})
