@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 
 from memento.servers.browse.browser import Chromium
-from memento.servers.browse.render import render_page, screenshot
+from memento.servers.browse.rendering import render_page, screenshot
 from memento.servers.browse.server import build
 from memento.servers.browse.sessions import Sessions
 from memento.servers.browse.settings import BrowseSettings
@@ -86,6 +86,7 @@ async def test_a_page_whose_scripts_never_settle_is_read_as_it_stands(client: Cl
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 async def test_a_page_that_hangs_its_scripts_is_a_timeout_and_the_browser_recovers(client: Client, site: Site) -> None:
     reply, text = await call(client, "fetch_page", url=site.url("/busy-loop"), render="always")
     assert reply.is_error and "did not finish loading" in text and "render='never'" in text
@@ -194,6 +195,7 @@ async def test_interactive_mistakes_are_tool_errors(client: Client, site: Site) 
     assert reply.is_error and "browser_open" in text2
 
 
+@pytest.mark.slow
 async def test_a_page_that_hangs_in_a_session_ends_the_session_not_the_server(client: Client, site: Site) -> None:
     reply, text = await call(client, "browser_open", url=site.url("/busy-loop"))
     assert reply.is_error and "session was closed" in text
@@ -209,6 +211,7 @@ def chromium_pids() -> set[int]:
     return {p.pid for p in me.children(recursive=True) if "chrom" in p.name().lower()}
 
 
+@pytest.mark.slow
 async def test_no_page_context_session_or_process_outlives_its_use(tmp_path, site: Site) -> None:
     before = chromium_pids()
     settings = settings_for(tmp_path, browse_page_timeout_s=2, browse_screenshot_max_height=1000, browse_max_sessions=2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -23,6 +24,11 @@ from memento.servers.common.urls import UrlPolicy
 
 from .guard import RequestGuard
 from .settings import BrowseSettings
+
+if TYPE_CHECKING:  # Playwright is imported when a browser is first needed, not before
+    import asyncio
+
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 __all__ = ["BrowserUnavailable", "Chromium", "CHROMIUM_ARGS", "close_soon", "playwright_error"]
 
@@ -54,12 +60,13 @@ class Chromium:
     def __init__(self, settings: BrowseSettings, policy: UrlPolicy) -> None:
         self.settings = settings
         self.policy = policy
-        self._playwright = None
-        self._browser = None
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
         self._launch_lock = anyio.Lock()
         self.slots = anyio.Semaphore(settings.browse_max_pages)
         self.launches = 0
-        self._spare = None  # a task opening the next request's context ahead of time
+        # A task opening the next request's context ahead of time.
+        self._spare: asyncio.Task[tuple[BrowserContext, Page, RequestGuard]] | None = None
         self._closing = False
 
     @property
@@ -69,24 +76,28 @@ class Chromium:
     @property
     def open_contexts(self) -> int:
         """Contexts in use by requests and sessions (the one made ahead of time not counted)."""
-        task = self._spare
+        task, browser = self._spare, self._browser
+        if browser is None or not browser.is_connected():
+            return 0
         spare = task is not None and task.done() and not task.cancelled() and task.exception() is None
-        return max(0, len(self._browser.contexts) - int(spare)) if self.running else 0
+        return max(0, len(browser.contexts) - int(spare))
 
-    def holds(self, context) -> bool:
+    def holds(self, context: BrowserContext) -> bool:
         """Whether `context` is still open in the running browser."""
-        return self.running and context in self._browser.contexts
+        browser = self._browser
+        return browser is not None and browser.is_connected() and context in browser.contexts
 
-    async def browser(self):
+    async def browser(self) -> Browser:
+        """The running browser, launched (again) if it is not running."""
         async with self._launch_lock:
-            if self.running:
+            if self._browser is not None and self._browser.is_connected():
                 return self._browser
             await self._shutdown()
             try:
                 from playwright.async_api import async_playwright
 
-                self._playwright = await async_playwright().start()
-                self._browser = await self._playwright.chromium.launch(
+                self._playwright = playwright = await async_playwright().start()
+                self._browser = browser = await playwright.chromium.launch(
                     executable_path=self.settings.chromium_path or None,
                     headless=True,  # Playwright adds --headless itself
                     args=list(CHROMIUM_ARGS),
@@ -102,14 +113,15 @@ class Chromium:
                     "MEMENTO_CHROMIUM_PATH empty), or read the page with render='never'."
                 ) from exc
             self.launches += 1
-            log.info("Chromium %s started", self._browser.version)
-            return self._browser
+            log.info("Chromium %s started", browser.version)
+            return browser
 
-    async def new_context(self, guard: RequestGuard, *, popups: bool = True):
+    async def new_context(self, guard: RequestGuard, *, popups: bool = True) -> BrowserContext:
         """A fresh context with the guard installed and the page timeouts set; `popups=False` disables window.open."""
         browser = await self.browser()
+        viewport = self.settings.viewport
         context = await browser.new_context(
-            viewport=self.settings.viewport,
+            viewport={"width": viewport["width"], "height": viewport["height"]},
             user_agent=self.settings.browser_user_agent or None,  # None: Chromium's own, which sites expect of a browser
             service_workers="block",  # a service worker's requests would bypass route interception
             accept_downloads=False,
@@ -126,7 +138,7 @@ class Chromium:
             raise
         return context
 
-    async def _fresh(self) -> tuple[object, object, RequestGuard]:
+    async def _fresh(self) -> tuple[BrowserContext, Page, RequestGuard]:
         """A new context with one page in it; popups of that page are closed as they open."""
         guard = RequestGuard(self.policy)
         context = await self.new_context(guard, popups=False)
@@ -138,7 +150,7 @@ class Chromium:
         context.on("page", lambda popup: None if popup is page else close_soon(popup))
         return context, page, guard
 
-    async def _take_spare(self):
+    async def _take_spare(self) -> tuple[BrowserContext, Page, RequestGuard] | None:
         """The context made ahead of time, if it is ready and still belongs to the running browser."""
         task, self._spare = self._spare, None
         if task is None:
@@ -156,11 +168,11 @@ class Chromium:
         import asyncio
 
         if self._spare is None and self.running and not self._closing:
-            self._spare = asyncio.get_running_loop().create_task(self._fresh())
-            self._spare.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
+            self._spare = spare = asyncio.get_running_loop().create_task(self._fresh())
+            spare.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
 
     @asynccontextmanager
-    async def page(self) -> AsyncIterator[tuple[object, RequestGuard]]:
+    async def page(self) -> AsyncIterator[tuple[Page, RequestGuard]]:
         """A page in its own fresh context for one request, closed afterwards whatever happens."""
         async with self.slots:
             context, page, guard = await self._take_spare() or await self._fresh()
@@ -170,7 +182,7 @@ class Chromium:
             finally:
                 await self.dispose(context)
 
-    async def dispose(self, context) -> None:
+    async def dispose(self, context: BrowserContext) -> None:
         """Close a context whatever state its pages are in; replace the browser if even that fails."""
         with anyio.CancelScope(shield=True):
             try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from memento.servers.common.errors import InvalidInput, TimedOut
 
-__all__ = ["Hit", "find_all"]
+__all__ = ["PageMatch", "find_all"]
 
 _MAX_PATTERN = 1000
 _REGEX_TIMEOUT_S = 2.0
@@ -19,7 +19,7 @@ _MAX_PASSAGE = 2000  # matches close together share a passage, up to this span
 
 
 @dataclass(frozen=True)
-class Hit:
+class PageMatch:
     """One passage of the page holding one or more matches, which `text` marks in bold."""
 
     start: int  # offset of the first match
@@ -27,7 +27,7 @@ class Hit:
     text: str
 
 
-def _passage(text: str, spans: list[tuple[int, int]], context_chars: int) -> Hit:
+def _passage(text: str, spans: list[tuple[int, int]], context_chars: int) -> PageMatch:
     left = max(0, spans[0][0] - context_chars)
     right = min(len(text), spans[-1][1] + context_chars)
     pieces, cursor = [], left
@@ -36,7 +36,7 @@ def _passage(text: str, spans: list[tuple[int, int]], context_chars: int) -> Hit
         cursor = end
     pieces.append(text[cursor:right])
     body = " ".join("".join(pieces).split())
-    return Hit(spans[0][0], len(spans), ("…" if left else "") + body + ("…" if right < len(text) else ""))
+    return PageMatch(spans[0][0], len(spans), ("…" if left else "") + body + ("…" if right < len(text) else ""))
 
 
 def _compile(pattern: str, is_regex: bool):
@@ -55,7 +55,9 @@ def _compile(pattern: str, is_regex: bool):
         raise InvalidInput(f"Malformed regular expression {pattern!r}: {exc}. Pass regex=false to search the plain text.") from exc
 
 
-def find_all(text: str, pattern: str, *, is_regex: bool = False, context_chars: int = 200, limit: int = 500) -> tuple[list[Hit], int, bool]:
+def find_all(
+    text: str, pattern: str, *, is_regex: bool = False, context_chars: int = 200, limit: int = 500
+) -> tuple[list[PageMatch], int, bool]:
     """(passages, matches, more): matches in page order, those whose contexts overlap joined in one passage.
 
     At most `limit` matches are gathered; `more` is True when there were further ones.

@@ -23,7 +23,7 @@ from memento.servers.common.webclient import Fetched, HttpStatusError, WebClient
 from .browser import BrowserUnavailable, Chromium
 from .convert import DocumentConverter, sniff_format
 from .extract import extract_main, needs_rendering, page_text
-from .render import NotAWebPage, render_page
+from .rendering import NotAWebPage, render_page
 from .settings import BrowseSettings
 
 __all__ = ["PageReader", "Reading", "Render"]

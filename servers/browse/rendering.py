@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -20,6 +21,9 @@ from memento.servers.common.webclient import HttpStatusError
 
 from .browser import Chromium, playwright_error
 from .guard import RequestGuard
+
+if TYPE_CHECKING:
+    from playwright.async_api import FloatRect
 
 __all__ = ["NotAWebPage", "Rendered", "Shot", "Traffic", "navigate", "render_page", "screenshot", "settle"]
 
@@ -170,8 +174,8 @@ async def render_page(chromium: Chromium, url: str) -> Rendered:
             with anyio.fail_after(_deadline(chromium)):
                 status, notes = await _load(page, url, guard, chromium)
                 html = await page.content()  # its <title> is document.title, even when scripts set it
-            if guard.note():
-                notes.append(guard.note())
+            if note := guard.note():
+                notes.append(note)
             return Rendered(page.url, html, status, notes)
     except TimeoutError as exc:
         raise _hung(url, chromium) from exc
@@ -187,7 +191,7 @@ async def screenshot(chromium: Chromium, url: str, full_page: bool) -> Shot:
                 _, notes = await _load(page, url, guard, chromium)
                 width = settings.viewport["width"]
                 height = settings.viewport["height"]
-                clip = None
+                clip: FloatRect | None = None
                 if full_page:
                     height = int(await page.evaluate(_PAGE_HEIGHT))
                     if height > settings.browse_screenshot_max_height:
@@ -199,8 +203,8 @@ async def screenshot(chromium: Chromium, url: str, full_page: bool) -> Shot:
                         clip = {"x": 0, "y": 0, "width": width, "height": height}
                 png = await page.screenshot(type="png", full_page=full_page, clip=clip)
                 title = await page.title()
-            if guard.note():
-                notes.append(guard.note())
+            if note := guard.note():
+                notes.append(note)
             return Shot(page.url, title, png, width, max(height, 1), notes)
     except TimeoutError as exc:
         raise _hung(url, chromium) from exc

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -21,8 +22,11 @@ from memento.servers.common.errors import InvalidInput, NotFound, TimedOut, TooL
 
 from .browser import Chromium, close_soon, playwright_error
 from .guard import RequestGuard
-from .render import Traffic, navigate, settle
+from .rendering import Traffic, navigate, settle
 from .snapshot import compact
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
 
 __all__ = ["Session", "Sessions", "View"]
 
@@ -47,9 +51,9 @@ class View:
 @dataclass
 class Session:
     key: str
-    context: object
+    context: BrowserContext
     guard: RequestGuard
-    tabs: list = field(default_factory=list)
+    tabs: list[Page] = field(default_factory=list)
     last_used: float = field(default_factory=time.monotonic)
     snapshot: str = ""
     lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -160,8 +164,8 @@ class Sessions:
         page = session.page
         raw = await page.aria_snapshot(mode="ai", timeout=self.settings.browse_page_timeout_s * 1000)
         session.snapshot = compact(raw, verbose=verbose)
-        if session.guard.note():
-            notes.append(session.guard.note())
+        if note := session.guard.note():
+            notes.append(note)
             session.guard.reset()
         return View(page.url, await page.title(), session.snapshot, len(session.tabs), notes)
 
