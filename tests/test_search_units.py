@@ -8,11 +8,11 @@ import pytest
 
 from memento.servers.common.errors import InvalidInput
 from memento.servers.common.settings import SettingsError
-from memento.servers.search.backends import chosen
+from memento.servers.search.backends import backend_names
 from memento.servers.search.cache import TTLCache
 from memento.servers.search.fusion import fuse
 from memento.servers.search.index.semantic import fuse_orders
-from memento.servers.search.model import Hit, Query
+from memento.servers.search.model import Query, SearchResult
 from memento.servers.search.pacing import RateLimiter, backoff_delay, parse_retry_after
 from memento.servers.search.settings import SearchSettings
 from memento.servers.search.urlnorm import clean_url, dedup_key
@@ -47,8 +47,8 @@ def test_copies_of_one_page_share_a_dedup_key() -> None:
     assert dedup_key("https://example.org/docs?page=2") != dedup_key("https://example.org/docs?page=3")
 
 
-def _hit(url: str, engine: str = "a", snippet: str = "", published: str | None = None) -> Hit:
-    return Hit(title=url, url=url, snippet=snippet, published=published, engines=[engine])
+def _hit(url: str, engine: str = "a", snippet: str = "", published: str | None = None) -> SearchResult:
+    return SearchResult(title=url, url=url, snippet=snippet, published=published, engines=[engine])
 
 
 def test_rank_fusion_lifts_what_several_lists_agree_on() -> None:
@@ -126,11 +126,11 @@ def test_engines_without_pages_ask_for_enough_results_and_slice() -> None:
 
 
 def test_automatic_choice_takes_configured_backends_then_duckduckgo() -> None:
-    assert chosen(SearchSettings.from_env({})) == ["duckduckgo"]
+    assert backend_names(SearchSettings.from_env({})) == ["duckduckgo"]
     settings = SearchSettings.from_env({"MEMENTO_EXA_API_KEY": "k", "MEMENTO_SEARXNG_URL": "http://127.0.0.1:8888/"})
-    assert chosen(settings) == ["searxng", "exa", "duckduckgo"]
+    assert backend_names(settings) == ["searxng", "exa", "duckduckgo"]
     assert settings.searxng_url == "http://127.0.0.1:8888"
-    assert chosen(SearchSettings.from_env({"MEMENTO_SEARCH_BACKENDS": "local,duckduckgo"})) == ["local", "duckduckgo"]
+    assert backend_names(SearchSettings.from_env({"MEMENTO_SEARCH_BACKENDS": "local,duckduckgo"})) == ["local", "duckduckgo"]
 
 
 @pytest.mark.parametrize(

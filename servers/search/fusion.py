@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .model import Hit
+from .model import SearchResult
 from .urlnorm import dedup_key
 
 __all__ = ["Fused", "RRF_K", "fuse"]
@@ -21,11 +21,11 @@ RRF_K = 60
 
 @dataclass
 class Fused:
-    hit: Hit
+    hit: SearchResult
     lists: list[int] = field(default_factory=list)  # which input lists held it, in order
 
 
-def fuse(lists: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[Fused]:
+def fuse(lists: Sequence[Sequence[SearchResult]], k: int = RRF_K) -> list[Fused]:
     """One ranked, deduplicated list from several; a single list is deduplicated and scored the same way."""
     merged: dict[str, Fused] = {}
     for which, hits in enumerate(lists):
@@ -52,7 +52,7 @@ def fuse(lists: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[Fused]:
     return ranked
 
 
-def _absorb(kept: Hit, other: Hit) -> None:
+def _absorb(kept: SearchResult, other: SearchResult) -> None:
     """Fill what the kept copy lacks from another copy of the same page."""
     if not kept.snippet and other.snippet:
         kept.snippet = other.snippet

@@ -15,10 +15,10 @@ __all__ = [
     "Attempt",
     "BackendInfo",
     "BackendsReport",
-    "Hit",
+    "SearchResult",
     "LocalResult",
     "LocalSearchResult",
-    "ManyHit",
+    "MergedResult",
     "Query",
     "QueryReport",
     "SearchManyResult",
@@ -54,7 +54,9 @@ class Query:
         return min(start + self.max_results, cap), start
 
 
-class Hit(BaseModel):
+class SearchResult(BaseModel):
+    """One result of a search, whichever engine (or the local index) found it."""
+
     title: str
     url: str = Field(description="The page's address (or a local file path for the local index).")
     snippet: str = ""
@@ -79,11 +81,13 @@ class Attempt(BaseModel):
 class WebSearchResult(BaseModel):
     query: str
     page: int
-    results: list[Hit]
+    results: list[SearchResult]
     attempts: list[Attempt] = Field(description="Each backend asked, in order: ok, empty, or failed with the reason.")
 
 
-class ManyHit(Hit):
+class MergedResult(SearchResult):
+    """A result of search_many: one search result, with the queries that found it."""
+
     found_by: list[str] = Field(description="The queries that found this result.")
 
 
@@ -96,7 +100,7 @@ class QueryReport(BaseModel):
 
 class SearchManyResult(BaseModel):
     queries: list[str]
-    results: list[ManyHit] = Field(description="Merged across queries by reciprocal rank, duplicates removed.")
+    results: list[MergedResult] = Field(description="Merged across queries by reciprocal rank, duplicates removed.")
     per_query: list[QueryReport]
 
 

@@ -1,22 +1,62 @@
-"""Readable text of the search tools' results: numbered hits, then what the model should know.
+"""The search tools' replies: numbered results a model reads first, and the same facts as structured content.
 
-The structured content carries the same facts; this is what a model reads
-first, so it names the engine that answered, why others did not, and how to get
-more (next page, or read a local file with the documents server).
+The text names the engine that answered, why others did not, and how to get
+more (next page, or read a local file with the documents server). Nothing here searches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .index.store import LocalHit
-from .model import Attempt, Hit, LocalResult, LocalSearchResult, ManyHit, QueryReport, SearchManyResult, WebSearchResult
-from .service import ManyOutcome, Outcome
+from mcp_types import CallToolResult
 
-__all__ = ["local_result", "local_text", "many_result", "many_text", "web_result", "web_text"]
+from memento.servers.common.tooling import tool_result
+
+from .backends import BACKENDS
+from .index.store import IndexMatch
+from .model import (
+    Attempt,
+    BackendsReport,
+    LocalResult,
+    LocalSearchResult,
+    MergedResult,
+    QueryReport,
+    SearchManyResult,
+    SearchResult,
+    WebSearchResult,
+)
+from .service import LocalOutcome, ManyOutcome, Outcome
+
+__all__ = ["backends", "local", "many", "web"]
 
 
-def web_text(outcome: Outcome) -> str:
+def web(outcome: Outcome) -> CallToolResult:
+    """A web_search reply."""
+    return tool_result(_web_text(outcome), _web_result(outcome))
+
+
+def many(outcome: ManyOutcome) -> CallToolResult:
+    """A search_many reply."""
+    return tool_result(_many_text(outcome), _many_result(outcome))
+
+
+def local(outcome: LocalOutcome) -> CallToolResult:
+    """A search_local reply."""
+    return tool_result(_local_text(outcome.query, outcome.matches), _local_result(outcome.query, outcome.matches))
+
+
+def backends(report: BackendsReport) -> CallToolResult:
+    """A list_search_backends reply: one line per backend, then the local index."""
+    lines = [f"Active backends ({report.mode} mode): {', '.join(report.active)}", ""]
+    for b in report.backends:
+        state = "active" if b.active else "configured" if b.configured else BACKENDS[b.name].off_reason()
+        rate = f"{b.rate_per_s:g} requests/s" if b.rate_per_s > 0 else "no rate limit"
+        lines.append(f"- {b.name}: {b.label}, {state}, {rate}")
+    lines.append(f"Local index: {report.local_index} ({report.local_index_sections:,} sections)")
+    return tool_result("\n".join(lines), report)
+
+
+def _web_text(outcome: Outcome) -> str:
     query = outcome.query
     first = (query.page - 1) * query.max_results + 1
     filters = ", ".join(
@@ -35,7 +75,7 @@ def web_text(outcome: Outcome) -> str:
     return "\n".join(lines).rstrip()
 
 
-def many_text(outcome: ManyOutcome) -> str:
+def _many_text(outcome: ManyOutcome) -> str:
     lines = [f"{len(outcome.hits)} distinct results for {len(outcome.queries)} queries (merged, duplicates removed):"]
     lines += [f"  q{i + 1}: {text}" for i, text in enumerate(outcome.queries)]
     lines.append("")
@@ -51,21 +91,21 @@ def many_text(outcome: ManyOutcome) -> str:
     return "\n".join(lines).rstrip()
 
 
-def local_text(query: str, hits: Sequence[LocalHit]) -> str:
-    if not hits:
+def _local_text(query: str, matches: Sequence[IndexMatch]) -> str:
+    if not matches:
         return f"No document in the local index matches {query!r}. Try other or fewer words."
     lines = [f'Local documents matching "{query}":', ""]
-    for rank, hit in enumerate(hits, start=1):
-        where = f" ({hit.location})" if hit.location != "text" else ""
-        lines.append(f"{rank}. {hit.title}{where}\n   {hit.source}\n   {hit.snippet}")
-        if hit.also:
-            lines.append(f"   also matches: {', '.join(hit.also)}")
+    for rank, match in enumerate(matches, start=1):
+        where = f" ({match.location})" if match.location != "text" else ""
+        lines.append(f"{rank}. {match.title}{where}\n   {match.source}\n   {match.snippet}")
+        if match.also:
+            lines.append(f"   also matches: {', '.join(match.also)}")
         lines.append("")
     lines.append('Read one with the documents server: read_document(source=PATH), adding pages="N" for a page or slide.')
     return "\n".join(lines)
 
 
-def _hit(rank: int, hit: Hit, extra: str = "") -> str:
+def _hit(rank: int, hit: SearchResult, extra: str = "") -> str:
     facts = [f for f in (f"published {hit.published}" if hit.published else "", "via " + ", ".join(hit.engines), extra) if f]
     text = f"{rank}. {hit.title}\n   {hit.url}"
     if hit.snippet:
@@ -83,12 +123,12 @@ def _notes(attempts: Sequence[Attempt]) -> list[str]:
     return notes
 
 
-def web_result(outcome: Outcome) -> WebSearchResult:
+def _web_result(outcome: Outcome) -> WebSearchResult:
     return WebSearchResult(query=outcome.query.text, page=outcome.query.page, results=outcome.hits, attempts=outcome.attempts)
 
 
-def many_result(outcome: ManyOutcome) -> SearchManyResult:
-    results = [ManyHit(**hit.model_dump(), found_by=[outcome.queries[i] for i in found_by]) for hit, found_by in outcome.hits]
+def _many_result(outcome: ManyOutcome) -> SearchManyResult:
+    results = [MergedResult(**hit.model_dump(), found_by=[outcome.queries[i] for i in found_by]) for hit, found_by in outcome.hits]
     reports = [
         QueryReport(
             query=text,
@@ -101,5 +141,5 @@ def many_result(outcome: ManyOutcome) -> SearchManyResult:
     return SearchManyResult(queries=outcome.queries, results=results, per_query=reports)
 
 
-def local_result(query: str, hits: Sequence[LocalHit]) -> LocalSearchResult:
-    return LocalSearchResult(query=query, results=[LocalResult(**vars(h)) for h in hits])
+def _local_result(query: str, matches: Sequence[IndexMatch]) -> LocalSearchResult:
+    return LocalSearchResult(query=query, results=[LocalResult(**vars(m)) for m in matches])

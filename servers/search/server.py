@@ -1,31 +1,30 @@
 """The search MCP server: web search over many engines with fallback, several queries at once, a local index.
 
-Registers the tools over `SearchService` and `LocalIndex`; the work lives in the
-modules beside this one. `python -m memento.servers.search` (and `memento-search`) start it.
+Registers the tools only: `service.py` does the work, `present.py` phrases the
+replies. `python -m memento.servers.search` (and `memento-search`) start it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated
 
-import anyio.to_thread
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp_types import CallToolResult
+from pydantic import Field
 
 from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, READ_ONLY_OPEN_WORLD, lifespan_state
 
-from . import render
-from .backends import BACKENDS, chosen, create
+from . import present
+from .backends import backend_names, build_backends
 from .index.semantic import EmbeddingRanker
 from .index.store import LocalIndex
-from .model import BackendInfo, BackendsReport, LocalSearchResult, SearchManyResult, TimeRange, WebSearchResult
-from .service import SearchService
+from .model import BackendsReport, LocalSearchResult, SearchManyResult, TimeRange, WebSearchResult
+from .service import SearchService, backends_report
 from .settings import SearchSettings
 
 INSTRUCTIONS = """\
@@ -34,37 +33,24 @@ falling back to the next engine when one fails, and says which engine answered. 
 phrasings of one question at once and merges them; search_local searches the user's own indexed documents
 offline. Results are titles, URLs and snippets: open the pages with a browsing or documents tool to read them."""
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=True, idempotentHint=True)
-LOCAL_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False, idempotentHint=True)
 
-
-@dataclass
-class State:
-    service: SearchService
-    local: LocalIndex
-
-
-def _state(ctx: Context) -> State:
-    return ctx.request_context.lifespan_context
-
-
-def _reply(text: str, result: BaseModel) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json"))
+def _service(ctx: Context) -> SearchService:
+    return lifespan_state(ctx, SearchService)
 
 
 def build(settings: SearchSettings) -> MCPServer:
-    names = chosen(settings)  # a named backend without its key stops the server here, naming the variable
+    names = backend_names(settings)  # a named backend without its key stops the server here, naming the variable
     local = LocalIndex(settings.index_dir, semantic=EmbeddingRanker() if settings.search_local_semantic else None)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[State]:
+    async def lifespan(_: MCPServer) -> AsyncIterator[SearchService]:
         # No redirects: a vendor's auth header must never follow one to another host.
         async with httpx.AsyncClient(headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False) as http:
-            yield State(SearchService(settings, http, create(names, settings, index=local)), local)
+            yield SearchService(settings, http, build_backends(names, settings, index=local), local)
 
     server = MCPServer("memento-search", instructions=INSTRUCTIONS, lifespan=lifespan)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
     @tool_errors
     async def web_search(
         query: Annotated[str, Field(description="What to search for: key words or a short question.")],
@@ -85,11 +71,10 @@ def build(settings: SearchSettings) -> MCPServer:
 
         Example: web_search(query="CRISPR off-target effects review", time_range="year", max_results=5)
         """
-        service = _state(ctx).service
-        outcome = await service.search(service.make_query(query, max_results, page, time_range, site, language))
-        return _reply(render.web_text(outcome), render.web_result(outcome))
+        service = _service(ctx)
+        return present.web(await service.search(service.make_query(query, max_results, page, time_range, site, language)))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
     @tool_errors
     async def search_many(
         queries: Annotated[list[str], Field(description="2-5 phrasings or sub-questions to search at once.")],
@@ -103,12 +88,11 @@ def build(settings: SearchSettings) -> MCPServer:
 
         Example: search_many(queries=["lithium price 2024", "lithium carbonate spot price trend", "lithium oversupply"])
         """
-        outcome = await _state(ctx).service.search_many(queries, max_results)
-        return _reply(render.many_text(outcome), render.many_result(outcome))
+        return present.many(await _service(ctx).search_many(queries, max_results))
 
     if local.exists() or "local" in names:
 
-        @server.tool(annotations=LOCAL_ONLY)
+        @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
         @tool_errors
         async def search_local(
             query: Annotated[str, Field(description="Words to find in the user's indexed documents.")],
@@ -124,43 +108,16 @@ def build(settings: SearchSettings) -> MCPServer:
 
             Example: search_local(query="quarterly revenue forecast", max_results=5)
             """
-            state = _state(ctx)
-            text = state.service.make_query(query, max_results).text
-            hits = await anyio.to_thread.run_sync(state.local.search, text, max_results, 0)
-            return _reply(render.local_text(text, hits), render.local_result(text, hits))
+            return present.local(await _service(ctx).search_local(query, max_results))
 
-    @server.tool(annotations=LOCAL_ONLY)
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def list_search_backends() -> Annotated[CallToolResult, BackendsReport]:
         """List the search backends: which are active (in order), which are configured, and what enables the others.
 
         Cheap and offline; use it when results come from an unexpected engine or every engine fails.
         """
-        backends = [
-            BackendInfo(
-                name=name,
-                label=cls.label,
-                active=name in names,
-                configured=cls.configured(settings),
-                needs=cls.requirement(),
-                rate_per_s=settings.rate_limit(name, cls.default_rate),
-            )
-            for name, cls in BACKENDS.items()
-        ]
-        report = BackendsReport(
-            mode=settings.search_mode,
-            active=names,
-            backends=backends,
-            local_index=str(local.directory),
-            local_index_sections=local.count(),
-        )
-        lines = [f"Active backends ({settings.search_mode} mode): {', '.join(names)}", ""]
-        for b in backends:
-            state = "active" if b.active else "configured" if b.configured else BACKENDS[b.name].off_reason()
-            rate = f"{b.rate_per_s:g} requests/s" if b.rate_per_s > 0 else "no rate limit"
-            lines.append(f"- {b.name}: {b.label}, {state}, {rate}")
-        lines.append(f"Local index: {local.directory} ({report.local_index_sections:,} sections)")
-        return _reply("\n".join(lines), report)
+        return present.backends(backends_report(settings, names, local))
 
     return server
 

@@ -16,18 +16,20 @@ import time
 from dataclasses import dataclass, field
 
 import anyio
+import anyio.to_thread
 import httpx
 
-from memento.servers.common.errors import FetchFailed, InvalidInput, TooLarge
+from memento.servers.common.errors import FetchFailed, InvalidInput, NotFound, TooLarge
 
-from .backends import Backend, BackendError
+from .backends import BACKENDS, Backend, BackendError
 from .cache import TTLCache
 from .fusion import fuse
-from .model import TIME_RANGES, Attempt, Hit, Query
+from .index.store import IndexMatch, LocalIndex
+from .model import TIME_RANGES, Attempt, BackendInfo, BackendsReport, Query, SearchResult
 from .pacing import RateLimiter, backoff_delay
 from .settings import SearchSettings
 
-__all__ = ["ManyOutcome", "Outcome", "SearchService"]
+__all__ = ["LocalOutcome", "ManyOutcome", "Outcome", "SearchService", "backends_report"]
 
 log = logging.getLogger("memento.search")
 
@@ -37,32 +39,47 @@ _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?
 
 @dataclass
 class Outcome:
+    """One query's results and the record of each backend asked."""
+
     query: Query
-    hits: list[Hit]
+    hits: list[SearchResult]
     attempts: list[Attempt]
 
 
 @dataclass
 class ManyOutcome:
+    """Several queries' results merged into one ranking, with each query's own outcome or error."""
+
     queries: list[str]
-    hits: list[tuple[Hit, list[int]]]  # each hit with the indexes of the queries that found it
+    hits: list[tuple[SearchResult, list[int]]]  # each hit with the indexes of the queries that found it
     outcomes: list[Outcome | None]
     errors: list[str | None] = field(default_factory=list)
 
 
 @dataclass
+class LocalOutcome:
+    """The documents of the local index that match a query, best first."""
+
+    query: str
+    matches: list[IndexMatch]
+
+
+@dataclass
 class _Answer:
-    hits: list[Hit] | None
+    hits: list[SearchResult] | None
     attempt: Attempt
     error: BackendError | None = None
 
 
 class SearchService:
-    def __init__(self, settings: SearchSettings, http: httpx.AsyncClient, backends: list[Backend]) -> None:
+    """Web search over the chosen backends (with cache, pacing, retries, fallback or fusion) and the local index."""
+
+    def __init__(self, settings: SearchSettings, http: httpx.AsyncClient, backends: list[Backend], local: LocalIndex | None = None) -> None:
         self.settings = settings
         self.http = http
         self.backends = backends
-        self.cache: TTLCache[list[Hit]] = TTLCache(settings.search_cache_ttl_s, settings.search_cache_entries)
+        self.local = local
+        self.cache: TTLCache[list[SearchResult]] = TTLCache(settings.search_cache_ttl_s, settings.search_cache_entries)
         self.limiters = {b.name: RateLimiter(settings.rate_limit(b.name, b.default_rate)) for b in backends}
         self._resting: dict[str, tuple[float, BackendError]] = {}  # backend → (monotonic time it may be asked again, why)
 
@@ -78,6 +95,7 @@ class SearchService:
         language: str | None = None,
         label: str = "query",
     ) -> Query:
+        """A checked query: white space collapsed, length, time range, site and language validated."""
         text = " ".join((text or "").split())
         limit = self.settings.search_max_query_chars
         if not text:
@@ -94,6 +112,7 @@ class SearchService:
     # -- one query -----------------------------------------------------------------------------
 
     async def search(self, query: Query) -> Outcome:
+        """Ask the backends in order until one has results (`fallback`), or all at once, merged (`fuse`)."""
         if self.settings.search_mode == "fuse":
             answers: list[_Answer | None] = [None] * len(self.backends)
 
@@ -192,6 +211,7 @@ class SearchService:
     # -- several queries -------------------------------------------------------------------------
 
     async def search_many(self, texts: list[str], max_results: int = 5) -> ManyOutcome:
+        """Search several queries at once and merge their rankings; one failing query does not fail the others."""
         limit = self.settings.search_many_max_queries
         if not texts:
             raise InvalidInput("queries is empty: pass 2-5 phrasings of what you are looking for.")
@@ -218,6 +238,37 @@ class SearchService:
             raise FetchFailed(f"All {len(queries)} queries failed. The first: {errors[0]}")
         ranked = fuse([o.hits if o else [] for o in outcomes])
         return ManyOutcome([q.text for q in queries], [(f.hit, f.lists) for f in ranked], outcomes, errors)
+
+    # -- the local index -------------------------------------------------------------------------
+
+    async def search_local(self, text: str, max_results: int) -> LocalOutcome:
+        """The user's indexed documents matching `text`, one entry per document."""
+        if self.local is None:
+            raise NotFound("This server has no local index configured.")
+        query = self.make_query(text, max_results).text
+        return LocalOutcome(query, await anyio.to_thread.run_sync(self.local.search, query, max_results, 0))
+
+
+def backends_report(settings: SearchSettings, names: list[str], local: LocalIndex) -> BackendsReport:
+    """Every backend: active (in order) or not, configured or not, and its rate limit; and the local index's size."""
+    backends = [
+        BackendInfo(
+            name=name,
+            label=cls.label,
+            active=name in names,
+            configured=cls.configured(settings),
+            needs=cls.requirement(),
+            rate_per_s=settings.rate_limit(name, cls.default_rate),
+        )
+        for name, cls in BACKENDS.items()
+    ]
+    return BackendsReport(
+        mode=settings.search_mode,
+        active=names,
+        backends=backends,
+        local_index=str(local.directory),
+        local_index_sections=local.count(),
+    )
 
 
 def _all_failed(text: str, answers: list[_Answer]) -> str:

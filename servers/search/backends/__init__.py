@@ -19,7 +19,7 @@ from .serpapi import SerpapiBackend
 from .serper import SerperBackend
 from .tavily import TavilyBackend
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "chosen", "create"]
+__all__ = ["BACKENDS", "Backend", "BackendError", "backend_names", "build_backends"]
 
 BACKENDS: dict[str, type[Backend]] = {
     cls.name: cls
@@ -27,7 +27,7 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 
 
-def chosen(settings: SearchSettings) -> list[str]:
+def backend_names(settings: SearchSettings) -> list[str]:
     """MEMENTO_SEARCH_BACKENDS as given, else every configured web backend, then duckduckgo."""
     if settings.search_backends:
         for name in settings.search_backends:
@@ -41,6 +41,6 @@ def chosen(settings: SearchSettings) -> list[str]:
     return [*automatic, DuckDuckGoBackend.name]
 
 
-def create(names: list[str], settings: SearchSettings, **resources: object) -> list[Backend]:
+def build_backends(names: list[str], settings: SearchSettings, **resources: object) -> list[Backend]:
     """Instances of the named backends; `resources` (e.g. the shared local index) go to those that take them."""
     return [BACKENDS[name](settings, **resources) for name in names]

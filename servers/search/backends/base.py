@@ -1,7 +1,7 @@
 """The one interface every search backend implements, and the HTTP plumbing they share.
 
 A backend turns a `Query` into that vendor's request and the vendor's JSON into
-`Hit`s; nothing else. Failures become `BackendError` with a `kind` that decides
+`SearchResult`s; nothing else. Failures become `BackendError` with a `kind` that decides
 what happens next (retry, fall back) and a reason the model reads, naming the
 setting to fix. API keys are scrubbed from every message, and requests never
 follow redirects, so a custom auth header cannot travel to another host.
@@ -22,7 +22,7 @@ import httpx
 from memento.servers.common.errors import FetchFailed
 from memento.servers.common.settings import env_name
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from ..pacing import parse_retry_after
 from ..settings import SearchSettings
 from ..urlnorm import clean_url
@@ -106,7 +106,7 @@ class Backend:
 
     # -- the work --------------------------------------------------------------------------
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         raise NotImplementedError
 
     # -- helpers for subclasses --------------------------------------------------------------
@@ -122,10 +122,10 @@ class Backend:
     def endpoint(self) -> str:
         return getattr(self.settings, self.url_field) if self.url_field else ""
 
-    def hit(self, title: Any, url: Any, snippet: Any = "", published: Any = None) -> Hit | None:
+    def hit(self, title: Any, url: Any, snippet: Any = "", published: Any = None) -> SearchResult | None:
         if not isinstance(url, str) or not url.strip():
             return None
-        return Hit(
+        return SearchResult(
             title=plain_text(title, 300) or url,
             url=clean_url(url),
             snippet=plain_text(snippet),

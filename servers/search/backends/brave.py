@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _FRESHNESS = {"day": "pd", "week": "pw", "month": "pm", "year": "py"}
@@ -26,7 +26,7 @@ class BraveBackend(Backend):
     url_field = "brave_url"
     default_rate = 1.0  # the free plan allows one request per second
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         if query.page - 1 > _MAX_OFFSET:
             raise BackendError(self.name, "rejected", f"pages past {_MAX_OFFSET + 1} are not available from Brave")
         params = {

@@ -16,7 +16,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _TIMELIMIT = {"day": "d", "week": "w", "month": "m", "year": "y"}
@@ -44,7 +44,7 @@ class DuckDuckGoBackend(Backend):
     label = "DuckDuckGo (ddgs)"
     default_rate = 1.0  # scraping: be gentle, or the site blocks the address for a while
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         try:
             rows = await anyio.to_thread.run_sync(self._text, query, abandon_on_cancel=True)
         except ImportError as exc:

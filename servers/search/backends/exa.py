@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _CAP = 100
@@ -27,7 +27,7 @@ class ExaBackend(Backend):
     default_rate = 5.0
     pages = False
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         count, start = query.window(_CAP)
         if start >= _CAP:
             raise BackendError(self.name, "rejected", f"Exa returns at most {_CAP} results, so page {query.page} is empty")

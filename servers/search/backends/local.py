@@ -13,7 +13,7 @@ import httpx
 from memento.servers.common.errors import NotFound
 
 from ..index.store import LocalIndex
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from ..settings import SearchSettings
 from .base import Backend, BackendError
 
@@ -37,14 +37,14 @@ class LocalBackend(Backend):
     def off_reason(cls) -> str:
         return "no index yet: run `memento index build FOLDER`"
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         offset = (query.page - 1) * query.max_results
         try:
             found = await anyio.to_thread.run_sync(self.index.search, query.text, query.max_results, offset)
         except NotFound as exc:
             raise BackendError(self.name, "not_configured", "no local index", str(exc)) from exc
         return [
-            Hit(
+            SearchResult(
                 title=h.title if h.location == "text" else f"{h.title} ({h.location})",
                 url=h.source,
                 snippet=h.snippet,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _SAFESEARCH = {"off": 0, "moderate": 1, "strict": 2}
@@ -22,7 +22,7 @@ class SearxngBackend(Backend):
     url_field = needs = "searxng_url"
     default_rate = 5.0
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         params = {
             "q": query.with_site(),
             "format": "json",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _TBS = {"day": "qdr:d", "week": "qdr:w", "month": "qdr:m", "year": "qdr:y"}
@@ -25,7 +25,7 @@ class SerpapiBackend(Backend):
     url_field = "serpapi_url"
     default_rate = 1.0
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         params = {
             "engine": self.settings.serpapi_engine,
             "q": query.with_site(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend
 
 _TBS = {"day": "qdr:d", "week": "qdr:w", "month": "qdr:m", "year": "qdr:y"}
@@ -23,7 +23,7 @@ class SerperBackend(Backend):
     url_field = "serper_url"
     default_rate = 5.0
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         payload = {
             "q": query.with_site(),
             "num": min(query.max_results, 100),

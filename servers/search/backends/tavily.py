@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..model import Hit, Query
+from ..model import Query, SearchResult
 from .base import Backend, BackendError
 
 _CAP = 20
@@ -25,7 +25,7 @@ class TavilyBackend(Backend):
     default_rate = 1.5  # development keys: 100 requests a minute
     pages = False
 
-    async def search(self, query: Query, http: httpx.AsyncClient) -> list[Hit]:
+    async def search(self, query: Query, http: httpx.AsyncClient) -> list[SearchResult]:
         count, start = query.window(_CAP)
         if start >= _CAP:
             raise BackendError(self.name, "rejected", f"Tavily returns at most {_CAP} results, so page {query.page} is empty")

@@ -20,7 +20,7 @@ from memento.servers.common.errors import NotFound
 
 from .semantic import SemanticRanker, fuse_orders
 
-__all__ = ["LocalHit", "LocalIndex", "SNIPPET_CHARS", "new_schema"]
+__all__ = ["IndexMatch", "LocalIndex", "SNIPPET_CHARS", "new_schema"]
 
 log = logging.getLogger("memento.search")
 
@@ -42,7 +42,9 @@ def new_schema() -> Any:
 
 
 @dataclass
-class LocalHit:
+class IndexMatch:
+    """A document of the local index matching a query: its best section, and the other matching ones."""
+
     source: str
     title: str
     location: str
@@ -89,7 +91,7 @@ class LocalIndex:
             return 0
         return self._searcher()[1].num_docs
 
-    def search(self, text: str, limit: int = 10, offset: int = 0) -> list[LocalHit]:
+    def search(self, text: str, limit: int = 10, offset: int = 0) -> list[IndexMatch]:
         import tantivy
 
         index, searcher = self._searcher()
@@ -100,7 +102,7 @@ class LocalIndex:
         found = searcher.search(query, fetch).hits
         snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, "body")
         snippets.set_max_num_chars(SNIPPET_CHARS)
-        grouped: dict[str, LocalHit] = {}
+        grouped: dict[str, IndexMatch] = {}
         for score, address in found:
             doc = searcher.doc(address)
             source = doc.get_first("source") or ""
@@ -113,7 +115,7 @@ class LocalIndex:
                 continue
             body = doc.get_first("body") or ""
             fragment = snippets.snippet_from_doc(doc).fragment().strip()
-            grouped[source] = LocalHit(
+            grouped[source] = IndexMatch(
                 source=source,
                 title=doc.get_first("title") or source,
                 location=location,
