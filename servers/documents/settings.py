@@ -22,7 +22,7 @@ class DocumentsSettings(CommonSettings):
     documents_memory_limit: ByteSize = Field(
         default=ByteSize(2 * 1024**3), description="Address-space limit of the conversion worker process, e.g. 2GiB."
     )
-    documents_workers: int = Field(default=2, ge=1, le=32, description="Conversion worker processes.")
+    documents_workers: int = Field(default=2, ge=1, le=32, description="Conversion worker processes (conversions at once).")
     documents_max_rows: int = Field(default=1000, ge=1, description="Rows shown per sheet or table; the rest is counted in a note.")
     documents_zip_max_members: int = Field(default=10_000, ge=1, description="Most members an archive may hold.")
     documents_zip_max_bytes: ByteSize = Field(
@@ -31,7 +31,7 @@ class DocumentsSettings(CommonSettings):
     documents_cache_bytes: ByteSize = Field(default=ByteSize(256 * 1024**2), description="Memory for converted text kept by content hash.")
     documents_ocr: bool = Field(default=True, description="Run Tesseract OCR on images when it is installed.")
     tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable for OCR.")
-    ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. eng+deu.")
+    ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. eng+deu (install tesseract-ocr-deu first).")
 
     @field_validator("documents_roots", mode="after")
     @classmethod

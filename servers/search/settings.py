@@ -33,7 +33,11 @@ class SearchSettings(CommonSettings):
         description="fallback: ask the backends in order until one answers. "
         "fuse: ask all at once and merge their rankings (reciprocal-rank fusion).",
     )
-    searxng_url: str | None = Field(default=None, description="Base URL of a SearxNG instance with the JSON format enabled.")
+    searxng_url: str | None = Field(
+        default=None,
+        description="Base URL of a SearxNG instance; setting it enables the backend. "
+        "The instance must allow JSON (search: formats: [html, json] in its settings.yml).",
+    )
     brave_api_key: SecretStr | None = _key("Brave Search")
     brave_url: str = Field(default="https://api.search.brave.com/res/v1/web/search", description="Brave web search endpoint.")
     tavily_api_key: SecretStr | None = _key("Tavily")
@@ -46,10 +50,11 @@ class SearchSettings(CommonSettings):
     exa_api_key: SecretStr | None = _key("Exa")
     exa_url: str = Field(default="https://api.exa.ai/search", description="Exa search endpoint.")
     ddgs_backend: str = Field(
-        default="duckduckgo", description="Engines the ddgs package queries for the duckduckgo backend: duckduckgo, auto, or a list."
+        default="duckduckgo",
+        description="Engines the ddgs package queries for the duckduckgo backend: duckduckgo, auto (spread over several engines), or a list.",
     )
     search_safesearch: Literal["off", "moderate", "strict"] = Field(
-        default="moderate", description="Safe-search level passed to the engines that have one."
+        default="moderate", description="Safe-search level passed to the engines that have one: off, moderate or strict."
     )
     search_timeout_s: float = Field(default=15.0, gt=0, description="Time limit of one request to a search backend, in seconds.")
     search_retries: int = Field(default=2, ge=0, le=5, description="Retries of a backend answering 429 or 5xx before falling back.")
