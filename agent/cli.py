@@ -11,7 +11,6 @@ memento config [--markdown]          every MEMENTO_* setting with its default
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,4 +233,4 @@ _register()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
