@@ -76,5 +76,5 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
             f"Unrecognised content in {blob.name or 'the source'} (first bytes {blob.data[:8]!r}). "
             f"Readable formats: {', '.join(sorted(set(SUPPORTED)))}."
         )
-    reader: _Reader = importlib.import_module(f"{__name__}.{module_name}")  # type: ignore[assignment]
+    reader: _Reader = importlib.import_module(f"{__name__}.{module_name}")
     return reader.convert(blob, options)

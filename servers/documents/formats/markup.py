@@ -58,8 +58,9 @@ def _html(text: str, encoding: str, options: ConvertOptions) -> Document:
         metadata["title"] = soup.title.string.strip()
     for name in ("author", "description", "date", "article:published_time"):
         tag = soup.find("meta", attrs={"name": name}) or soup.find("meta", attrs={"property": name})
-        if tag and tag.get("content"):
-            metadata[name.split(":")[-1]] = tag["content"].strip()
+        content = tag.get("content") if tag else None
+        if content and isinstance(content, str):  # never a list: only class-like attributes are multi-valued
+            metadata[name.split(":")[-1]] = content.strip()
     if options.metadata_only:
         return Document("html", [], metadata)
     body = html_to_markdown(text)

@@ -32,7 +32,7 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         sections: list[Section] = []
         empty = []
         try:
-            for index, page in enumerate(pdf, start=1):
+            for index, page in enumerate(pdf.pages(), start=1):
                 text = page.get_text("text", sort=False).strip()
                 if not text:
                     empty.append(index)
@@ -52,7 +52,7 @@ _KEYS = {"creationDate": "created", "modDate": "modified"}
 def _ranges(numbers: list[int]) -> str:
     spans: list[str] = []
     start = prev = numbers[0]
-    for n in [*numbers[1:], None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue
