@@ -3,24 +3,31 @@
 Before a task, `retrieve_cases` shows how similar tasks went (plans that worked,
 plans that failed); after it, `save_case` records how this one went, and
 `give_feedback` corrects a reward that arrives later. The bank is the same one
-the Memento agent uses (MEMENTO_HOME/casebank, or a Chroma server).
+the Memento agent uses (MEMENTO_HOME/casebank, or a Chroma server). This module
+registers the tools only: `service.py` does the work, `present.py` shapes results.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from memento.servers.common.errors import InvalidInput, NotFound, tool_errors
+from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
 from memento.servers.common.settings import CommonSettings
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, lifespan_state
+
+from . import present
+from .present import Retrieved, Saved
+from .service import CaseBankService
+
+if TYPE_CHECKING:
+    from memento.memory import MemorySettings
 
 INSTRUCTIONS = """\
 An experience memory. Before planning a task, call retrieve_cases to see how similar past tasks went:
@@ -29,103 +36,25 @@ the plan you followed, the answer and a reward from 0 (failed) to 1 (solved). If
 the answer was right, call give_feedback with the case id."""
 
 
-class LazyBank:
-    """Opens the case bank on first use (Chroma and the embedding model are slow to load)."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self._bank: Any = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._bank is None:
-                from memento.memory import CaseBank
-
-                self._bank = CaseBank.open(self.settings)
-            return self._bank
-
-    def close(self) -> None:
-        with self._lock:
-            if self._bank is not None:
-                self._bank.close()
-                self._bank = None
-
-    def warm(self) -> None:
-        with contextlib.suppress(Exception):  # a failure here shows up, explained, on the first call
-            self.get().embedder.embed(["warm up"])
+def _service(ctx: Context) -> CaseBankService:
+    return lifespan_state(ctx, CaseBankService)
 
 
-@contextlib.contextmanager
-def _memory_errors() -> Iterator[None]:
-    """The memory's own errors, as tool errors a model can act on."""
-    from memento.memory import CaseMemoryError, CaseNotFound
-
-    try:
-        yield
-    except CaseNotFound as exc:
-        raise NotFound(str(exc)) from exc
-    except CaseMemoryError as exc:
-        raise InvalidInput(str(exc)) from exc
-
-
-class CaseView(BaseModel):
-    id: str
-    task: str
-    plan: list[str]
-    answer: str
-    reward: float
-    outcome: str
-    score: float = Field(description="Similarity, or the learned Q value, the case was ranked by.")
-    times_shown: int
-    success_rate_when_shown: float
-
-
-class Retrieved(BaseModel):
-    policy: str
-    successes: list[CaseView]
-    failures: list[CaseView]
-
-
-class Saved(BaseModel):
-    case_id: str
-    run_id: str
-    created: bool
-    near_duplicate_of: str | None
-
-
-def _view(scored: Any) -> CaseView:
-    case = scored.case
-    return CaseView(
-        id=case.id,
-        task=case.task,
-        plan=case.plan,
-        answer=case.answer,
-        reward=case.reward,
-        outcome=case.outcome,
-        score=round(scored.score, 4),
-        times_shown=case.uses,
-        success_rate_when_shown=round(case.success_rate, 3),
-    )
-
-
-def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
-    bank = LazyBank(memory_settings)
+def build(settings: CommonSettings, memory_settings: MemorySettings) -> MCPServer:
+    """The server over the case bank `memory_settings` name (opened on the first call, not here)."""
+    service = CaseBankService(memory_settings)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[LazyBank]:
-        threading.Thread(target=bank.warm, name="warm-casebank", daemon=True).start()
+    async def lifespan(_: MCPServer) -> AsyncIterator[CaseBankService]:
+        threading.Thread(target=service.warm, name="warm-casebank", daemon=True).start()
         try:
-            yield bank
+            yield service
         finally:
-            bank.close()
+            service.close()
 
     server = MCPServer("memento-casebank", instructions=INSTRUCTIONS, lifespan=lifespan)
 
-    def _bank(ctx: Context) -> Any:
-        return ctx.request_context.lifespan_context.get()
-
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def retrieve_cases(
         task: Annotated[str, Field(description="The task you are about to plan, in full.")],
@@ -138,9 +67,7 @@ def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
         Use it before planning: follow what worked in the successes, avoid what the failures did.
         Example: retrieve_cases(task="Which river flows through the capital of Hungary?", k=4)
         """
-        with _memory_errors():
-            found = _bank(ctx).retrieve(task, k=k, policy=policy)
-        return Retrieved(policy=found.policy, successes=[_view(s) for s in found.positive], failures=[_view(s) for s in found.negative])
+        return present.retrieved(_service(ctx).retrieve(task, k, policy))
 
     @server.tool()
     @tool_errors
@@ -159,9 +86,7 @@ def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
         memory learns which past cases actually helped.
         Example: save_case(task="...", plan=["search X", "read Y"], answer="42", reward=1.0)
         """
-        with _memory_errors():
-            done = _bank(ctx).record_episode(task, plan, answer, reward, shown_case_ids=shown_case_ids or (), summary=notes, source="mcp")
-        return Saved(case_id=done.case_id, run_id=done.run_id, created=done.created, near_duplicate_of=done.near_duplicate_of)
+        return present.saved(_service(ctx).save(task, plan, answer, reward, shown_case_ids or (), notes))
 
     @server.tool()
     @tool_errors
@@ -174,15 +99,13 @@ def build(settings: CommonSettings, memory_settings: Any) -> MCPServer:
 
         Example: give_feedback(case_id="run-3f2a…", reward=0.0)
         """
-        with _memory_errors():
-            return _bank(ctx).feedback(case_id, reward)
+        return _service(ctx).feedback(case_id, reward)
 
-    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def memory_stats(ctx: Context) -> dict[str, Any]:
         """How many cases the memory holds (successes, failures), transitions, and the learned policy's state."""
-        with _memory_errors():
-            return _bank(ctx).stats()
+        return _service(ctx).stats()
 
     return server
 
