@@ -1,4 +1,8 @@
-"""What every Memento server shares: settings, errors, pagination, logging, URL safety, the entry point."""
+"""What every Memento server shares: settings, errors, pagination, logging, URL safety, the entry point.
+
+The tool layer's pieces (reply builder, annotations, paging arguments, lifespan
+state) are in `tooling`, imported by each server's `server.py` and `present.py`.
+"""
 
 from .errors import (
     AccessDenied,
