@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from memento.agent.llm import registry as llm_registry
 from tests import docgen
+from tests.fake_llm import FakeAnthropic, FakeOpenAI
 from tests.search_fakes import FakeVendors
 
 
@@ -95,3 +97,30 @@ def vendors() -> Iterator[FakeVendors]:
 def fake(vendors: FakeVendors) -> FakeVendors:
     vendors.reset()
     return vendors
+
+
+# Port 9 (discard) on loopback: nothing listens, so a stray model call is refused at once.
+CLOSED_PORT = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def no_vendor_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real model vendor: every ANTHROPIC_* and OPENAI_* variable is gone for the test,
+    and a model made without a base URL goes to a closed loopback port instead of the vendor."""
+    for key in list(os.environ):
+        if key.startswith(("ANTHROPIC_", "OPENAI_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setattr(llm_registry, "VENDOR_URLS", dict.fromkeys(llm_registry.VENDOR_URLS, CLOSED_PORT))
+
+
+# The model providers' fake vendors: a fresh server per test, stopped when it ends.
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake

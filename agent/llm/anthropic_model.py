@@ -1,0 +1,220 @@
+"""Claude through the official `anthropic` SDK: neutral messages in, one `Reply` out.
+
+Every call streams (the API refuses long non-streaming calls) and marks the stable
+prefix for prompt caching; thinking blocks come back as `OpaquePart`s and are
+sent back untouched. The SDK retries 429/529/5xx itself; what still fails
+becomes `ModelFailed`. The key stays inside the SDK client: never in a repr or a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal
+
+import anthropic
+import anyio
+
+from memento.agent.settings import AgentSettings
+from memento.core.errors import ModelFailed
+
+from . import registry
+from ._failure import connection_failed, status_failed, timed_out
+from ._names import ToolNames
+from .base import ImagePart, Message, OpaquePart, Part, Reply, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage
+from .pricing import Price, cost
+
+__all__ = ["AnthropicModel"]
+
+log = logging.getLogger(__name__)
+
+_CACHE = {"type": "ephemeral"}
+# Errors the API may send inside a stream that has already begun (status 200), where the SDK cannot retry.
+_RETRYABLE_IN_STREAM = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+_MIN_THINKING = 1024
+
+
+class AnthropicModel:
+    """A Claude model (`anthropic:claude-sonnet-4-5`) with tool use, prompt caching and optional extended thinking."""
+
+    provider = "anthropic"
+
+    def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int = 200_000) -> None:
+        self.model = model
+        self.name = f"anthropic:{model}"
+        self.context_tokens = context_tokens
+        self._max_tokens = settings.model_max_tokens
+        self._thinking = settings.thinking_budget if settings.thinking_budget >= _MIN_THINKING else 0
+        self._retries = settings.model_retries
+        self._timeout_s = settings.model_timeout_s
+        self._fallback = Price.flat(settings.price_input_per_mtok, settings.price_output_per_mtok)
+        self._secrets = (settings.anthropic_api_key,)
+        # An explicit base URL keeps the SDK from reading ANTHROPIC_BASE_URL on its own: settings decide.
+        self._client = anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url or registry.VENDOR_URLS["anthropic"],
+            max_retries=settings.model_retries,
+            timeout=settings.model_timeout_s,
+        )
+
+    def __repr__(self) -> str:
+        return f"AnthropicModel({self.name!r})"
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def generate(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        tool_choice: Literal["auto", "any", "none"] = "auto",
+        max_tokens: int | None = None,
+    ) -> Reply:
+        names = ToolNames(t.name for t in tools)
+        request = self.request(system, messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, names=names)
+        started = time.monotonic()
+        final = await self._stream(request)
+        latency = time.monotonic() - started
+        return self._reply(final, names, latency)
+
+    # -- request ---------------------------------------------------------------------------------
+
+    def request(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        tool_choice: Literal["auto", "any", "none"] = "auto",
+        max_tokens: int | None = None,
+        names: ToolNames | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of `messages.stream(...)` for this call (public for tests and traces)."""
+        names = names or ToolNames(t.name for t in tools)
+        limit = max_tokens or self._max_tokens
+        request: dict[str, Any] = {"model": self.model, "messages": _messages(messages, names)}
+        if system:
+            # The system prompt and the tool list are the stable prefix: one cache breakpoint after each.
+            request["system"] = [{"type": "text", "text": system, "cache_control": dict(_CACHE)}]
+        if tools:
+            request["tools"] = [{"name": names.safe(t.name), "description": t.description, "input_schema": t.input_schema} for t in tools]
+            request["tools"][-1]["cache_control"] = dict(_CACHE)
+            choice = tool_choice
+            if self._thinking and choice == "any":
+                # With thinking on the API accepts only auto or none; the caller sees whether a tool was called.
+                log.debug("tool_choice 'any' becomes 'auto': extended thinking is on")
+                choice = "auto"
+            request["tool_choice"] = {"type": choice}
+        if self._thinking:
+            request["thinking"] = {"type": "enabled", "budget_tokens": self._thinking}
+            # Thinking counts against max_tokens, which must exceed the budget: keep the asked-for room for the answer.
+            if limit <= self._thinking:
+                limit += self._thinking
+        request["max_tokens"] = limit
+        return request
+
+    # -- call ------------------------------------------------------------------------------------
+
+    async def _stream(self, request: dict[str, Any]) -> anthropic.types.Message:
+        attempt = 0
+        while True:
+            try:
+                async with self._client.messages.stream(**request) as stream:
+                    return await stream.get_final_message()
+            except anthropic.APITimeoutError as exc:
+                raise timed_out("Anthropic", self.name, self._timeout_s, retries=self._retries) from exc
+            except anthropic.APIConnectionError as exc:
+                raise connection_failed(
+                    "Anthropic", self.name, exc.message, retries=self._retries, url_variable="ANTHROPIC_BASE_URL", secrets=self._secrets
+                ) from exc
+            except anthropic.APIStatusError as exc:
+                # An error event inside a stream arrives after the HTTP 200, past the SDK's retries: retry it here.
+                in_stream = exc.status_code < 400
+                if in_stream and exc.type in _RETRYABLE_IN_STREAM and attempt < self._retries:
+                    attempt += 1
+                    log.info("Anthropic stream broke off (%s); retry %d of %d", exc.type, attempt, self._retries)
+                    await anyio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+                    continue
+                status = exc.status_code if not in_stream else 529 if exc.type == "overloaded_error" else 500
+                raise status_failed(
+                    "Anthropic",
+                    self.name,
+                    status,
+                    exc.body,
+                    retries=self._retries,
+                    key_variable="ANTHROPIC_API_KEY",
+                    secrets=self._secrets,
+                ) from exc
+            except (anthropic.AnthropicError, ValueError) as exc:
+                # ValueError: the SDK could not parse a tool's streamed JSON input.
+                raise ModelFailed(f"Anthropic call to {self.name} failed: {type(exc).__name__}: {exc}"[:400]) from exc
+
+    def _reply(self, final: anthropic.types.Message, names: ToolNames, latency: float) -> Reply:
+        parts: list[Part] = []
+        for block in final.content:
+            if block.type == "text":
+                parts.append(TextPart(block.text))
+            elif block.type == "tool_use":
+                arguments = block.input if isinstance(block.input, dict) else {"input": block.input}
+                parts.append(ToolCall(block.id, names.original(block.name), arguments))
+            else:
+                # thinking, redacted_thinking and any block type we do not know: kept verbatim to send back.
+                parts.append(OpaquePart(self.provider, block.to_dict(mode="json")))
+        u = final.usage
+        usage = Usage(
+            input_tokens=u.input_tokens or 0,
+            output_tokens=u.output_tokens or 0,
+            cache_read_tokens=u.cache_read_input_tokens or 0,
+            cache_write_tokens=u.cache_creation_input_tokens or 0,
+        )
+        usage.cost_usd = cost(self.model, usage, self._fallback)
+        return Reply(Message("assistant", parts), usage, str(final.stop_reason or ""), self.name, latency)
+
+
+# -- neutral parts → Anthropic content blocks -----------------------------------------------------
+
+
+def _messages(messages: list[Message], names: ToolNames) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    last_blocks: list[dict[str, Any]] = []
+    for message in messages:
+        blocks = [b for part in message.parts if (b := _block(part, names)) is not None]
+        if message.role == "user":
+            # The API wants a turn's tool results before anything else in it.
+            blocks.sort(key=lambda b: b["type"] != "tool_result")
+        if blocks:
+            out.append({"role": message.role, "content": blocks})
+            last_blocks = blocks
+    if out and out[-1]["role"] == "user" and last_blocks[-1]["type"] in ("text", "image", "tool_result"):
+        # A third breakpoint at the newest turn: the next call in a tool loop reads the whole history from cache.
+        last_blocks[-1]["cache_control"] = dict(_CACHE)
+    return out
+
+
+def _image(part: ImagePart) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": part.mime_type, "data": part.data}}
+
+
+def _block(part: Part, names: ToolNames) -> dict[str, Any] | None:
+    if isinstance(part, TextPart):
+        # The API refuses empty text blocks.
+        return {"type": "text", "text": part.text} if part.text else None
+    if isinstance(part, ImagePart):
+        return _image(part)
+    if isinstance(part, ToolCall):
+        return {"type": "tool_use", "id": part.id, "name": names.safe(part.name), "input": part.arguments}
+    if isinstance(part, ToolResultPart):
+        content: str | list[dict[str, Any]] = part.text
+        if part.images:
+            text = [{"type": "text", "text": part.text}] if part.text else []
+            content = [*text, *(_image(i) for i in part.images)]
+        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part.call_id, "content": content}
+        if part.is_error:
+            block["is_error"] = True
+        return block
+    if isinstance(part, OpaquePart):
+        # Another vendor's block means nothing here; ours goes back exactly as it came (a copy: we never edit history).
+        return dict(part.data) if part.provider == AnthropicModel.provider else None
+    return None

@@ -1,0 +1,215 @@
+"""Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp, LiteLLM) through the `openai` SDK.
+
+Neutral messages become chat messages with function tools; tool results become
+`role: tool` messages, their images a following user message (tool messages
+cannot hold images on most endpoints). The SDK retries 429/5xx itself; what
+still fails becomes `ModelFailed`. The key never leaves the SDK client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+import openai
+
+from memento.agent.settings import AgentSettings
+from memento.core.errors import ModelFailed
+
+from . import registry
+from ._failure import connection_failed, status_failed, timed_out
+from ._names import ToolNames
+from .base import ImagePart, Message, Part, Reply, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage
+from .pricing import Price, cost
+
+__all__ = ["OpenAIModel"]
+
+# Local servers (Ollama, llama.cpp, vLLM) take no key, but the SDK insists on one.
+PLACEHOLDER_KEY = "no-key"
+_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+class OpenAIModel:
+    """A chat-completions model (`openai:gpt-4.1`, or any name an OpenAI-compatible server serves)."""
+
+    provider = "openai"
+
+    def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int = 128_000) -> None:
+        self.model = model
+        self.name = f"openai:{model}"
+        self.context_tokens = context_tokens
+        self._max_tokens = settings.model_max_tokens
+        self._retries = settings.model_retries
+        self._timeout_s = settings.model_timeout_s
+        self._fallback = Price.flat(settings.price_input_per_mtok, settings.price_output_per_mtok)
+        self._secrets = (settings.openai_api_key,)
+        # An explicit base URL keeps the SDK from reading OPENAI_BASE_URL on its own: settings decide.
+        self._client = openai.AsyncOpenAI(
+            api_key=settings.openai_api_key or PLACEHOLDER_KEY,
+            base_url=settings.openai_base_url or registry.VENDOR_URLS["openai"],
+            max_retries=settings.model_retries,
+            timeout=settings.model_timeout_s,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.name!r})"
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def generate(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        tool_choice: Literal["auto", "any", "none"] = "auto",
+        max_tokens: int | None = None,
+    ) -> Reply:
+        names = ToolNames(t.name for t in tools)
+        request = self.request(system, messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, names=names)
+        started = time.monotonic()
+        try:
+            completion = await self._client.chat.completions.create(**request)
+        except openai.APITimeoutError as exc:
+            raise timed_out("OpenAI-compatible endpoint", self.name, self._timeout_s, retries=self._retries) from exc
+        except openai.APIConnectionError as exc:
+            raise connection_failed(
+                "the OpenAI-compatible endpoint",
+                self.name,
+                exc.message,
+                retries=self._retries,
+                url_variable="OPENAI_BASE_URL",
+                secrets=self._secrets,
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise status_failed(
+                "The OpenAI-compatible endpoint",
+                self.name,
+                exc.status_code,
+                exc.body if isinstance(exc.body, dict) and "error" in exc.body else {"error": exc.body},
+                retries=self._retries,
+                key_variable="OPENAI_API_KEY",
+                secrets=self._secrets,
+            ) from exc
+        except openai.OpenAIError as exc:
+            raise ModelFailed(f"OpenAI-compatible call to {self.name} failed: {type(exc).__name__}: {exc}"[:400]) from exc
+        return self._reply(completion, names, time.monotonic() - started)
+
+    # -- request ---------------------------------------------------------------------------------
+
+    def request(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        tool_choice: Literal["auto", "any", "none"] = "auto",
+        max_tokens: int | None = None,
+        names: ToolNames | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of `chat.completions.create(...)` for this call (public for tests and traces)."""
+        names = names or ToolNames(t.name for t in tools)
+        chat: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+        for message in messages:
+            chat.extend(_chat_messages(message, names))
+        # max_completion_tokens, not max_tokens: reasoning models (o1, o3, o4…) refuse the older name.
+        request: dict[str, Any] = {"model": self.model, "messages": chat, "max_completion_tokens": max_tokens or self._max_tokens}
+        if tools:
+            request["tools"] = [
+                {"type": "function", "function": {"name": names.safe(t.name), "description": t.description, "parameters": t.input_schema}}
+                for t in tools
+            ]
+            request["tool_choice"] = _CHOICES[tool_choice]
+        return request
+
+    def _reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
+        if not completion.choices:
+            raise ModelFailed(f"The OpenAI-compatible endpoint answered {self.name} with no choices; try again or choose another model.")
+        choice = completion.choices[0]
+        parts: list[Part] = []
+        if choice.message.content:
+            parts.append(TextPart(choice.message.content))
+        for n, call in enumerate(choice.message.tool_calls or [], start=1):
+            function = getattr(call, "function", None)
+            if function is None:  # a custom (non-function) tool call: we never offer those
+                continue
+            # Some local servers leave the id out, yet the result must name its call.
+            parts.append(ToolCall(call.id or f"call_{n}", names.original(function.name), _arguments(function.arguments)))
+        usage = _usage(completion.usage)
+        usage.cost_usd = cost(self.model, usage, self._fallback)
+        return Reply(Message("assistant", parts), usage, str(choice.finish_reason or ""), self.name, latency)
+
+
+def _arguments(raw: str | None) -> dict[str, Any]:
+    """A call's JSON arguments; unparsable ones are kept whole so the tool's error shows the model what it sent."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"_unparsed_arguments": raw}
+    return value if isinstance(value, dict) else {"_unparsed_arguments": raw}
+
+
+def _usage(reported: Any) -> Usage:
+    if reported is None:  # some compatible servers report nothing
+        return Usage()
+    details = reported.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details else 0
+    written = (getattr(details, "cache_write_tokens", None) or 0) if details else 0
+    # prompt_tokens counts cached input too; Usage keeps fresh, read and written input apart.
+    return Usage(
+        input_tokens=max(0, (reported.prompt_tokens or 0) - cached - written),
+        output_tokens=reported.completion_tokens or 0,
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+    )
+
+
+# -- neutral parts → chat messages ------------------------------------------------------------------
+
+
+def _image_url(part: ImagePart) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": f"data:{part.mime_type};base64,{part.data}"}}
+
+
+def _chat_messages(message: Message, names: ToolNames) -> list[dict[str, Any]]:
+    if message.role == "assistant":
+        text = "\n".join(p.text for p in message.parts if isinstance(p, TextPart) and p.text)
+        calls = [
+            {
+                "id": p.id,
+                "type": "function",
+                "function": {"name": names.safe(p.name), "arguments": json.dumps(p.arguments, ensure_ascii=False)},
+            }
+            for p in message.parts
+            if isinstance(p, ToolCall)
+        ]
+        turn: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            turn["tool_calls"] = calls
+        return [turn]
+    # A user turn: tool answers first (they must follow the assistant's calls), then one user message with the rest.
+    out: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, ToolResultPart):
+            text = f"Error: {part.text}" if part.is_error else part.text
+            if part.images:
+                text += f"\n[{len(part.images)} image(s) follow in the next user message]"
+                content.append({"type": "text", "text": f"Image(s) returned by tool call {part.call_id}:"})
+                content.extend(_image_url(i) for i in part.images)
+            out.append({"role": "tool", "tool_call_id": part.call_id, "content": text})
+        elif isinstance(part, TextPart) and part.text:
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            content.append(_image_url(part))
+    if content:
+        if all(c["type"] == "text" for c in content):
+            # Plain text as a string: the widest-supported shape among compatible servers.
+            out.append({"role": "user", "content": "\n".join(c["text"] for c in content)})
+        else:
+            out.append({"role": "user", "content": content})
+    return out

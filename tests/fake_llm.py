@@ -1,0 +1,517 @@
+"""Fake Anthropic and OpenAI HTTP APIs on 127.0.0.1, replaying scripted replies to the real SDKs.
+
+`FakeAnthropic` speaks POST /v1/messages (SSE streaming and plain JSON);
+`FakeOpenAI` speaks POST /v1/chat/completions (JSON and streamed chunks). A test
+queues answers (text, tool calls, thinking blocks, usage) and failures (429 with
+retry-after, 5xx, 529, an error inside a stream), then reads back every request
+received. Each fake checks the rules its real API enforces that our providers
+must respect, and refuses a request breaking them with the vendor's 400. A
+request with nothing scripted, or past `max_requests`, gets a 400 that no SDK retries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+__all__ = [
+    "Answer",
+    "Failure",
+    "FakeAnthropic",
+    "FakeOpenAI",
+    "RedactedThinking",
+    "Seen",
+    "Text",
+    "Thinking",
+    "ToolUse",
+    "answer",
+    "bad_request",
+    "overloaded",
+    "rate_limited",
+    "server_error",
+    "stream_error",
+    "unauthorized",
+]
+
+# -- what a test scripts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # empty: the fake numbers it (toolu_fake_1, call_fake_1…)
+
+
+@dataclass(frozen=True)
+class Thinking:
+    thinking: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class RedactedThinking:
+    data: str
+
+
+Block = Text | ToolUse | Thinking | RedactedThinking
+
+
+@dataclass
+class Answer:
+    """A successful reply: content blocks and the usage the vendor reports."""
+
+    blocks: list[Block]
+    stop_reason: str = ""  # empty: tool_use/tool_calls when a tool is called, else end_turn/stop
+    input_tokens: int = 12
+    output_tokens: int = 7
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass
+class Failure:
+    """An error reply: HTTP status, the vendor's error type and message, extra headers.
+
+    `in_stream`: (Anthropic) answer 200, start the stream, then send an `error` event.
+    """
+
+    status: int
+    error_type: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    in_stream: bool = False
+
+
+Item = Answer | Failure
+
+
+def answer(*blocks: Block | str, **usage: Any) -> Answer:
+    """An answer of blocks (a plain string is a text block); keywords as `Answer`'s."""
+    return Answer([Text(b) if isinstance(b, str) else b for b in blocks], **usage)
+
+
+def rate_limited(retry_after: str = "0", **headers: str) -> Failure:
+    return Failure(
+        429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", {"retry-after": retry_after, **headers}
+    )
+
+
+def server_error(status: int = 500, **headers: str) -> Failure:
+    return Failure(status, "api_error", "Internal server error", dict(headers))
+
+
+def overloaded(**headers: str) -> Failure:
+    return Failure(529, "overloaded_error", "Overloaded", dict(headers))
+
+
+def unauthorized() -> Failure:
+    return Failure(401, "authentication_error", "invalid x-api-key", {"x-should-retry": "false"})
+
+
+def bad_request(message: str) -> Failure:
+    return Failure(400, "invalid_request_error", message, {"x-should-retry": "false"})
+
+
+def stream_error(error_type: str = "overloaded_error") -> Failure:
+    return Failure(200, error_type, "Overloaded", in_stream=True)
+
+
+# -- what the fake saw -----------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: Any
+
+    @property
+    def api_key(self) -> str:
+        """The key as sent: `x-api-key`, else a bearer token."""
+        return self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+
+    @property
+    def streamed(self) -> bool:
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+
+class _FakeAPI:
+    """A loopback HTTP server answering one path from a queue; subclasses speak a vendor's format."""
+
+    path = ""
+    id_prefix = ""
+
+    def __init__(self, *, max_requests: int = 100) -> None:
+        self.max_requests = max_requests
+        self.requests: list[Seen] = []
+        self._queue: deque[Item] = deque()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def enqueue(self, *items: Item) -> None:
+        with self._lock:
+            self._queue.extend(items)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
+    @property
+    def remaining(self) -> int:
+        return len(self._queue)
+
+    @property
+    def last(self) -> Seen:
+        return self.requests[-1]
+
+    def _next_id(self) -> str:
+        return f"{self.id_prefix}{next(self._ids)}"
+
+    # -- subclasses ------------------------------------------------------------------------------
+
+    def problems(self, body: Any) -> list[str]:
+        """What the real API would refuse in this request body."""
+        return []
+
+    def error_body(self, failure: Failure) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send_answer(self, out: _Out, item: Answer | Failure, body: dict[str, Any]) -> None:
+        """Send an answer; a `Failure` here is one `in_stream`."""
+        raise NotImplementedError
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _take(self, seen: Seen) -> Item:
+        with self._lock:
+            self.requests.append(seen)
+            if len(self.requests) > self.max_requests:
+                return bad_request(f"fake: more than {self.max_requests} requests; is a loop stuck?")
+            problems = self.problems(seen.body)
+            if problems:
+                return bad_request("; ".join(problems))
+            if not self._queue:
+                return bad_request(f"fake: no scripted reply left for request {len(self.requests)}")
+            return self._queue.popleft()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"null")
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                out = _Out(self)
+                if self.path.split("?")[0] != api.path:
+                    api.requests.append(seen)
+                    out.json(
+                        404, {"error": {"type": "not_found_error", "message": f"fake: no route {self.path}"}}, {"x-should-retry": "false"}
+                    )
+                    return
+                item = api._take(seen)
+                if isinstance(item, Failure) and not item.in_stream:
+                    out.json(item.status, api.error_body(item), item.headers)
+                    return
+                api.send_answer(out, item, body if isinstance(body, dict) else {})
+
+        return Handler
+
+
+class _Out:
+    """Writes one response: a JSON document, or an event stream closed when the connection ends."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler) -> None:
+        self._h = handler
+
+    def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self._h.send_response(status)
+        self._h.send_header("content-type", "application/json")
+        self._h.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self._h.send_header(name, value)
+        self._h.end_headers()
+        self._h.wfile.write(data)
+
+    def start_stream(self) -> None:
+        self._h.send_response(200)
+        self._h.send_header("content-type", "text/event-stream")
+        self._h.send_header("cache-control", "no-cache")
+        self._h.end_headers()  # HTTP/1.0: the body ends when the connection closes
+
+    def event(self, data: Any, name: str | None = None) -> None:
+        head = f"event: {name}\n" if name else ""
+        payload = data if isinstance(data, str) else json.dumps(data)
+        self._h.wfile.write(f"{head}data: {payload}\n\n".encode())
+        self._h.wfile.flush()
+
+
+def _halves(text: str) -> list[str]:
+    """A text cut in two, as a stream would deliver it in pieces."""
+    cut = max(1, len(text) // 2)
+    return [p for p in (text[:cut], text[cut:]) if p]
+
+
+# -- Anthropic ---------------------------------------------------------------------------------------
+
+
+class FakeAnthropic(_FakeAPI):
+    """The Anthropic Messages API: POST /v1/messages; point `base_url` at `.url`."""
+
+    path = "/v1/messages"
+    id_prefix = "toolu_fake_"
+
+    def problems(self, body: Any) -> list[str]:
+        if not isinstance(body, dict):
+            return ["body: expected a JSON object"]
+        found = []
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            found.append("max_tokens: field required")
+        thinking = body.get("thinking") or {}
+        if thinking.get("type") == "enabled":
+            budget = thinking.get("budget_tokens", 0)
+            if budget < 1024:
+                found.append("thinking.budget_tokens: must be >= 1024")
+            if isinstance(max_tokens, int) and max_tokens <= budget:
+                found.append("`max_tokens` must be greater than `thinking.budget_tokens`")
+            if (body.get("tool_choice") or {}).get("type") not in (None, "auto", "none"):
+                found.append("Thinking may not be enabled when tool_choice forces tool use.")
+        for i, message in enumerate(body.get("messages") or []):
+            content = message.get("content")
+            blocks = content if isinstance(content, list) else []
+            for block in blocks:
+                if block.get("type") == "text" and not block.get("text"):
+                    found.append(f"messages.{i}: text content blocks must be non-empty")
+                if block.get("type") == "thinking" and not block.get("signature"):
+                    found.append(f"messages.{i}: thinking block without its signature")
+            kinds = [b.get("type") for b in blocks]
+            if "tool_result" in kinds and kinds.index("tool_result") > 0 and kinds[0] != "tool_result":
+                found.append(f"messages.{i}: tool_result blocks must come first in the content")
+        return found
+
+    def error_body(self, failure: Failure) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": failure.error_type, "message": failure.message}}
+
+    def _blocks(self, item: Answer) -> list[dict[str, Any]]:
+        blocks = []
+        for b in item.blocks:
+            if isinstance(b, Text):
+                blocks.append({"type": "text", "text": b.text})
+            elif isinstance(b, ToolUse):
+                blocks.append({"type": "tool_use", "id": b.id or self._next_id(), "name": b.name, "input": b.arguments})
+            elif isinstance(b, Thinking):
+                blocks.append({"type": "thinking", "thinking": b.thinking, "signature": b.signature})
+            else:
+                blocks.append({"type": "redacted_thinking", "data": b.data})
+        return blocks
+
+    def send_answer(self, out: _Out, item: Answer | Failure, body: dict[str, Any]) -> None:
+        if isinstance(item, Failure) and not body.get("stream"):
+            out.json(529 if item.error_type == "overloaded_error" else 500, self.error_body(item))
+            return
+        blocks = [] if isinstance(item, Failure) else self._blocks(item)
+        usage = {"input_tokens": 0, "output_tokens": 0}
+        stop = "end_turn"
+        if isinstance(item, Answer):
+            usage = {
+                "input_tokens": item.input_tokens,
+                "output_tokens": item.output_tokens,
+                "cache_creation_input_tokens": item.cache_write_tokens,
+                "cache_read_input_tokens": item.cache_read_tokens,
+            }
+            stop = item.stop_reason or ("tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn")
+        message = {
+            "id": f"msg_fake_{len(self.requests)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            out.json(200, message)
+            return
+        out.start_stream()
+        out.event(
+            {"type": "message_start", "message": {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}},
+            "message_start",
+        )
+        out.event({"type": "ping"}, "ping")
+        if isinstance(item, Failure):  # an error after the stream began
+            out.event(self.error_body(item), "error")
+            return
+        for index, block in enumerate(blocks):
+            self._stream_block(out, index, block)
+        out.event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+            "message_delta",
+        )
+        out.event({"type": "message_stop"}, "message_stop")
+
+    @staticmethod
+    def _stream_block(out: _Out, index: int, block: dict[str, Any]) -> None:
+        kind = block["type"]
+        empty = {
+            "text": {"type": "text", "text": ""},
+            "tool_use": {**block, "input": {}},
+            "thinking": {"type": "thinking", "thinking": "", "signature": ""},
+        }.get(kind, block)
+        out.event({"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start")
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            deltas = [{"type": "text_delta", "text": piece} for piece in _halves(block["text"])]
+        elif kind == "tool_use":
+            deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _halves(json.dumps(block["input"]))]
+        elif kind == "thinking":
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _halves(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        for delta in deltas:
+            out.event({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+        out.event({"type": "content_block_stop", "index": index}, "content_block_stop")
+
+
+# -- OpenAI ------------------------------------------------------------------------------------------
+
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+class FakeOpenAI(_FakeAPI):
+    """OpenAI chat completions: POST /v1/chat/completions; point `base_url` at `.url + "/v1"`."""
+
+    path = "/v1/chat/completions"
+    id_prefix = "call_fake_"
+
+    def problems(self, body: Any) -> list[str]:
+        if not isinstance(body, dict):
+            return ["body: expected a JSON object"]
+        found = []
+        for i, tool in enumerate(body.get("tools") or []):
+            name = (tool.get("function") or {}).get("name", "")
+            if not _TOOL_NAME.match(name):
+                found.append(f"Invalid 'tools[{i}].function.name': string does not match pattern '^[a-zA-Z0-9_-]{{1,64}}$'")
+        if "max_tokens" in body and "max_completion_tokens" in body:
+            found.append("max_tokens and max_completion_tokens cannot both be set")
+        # Every assistant tool call must be answered by role: tool messages right after it.
+        pending: set[str] = set()
+        for i, message in enumerate(body.get("messages") or []):
+            role = message.get("role")
+            if role == "tool":
+                if message.get("tool_call_id") not in pending:
+                    found.append(f"messages.[{i}]: a tool message must answer a preceding tool call")
+                pending.discard(message.get("tool_call_id"))
+                if not isinstance(message.get("content"), str):
+                    found.append(f"messages.[{i}].content: tool messages take text")
+                continue
+            if pending:
+                found.append(f"messages.[{i}]: tool calls {sorted(pending)} were not answered")
+                pending = set()
+            if role == "assistant":
+                pending = {c["id"] for c in message.get("tool_calls") or []}
+        return found
+
+    def error_body(self, failure: Failure) -> dict[str, Any]:
+        return {"error": {"message": failure.message, "type": failure.error_type, "param": None, "code": failure.error_type}}
+
+    def send_answer(self, out: _Out, item: Answer | Failure, body: dict[str, Any]) -> None:
+        if isinstance(item, Failure):  # an error after the stream began, as an `error` chunk
+            if not body.get("stream"):
+                out.json(500, self.error_body(item))
+                return
+            out.start_stream()
+            out.event(self.error_body(item))
+            return
+        text = "".join(b.text for b in item.blocks if isinstance(b, Text)) or None
+        calls = [
+            {"id": b.id or self._next_id(), "type": "function", "function": {"name": b.name, "arguments": json.dumps(b.arguments)}}
+            for b in item.blocks
+            if isinstance(b, ToolUse)
+        ]
+        finish = item.stop_reason or ("tool_calls" if calls else "stop")
+        prompt = item.input_tokens + item.cache_read_tokens
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": item.output_tokens,
+            "total_tokens": prompt + item.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": item.cache_read_tokens},
+        }
+        head = {"id": f"chatcmpl-fake-{len(self.requests)}", "created": 1_700_000_000, "model": body.get("model", "")}
+        if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls:
+                message["tool_calls"] = calls
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            out.json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+            return
+        out.start_stream()
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> None:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+            out.event({**head, "object": "chat.completion.chunk", "choices": [choice]})
+
+        chunk({"role": "assistant", "content": ""})
+        for piece in _halves(text or ""):
+            chunk({"content": piece})
+        for index, call in enumerate(calls):
+            function = call["function"]
+            first, *rest = _halves(function["arguments"]) or [""]
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"], "arguments": first}}
+                    ]
+                }
+            )
+            for piece in rest:
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        chunk({}, finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            out.event({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+        out.event("[DONE]")
