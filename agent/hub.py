@@ -1,0 +1,496 @@
+"""The agent's only way to its tools: one MCP client per server of the host config, seen as one tool list.
+
+`ToolHub.start(entries)` launches (stdio) or connects to (streamable HTTP) every server at once, names
+their tools `{server}__{tool}` for models, and turns each call's result, failure, timeout or dead server
+into a `ToolOutcome` a model can read. It imports no server code and never raises for a model's mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TextIO, cast
+
+import anyio
+import mcp_types as types
+from mcp import Client
+from mcp.client._transport import Transport, TransportStreams
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._stream_protocols import ReadStream
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+from memento.core.errors import ConfigError, ToolHubError
+
+from .hosts import ServerEntry, stdio_parameters
+from .llm import ImagePart, ToolSpec
+
+__all__ = ["HubTool", "ToolHub", "ToolOutcome", "hub_tools", "tool_names"]
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 64  # what every vendor accepts for a tool name
+MAX_RESTARTS = 1  # a server that dies again after one restart is broken, not unlucky
+_CALL_GRACE_S = 5.0  # beyond the read timeout, for a write stuck on a server that stopped reading
+_STDERR_TAIL = 2000
+_LIST_PAGES = 100
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+STOPPED_AND_RESTARTED = (
+    "The {server} server stopped during this call and was restarted; the call was not repeated because "
+    "it may have had effects — call again if safe."
+)
+
+
+@dataclass(frozen=True)
+class HubTool:
+    """One tool as models see it: `name` is unique across servers; `tool` is the server's own name."""
+
+    name: str
+    server: str
+    tool: str
+    description: str
+    input_schema: dict[str, Any]
+
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.input_schema)
+
+
+@dataclass
+class ToolOutcome:
+    """What one call gave back, ready for the model; failures are outcomes with `is_error`, never exceptions."""
+
+    text: str
+    images: list[ImagePart] = field(default_factory=list)
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+    server: str = ""
+    tool: str = ""
+    seconds: float = 0.0
+    truncated: bool = False
+    restarted: bool = False  # the server died and was restarted for this call (the call is never replayed)
+
+
+def tool_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Model-facing names for (server, tool) pairs, each unique and the same in every run.
+
+    `server__tool` with anything outside [a-zA-Z0-9_-] replaced by `_`; a name over 64 characters, or
+    one that two pairs would share, is cut and ends with a hash of its exact pair instead.
+    """
+    plain = {pair: _UNSAFE.sub("_", f"{pair[0]}__{pair[1]}") for pair in dict.fromkeys(pairs)}
+    shared = Counter(plain.values())
+    names = {pair: name if len(name) <= MAX_NAME and shared[name] == 1 else _hashed(pair, name, 8) for pair, name in plain.items()}
+    # A hashed name could still equal a plain one (or two short hashes meet): longer hashes until none do.
+    digits = 8
+    while clashes := [pair for pair, name in names.items() if Counter(names.values())[name] > 1]:
+        digits += 8
+        if digits > 40:
+            raise AssertionError(f"tool names still clash with 40-digit hashes: {clashes}")
+        for pair in clashes:
+            names[pair] = _hashed(pair, plain[pair], digits)
+    return names
+
+
+def _hashed(pair: tuple[str, str], name: str, digits: int) -> str:
+    digest = hashlib.sha256("\0".join(pair).encode()).hexdigest()[:digits]
+    return f"{name[: MAX_NAME - digits - 1]}_{digest}"
+
+
+def hub_tools(listings: Mapping[str, Sequence[types.Tool]]) -> list[HubTool]:
+    """The hub's tool list from each server's `tools/list`, in config order; a tool listed twice counts once."""
+    pairs = [(server, tool.name) for server, tools in listings.items() for tool in tools]
+    names = tool_names(pairs)
+    found: dict[str, HubTool] = {}
+    for server, tools in listings.items():
+        for tool in tools:
+            name = names[(server, tool.name)]
+            if name not in found:
+                description = tool.description or tool.title or f"The {tool.name} tool of the {server} server."
+                found[name] = HubTool(name, server, tool.name, description, {"type": "object", **tool.input_schema})
+    return list(found.values())
+
+
+class _Connection:
+    """One client of one server process; `closed` is set when either side ends it (or a call finds it gone)."""
+
+    def __init__(self) -> None:
+        self.closed = anyio.Event()
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "a connection is handed out only once its client is up"
+        return self._client
+
+
+@dataclass(eq=False)
+class _Server:
+    """Where one server stands; only its owner task changes `state`, and every change sets `changed`."""
+
+    entry: ServerEntry
+    target: StdioServerParameters | str
+    stderr: IO[str] | None
+    state: str = "starting"  # starting | ready | restarting | failed | dead | closed
+    connection: _Connection | None = None
+    restarts: int = 0
+    error: str = ""
+    tools: list[types.Tool] = field(default_factory=list)
+    changed: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    def stderr_tail(self) -> str:
+        if self.stderr is None:
+            return ""
+        fd = self.stderr.fileno()
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, _STDERR_TAIL, max(0, size - _STDERR_TAIL)).decode("utf-8", "replace").strip()
+        return f"; its last words: {tail}" if tail else ""
+
+
+class ToolHub:
+    """Every configured MCP server's tools behind one `call`; start it with `ToolHub.start(entries)`."""
+
+    def __init__(
+        self,
+        *,
+        start_timeout_s: float,
+        call_timeout_s: float,
+        result_max_chars: int,
+        on_event: Callable[[str, dict[str, Any]], None] | None,
+    ) -> None:
+        self.tools: list[HubTool] = []
+        self._servers: dict[str, _Server] = {}
+        self._unstartable: dict[str, str] = {}  # entries that could not even be turned into a launch
+        self._by_name: dict[str, HubTool] = {}
+        self._start_timeout_s = start_timeout_s
+        self._call_timeout_s = call_timeout_s
+        self._result_max_chars = result_max_chars
+        self._on_event = on_event
+        self._closing = False
+
+    @classmethod
+    @asynccontextmanager
+    async def start(
+        cls,
+        entries: list[ServerEntry],
+        *,
+        start_timeout_s: float = 60,
+        call_timeout_s: float = 180,
+        result_max_chars: int = 20_000,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> AsyncIterator[ToolHub]:
+        """Start every server concurrently and yield the hub; leaving stops them all, also on error or cancel.
+
+        A server that fails to start is in `hub.failed` and the others still serve; `ToolHubError` only
+        when none started. `env` is added to each launched server's environment (over the config's own).
+        """
+        hub = cls(start_timeout_s=start_timeout_s, call_timeout_s=call_timeout_s, result_max_chars=result_max_chars, on_event=on_event)
+        up: dict[str, list[types.Tool]] = {}
+        body_error: Exception | None = None
+        async with AsyncExitStack() as stack:
+            for entry in entries:
+                try:
+                    target = entry.url or _launch(entry, cwd, env or {})
+                except ConfigError as exc:
+                    hub._unstartable[entry.name] = str(exc)
+                    continue
+                # Server logs go to a private file: the terminal stays the agent's, and a failure can quote them.
+                stderr = (
+                    None
+                    if entry.url
+                    else stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", prefix=f"memento-{entry.name}-"))
+                )
+                hub._servers[entry.name] = _Server(entry, target, stderr)
+            async with anyio.create_task_group() as group:
+                for server in hub._servers.values():
+                    group.start_soon(hub._keep_alive, server)
+                try:
+                    for server in hub._servers.values():
+                        while server.state == "starting":
+                            await server.changed.wait()
+                    up = {name: server.tools for name, server in hub._servers.items() if server.state == "ready"}
+                    hub.tools = hub_tools(up)
+                    hub._by_name = {tool.name: tool for tool in hub.tools}
+                    if up:
+                        yield hub
+                except Exception as exc:  # re-raised below, unwrapped: the caller's error, not the task group's
+                    body_error = exc
+                finally:
+                    hub._close()
+        if body_error is not None:
+            raise body_error
+        if not up:
+            reasons = "; ".join(f"{name}: {why}" for name, why in hub.failed.items()) or "the config lists no servers"
+            raise ToolHubError(f"No MCP tool server could be started ({reasons}). Check them with `memento servers check`.")
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Servers that are not serving, and why: those that never started and those that died for good."""
+        gone = {name: server.error for name, server in self._servers.items() if server.state in ("failed", "dead")}
+        return {**self._unstartable, **gone}
+
+    def specs(self) -> list[ToolSpec]:
+        return [tool.spec() for tool in self.tools]
+
+    async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None) -> ToolOutcome:
+        """Call a tool by its hub name; every failure (unknown name, tool error, timeout, dead server) is an outcome."""
+        tool = self._by_name.get(name)
+        if tool is None:
+            available = ", ".join(self._by_name) or "none"
+            return ToolOutcome(f"No tool named {name!r}; available: {available}.", is_error=True)
+        self._emit("tool_start", {"name": name, "server": tool.server, "tool": tool.tool, "arguments": arguments})
+        began = time.perf_counter()
+        outcome = await self._call(self._servers[tool.server], tool, arguments, self._call_timeout_s if timeout_s is None else timeout_s)
+        outcome.server, outcome.tool, outcome.seconds = tool.server, tool.tool, time.perf_counter() - began
+        self._emit(
+            "tool_end",
+            {
+                "name": name,
+                "server": tool.server,
+                "tool": tool.tool,
+                "seconds": outcome.seconds,
+                "is_error": outcome.is_error,
+                "truncated": outcome.truncated,
+                "restarted": outcome.restarted,
+                "chars": len(outcome.text),
+                "images": len(outcome.images),
+            },
+        )
+        return outcome
+
+    async def _call(self, server: _Server, tool: HubTool, arguments: dict[str, Any], timeout_s: float) -> ToolOutcome:
+        restarts = server.restarts
+        connection = await self._connection(server)
+        if connection is None:
+            return ToolOutcome(f"The {server.entry.name} server is not running ({server.error}); use other tools.", is_error=True)
+        restarted = server.restarts > restarts  # it had died between calls and this call waited for the new one
+        try:
+            with anyio.fail_after(timeout_s + _CALL_GRACE_S):
+                result = await connection.client.call_tool(tool.tool, arguments, read_timeout_seconds=timeout_s)
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                return self._timed_out(tool, timeout_s)
+            if exc.code != CONNECTION_CLOSED:
+                return ToolOutcome(f"The {server.entry.name} server refused the call: {exc.message}", is_error=True)
+            connection.closed.set()  # the owner may not have seen the end yet
+            if await self._connection(server) is None:
+                text = f"The {server.entry.name} server stopped during this call and is not available any more ({server.error}); use other tools."
+                return ToolOutcome(text, is_error=True)
+            return ToolOutcome(STOPPED_AND_RESTARTED.format(server=server.entry.name), is_error=True, restarted=True)
+        except TimeoutError:
+            return self._timed_out(tool, timeout_s)
+        except Exception as exc:  # the client rejected the reply (schema, protocol): the model should know, the run go on
+            return ToolOutcome(f"The call to {tool.name} failed in the MCP client: {_describe(exc)}", is_error=True)
+        return self._outcome(result, restarted)
+
+    async def _connection(self, server: _Server) -> _Connection | None:
+        """The server's live connection, waiting (bounded) while it starts again; None once it is gone."""
+        with anyio.move_on_after(self._start_timeout_s + _CALL_GRACE_S):
+            while True:
+                connection = server.connection
+                if server.state == "ready" and connection is not None and not connection.closed.is_set():
+                    return connection
+                if server.state in ("failed", "dead", "closed"):
+                    return None
+                await server.changed.wait()
+        return None
+
+    def _timed_out(self, tool: HubTool, timeout_s: float) -> ToolOutcome:
+        text = (
+            f"{tool.name} gave no answer within {timeout_s:g} s and was abandoned (it may still have had effects). "
+            "Ask for less work per call, or pass a smaller job."
+        )
+        return ToolOutcome(text, is_error=True)
+
+    def _outcome(self, result: types.CallToolResult, restarted: bool) -> ToolOutcome:
+        texts: list[str] = []
+        images: list[ImagePart] = []
+        for block in result.content:
+            if isinstance(block, types.TextContent):
+                texts.append(block.text)
+            elif isinstance(block, types.ImageContent):
+                images.append(ImagePart(block.data, block.mime_type))
+            elif isinstance(block, types.EmbeddedResource):
+                resource = block.resource
+                if isinstance(resource, types.TextResourceContents):
+                    texts.append(resource.text)
+                else:
+                    texts.append(f"[binary resource {resource.uri} ({resource.mime_type or 'unknown type'}) not shown]")
+            elif isinstance(block, types.ResourceLink):
+                texts.append(f"[resource {block.name}: {block.uri}]")
+            else:
+                texts.append(f"[{block.type} content not shown]")
+        structured = result.structured_content
+        text = "\n".join(texts)
+        if not text and structured is not None:  # a structured-only reply still has to reach the model as text
+            text = json.dumps(structured, ensure_ascii=False)
+        text, truncated = self._cut(text)
+        return ToolOutcome(text, images, structured, bool(result.is_error), truncated=truncated, restarted=restarted)
+
+    def _cut(self, text: str) -> tuple[str, bool]:
+        cap = self._result_max_chars
+        if len(text) <= cap:
+            return text, False
+        note = (
+            f"\n\n[Cut here: {len(text) - cap:,} of {len(text):,} characters were left out (limit {cap:,}). "
+            "Ask for a smaller part, e.g. with start_index/max_length, or write the output to a file and read it in parts.]"
+        )
+        return text[:cap] + note, True
+
+    async def _keep_alive(self, server: _Server) -> None:
+        """Own one server's client for the hub's lifetime: start it, and once more if it dies."""
+        while True:
+            came_up, error = await self._run_once(server)
+            if self._closing:
+                server.set_state("closed")
+                return
+            if not came_up and server.restarts == 0:
+                server.error = error
+                server.set_state("failed")
+                self._emit("server_failed", {"server": server.entry.name, "error": error})
+                return
+            if not came_up or server.restarts >= MAX_RESTARTS:
+                server.error = f"stopped {'again after a restart' if came_up else 'and could not be restarted'}: {error}"
+                server.set_state("dead")
+                self._emit("server_dead", {"server": server.entry.name, "error": server.error})
+                return
+            server.restarts += 1
+            server.set_state("restarting")
+            self._emit("server_restarting", {"server": server.entry.name, "error": error})
+
+    async def _run_once(self, server: _Server) -> tuple[bool, str]:
+        """Start the server, serve until its connection ends; whether it came up, and how it ended."""
+        came_up = False
+        if self._closing:
+            return came_up, "the hub is closing"
+        began = time.perf_counter()
+        server.scope = anyio.CancelScope(deadline=anyio.current_time() + self._start_timeout_s)
+        try:
+            with server.scope:
+                connection = _Connection()
+                async with Client(self._transport(server, connection.closed), mode="legacy") as client:
+                    tools = await _list_tools(client)
+                    server.scope.deadline = math.inf  # the start-up limit ends here; the client lives on
+                    connection._client = client
+                    server.tools, server.connection, came_up = tools, connection, True
+                    server.set_state("ready")
+                    self._emit("server_started", {"server": server.entry.name, "seconds": time.perf_counter() - began, "tools": len(tools)})
+                    await connection.closed.wait()
+            if server.scope.cancelled_caught and not came_up and not self._closing:
+                return False, f"no answer within {self._start_timeout_s:g} s{server.stderr_tail()}"
+            return came_up, f"the connection closed{server.stderr_tail()}"
+        except Exception as exc:  # any failure to start or talk is this server's, never the hub's
+            return came_up, f"{_describe(exc)}{server.stderr_tail()}"
+        finally:
+            server.connection = None
+
+    def _transport(self, server: _Server, lost: anyio.Event) -> Transport:
+        if isinstance(server.target, str):
+            return _watched(streamable_http_client(server.target), lost)
+        return _watched(stdio_client(server.target, errlog=cast(TextIO, server.stderr or sys.stderr)), lost)
+
+    def _close(self) -> None:
+        """Ask every owner to stop: a live client closes normally, one still starting is cancelled."""
+        self._closing = True
+        for server in self._servers.values():
+            if server.connection is not None:
+                server.connection.closed.set()
+            else:
+                server.scope.cancel()
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(kind, data)
+        except Exception:  # a broken progress display must not stop a run
+            log.exception("on_event(%r) raised", kind)
+
+
+def _launch(entry: ServerEntry, cwd: Path | None, env: Mapping[str, str]) -> StdioServerParameters:
+    params = stdio_parameters(entry, cwd=cwd, quiet=True)
+    return params.model_copy(update={"env": {**(params.env or {}), **env}})
+
+
+async def _list_tools(client: Client) -> list[types.Tool]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    for _ in range(_LIST_PAGES):  # a server whose cursor never ends cannot hang the start
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return tools
+
+
+class _WatchedReadStream:
+    """A transport's read stream that reports its end: how a server's death is noticed even between calls."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], lost: anyio.Event) -> None:
+        self._inner = inner
+        self._lost = lost
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._lost.set()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> Any:  # e.g. `last_context`, read by the dispatcher when present
+        return getattr(self._inner, name)
+
+
+@asynccontextmanager
+async def _watched(inner: Transport, lost: anyio.Event) -> AsyncIterator[TransportStreams]:
+    async with inner as (read, write):
+        yield _WatchedReadStream(read, lost), write
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
+        return "the server closed the connection (it exited or crashed)"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
