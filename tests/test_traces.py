@@ -1,0 +1,434 @@
+"""The run traces: the SQLite store the agent logs every run to, and `memento runs` / `memento feedback` reading it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from memento.agent.llm import Usage
+from memento.agent.runs_cli import feedback, runs
+from memento.agent.traces import MIGRATIONS, RunStore
+from memento.core.errors import MementoError, RunNotFound
+from memento.memory import CaseBank, MemorySettings
+from tests.memory_helpers import HashEmbedder
+
+SETTINGS = {"planner": "fake:planner", "max_cycles": 3, "max_tokens": 4096}
+
+
+@pytest.fixture
+def store(memento_home: Path) -> Any:
+    with RunStore.open(memento_home) as opened:
+        yield opened
+
+
+def record_run(store: RunStore, task: str = "What is the capital of Australia?") -> str:
+    """A whole run, as the agent logs it: cases shown, two plan cycles, model and tool calls, the end."""
+    run_id = store.start_run(task, planner="fake:planner", executor="fake:executor", settings=SETTINGS, files=["notes.pdf"])
+    store.log_cases_shown(
+        run_id,
+        [
+            {"id": "case-aaa", "task": "What is the capital of Canada?", "outcome": "positive", "score": 0.91},
+            {"id": "case-bbb", "task": "What is the capital of Peru?", "outcome": "negative", "score": 0.72},
+        ],
+    )
+    store.log_model_call(run_id, role="planner", model="fake:planner", usage=Usage(100, 20, cost_usd=0.001), latency_s=0.5)
+    store.log_plan(run_id, 1, ["search the capital", "check it"])
+    store.log_model_call(run_id, role="executor", model="fake:executor", usage=Usage(200, 30, 50, cost_usd=0.002), latency_s=0.7)
+    store.log_tool_call(
+        run_id,
+        server="search",
+        tool="web_search",
+        arguments={"query": "capital of Australia"},
+        result_chars=1200,
+        is_error=False,
+        seconds=0.8,
+    )
+    store.log_subtask(run_id, 1, 1, "search the capital", "Canberra", "done")
+    store.log_tool_call(
+        run_id,
+        server="browse",
+        tool="fetch_page",
+        arguments={"url": "https://example.org"},
+        result_chars=40,
+        is_error=True,
+        seconds=0.2,
+        preview="FetchFailed: HTTP 503",
+    )
+    store.log_subtask(run_id, 1, 2, "check it", "the page did not load", "failed")
+    store.log_plan(run_id, 2, ["check on another site"])
+    store.log_subtask(run_id, 2, 1, "check on another site", "Canberra again", "done")
+    store.finish_run(
+        run_id,
+        answer="Canberra",
+        status="answered",
+        reward=1.0,
+        judgement={"correct": True},
+        case_id="case-ccc",
+        usage=Usage(300, 50, 50, cost_usd=0.003),
+    )
+    return run_id
+
+
+# ---- the store ------------------------------------------------------------------------------
+
+
+def test_migrations_are_applied_once_and_recorded_and_reopening_changes_nothing(memento_home: Path) -> None:
+    with RunStore.open(memento_home) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        record_run(store)
+    with RunStore.open(memento_home) as again:
+        assert again.applied_migrations() == [name for name, _ in MIGRATIONS]
+        assert len(again.list_runs()) == 1
+    db = sqlite3.connect(memento_home / "runs.sqlite")
+    try:
+        assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+def test_a_whole_run_reads_back_in_the_order_it_was_logged_with_its_totals(store: RunStore) -> None:
+    run_id = record_run(store)
+    assert run_id.startswith("run-") and len(run_id) == len("run-") + 12
+    run = store.get_run(run_id)
+    assert run["task"] == "What is the capital of Australia?" and run["status"] == "answered"
+    assert (run["planner"], run["executor"], run["files"]) == ("fake:planner", "fake:executor", ["notes.pdf"])
+    assert run["settings"] == SETTINGS  # max_tokens is a count, not a secret
+    assert run["answer"] == "Canberra" and run["reward"] == 1.0 and run["reward_source"] == "judge"
+    assert run["judgement"] == {"correct": True} and run["case_id"] == "case-ccc"
+    assert [c["id"] for c in run["cases_shown"]] == ["case-aaa", "case-bbb"]
+    assert run["cases_shown"][0] | {"offset_s": 0} == {
+        "id": "case-aaa",
+        "task": "What is the capital of Canada?",
+        "outcome": "positive",
+        "score": 0.91,
+        "step": 1,
+        "offset_s": 0,
+    }
+    assert [(p["cycle"], p["subtasks"]) for p in run["plans"]] == [(1, ["search the capital", "check it"]), (2, ["check on another site"])]
+    assert [(s["cycle"], s["index"], s["status"]) for s in run["subtasks"]] == [(1, 1, "done"), (1, 2, "failed"), (2, 1, "done")]
+    assert [c["role"] for c in run["model_calls"]] == ["planner", "executor"]
+    assert run["model_calls"][1]["usage"]["cache_read_tokens"] == 50
+    assert [(c["tool"], c["is_error"]) for c in run["tool_calls"]] == [("web_search", False), ("fetch_page", True)]
+    assert run["tool_calls"][1]["preview"] == "FetchFailed: HTTP 503"
+    kinds = ("cases_shown", "plans", "subtasks", "model_calls", "tool_calls", "rewards")
+    every_step = sorted(((s["step"], kind, s) for kind in kinds for s in run[kind]), key=lambda found: found[0])
+    assert [kind for _, kind, _ in every_step] == [
+        "cases_shown",
+        "cases_shown",  # one step: shown together
+        "model_calls",
+        "plans",
+        "model_calls",
+        "tool_calls",
+        "subtasks",
+        "tool_calls",
+        "subtasks",
+        "plans",
+        "subtasks",
+        "rewards",
+    ]
+    assert all(0 <= step["offset_s"] <= run["seconds"] + 0.001 for _, _, step in every_step)
+    assert run["usage"] == Usage(300, 50, 50, cost_usd=0.003).to_json() and run["tokens"] == 400
+    assert run["totals"] == {
+        "cycles": 2,
+        "subtasks": 3,
+        "model_calls": 2,
+        "model_tokens": 400,
+        "model_cost_usd": 0.003,
+        "model_seconds": 1.2,
+        "tool_calls": 2,
+        "tool_errors": 1,
+        "tool_seconds": 1.0,
+    }
+    assert [(r["reward"], r["source"]) for r in run["rewards"]] == [(1.0, "judge")]
+
+
+def test_a_running_run_shows_the_tokens_of_its_calls_so_far(store: RunStore) -> None:
+    run_id = store.start_run("Still thinking", planner="p", executor="e", settings={})
+    store.log_model_call(run_id, role="planner", model="p", usage=Usage(10, 5, cost_usd=0.5), latency_s=0.1)
+    store.log_model_call(run_id, role="executor", model="e", usage=Usage(1, 1, cost_usd=0.25), latency_s=0.1, error="overloaded")
+    [listed] = store.list_runs()
+    assert (listed["status"], listed["tokens"], listed["cost_usd"], listed["seconds"]) == ("running", 17, 0.75, None)
+    assert store.get_run(run_id)["model_calls"][1]["error"] == "overloaded"
+
+
+def test_secrets_in_settings_and_tool_arguments_never_reach_the_database(store: RunStore, memento_home: Path) -> None:
+    settings = {
+        "api_key": "sk-settings-1",
+        "Anthropic_ApiKey": "sk-settings-2",
+        "max_tokens": 1000,
+        "providers": [{"name": "openai", "headers": {"Authorization": "Bearer sk-settings-3", "X-Trace": "keep"}}],
+        "nested": {"deeper": {"client_secret": "sk-settings-4", "db_password": "sk-settings-5", "hf_token": "sk-settings-6"}},
+    }
+    run_id = store.start_run("Secrets", planner="p", executor="e", settings=settings)
+    arguments = {"url": "https://example.org", "auth": {"access_token": "sk-argument-1"}, "items": [{"PASSWORD": "sk-argument-2"}]}
+    store.log_tool_call(run_id, server="browse", tool="fetch_page", arguments=arguments, result_chars=1, is_error=False, seconds=0.1)
+    run = store.get_run(run_id)
+    assert run["settings"]["api_key"] == run["settings"]["Anthropic_ApiKey"] == "***"
+    assert run["settings"]["max_tokens"] == 1000
+    assert run["settings"]["providers"][0]["headers"] == {"Authorization": "***", "X-Trace": "keep"}
+    assert set(run["settings"]["nested"]["deeper"].values()) == {"***"}
+    assert run["tool_calls"][0]["arguments"] == {
+        "url": "https://example.org",
+        "auth": {"access_token": "***"},
+        "items": [{"PASSWORD": "***"}],
+    }
+    store.close()
+    raw = b"".join(p.read_bytes() for p in memento_home.glob("runs.sqlite*"))
+    assert b"sk-settings" not in raw and b"sk-argument" not in raw
+    assert settings["api_key"] == "sk-settings-1"  # the caller's own dict is left alone
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from memento.agent.llm import Usage
+    from memento.agent.traces import RunStore
+
+    home, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    print("ready", flush=True)
+    sys.stdin.readline()  # every writer starts at once, on a file none has created yet
+    with RunStore.open(home) as store:
+        for n in range(count):
+            run_id = store.start_run(f"{name} task {n}", planner="p", executor="e", settings={})
+            store.log_plan(run_id, 1, ["one", "two"])
+            store.log_model_call(run_id, role="planner", model="p", usage=Usage(1, 1), latency_s=0.0)
+            store.log_tool_call(run_id, server="s", tool="t", arguments={"n": n}, result_chars=1, is_error=False, seconds=0.0)
+            store.log_subtask(run_id, 1, 1, "one", "ok", "done")
+            store.finish_run(run_id, answer="a", status="answered", reward=1.0, judgement=None, case_id=None, usage=Usage(1, 1))
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.slow  # starts four interpreters
+def test_several_processes_write_runs_at_once_without_losing_any(memento_home: Path) -> None:
+    writers, count = 4, 40
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(memento_home), f"writer{i}", str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(writers)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outcomes = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, (out, err) in zip(procs, outcomes):
+        assert proc.returncode == 0 and out.strip() == "done", err
+        assert "locked" not in err
+    with RunStore.open(memento_home) as store:
+        found = store.list_runs(limit=1000)
+        assert len(found) == writers * count
+        assert all(r["status"] == "answered" for r in found)
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        for run in found[:: count // 2]:
+            steps = store.get_run(run["id"])
+            assert (len(steps["plans"]), len(steps["subtasks"]), len(steps["model_calls"]), len(steps["tool_calls"])) == (1, 1, 1, 1)
+
+
+def test_a_run_is_found_by_a_unique_prefix_of_its_id(store: RunStore) -> None:
+    first = store.start_run("one", planner="p", executor="e", settings={}, run_id="run-aaa111")
+    store.start_run("two", planner="p", executor="e", settings={}, run_id="run-aaa222")
+    assert store.get_run("run-aaa1")["id"] == first
+    assert store.get_run("aaa1")["id"] == first  # "run-" may be left off
+    with pytest.raises(RunNotFound, match="several runs"):
+        store.get_run("run-aaa")
+
+
+def test_an_unknown_run_is_run_not_found_for_reads_and_writes(store: RunStore) -> None:
+    with pytest.raises(RunNotFound, match="memento runs list"):
+        store.get_run("run-nothere")
+    with pytest.raises(RunNotFound):
+        store.set_reward("run-nothere", 1.0)
+    with pytest.raises(RunNotFound):
+        store.log_plan("run-nothere", 1, ["x"])
+    with pytest.raises(RunNotFound):
+        store.finish_run("run-nothere", answer="", status="failed", reward=None, judgement=None, case_id=None, usage=Usage())
+    assert store.list_runs() == []
+
+
+def test_listing_filters_by_status_and_text_newest_first(store: RunStore) -> None:
+    answered = record_run(store, "Who wrote Frankenstein?")
+    running = store.start_run("How tall is K2? 100%", planner="p", executor="e", settings={})
+    assert [r["id"] for r in store.list_runs()] == [running, answered]
+    assert [r["id"] for r in store.list_runs(status="answered")] == [answered]
+    assert [r["id"] for r in store.list_runs(search="frankenstein")] == [answered]
+    assert [r["id"] for r in store.list_runs(search="canberra")] == [answered]  # the answer is searched too
+    assert [r["id"] for r in store.list_runs(search="100%")] == [running]
+    assert [r["id"] for r in store.list_runs(search="_")] == []  # LIKE wildcards are taken literally
+    assert len(store.list_runs(limit=1)) == 1
+
+
+def test_a_later_reward_replaces_the_run_reward_and_keeps_the_history(store: RunStore) -> None:
+    run_id = record_run(store)
+    store.set_reward(run_id, 0.0)
+    run = store.get_run(run_id)
+    assert (run["reward"], run["reward_source"]) == (0.0, "feedback")
+    assert [(r["reward"], r["source"]) for r in run["rewards"]] == [(1.0, "judge"), (0.0, "feedback")]
+
+
+# ---- the commands ---------------------------------------------------------------------------
+
+
+class _Group(click.Group):
+    """As the `memento` group does: a MementoError is one line and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MementoError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group)
+def memento() -> None:
+    pass
+
+
+memento.add_command(runs)
+memento.add_command(feedback)
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(memento, list(args), prog_name="memento")
+
+
+def test_runs_list_json_prints_one_object_with_the_runs(memento_home: Path) -> None:
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    done = invoke("runs", "list", "--json")
+    assert done.exit_code == 0, done.stderr
+    listed = json.loads(done.stdout)["runs"]
+    assert [r["id"] for r in listed] == [run_id]
+    assert listed[0]["tokens"] == 400 and listed[0]["reward"] == 1.0
+    assert json.loads(invoke("runs", "list", "--json", "--status", "failed").stdout) == {"runs": []}
+
+
+def test_runs_show_json_prints_the_whole_trace(memento_home: Path) -> None:
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    done = invoke("runs", "show", run_id[:8], "--json")
+    assert done.exit_code == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["id"] == run_id and len(shown["tool_calls"]) == 2 and shown["totals"]["tool_errors"] == 1
+
+
+def test_without_a_terminal_the_commands_print_plain_text(memento_home: Path) -> None:
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    listed = invoke("runs", "list")
+    assert listed.exit_code == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["id", "started", "status", "reward", "tokens", "cost", "time", "task"]
+    assert row.startswith(run_id) and "answered" in row and "What is the capital of Australia?" in row
+    shown = invoke("runs", "show", run_id)
+    assert shown.exit_code == 0, shown.stderr
+    text = shown.stdout
+    assert "\x1b[" not in text and "│" not in text  # no colours, no table borders
+    for expected in (
+        "What is the capital of Australia?",
+        "planner fake:planner, executor fake:executor",
+        "[case-aaa]",
+        "plan, cycle 1: 2 subtasks",
+        "subtask 1.2 failed: check it",
+        "model executor fake:executor: in 200, out 30, cached 50, 0.7s, $0.0020",
+        'tool search.web_search {"query": "capital of Australia"}: 0.8s, 1200 chars',
+        "error: FetchFailed: HTTP 503",
+        "Canberra",
+    ):
+        assert expected in text, expected
+    steps = ["model planner", "plan, cycle 1", "model executor", "tool search.web_search", "subtask 1.1", "tool browse.fetch_page"]
+    steps += ["subtask 1.2", "plan, cycle 2", "subtask 2.1", "reward 1 (judge)"]
+    assert [text.index(step) for step in steps] == sorted(text.index(step) for step in steps)  # in the order they happened
+
+
+def test_an_unknown_run_is_one_line_and_exit_1() -> None:
+    done = invoke("runs", "show", "run-nothere")
+    assert done.exit_code == 1
+    assert done.stderr.strip() == "Error: No run with id 'run-nothere'; memento runs list shows the runs."
+
+
+def test_feedback_sets_the_trace_reward_and_the_case_memory_reward(memento_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("memento.memory.casebank.make_embedder", lambda *args, **kwargs: HashEmbedder())
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    with CaseBank.open(MemorySettings.from_env()) as bank:
+        recorded = bank.record_episode("What is the capital of Australia?", ["search the capital"], "Sydney", 0.0, run_id=run_id)
+    done = invoke("feedback", run_id, "good")
+    assert done.exit_code == 0, done.stderr
+    assert "Case memory updated: 1 case(s)" in done.stdout
+    with RunStore.open(memento_home) as store:
+        assert store.get_run(run_id)["reward"] == 1.0
+    with CaseBank.open(MemorySettings.from_env()) as bank:
+        case = bank.get(recorded.case_id)
+        assert (case.reward, case.outcome) == (1.0, "positive")
+
+
+def test_feedback_on_a_run_the_memory_never_saw_still_sets_the_trace_reward(memento_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("memento.memory.casebank.make_embedder", lambda *args, **kwargs: HashEmbedder())
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    done = invoke("feedback", run_id, "0.25")
+    assert done.exit_code == 0, done.stderr
+    assert "case memory was not changed" in done.stdout
+    with RunStore.open(memento_home) as store:
+        assert store.get_run(run_id)["reward"] == 0.25
+
+
+def test_feedback_teaches_the_memory_a_case_that_waited_for_its_reward(memento_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("memento.memory.casebank.make_embedder", lambda *args, **kwargs: HashEmbedder())
+    with RunStore.open(memento_home) as store:
+        run_id = store.start_run("What is the capital of Chile?", planner="p", executor="e", settings={})
+        store.finish_run(run_id, answer="Santiago", status="answered", reward=None, judgement=None, case_id=None, usage=Usage())
+        record = {"task": "What is the capital of Chile?", "plan": ["search"], "answer": "Santiago", "run_id": run_id, "source": "user"}
+        store.save_pending_case(run_id, record)
+        assert store.pending_case(run_id) == record and store.get_run(run_id)["case_pending"]
+    done = invoke("feedback", run_id, "good")
+    assert done.exit_code == 0, done.stderr
+    assert "Case memory learned the run" in done.stdout
+    with RunStore.open(memento_home) as store:
+        run = store.get_run(run_id)
+        assert run["reward"] == 1.0 and run["case_id"] and not run["case_pending"]
+        assert store.pending_case(run_id) is None  # learned once, never again
+    with CaseBank.open(MemorySettings.from_env()) as bank:
+        case = bank.get(run["case_id"])
+        assert (case.answer, case.reward, case.run_id) == ("Santiago", 1.0, run_id)
+
+
+@pytest.mark.parametrize("reward", ["great", "1.5", "-0.1"])
+def test_feedback_refuses_a_reward_that_is_not_good_bad_or_between_0_and_1(memento_home: Path, reward: str) -> None:
+    with RunStore.open(memento_home) as store:
+        run_id = record_run(store)
+    done = invoke("feedback", run_id, "--", reward)
+    assert done.exit_code == 2 and ("good, bad" in done.stderr or "between 0 and 1" in done.stderr), done.stderr
+    with RunStore.open(memento_home) as store:
+        assert store.get_run(run_id)["reward"] == 1.0
+
+
+def test_feedback_on_an_unknown_run_changes_nothing() -> None:
+    done = invoke("feedback", "run-nothere", "bad")
+    assert done.exit_code == 1 and "No run with id 'run-nothere'" in done.stderr
