@@ -17,8 +17,10 @@ NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node
 
 .PHONY: run test test-fast lint bench docs install system-deps python-deps inspector check-python clean
 
+# With a model configured (ANTHROPIC_API_KEY, or OPENAI_API_KEY / OPENAI_BASE_URL with
+# MEMENTO_PLANNER_MODEL=openai:…), research a demo question; without one, check the servers.
 run: install
-	$(VENV)/bin/memento servers check
+	$(VENV)/bin/memento demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,10 @@
 """The `memento` command line: one click group, subcommands per area.
 
+memento run TASK [--file F] [--json]  research a task with the agent (and learn from it)
+memento chat                          the agent, multi-turn
+memento feedback RUN_ID good|bad|0..1 a reward that arrives later
+memento runs list|show                the traces of past runs
+memento demo                          what `make run` does
 memento servers list|check|config    the bundled MCP servers
 memento memory stats|search|import|export|train|prune|eval-retriever
                                      the case bank
@@ -205,6 +210,8 @@ def _settings_tables() -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
     from memento.servers.documents.settings import DocumentsSettings
     from memento.servers.search.settings import SearchSettings
 
+    from .settings import AgentSettings
+
     seen: set[str] = set()
     for title, note, settings in (
         ("All servers", "every server, on top of its own section; `MEMENTO_HOME` by the case memory too", CommonSettings),
@@ -212,7 +219,8 @@ def _settings_tables() -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
         ("Browse server", "`memento-browse`", BrowseSettings),
         ("Code server", "`memento-code`", CodeSettings),
         ("Search server", "`memento-search` and `memento index`", SearchSettings),
-        ("Case memory", "the casebank server, `memento memory` and, next, the agent", MemorySettings),
+        ("Case memory", "the casebank server, `memento memory` and the agent", MemorySettings),
+        ("Agent", "`memento run`, `memento chat`, `memento demo` and the research server", AgentSettings),
     ):
         rows = [row for row in settings.describe() if row[0] not in seen]
         seen.update(row[0] for row in rows)
@@ -225,8 +233,11 @@ def main() -> None:
 
 def _register() -> None:
     from .memory_cli import memory
+    from .run_cli import chat, demo, run
+    from .runs_cli import feedback, runs
 
-    cli.add_command(memory)
+    for command in (run, chat, feedback, runs, demo, memory):
+        cli.add_command(command)
 
 
 _register()

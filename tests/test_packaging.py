@@ -41,5 +41,13 @@ def test_the_generic_folder_names_are_not_importable_outside_the_checkout(tmp_pa
 
 def test_console_scripts_point_into_memento() -> None:
     scripts = PYPROJECT["project"]["scripts"]
-    assert set(scripts) == {"memento", "memento-documents", "memento-casebank", "memento-code", "memento-search", "memento-browse"}
+    assert set(scripts) == {
+        "memento",
+        "memento-documents",
+        "memento-casebank",
+        "memento-code",
+        "memento-search",
+        "memento-browse",
+        "memento-research",
+    }
     assert all(target.startswith("memento.") for target in scripts.values())

@@ -23,6 +23,7 @@ from memento.core.errors import (
     ConversionFailed,
     FetchFailed,
     InvalidInput,
+    MementoError,
     NotFound,
     ServerError,
     TimedOut,
@@ -69,7 +70,8 @@ def tool_errors(fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         except ToolError:
             raise
-        except ServerError as exc:
+        except MementoError as exc:  # ServerError and every other area
+            # Every MementoError says what to do next (a setting to fix, a model to configure): pass it on.
             raise ToolError(str(exc)) from exc
         except Exception as exc:
             log.exception("tool %s failed unexpectedly", fn.__name__)

@@ -1,0 +1,378 @@
+"""One episode of the memory-augmented planner–executor: read memory, plan, execute, answer, reward, write memory.
+
+    task ─► CaseBank.retrieve ─► planner ⇄ submit_plan / submit_answer
+                                    │ subtasks
+                                    ▼
+                                 executor ⇄ MCP tools (hub)
+    answer ─► judge (when the truth is known) ─► CaseBank.record_episode
+
+Every step is written to the run's trace as it happens, so a crash, a spent
+budget or Ctrl-C leaves a readable record. A reward that is not known yet
+(no truth) leaves the episode pending: it reaches the memory with
+`memento feedback`, so nothing unrewarded is ever learned from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from memento.core.errors import MementoError
+
+from .budget import BudgetExhausted, Spending
+from .executor import Executor
+from .judge import Judgement, judge_answer
+from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
+from .planner import ANSWER_TOOL, PLAN_TOOL, first_turn, read_call, system_prompt
+from .progress import Progress
+from .settings import AgentSettings
+
+if TYPE_CHECKING:
+    from memento.memory import CaseBank, Retrieval
+
+    from .hub import ToolHub
+    from .traces import RunStore
+
+__all__ = ["Episode", "EpisodeResult"]
+
+log = logging.getLogger("memento.agent")
+
+HARD_BUDGETS = ("tokens", "cost", "seconds")  # no further model call once one of these is spent
+MAX_NUDGES = 2  # planner turns without a valid tool call before the run fails
+
+
+@dataclass
+class EpisodeResult:
+    """What `memento run --json` prints, plus the details a caller may want."""
+
+    run_id: str
+    answer: str
+    status: str  # answered | budget_exhausted | failed | interrupted
+    reward: float | None
+    cases_shown: list[dict[str, Any]]
+    case_id: str | None
+    usage: Usage
+    plan: list[str]
+    plans: list[list[str]] = field(default_factory=list)
+    judgement: Judgement | None = None
+    stopped_by: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The agreed keys of `memento run --json`, in order."""
+        return {
+            "run_id": self.run_id,
+            "answer": self.answer,
+            "status": self.status,
+            "reward": self.reward,
+            "cases_shown": self.cases_shown,
+            "case_id": self.case_id,
+            "usage": self.usage.to_json(),
+            "plan": self.plan,
+        }
+
+
+class _Failed(Exception):
+    """Internal: the planner could not be brought to use its tools."""
+
+
+@dataclass
+class Episode:
+    """The parts an episode runs with; `run(task)` runs one."""
+
+    planner: Model
+    executor: Model
+    hub: ToolHub
+    store: RunStore
+    settings: AgentSettings
+    bank: CaseBank | None = None
+    judge: Model | None = None
+    progress: Progress = field(default_factory=Progress)
+
+    async def run(
+        self,
+        task: str,
+        *,
+        files: list[str] | None = None,
+        truth: str | list[str] | None = None,
+        policy: str = "similarity",
+        k: int | None = None,
+        learn: bool = True,
+        source: str = "user",
+    ) -> EpisodeResult:
+        """Run one task to its end; never raises for the run's own failures (they are its status)."""
+        files = files or []
+        run_id = self.store.start_run(
+            task,
+            planner=self.planner.name,
+            executor=self.executor.name,
+            settings=self._settings_snapshot(policy, learn),
+            files=files,
+            source=source,
+        )
+        self.progress.started(run_id, task)
+        state = _State(run_id=run_id, spending=Spending(self.settings.budgets))
+        try:
+            retrieval = self._read_memory(task, policy, k, state)
+            await self._plan_and_execute(task, files, retrieval, state)
+        except BudgetExhausted as spent:
+            state.stopped_by = spent.name
+            state.status = "budget_exhausted"
+            self.progress.note(f"budget spent: {spent.name}")
+        except (_Failed, MementoError) as exc:
+            state.status, state.error = "failed", str(exc)
+            self.progress.note(f"failed: {exc}")
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                self._finish(state, status="interrupted")
+            raise
+        except KeyboardInterrupt:
+            self._finish(state, status="interrupted")
+            raise
+        if state.status == "budget_exhausted" and not state.answer:
+            await self._answer_when_spent(state)
+        if state.status != "failed" and truth is not None:
+            state.judgement = await judge_answer(task, state.answer, truth, self.judge)
+            if state.judgement.usage:
+                state.spending.add(state.judgement.usage)
+                self.store.log_model_call(
+                    run_id, role="judge", model=self.judge.name if self.judge else "", usage=state.judgement.usage, latency_s=0.0
+                )
+        case_id = self._write_memory(task, state, learn, source) if state.status != "failed" else None
+        return self._finish(state, case_id=case_id)
+
+    # ---- the steps ----------------------------------------------------------------------------
+
+    def _read_memory(self, task: str, policy: str, k: int | None, state: _State) -> Retrieval | None:
+        if policy == "none" or self.bank is None:
+            self.progress.cases([])
+            return None
+        retrieval = self.bank.retrieve(task, k=k, policy=policy)
+        state.shown_ids = retrieval.ids
+        state.cases_shown = [
+            {"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": round(float(s.score), 4)} for s in retrieval.cases
+        ]
+        self.store.log_cases_shown(state.run_id, state.cases_shown)
+        self.progress.cases(state.cases_shown)
+        return retrieval
+
+    async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
+        max_cycles = self.settings.budget_cycles
+        system = system_prompt(max_cycles)
+        state.messages = [Message.user(first_turn(task, files, retrieval))]
+        executor = Executor(
+            self.executor,
+            self.hub,
+            self.store,
+            state.run_id,
+            state.spending,
+            self.progress,
+            task,
+            files,
+            max_steps=self.settings.budget_steps,
+            max_tokens=self.settings.model_max_tokens,
+        )
+        nudges = 0
+        while True:
+            state.spending.check()
+            plan_allowed = len(state.plans) < max_cycles
+            reply = await self._ask_planner(system, state, plan_allowed)
+            calls = [read_call(call, plan_allowed=plan_allowed) for call in reply.tool_calls]
+            answer = next((c for c in calls if c.kind == "answer"), None)
+            if answer is not None:
+                state.answer, state.status = answer.answer, "answered"
+                return
+            plan = next((c for c in calls if c.kind == "plan"), None)
+            results: list[ToolResultPart] = [
+                ToolResultPart(c.call.id, c.problem or "Only one plan at a time: this one was not run.", is_error=True)
+                for c in calls
+                if c is not plan
+            ]
+            if plan is None:
+                nudges += 1
+                if nudges > MAX_NUDGES:
+                    raise _Failed("the planner did not call submit_plan or submit_answer")
+                note = (
+                    "Act only by calling submit_plan or submit_answer." if plan_allowed else "Call submit_answer with your best answer now."
+                )
+                state.messages.append(Message("user", [*results, TextPart(note)]) if results else Message.user(note))
+                continue
+            nudges = 0
+            state.plans.append(plan.subtasks)
+            self.store.log_plan(state.run_id, len(state.plans), plan.subtasks)
+            self.progress.plan(len(state.plans), plan.subtasks)
+            state.pending_plan_call = plan.call.id
+            state.pending_results = results
+            report = await self._execute_plan(executor, plan.subtasks, state)
+            results.insert(0, ToolResultPart(plan.call.id, report))
+            state.pending_plan_call = None
+            state.messages.append(Message("user", [*results]))
+
+    async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
+        tools = [PLAN_TOOL, ANSWER_TOOL] if plan_allowed else [ANSWER_TOOL]
+        try:
+            reply = await self.planner.generate(system, state.messages, tools, tool_choice="any", max_tokens=self.settings.model_max_tokens)
+        except MementoError as exc:
+            self.store.log_model_call(state.run_id, role="planner", model=self.planner.name, usage=Usage(), latency_s=0.0, error=str(exc))
+            raise
+        state.spending.add(reply.usage)
+        self.store.log_model_call(
+            state.run_id,
+            role="planner",
+            model=reply.model or self.planner.name,
+            usage=reply.usage,
+            latency_s=reply.latency_s,
+            stop_reason=reply.stop_reason,
+        )
+        self.progress.usage(state.spending.usage)
+        state.messages.append(reply.message)
+        return reply
+
+    async def _execute_plan(self, executor: Executor, subtasks: list[str], state: _State) -> str:
+        cycle = len(state.plans)
+        lines = []
+        for index, subtask in enumerate(subtasks, start=1):
+            self.progress.subtask_started(index, len(subtasks), subtask)
+            try:
+                result = await executor.run(subtask)
+            except BudgetExhausted:
+                self.store.log_subtask(state.run_id, cycle, index, subtask, "(stopped: a budget of the run was spent)", "budget")
+                raise
+            state.tools += [t for t in result.tools if t not in state.tools]
+            state.findings.append((subtask, result.text))
+            self.store.log_subtask(state.run_id, cycle, index, subtask, result.text, result.status)
+            self.progress.subtask_finished(index, result.status, result.text)
+            lines.append(f"Subtask {index}: {subtask}\nResult ({result.status}):\n{result.text}")
+        return "\n\n".join(lines)
+
+    async def _answer_when_spent(self, state: _State) -> None:
+        """A budget ended the run: ask the planner once more for its best answer, unless the budget was a hard one."""
+        if state.stopped_by in HARD_BUDGETS or not state.messages:
+            state.answer = _best_guess(state)
+            return
+        closing: list[ToolResultPart | TextPart] = []
+        if state.pending_plan_call is not None:
+            done = "\n\n".join(f"Subtask: {s}\nResult:\n{r}" for s, r in state.findings[-3:])
+            closing.append(ToolResultPart(state.pending_plan_call, f"Stopped early: the {state.stopped_by} budget is spent.\n\n{done}"))
+            closing += state.pending_results
+        closing.append(TextPart(f"The {state.stopped_by} budget is spent. Call submit_answer with your best answer now."))
+        if state.messages[-1].role == "assistant":
+            state.messages.append(Message("user", list(closing)))
+        try:
+            reply = await self._ask_planner(system_prompt(self.settings.budget_cycles), state, plan_allowed=False)
+            answer = next((c.answer for c in (read_call(x, plan_allowed=False) for x in reply.tool_calls) if c.kind == "answer"), "")
+            state.answer = answer or _best_guess(state)
+        except MementoError as exc:
+            log.warning("no closing answer after the %s budget: %s", state.stopped_by, exc)
+            state.answer = _best_guess(state)
+
+    def _write_memory(self, task: str, state: _State, learn: bool, source: str) -> str | None:
+        if not learn or self.bank is None or not state.answer:
+            return None
+        plan = [step for steps in state.plans for step in steps]
+        summary = _summary(state)
+        record: dict[str, Any] = {
+            "task": task,
+            "plan": plan,
+            "answer": state.answer,
+            "shown_case_ids": state.shown_ids,
+            "summary": summary,
+            "tools": state.tools,
+            "source": source,
+            "run_id": state.run_id,
+        }
+        reward = state.judgement.reward if state.judgement else None
+        if reward is None:  # learned from only once a reward arrives (memento feedback)
+            self.store.save_pending_case(state.run_id, record)
+            return None
+        recorded = self.bank.record_episode(reward=reward, **record)
+        return recorded.case_id
+
+    def _finish(self, state: _State, *, status: str | None = None, case_id: str | None = None) -> EpisodeResult:
+        status = status or state.status or "answered"
+        reward = state.judgement.reward if state.judgement else None
+        plan = state.plans[-1] if state.plans else []
+        self.store.finish_run(
+            state.run_id,
+            answer=state.answer,
+            status=status,
+            reward=reward,
+            judgement=state.judgement.to_json() if state.judgement else None,
+            case_id=case_id,
+            usage=state.spending.usage,
+            stopped_by=state.stopped_by,
+            error=state.error,
+        )
+        self.progress.finished(status, state.answer)
+        return EpisodeResult(
+            state.run_id,
+            state.answer,
+            status,
+            reward,
+            state.cases_shown,
+            case_id,
+            state.spending.usage,
+            plan,
+            state.plans,
+            state.judgement,
+            state.stopped_by,
+            state.error,
+        )
+
+    def _settings_snapshot(self, policy: str, learn: bool) -> dict[str, Any]:
+        # Only what explains a run; keys and other secrets are never part of it.
+        keep = (
+            "planner_model",
+            "executor_model",
+            "judge_model",
+            "model_max_tokens",
+            "thinking_budget",
+            "tool_timeout_s",
+            "tool_result_max_chars",
+        )
+        snapshot: dict[str, Any] = {name: getattr(self.settings, name) for name in keep}
+        snapshot.update(self.settings.budgets.model_dump(exclude={"home"}))
+        snapshot.update(policy=policy, learn=learn)
+        return snapshot
+
+
+@dataclass
+class _State:
+    """What an episode has so far; the steps fill it in."""
+
+    run_id: str
+    spending: Spending
+    status: str = ""
+    answer: str = ""
+    messages: list[Message] = field(default_factory=list)
+    plans: list[list[str]] = field(default_factory=list)
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (subtask, result)
+    tools: list[str] = field(default_factory=list)
+    shown_ids: list[str] = field(default_factory=list)
+    cases_shown: list[dict[str, Any]] = field(default_factory=list)
+    judgement: Judgement | None = None
+    stopped_by: str | None = None
+    error: str | None = None
+    pending_plan_call: str | None = None  # a submit_plan call whose subtasks are still running
+    pending_results: list[ToolResultPart] = field(default_factory=list)
+
+
+def _best_guess(state: _State) -> str:
+    """The best answer without another model call: the latest finding's first line."""
+    for _, text in reversed(state.findings):
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        if first:
+            return first[:300]
+    return ""
+
+
+def _summary(state: _State, limit: int = 1500) -> str:
+    """A short trajectory summary for the case: subtasks and the start of their results."""
+    lines = [f"{subtask} → {' '.join(result.split())[:200]}" for subtask, result in state.findings]
+    if state.tools:
+        lines.append("tools: " + ", ".join(state.tools))
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

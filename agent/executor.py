@@ -1,0 +1,139 @@
+"""The executor: one subtask, carried out in a tool-use loop over the MCP tools.
+
+Each step asks the model; the tool calls it makes run at once (in parallel)
+through the hub, and their results go back as the next turn. A tool error is
+a result like any other: the model reads it and the loop goes on. The subtask
+ends when the model replies without a tool call; its text is the result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .budget import BudgetExhausted, Spending
+from .context import compact
+from .llm import Message, Model, Reply, ToolCall, ToolResultPart, Usage
+from .progress import Progress
+from .prompting import prompt
+
+if TYPE_CHECKING:
+    from .hub import ToolHub, ToolOutcome
+    from .traces import RunStore
+
+__all__ = ["Executor", "SubtaskResult"]
+
+
+@dataclass
+class SubtaskResult:
+    """What one subtask produced: the executor's final text, and how it ended."""
+
+    text: str
+    status: str  # done | budget (its step limit ran out) | failed
+    tools: list[str] = field(default_factory=list)  # hub tool names called, in order
+
+
+@dataclass
+class Executor:
+    """Runs subtasks of one task with one model over one hub, within the run's spending."""
+
+    model: Model
+    hub: ToolHub
+    store: RunStore
+    run_id: str
+    spending: Spending
+    progress: Progress
+    task: str
+    files: list[str] = field(default_factory=list)
+    max_steps: int = 12
+    max_tokens: int | None = None
+
+    def system_prompt(self) -> str:
+        files = ""
+        if self.files:
+            listed = "\n".join(f"- {name}" for name in self.files)
+            files = f"\nAttached files (read them with the documents tools, or at /inputs/NAME in the code tools):\n{listed}"
+        return prompt("executor", task=self.task, files=files)
+
+    async def run(self, subtask: str) -> SubtaskResult:
+        """Carry out `subtask`; `BudgetExhausted` escapes when a run-wide budget is spent."""
+        system = self.system_prompt()
+        messages = [Message.user(subtask)]
+        used: list[str] = []
+        last_text = ""
+        for _step in range(self.max_steps):
+            self.spending.check()
+            compact(system, messages, self.model.context_tokens)
+            reply = await self._generate(system, messages)
+            messages.append(reply.message)
+            last_text = reply.text or last_text
+            calls = reply.tool_calls
+            if not calls:
+                return SubtaskResult(reply.text.strip() or "(the executor replied with nothing)", "done", used)
+            if self.spending.tool_calls + len(calls) > self.spending.budgets.budget_tool_calls:
+                raise BudgetExhausted("tool_calls")
+            self.spending.tool_calls += len(calls)
+            used += [c.name for c in calls]
+            results = await self._call_tools(calls)
+            messages.append(Message("user", list(results)))
+        note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
+        return SubtaskResult(f"{last_text.strip()}\n{note}".strip(), "budget", used)
+
+    async def _generate(self, system: str, messages: list[Message]) -> Reply:
+        try:
+            reply = await self.model.generate(system, messages, self.hub.specs(), max_tokens=self.max_tokens)
+        except Exception as exc:
+            self.store.log_model_call(self.run_id, role="executor", model=self.model.name, usage=Usage(), latency_s=0.0, error=str(exc))
+            raise
+        self.spending.add(reply.usage)
+        self.store.log_model_call(
+            self.run_id,
+            role="executor",
+            model=reply.model or self.model.name,
+            usage=reply.usage,
+            latency_s=reply.latency_s,
+            stop_reason=reply.stop_reason,
+        )
+        self.progress.usage(self.spending.usage)
+        return reply
+
+    async def _call_tools(self, calls: list[ToolCall]) -> list[ToolResultPart]:
+        results: list[ToolResultPart | None] = [None] * len(calls)
+
+        async def one(index: int, call: ToolCall) -> None:
+            self.progress.tool_started(call.name, call.arguments)
+            outcome = await self.hub.call(call.name, call.arguments)
+            self.progress.tool_finished(call.name, outcome.is_error, outcome.seconds)
+            self._log_tool(call, outcome)
+            results[index] = ToolResultPart(call.id, _result_text(outcome), tuple(outcome.images), outcome.is_error)
+
+        async with anyio.create_task_group() as group:
+            for index, call in enumerate(calls):
+                group.start_soon(one, index, call)
+        return [r for r in results if r is not None]
+
+    def _log_tool(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        self.store.log_tool_call(
+            self.run_id,
+            server=outcome.server,
+            tool=outcome.tool,
+            arguments=call.arguments,
+            result_chars=len(outcome.text),
+            is_error=outcome.is_error,
+            seconds=outcome.seconds,
+            preview=outcome.text[:300],
+            truncated=outcome.truncated,
+            restarted=outcome.restarted,
+        )
+
+
+def _result_text(outcome: ToolOutcome) -> str:
+    """The text a model reads: the tool's text, or its structured output when it gave only that."""
+    if outcome.text.strip():
+        return outcome.text
+    if outcome.structured is not None:
+        return json.dumps(outcome.structured, ensure_ascii=False, indent=1)
+    return "(the tool returned no text)" + (f" and {len(outcome.images)} image(s)" if outcome.images else "")

@@ -1,0 +1,126 @@
+"""Scoring an answer against a known truth: exact match, token F1, and an LLM judge.
+
+Exact match and F1 follow the SQuAD normalisation (lower case, no punctuation,
+no articles, single spaces), taking the best over the truth's alternatives
+(joined by `<|answer_split|>` in the reference data, or given as a list). The
+LLM judge decides semantic matches the string metrics miss; when it fails or
+times out its verdict is `unknown`, and so is the reward: never a silent 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+
+from memento.core.errors import ModelFailed
+
+from .llm import Message, Model, ToolSpec, Usage
+from .prompting import prompt
+
+__all__ = ["ANSWER_SPLIT", "Judgement", "exact_match", "judge_answer", "normalise_answer", "split_truth", "token_f1"]
+
+ANSWER_SPLIT = "<|answer_split|>"
+Verdict = Literal["correct", "incorrect", "unknown"]
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+VERDICT_TOOL = ToolSpec(
+    name="submit_verdict",
+    description="Give the verdict: is the predicted answer the same as a reference answer?",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "verdict": {"type": "string", "enum": ["correct", "incorrect"]},
+            "reason": {"type": "string", "description": "One short sentence."},
+        },
+        "required": ["verdict"],
+    },
+)
+
+
+def split_truth(truth: str | Sequence[str]) -> list[str]:
+    """The acceptable answers: a list as given, or a string split on `<|answer_split|>`."""
+    items = [truth] if isinstance(truth, str) else list(truth)
+    return [alt.strip() for item in items for alt in item.split(ANSWER_SPLIT) if alt.strip()]
+
+
+def normalise_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, punctuation and articles removed, single spaces."""
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+def exact_match(answer: str, truth: str | Sequence[str]) -> bool:
+    """Whether the normalised answer equals any normalised alternative."""
+    mine = normalise_answer(answer)
+    return any(mine == normalise_answer(alt) for alt in split_truth(truth))
+
+
+def token_f1(answer: str, truth: str | Sequence[str]) -> float:
+    """The best token F1 of the answer against the alternatives (0 when either side is empty)."""
+    mine = normalise_answer(answer).split()
+    best = 0.0
+    for alt in split_truth(truth):
+        theirs = normalise_answer(alt).split()
+        common = sum((Counter(mine) & Counter(theirs)).values())
+        if common:
+            precision, recall = common / len(mine), common / len(theirs)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+@dataclass
+class Judgement:
+    """How an answer scored; `reward` is None when no verdict could be reached."""
+
+    reward: float | None
+    exact: bool
+    f1: float
+    llm: Verdict | None  # None: the LLM judge was not needed (exact match) or not asked
+    reason: str = ""
+    usage: Usage | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reward": self.reward, "exact": self.exact, "f1": round(self.f1, 4), "llm": self.llm, "reason": self.reason}
+
+
+async def judge_answer(
+    question: str,
+    answer: str,
+    truth: str | Sequence[str],
+    model: Model | None,
+    timeout_s: float = 120.0,
+) -> Judgement:
+    """Score `answer`: exact match wins at once; otherwise the LLM judge decides (if there is one)."""
+    exact, f1 = exact_match(answer, truth), token_f1(answer, truth)
+    if exact:
+        return Judgement(1.0, True, f1, None)
+    if not answer.strip():
+        return Judgement(0.0, False, 0.0, None, "no answer")
+    if model is None:
+        return Judgement(0.0, False, f1, None, "no judge model; exact match only")
+    verdict, reason, usage = await _ask_judge(question, answer, split_truth(truth), model, timeout_s)
+    reward = {"correct": 1.0, "incorrect": 0.0}.get(verdict)
+    return Judgement(reward, False, f1, verdict, reason, usage)
+
+
+async def _ask_judge(question: str, answer: str, truths: list[str], model: Model, timeout_s: float) -> tuple[Verdict, str, Usage | None]:
+    case = json.dumps({"question": question, "reference_answers": truths, "predicted_answer": answer}, ensure_ascii=False, indent=1)
+    try:
+        with anyio.fail_after(timeout_s):
+            reply = await model.generate(prompt("judge"), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512)
+    except (ModelFailed, TimeoutError) as exc:
+        return "unknown", f"the judge failed: {exc or 'timed out'}", None
+    for call in reply.tool_calls:
+        said = str(call.arguments.get("verdict", "")).lower()
+        if call.name == VERDICT_TOOL.name and said in ("correct", "incorrect"):
+            verdict: Verdict = "correct" if said == "correct" else "incorrect"
+            return verdict, str(call.arguments.get("reason", "")), reply.usage
+    return "unknown", "the judge gave no verdict", reply.usage

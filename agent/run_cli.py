@@ -1,0 +1,242 @@
+"""`memento run`, `memento chat` and `memento demo`: the agent from the shell.
+
+The command checks the models are configured before any server starts, then
+starts the tool servers of the MCP config, runs the episode, and prints the
+answer (or one JSON object with `--json`). SIGINT and SIGTERM end the run
+cleanly: its trace is marked interrupted and no server outlives the command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from memento.core.errors import ModelNotConfigured
+
+from .session import RunOptions, check_models, open_episode
+from .settings import AgentSettings
+
+__all__ = ["chat", "demo", "run"]
+
+T = TypeVar("T")
+
+DEMO_TASK = "Which chemical element has the highest melting point, and by how many degrees Celsius does it beat the runner-up?"
+
+
+def _agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--planner", help="Planner model as provider:model (default MEMENTO_PLANNER_MODEL)."),
+        click.option("--executor", help="Executor model as provider:model (default MEMENTO_EXECUTOR_MODEL)."),
+        click.option(
+            "--memory",
+            "policy",
+            type=click.Choice(["none", "similarity", "q"]),
+            default=None,
+            help="How cases are chosen from memory (default MEMENTO_MEMORY_POLICY; none: no memory).",
+        ),
+        click.option("-k", "k", type=click.IntRange(1, 64), default=None, help="Cases shown to the planner (default MEMENTO_MEMORY_K, 4)."),
+        click.option("--no-learn", is_flag=True, help="Do not write this run to the case memory."),
+        click.option(
+            "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="MCP config naming the tool servers."
+        ),
+        click.option("--max-cycles", type=click.IntRange(1), help="Planner cycles (MEMENTO_BUDGET_CYCLES)."),
+        click.option("--max-steps", type=click.IntRange(1), help="Executor steps per subtask (MEMENTO_BUDGET_STEPS)."),
+        click.option("--max-tool-calls", type=click.IntRange(1), help="Tool calls per run (MEMENTO_BUDGET_TOOL_CALLS)."),
+        click.option("--max-tokens", type=click.IntRange(1000), help="Model tokens per run (MEMENTO_BUDGET_TOKENS)."),
+        click.option("--max-seconds", type=click.FloatRange(min=1), help="Wall time per run (MEMENTO_BUDGET_SECONDS)."),
+        click.option("--max-cost", type=click.FloatRange(min=0), help="Model cost per run in USD (MEMENTO_BUDGET_COST_USD; 0: no cap)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _options(
+    planner: str | None, executor: str | None, policy: str | None, k: int | None, no_learn: bool, config_path: Path | None, **budgets: Any
+) -> RunOptions:
+    from memento.memory import MemorySettings
+
+    names = {
+        "max_cycles": "budget_cycles",
+        "max_steps": "budget_steps",
+        "max_tool_calls": "budget_tool_calls",
+        "max_tokens": "budget_tokens",
+        "max_seconds": "budget_seconds",
+        "max_cost": "budget_cost_usd",
+    }
+    overrides: dict[str, Any] = {names[flag]: value for flag, value in budgets.items() if value is not None}
+    if planner:
+        overrides["planner_model"] = planner
+    if executor:
+        overrides["executor_model"] = executor
+    if config_path:
+        overrides["mcp_config"] = config_path
+    settings = AgentSettings.from_env(**overrides)
+    memory = MemorySettings.from_env()
+    return RunOptions(settings, policy or memory.memory_policy, k, settings.learn and not no_learn)
+
+
+@asynccontextmanager
+async def _inputs(files: list[Path]) -> AsyncIterator[Path | None]:
+    """A private folder holding copies of the attachments, removed afterwards."""
+    if not files:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="memento-inputs-"))
+    try:
+        for path in files:
+            shutil.copy2(path, folder / path.name)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _cancel_on_signals(scope: anyio.CancelScope, interrupted: list[int]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            interrupted.append(signum)
+            scope.cancel()
+            return
+
+
+def _run_until_signal(body: Callable[[], Awaitable[T]]) -> T:
+    """Run `body` on an event loop; SIGINT/SIGTERM cancel it (cleanly) and exit with 130."""
+    interrupted: list[int] = []
+    outcome: list[T] = []
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_cancel_on_signals, group.cancel_scope, interrupted)
+            outcome.append(await body())
+            group.cancel_scope.cancel()
+
+    anyio.run(main)
+    if interrupted or not outcome:
+        click.echo("Interrupted; the run's trace is kept (memento runs list).", err=True)
+        sys.exit(130)
+    return outcome[0]
+
+
+def _progress(quiet: bool) -> Any:
+    from .progress import Progress, TerminalProgress
+
+    return TerminalProgress() if not quiet and sys.stderr.isatty() else Progress()
+
+
+def _attachments(paths: tuple[Path, ...]) -> list[Path]:
+    seen: set[str] = set()
+    for path in paths:
+        if path.name in seen:
+            raise click.BadParameter(f"two attachments are named {path.name!r}; rename one.", param_hint="--file")
+        seen.add(path.name)
+    return list(paths)
+
+
+@click.command()
+@click.argument("task")
+@click.option(
+    "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Attach a file (repeatable)."
+)
+@click.option("--truth", help="The known answer: the run is scored and learned from at once (alternatives joined by <|answer_split|>).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print exactly one JSON object: run_id, answer, status, reward, cases_shown, case_id, usage, plan.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
+@_agent_options
+def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, quiet: bool, **flags: Any) -> None:
+    """Research TASK with the tool servers and answer it; the run is traced and, once rewarded, learned from.
+
+    \b
+    memento run "Which element has the highest melting point?"
+    memento run "Summarise the revenue table" --file report.pdf
+    memento run "What is 2**100?" --truth 1267650600228229401496703205376 --json
+    """
+    if not task.strip():
+        raise click.BadParameter("the task is empty.", param_hint="TASK")
+    options = _options(**flags)
+    check_models(options.settings)
+    attachments = _attachments(files)
+    progress = _progress(quiet or as_json)
+
+    async def body() -> Any:
+        async with _inputs(attachments) as inputs, open_episode(options, inputs, progress) as episode:
+            shown = [str(inputs / p.name) for p in attachments] if inputs else []
+            return await episode.run(task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn)
+
+    result = _run_until_signal(body)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        click.echo(result.answer)
+        reward = "pending (memento feedback " + result.run_id + " good|bad)" if result.reward is None else f"{result.reward:g}"
+        click.echo(f"{result.run_id} · {result.status} · reward {reward}", err=True)
+    if result.status == "failed":
+        sys.exit(1)
+
+
+@click.command()
+@click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
+@_agent_options
+def chat(quiet: bool, **flags: Any) -> None:
+    """Talk with the agent: each message is researched like `memento run`, with the conversation so far as context.
+
+    End with an empty line, Ctrl-D or Ctrl-C.
+    """
+    options = _options(**flags)
+    check_models(options.settings)
+    progress = _progress(quiet)
+
+    async def body() -> int:
+        turns: list[tuple[str, str]] = []
+        async with open_episode(options, None, progress) as episode:
+            while True:
+                line = await anyio.to_thread.run_sync(_read_line)
+                if not line:
+                    return len(turns)
+                task = line if not turns else _with_history(turns, line)
+                result = await episode.run(task, policy=options.policy, k=options.k, learn=options.learn, source="chat")
+                click.echo(result.answer or f"(no answer: {result.status})")
+                turns.append((line, result.answer))
+
+    _run_until_signal(body)
+
+
+def _read_line() -> str:
+    try:
+        return input("> ").strip()
+    except EOFError:
+        return ""
+
+
+def _with_history(turns: list[tuple[str, str]], line: str) -> str:
+    history = "\n".join(f"User: {q}\nAgent: {a}" for q, a in turns[-6:])
+    return f"Conversation so far:\n{history}\n\nNew request (answer this one):\n{line}"
+
+
+@click.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """What `make run` does: research a demo question when a model is configured, else check the servers."""
+    settings = AgentSettings.from_env()
+    try:
+        check_models(settings)
+    except ModelNotConfigured as exc:
+        from .cli import servers_check
+
+        click.echo(f"No model is configured, so this checks the tool servers instead.\n{exc}\n", err=True)
+        ctx.invoke(servers_check, config_path=None, names=(), timeout=60.0, as_json=False)
+        return
+    ctx.invoke(run, task=DEMO_TASK)

@@ -1,0 +1,1 @@
+"""The research MCP server: the Memento agent as one tool, `deep_research`."""

@@ -1,0 +1,41 @@
+"""What `deep_research` returns: the answer first, then how it was reached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_types import CallToolResult
+from pydantic import BaseModel, Field
+
+from memento.agent.episode import EpisodeResult
+from memento.servers.common.tooling import tool_result
+
+__all__ = ["Researched", "researched"]
+
+
+class Researched(BaseModel):
+    """The structured result of one research episode (the keys of `memento run --json`)."""
+
+    run_id: str
+    answer: str
+    status: str = Field(description="answered, budget_exhausted, failed or interrupted")
+    reward: float | None = Field(description="null until the answer is scored (memento feedback RUN_ID good|bad)")
+    cases_shown: list[dict[str, Any]]
+    case_id: str | None
+    usage: dict[str, Any]
+    plan: list[str]
+
+
+def researched(result: EpisodeResult) -> CallToolResult:
+    """The reply: the answer, the plan followed and the run id to give feedback on."""
+    lines = [result.answer or f"(no answer: the run ended {result.status})", ""]
+    if result.plan:
+        lines.append("Plan followed:")
+        lines += [f"{n}. {step}" for n, step in enumerate(result.plan, start=1)]
+    lines.append(
+        f"Run {result.run_id}: {result.status}; {result.usage.total_tokens:,} tokens, ${result.usage.cost_usd:.4f}; "
+        f"{len(result.cases_shown)} past case(s) shown. Tell the user they can rate it with `memento feedback {result.run_id} good|bad`."
+    )
+    if result.error:
+        lines.append(f"Error: {result.error}")
+    return tool_result("\n".join(lines), Researched(**result.to_json()), is_error=result.status == "failed")
