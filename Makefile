@@ -22,7 +22,8 @@ NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node
 run: install
 	$(VENV)/bin/memento demo
 
-test: install
+# The README's test command (and CI's): the linters, then every test.
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The edit-test loop: everything but the tests that start server processes or are marked slow.
