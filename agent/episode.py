@@ -26,6 +26,7 @@ from .budget import BudgetExhausted, Spending
 from .executor import Executor
 from .judge import Judgement, judge_answer
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
+from .metered import metered_call
 from .planner import ANSWER_TOOL, PLAN_TOOL, first_turn, read_call, system_prompt
 from .progress import Progress
 from .settings import AgentSettings
@@ -213,21 +214,19 @@ class Episode:
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
         tools = [PLAN_TOOL, ANSWER_TOOL] if plan_allowed else [ANSWER_TOOL]
-        try:
-            reply = await self.planner.generate(system, state.messages, tools, tool_choice="any", max_tokens=self.settings.model_max_tokens)
-        except MementoError as exc:
-            self.store.log_model_call(state.run_id, role="planner", model=self.planner.name, usage=Usage(), latency_s=0.0, error=str(exc))
-            raise
-        state.spending.add(reply.usage)
-        self.store.log_model_call(
-            state.run_id,
-            role="planner",
-            model=reply.model or self.planner.name,
-            usage=reply.usage,
-            latency_s=reply.latency_s,
-            stop_reason=reply.stop_reason,
+        reply = await metered_call(
+            self.planner,
+            "planner",
+            store=self.store,
+            run_id=state.run_id,
+            spending=state.spending,
+            progress=self.progress,
+            system=system,
+            messages=state.messages,
+            tools=tools,
+            tool_choice="any",
+            max_tokens=self.settings.model_max_tokens,
         )
-        self.progress.usage(state.spending.usage)
         state.messages.append(reply.message)
         return reply
 

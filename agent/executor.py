@@ -16,7 +16,8 @@ import anyio
 
 from .budget import BudgetExhausted, Spending
 from .context import compact
-from .llm import Message, Model, Reply, ToolCall, ToolResultPart, Usage
+from .llm import Message, Model, Reply, ToolCall, ToolResultPart
+from .metered import metered_call
 from .progress import Progress
 from .prompting import prompt
 
@@ -83,22 +84,18 @@ class Executor:
         return SubtaskResult(f"{last_text.strip()}\n{note}".strip(), "budget", used)
 
     async def _generate(self, system: str, messages: list[Message]) -> Reply:
-        try:
-            reply = await self.model.generate(system, messages, self.hub.specs(), max_tokens=self.max_tokens)
-        except Exception as exc:
-            self.store.log_model_call(self.run_id, role="executor", model=self.model.name, usage=Usage(), latency_s=0.0, error=str(exc))
-            raise
-        self.spending.add(reply.usage)
-        self.store.log_model_call(
-            self.run_id,
-            role="executor",
-            model=reply.model or self.model.name,
-            usage=reply.usage,
-            latency_s=reply.latency_s,
-            stop_reason=reply.stop_reason,
+        return await metered_call(
+            self.model,
+            "executor",
+            store=self.store,
+            run_id=self.run_id,
+            spending=self.spending,
+            progress=self.progress,
+            system=system,
+            messages=messages,
+            tools=self.hub.specs(),
+            max_tokens=self.max_tokens,
         )
-        self.progress.usage(self.spending.usage)
-        return reply
 
     async def _call_tools(self, calls: list[ToolCall]) -> list[ToolResultPart]:
         results: list[ToolResultPart | None] = [None] * len(calls)
