@@ -113,14 +113,20 @@ def _run_until_signal(body: Callable[[], Awaitable[T]]) -> T:
     """Run `body` on an event loop; SIGINT/SIGTERM cancel it (cleanly) and exit with 130."""
     interrupted: list[int] = []
     outcome: list[T] = []
+    failure: list[Exception] = []
 
     async def main() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(_cancel_on_signals, group.cancel_scope, interrupted)
-            outcome.append(await body())
+            try:
+                outcome.append(await body())
+            except Exception as exc:  # re-raised below, outside the task group, so the CLI sees it whole, not in a group
+                failure.append(exc)
             group.cancel_scope.cancel()
 
     anyio.run(main)
+    if failure and not interrupted:
+        raise failure[0]
     if interrupted or not outcome:
         click.echo("Interrupted; the run's trace is kept (memento runs list).", err=True)
         sys.exit(130)
@@ -215,8 +221,9 @@ def chat(quiet: bool, **flags: Any) -> None:
 
 
 def _read_line() -> str:
+    # The prompt is for a person at a terminal: piped into a script, stdout holds the answers alone.
     try:
-        return input("> ").strip()
+        return input("> " if sys.stdin.isatty() else "").strip()
     except EOFError:
         return ""
 
@@ -237,6 +244,6 @@ def demo(ctx: click.Context) -> None:
         from .cli import servers_check
 
         click.echo(f"No model is configured, so this checks the tool servers instead.\n{exc}\n", err=True)
-        ctx.invoke(servers_check, config_path=None, names=(), timeout=60.0, as_json=False)
+        ctx.invoke(servers_check, config_path=settings.mcp_config, names=(), timeout=60.0, as_json=False)
         return
     ctx.invoke(run, task=DEMO_TASK)

@@ -7,13 +7,14 @@ so both check models the same way and start the same servers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 
 from .episode import Episode
+from .llm import Model
 from .progress import Progress
 from .settings import AgentSettings
 
@@ -60,26 +61,34 @@ async def open_episode(
     if inputs is not None:
         env["MEMENTO_CODE_INPUTS"] = str(inputs)
         env["MEMENTO_DOCUMENTS_ROOTS"] = f"{inputs}:{Path.cwd()}"
-    planner = make_model(settings.planner_model, settings)
-    executor = make_model(settings.executor_model, settings)
-    judge = make_model(settings.judge_model, settings) if settings.judge_model else planner
-    store = RunStore.open(settings.home)
-    bank = CaseBank.open(MemorySettings.from_env()) if options.policy != "none" or options.learn else None
-    try:
-        async with ToolHub.start(
-            entries,
-            start_timeout_s=settings.server_start_timeout_s,
-            call_timeout_s=settings.tool_timeout_s,
-            result_max_chars=settings.tool_result_max_chars,
-            env=env,
-        ) as hub:
-            for name, problem in hub.failed.items():
-                progress.note(f"server {name} did not start: {problem}")
-            yield Episode(planner, executor, hub, store, settings, bank=bank, judge=judge, progress=progress)
-    finally:
-        with anyio.CancelScope(shield=True):
-            for model in {id(m): m for m in (planner, executor, judge)}.values():
-                await model.aclose()
-        store.close()
+    async with AsyncExitStack() as opened:
+        # Each part is registered as soon as it exists, so a failure half-way still closes what was opened.
+        planner = make_model(settings.planner_model, settings)
+        opened.push_async_callback(_close_model, planner)
+        executor = make_model(settings.executor_model, settings)
+        opened.push_async_callback(_close_model, executor)
+        judge = make_model(settings.judge_model, settings) if settings.judge_model else planner
+        if judge is not planner:
+            opened.push_async_callback(_close_model, judge)
+        store = RunStore.open(settings.home)
+        opened.callback(store.close)
+        bank = CaseBank.open(MemorySettings.from_env()) if options.policy != "none" or options.learn else None
         if bank is not None:
-            bank.close()
+            opened.callback(bank.close)
+        hub = await opened.enter_async_context(
+            ToolHub.start(
+                entries,
+                start_timeout_s=settings.server_start_timeout_s,
+                call_timeout_s=settings.tool_timeout_s,
+                result_max_chars=settings.tool_result_max_chars,
+                env=env,
+            )
+        )
+        for name, problem in hub.failed.items():
+            progress.note(f"server {name} did not start: {problem}")
+        yield Episode(planner, executor, hub, store, settings, bank=bank, judge=judge, progress=progress)
+
+
+async def _close_model(model: Model) -> None:
+    with anyio.CancelScope(shield=True):  # an interrupted run still closes its HTTP clients
+        await model.aclose()
