@@ -1,5 +1,6 @@
-"""The agent's tool hub: start-up of every bundled server from the project's mcp.json at once (three
-rounds, each server's own time from the hub's events; the same servers one after another for comparison), then the round trip of a cheap tool call
+"""The agent's tool hub: start-up of the bundled servers an episode starts from the project's mcp.json (all but
+`research`, the agent itself), at once (three rounds, each server's own time from the hub's events; the same
+servers one after another for comparison), then the round trip of a cheap tool call
 (`document_info` on a tiny cached text file) through the hub against a bare `mcp.Client` on the same
 documents server launch, measured in the same run."""
 
@@ -22,6 +23,7 @@ CALLS = 300
 WARMUP = 20
 GOAL_START_S = 2.0
 SOURCE = "notes.txt"  # written by docgen.make_text
+EXCLUDED = ("research",)  # as `open_episode` leaves it out: the agent never starts itself
 
 
 def settings(folder: Path) -> dict[str, str]:
@@ -30,7 +32,7 @@ def settings(folder: Path) -> dict[str, str]:
 
 
 async def start_up(folder: Path) -> tuple[list[float], float, dict[str, list[float]], dict[str, str]]:
-    entries = load_config(ROOT / "mcp.json")
+    entries = [entry for entry in load_config(ROOT / "mcp.json") if entry.name not in EXCLUDED]
     totals: list[float] = []
     per_server: dict[str, list[float]] = {entry.name: [] for entry in entries}
     failed: dict[str, str] = {}
@@ -76,13 +78,13 @@ async def round_trips(folder: Path) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    print_header("agent tool hub: start-up of every bundled server, and call round trip vs a bare client")
+    print_header("agent tool hub: start-up of the servers an episode starts, and call round trip vs a bare client")
     with doc_dir("make_text") as folder:
         totals, sequential, per_server, failed = anyio.run(start_up, folder)
         trips = anyio.run(round_trips, folder)
     best = min(totals)
     verdict = "MET" if statistics.median(totals) < GOAL_START_S else "NOT MET"
-    print(f"start-up, {len(per_server)} servers at once from mcp.json, {ROUNDS} rounds:")
+    print(f"start-up, {len(per_server)} servers at once from mcp.json (all but {', '.join(EXCLUDED)}), {ROUNDS} rounds:")
     print(f"  all ready in   {', '.join(f'{t:.2f} s' for t in totals)}   (median {statistics.median(totals):.2f} s, best {best:.2f} s)")
     print(f"  goal median < {GOAL_START_S:g} s -> {verdict}")
     for name, seconds in per_server.items():

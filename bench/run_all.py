@@ -19,6 +19,9 @@ SCRIPTS = [
     "browse_quality.py",
     "memory_retrieval.py",
     "qfunction_eval.py",
+    "agent_hub.py",
+    "agent_step.py",
+    "agent_memory.py",
 ]
 
 
