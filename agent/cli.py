@@ -5,6 +5,7 @@ memento chat                          the agent, multi-turn
 memento feedback RUN_ID good|bad|0..1 a reward that arrives later
 memento runs list|show                the traces of past runs
 memento demo                          what `make run` does
+memento eval DATASET | report DIR...  benchmark the agent; learning curves
 memento servers list|check|config    the bundled MCP servers
 memento memory stats|search|import|export|train|prune|eval-retriever
                                      the case bank
@@ -232,11 +233,12 @@ def main() -> None:
 
 
 def _register() -> None:
+    from .eval_cli import evaluate
     from .memory_cli import memory
     from .run_cli import chat, demo, run
     from .runs_cli import feedback, runs
 
-    for command in (run, chat, feedback, runs, demo, memory):
+    for command in (run, chat, feedback, runs, demo, evaluate, memory):
         cli.add_command(command)
 
 

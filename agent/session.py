@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -17,6 +18,9 @@ from .episode import Episode
 from .llm import Model
 from .progress import Progress
 from .settings import AgentSettings
+
+if TYPE_CHECKING:
+    from memento.memory import MemorySettings
 
 __all__ = ["RunOptions", "check_models", "open_episode"]
 
@@ -29,6 +33,7 @@ class RunOptions:
     policy: str
     k: int | None
     learn: bool
+    memory: MemorySettings | None = None  # None: MemorySettings.from_env()
 
 
 def check_models(settings: AgentSettings) -> None:
@@ -72,7 +77,7 @@ async def open_episode(
             opened.push_async_callback(_close_model, judge)
         store = RunStore.open(settings.home)
         opened.callback(store.close)
-        bank = CaseBank.open(MemorySettings.from_env()) if options.policy != "none" or options.learn else None
+        bank = CaseBank.open(options.memory or MemorySettings.from_env()) if options.policy != "none" or options.learn else None
         if bank is not None:
             opened.callback(bank.close)
         hub = await opened.enter_async_context(

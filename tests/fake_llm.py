@@ -16,6 +16,7 @@ import json
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -160,6 +161,7 @@ class _FakeAPI:
         self.max_requests = max_requests
         self.requests: list[Seen] = []
         self._queue: deque[Item] = deque()
+        self.responder: Callable[[dict[str, Any]], Item] | None = None  # answers when the queue is empty
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -223,6 +225,8 @@ class _FakeAPI:
             problems = self.problems(seen.body)
             if problems:
                 return bad_request("; ".join(problems))
+            if not self._queue and self.responder is not None:
+                return self.responder(seen.body)
             if not self._queue:
                 return bad_request(f"fake: no scripted reply left for request {len(self.requests)}")
             return self._queue.popleft()

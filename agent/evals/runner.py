@@ -1,0 +1,352 @@
+"""The eval loop: every task of a dataset through the agent, scored, written down as it finishes.
+
+One set of tool servers and one case bank serve the whole eval; tasks run
+`concurrency` at a time. Iterations run the same tasks again with the memory
+learning in between (each finished task is written to the case bank with its
+reward, as `memento run --truth` does); attempts repeat a task within an
+iteration for avg@k / best@k. A result line is appended the moment its task
+finishes, so an eval stopped in any way is continued with `--resume` without
+repeating or losing a task.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from memento.core.errors import MementoError
+
+from ..episode import Episode, EpisodeResult
+from ..llm import Usage
+from ..session import RunOptions
+from .datasets import Dataset, EvalTask
+from .results import ResultLog, key_of, latest
+from .scoring import Score, needs_model, score_answer
+
+__all__ = ["EvalError", "EvalPlan", "auto_scorers", "find_seen", "prepare_folder", "run_eval"]
+
+PRIMARY_ORDER = ("gaia", "simpleqa", "llm", "em", "f1")  # the scorer that decides `correct`, when several run
+
+
+class EvalError(MementoError):
+    """The eval cannot start or continue as asked."""
+
+
+@dataclass
+class EvalPlan:
+    """What one `memento eval` does: which tasks, how often, with which memory and scorers, into which folder."""
+
+    dataset: Dataset
+    tasks: list[EvalTask]
+    out: Path
+    options: RunOptions
+    memory: str = "similarity"  # none | similarity | q
+    iterations: int = 1
+    attempts: int = 1
+    concurrency: int = 2
+    scorers: list[str] = field(default_factory=lambda: ["em", "f1"])
+    exclude_seen: bool = False
+    resume: bool = False
+    retry_failed: bool = False
+    selection: dict[str, Any] = field(default_factory=dict)  # sample, seed, limit, shard, as given
+
+    @property
+    def primary(self) -> str:
+        return next(name for name in PRIMARY_ORDER if name in self.scorers)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What must match for `--resume` to continue this eval rather than mix two."""
+        return {
+            "dataset_sha256": self.dataset.sha256,
+            "memory": self.memory,
+            "iterations": self.iterations,
+            "attempts": self.attempts,
+            "scorers": self.scorers,
+            "selection": self.selection,
+            "exclude_seen": self.exclude_seen,
+        }
+
+
+def auto_scorers(dataset_format: str) -> list[str]:
+    """`--scorer auto`: GAIA's rules, SimpleQA's grader, else EM and F1 plus the LLM judge's verdict."""
+    return {"gaia": ["gaia"], "simpleqa": ["simpleqa"]}.get(dataset_format, ["em", "f1", "llm"])
+
+
+# ---- the folder ------------------------------------------------------------------------------
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("memento-agent", "mcp", "anthropic", "openai", "chromadb"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _config(plan: EvalPlan) -> dict[str, Any]:
+    settings = plan.options.settings
+    memory = plan.options.memory
+    keep = ("model_max_tokens", "thinking_budget", "tool_timeout_s", "tool_result_max_chars")
+    return {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "fingerprint": plan.fingerprint(),
+        "dataset": {"path": str(plan.dataset.path), "format": plan.dataset.format, "sha256": plan.dataset.sha256, "tasks": len(plan.tasks)},
+        "memory": plan.memory,
+        "memory_k": plan.options.k,
+        "memory_dir": str(memory.casebank_dir) if memory and not memory.chroma_url else None,
+        "chroma_url": bool(memory and memory.chroma_url),
+        "models": {
+            "planner": settings.planner_model,
+            "executor": settings.executor_model,
+            "judge": settings.judge_model or settings.planner_model,
+        },
+        "settings": {name: getattr(settings, name) for name in keep} | settings.budgets.model_dump(mode="json", exclude={"home"}),
+        "scorers": plan.scorers,
+        "primary_scorer": plan.primary,
+        "iterations": plan.iterations,
+        "attempts": plan.attempts,
+        "concurrency": plan.concurrency,
+        "selection": plan.selection,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "resumed": [],
+    }
+
+
+def prepare_folder(plan: EvalPlan) -> dict[str, Any]:
+    """Create or reopen the folder (before any server starts): refuse to mix evals, cut a torn last line, record each resume."""
+    log = ResultLog(plan.out / "results.jsonl")
+    plan.out.mkdir(parents=True, exist_ok=True)
+    config_path = plan.out / "config.json"
+    has_results = log.path.exists() and log.path.stat().st_size > 0
+    if config_path.exists() and (has_results or plan.resume):
+        if not plan.resume:
+            raise EvalError(f"{plan.out} already holds an eval; continue it with --resume, or choose another --out.")
+        config = json.loads(config_path.read_text())
+        before, now = config.get("fingerprint", {}), plan.fingerprint()
+        differ = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if differ:
+            raise EvalError(f"--resume: {plan.out} holds an eval with other {', '.join(differ)}; give the same arguments or another --out.")
+        config["resumed"].append(datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+        log.repair()
+    elif has_results:
+        raise EvalError(f"{plan.out} holds results.jsonl but no config.json; choose another --out.")
+    else:
+        config = _config(plan)
+    _write_json(config_path, config)
+    return config
+
+
+def _write_json(path: Path, value: Any) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    partial.replace(path)
+
+
+# ---- the leakage guard -------------------------------------------------------------------------
+
+
+def find_seen(bank: Any, tasks: list[EvalTask], threshold: float, batch: int = 256) -> dict[str, dict[str, Any]]:
+    """Tasks whose question (or a near duplicate, cosine ≥ threshold) is already a case: id → {case_id, similarity}."""
+    from memento.memory.cases import case_id_for
+
+    if not tasks or not bank.count():
+        return {}
+    seen: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(tasks), batch):
+        chunk = tasks[start : start + batch]
+        vectors = bank.embedder.embed([t.question for t in chunk])
+        hits = bank.store.cases.query(query_embeddings=vectors.tolist(), n_results=1, include=["distances"])
+        for task, ids, distances in zip(chunk, hits["ids"], hits["distances"]):
+            if not ids:
+                continue
+            similarity = 1.0 - float(distances[0])
+            if ids[0] == case_id_for(task.question) or similarity >= threshold:
+                seen[task.id] = {"case_id": ids[0], "similarity": round(similarity, 4)}
+    return seen
+
+
+def _seen(plan: EvalPlan, episode: Episode) -> dict[str, dict[str, Any]]:
+    """The guard's finding, computed once before the first task (later the eval's own cases would count)."""
+    path = plan.out / "seen.json"
+    if path.exists():
+        return json.loads(path.read_text())["tasks"]
+    bank = episode.bank
+    seen = find_seen(bank, plan.tasks, bank.settings.memory_duplicate_threshold) if bank is not None else {}
+    _write_json(path, {"checked": bank is not None, "tasks": seen})
+    return seen
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Running figures for the progress display."""
+
+    total: int = 0
+    done: int = 0
+    scored: int = 0
+    correct: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.scored else None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.done += 1
+        self.tokens += int(row.get("tokens") or 0)
+        self.cost_usd += float(row.get("cost_usd") or 0.0)
+        if row.get("correct") is not None:
+            self.scored += 1
+            self.correct += bool(row["correct"])
+
+
+Listener = Callable[[Tally, dict[str, Any] | None], None]
+
+
+async def run_eval(plan: EvalPlan, episode: Episode, config: dict[str, Any], listen: Listener | None = None) -> dict[str, Any]:
+    """Run what is not finished yet, append each result, and return the final summary (files written).
+
+    `config` is what `prepare_folder` returned for this plan.
+    """
+    from .report import Group, write_report
+
+    log = ResultLog(plan.out / "results.jsonl")
+    seen = _seen(plan, episode) if plan.memory != "none" else {}
+    tasks = [t for t in plan.tasks if not (plan.exclude_seen and t.id in seen)]
+    done = {key_of(r) for r in latest(log.read()) if not (plan.retry_failed and r.get("status") == "failed")}
+    grader = episode.judge if any(needs_model(s) for s in plan.scorers) else None
+
+    tally = Tally(total=len(tasks) * plan.iterations * plan.attempts)
+    for row in latest(log.read()):
+        if key_of(row) in done:
+            tally.add(row)
+    notify = listen or (lambda _tally, _row: None)
+    notify(tally, None)
+
+    limiter = anyio.CapacityLimiter(plan.concurrency)
+    for iteration in range(1, plan.iterations + 1):
+        # An iteration starts when the one before has finished: its cases are in memory by then.
+        async with anyio.create_task_group() as group:
+            for attempt in range(1, plan.attempts + 1):
+                for task in tasks:
+                    if (task.id, iteration, attempt) not in done:
+                        group.start_soon(_one, plan, episode, grader, task, iteration, attempt, seen, log, limiter, tally, notify)
+
+    group_ = Group(plan.memory, config, [plan.out], latest(log.read()))
+    return write_report(plan.out, [group_])
+
+
+async def _one(
+    plan: EvalPlan,
+    episode: Episode,
+    grader: Any,
+    task: EvalTask,
+    iteration: int,
+    attempt: int,
+    seen: dict[str, dict[str, Any]],
+    log: ResultLog,
+    limiter: anyio.CapacityLimiter,
+    tally: Tally,
+    notify: Listener,
+) -> None:
+    async with limiter:
+        started = time.monotonic()
+        truth = list(task.truth) or None
+        learn = plan.memory != "none" and plan.options.learn
+        try:
+            result = await episode.run(
+                task.question,
+                files=[str(f) for f in task.files],
+                truth=truth,
+                policy=plan.memory,
+                k=plan.options.k,
+                learn=learn,
+                source="eval",
+            )
+        except Exception as exc:  # one task's crash is its result line, not the end of the eval
+            result = EpisodeResult("", "", "failed", None, [], None, Usage(), [], error=f"{type(exc).__name__}: {exc}")
+        scores = await _score(plan, grader, task, result) if truth and result.status != "failed" else {}
+        row = _row(plan, task, iteration, attempt, result, scores, time.monotonic() - started, seen.get(task.id))
+        log.append(row)
+        tally.add(row)
+        notify(tally, row)
+
+
+async def _score(plan: EvalPlan, grader: Any, task: EvalTask, result: EpisodeResult) -> dict[str, Score]:
+    names = list(plan.scorers)
+    scores: dict[str, Score] = {}
+    judged = result.judgement
+    if "llm" in names and judged is not None and (judged.exact or judged.llm is not None):
+        # The episode already asked the judge (or matched exactly) to learn from the run: reuse that verdict.
+        names.remove("llm")
+        verdict = "correct" if judged.exact else judged.llm
+        value = {"correct": 1.0, "incorrect": 0.0}.get(verdict or "")
+        scores["llm"] = Score("llm", value, None if value is None else value == 1.0, verdict, judged.reason or "exact match")
+    scores |= await score_answer(names, task.question, result.answer, list(task.truth), grader)
+    return scores
+
+
+def _row(
+    plan: EvalPlan,
+    task: EvalTask,
+    iteration: int,
+    attempt: int,
+    result: EpisodeResult,
+    scores: dict[str, Score],
+    seconds: float,
+    seen: dict[str, Any] | None,
+) -> dict[str, Any]:
+    main = scores.get(plan.primary)
+    correct = main.correct if main is not None else (False if task.truth and result.status == "failed" else None)
+    usage = result.usage
+    return {
+        "id": task.id,
+        "question": task.question,
+        "truth": task.truth_text,
+        "answer": result.answer,
+        "score": main.score if main is not None else (0.0 if correct is False else None),
+        "correct": correct,
+        "run_id": result.run_id,
+        "iteration": iteration,
+        "attempt": attempt,
+        "tokens": usage.total_tokens,
+        "cost_usd": round(usage.cost_usd, 6),
+        "seconds": round(seconds, 3),
+        "status": result.status,
+        "source": task.source,
+        "level": task.level,
+        "memory": plan.memory,
+        "scores": {name: s.to_json() for name, s in scores.items()},
+        "input_tokens": usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens,
+        "output_tokens": usage.output_tokens,
+        "cases_shown": [c["id"] for c in result.cases_shown],
+        "case_id": result.case_id,
+        "seen": seen is not None,
+        "stopped_by": result.stopped_by,
+        "error": result.error,
+    }
