@@ -75,6 +75,12 @@ def evaluate() -> None:
 @click.option("--resume", is_flag=True, help="Continue the eval in --out: finished tasks are not run again.")
 @click.option("--retry-failed", is_flag=True, help="With --resume: run tasks whose run failed (e.g. the API was down) again.")
 @click.option(
+    "--max-eval-cost",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Stop starting tasks once the eval has spent this many USD (0: no cap); --resume continues later.",
+)
+@click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Result folder (default evals/DATASET-MEMORY[-shard-i-of-n])."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json at the end instead of a text summary.")
@@ -98,6 +104,7 @@ def eval_run(
     fresh_memory: bool,
     resume: bool,
     retry_failed: bool,
+    max_eval_cost: float,
     out: Path | None,
     as_json: bool,
     quiet: bool,
@@ -143,6 +150,7 @@ def eval_run(
         exclude_seen=exclude_seen,
         resume=resume,
         retry_failed=retry_failed,
+        max_cost_usd=max_eval_cost,
         selection={"sample": sample, "seed": seed if sample else None, "limit": limit, "shard": shard, "format": data.format},
     )
     config = prepare_folder(plan)

@@ -102,7 +102,7 @@ class Executor:
 
         async def one(index: int, call: ToolCall) -> None:
             self.progress.tool_started(call.name, call.arguments)
-            outcome = await self.hub.call(call.name, call.arguments)
+            outcome = await self.hub.call(call.name, call.arguments, scope=self.run_id)
             self.progress.tool_finished(call.name, outcome.is_error, outcome.seconds)
             self._log_tool(call, outcome)
             results[index] = ToolResultPart(call.id, _result_text(outcome), tuple(outcome.images), outcome.is_error)

@@ -40,7 +40,7 @@ from memento.core.errors import ConfigError, ToolHubError
 from .hosts import ServerEntry, stdio_parameters
 from .llm import ImagePart, ToolSpec
 
-__all__ = ["HubTool", "ToolHub", "ToolOutcome", "hub_tools", "tool_names"]
+__all__ = ["HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,13 @@ STOPPED_AND_RESTARTED = (
     "The {server} server stopped during this call and was restarted; the call was not repeated because "
     "it may have had effects — call again if safe."
 )
+
+
+def scoped_session(scope: str, session: Any) -> str:
+    """`session` of the run `scope`, as a session name servers accept: `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`."""
+    prefix = re.sub(r"[^A-Za-z0-9]", "", scope.removeprefix("run-"))[:16] or "run"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", str(session or "default"))
+    return f"{prefix}-{name}"[:64]
 
 
 @dataclass(frozen=True)
@@ -254,12 +261,18 @@ class ToolHub:
     def specs(self) -> list[ToolSpec]:
         return [tool.spec() for tool in self.tools]
 
-    async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None) -> ToolOutcome:
-        """Call a tool by its hub name; every failure (unknown name, tool error, timeout, dead server) is an outcome."""
+    async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None, scope: str | None = None) -> ToolOutcome:
+        """Call a tool by its hub name; every failure (unknown name, tool error, timeout, dead server) is an outcome.
+
+        `scope` (a run's id) keeps stateful sessions apart: a tool taking a `session` gets it prefixed with
+        the scope, so runs sharing the hub (an eval's concurrent tasks) never share an interpreter.
+        """
         tool = self._by_name.get(name)
         if tool is None:
             available = ", ".join(self._by_name) or "none"
             return ToolOutcome(f"No tool named {name!r}; available: {available}.", is_error=True)
+        if scope and "session" in tool.input_schema.get("properties", {}):
+            arguments = {**arguments, "session": scoped_session(scope, arguments.get("session"))}
         self._emit("tool_start", {"name": name, "server": tool.server, "tool": tool.tool, "arguments": arguments})
         began = time.perf_counter()
         outcome = await self._call(self._servers[tool.server], tool, arguments, self._call_timeout_s if timeout_s is None else timeout_s)

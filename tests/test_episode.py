@@ -36,7 +36,7 @@ class StubHub:
         schema = {"type": "object", "properties": {"q": {"type": "string"}}}
         return [ToolSpec(name, f"The {name} tool.", schema) for name in self.tools]
 
-    async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None) -> ToolOutcome:
+    async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None, scope: str | None = None) -> ToolOutcome:
         self.calls.append((name, arguments))
         if name not in self.tools:
             return ToolOutcome(f"No tool named {name}; available: {', '.join(self.tools)}", is_error=True)

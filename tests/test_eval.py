@@ -441,3 +441,19 @@ def test_bad_eval_arguments_get_one_clear_line(tmp_path: Path, eval_env: dict[st
         assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
     unknown = memento(eval_env, "eval", str(dataset), "--out", str(tmp_path / "y"))
     assert unknown.returncode == 1 and "--question-field" in unknown.stderr
+
+
+@pytestmark_integration
+def test_the_eval_cost_cap_stops_new_tasks_and_resume_finishes_them(
+    tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.responder = EvalResponder(dict(QUESTIONS))
+    fake_anthropic.max_requests = 1000
+    dataset = write_jsonl(tmp_path / "trivia.jsonl", generic_rows()[:3])
+    args = ["eval", str(dataset), "--question-field", "q", "--answer-field", "a", "--memory", "none", "--concurrency", "1"]
+    capped = memento(eval_env, *args, "--max-eval-cost", "0.000001", "--out", str(tmp_path / "out"))
+    assert capped.returncode == 1 and "cost cap was reached" in capped.stderr and "2 task(s) did not run" in capped.stderr
+    assert len(results(tmp_path / "out")) == 1 and (tmp_path / "out" / "summary.json").exists()
+    finished = memento(eval_env, *args, "--resume", "--out", str(tmp_path / "out"))
+    assert finished.returncode == 0, finished.stderr
+    assert len(results(tmp_path / "out")) == 3

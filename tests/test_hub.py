@@ -18,7 +18,7 @@ import pytest
 from mcp_types import Tool
 
 from memento.agent.hosts import ServerEntry, load_config
-from memento.agent.hub import MAX_NAME, ToolHub, hub_tools, tool_names
+from memento.agent.hub import MAX_NAME, ToolHub, hub_tools, scoped_session, tool_names
 from memento.core.errors import ToolHubError
 from tests.mcp_servers import ROOT, http_server
 
@@ -175,6 +175,19 @@ async def test_a_tool_error_comes_back_as_an_error_outcome_and_the_hub_goes_on(h
     assert refused.is_error and "not for the model" not in refused.text and refused.text
     assert missing_argument.is_error and missing_argument.text
     assert not after.is_error and "42" in after.text
+
+
+@pytest.mark.integration
+async def test_runs_sharing_the_hub_get_interpreters_of_their_own(hub: ToolHub) -> None:
+    with anyio.fail_after(90):
+        await hub.call("code__run_python", {"code": "secret = 'of run one'"}, scope="run-aaaa1111")
+        mine = await hub.call("code__run_python", {"code": "secret"}, scope="run-aaaa1111")
+        theirs = await hub.call("code__run_python", {"code": "secret"}, scope="run-bbbb2222")
+        named = await hub.call("code__run_python", {"code": "secret", "session": "default"}, scope="run-bbbb2222")
+    assert not mine.is_error and "of run one" in mine.text
+    assert "NameError" in theirs.text and "of run one" not in theirs.text
+    assert "of run one" not in named.text  # naming the session does not reach another run's
+    assert scoped_session("run-0123456789ab", "a b/c" * 20) == ("0123456789ab-" + "a-b-c" * 20)[:64]
 
 
 @pytest.mark.integration

@@ -33,13 +33,24 @@ from .datasets import Dataset, EvalTask
 from .results import ResultLog, key_of, latest
 from .scoring import Score, needs_model, score_answer
 
-__all__ = ["EvalError", "EvalPlan", "auto_scorers", "find_seen", "prepare_folder", "run_eval"]
+__all__ = ["CostCapReached", "EvalError", "EvalPlan", "auto_scorers", "find_seen", "prepare_folder", "run_eval"]
 
 PRIMARY_ORDER = ("gaia", "simpleqa", "llm", "em", "f1")  # the scorer that decides `correct`, when several run
 
 
 class EvalError(MementoError):
     """The eval cannot start or continue as asked."""
+
+
+class CostCapReached(MementoError):
+    """The eval's cost cap stopped it before every task ran; the report covers what did."""
+
+    def __init__(self, skipped: int, spent: float) -> None:
+        super().__init__(
+            f"The eval's cost cap was reached (${spent:.2f} spent); {skipped} task(s) did not run. "
+            "Raise --max-eval-cost and continue with --resume."
+        )
+        self.skipped = skipped
 
 
 @dataclass
@@ -58,6 +69,7 @@ class EvalPlan:
     exclude_seen: bool = False
     resume: bool = False
     retry_failed: bool = False
+    max_cost_usd: float = 0.0  # the whole eval's spending cap: no task starts once it is reached (0: none)
     selection: dict[str, Any] = field(default_factory=dict)  # sample, seed, limit, shard, as given
 
     @property
@@ -211,6 +223,7 @@ class Tally:
     correct: int = 0
     tokens: int = 0
     cost_usd: float = 0.0
+    skipped: int = 0  # tasks not started because the eval's cost cap was reached
 
     @property
     def accuracy(self) -> float | None:
@@ -258,7 +271,10 @@ async def run_eval(plan: EvalPlan, episode: Episode, config: dict[str, Any], lis
                         group.start_soon(_one, plan, episode, grader, task, iteration, attempt, seen, log, limiter, tally, notify)
 
     group_ = Group(plan.memory, config, [plan.out], latest(log.read()))
-    return write_report(plan.out, [group_])
+    summary = write_report(plan.out, [group_])
+    if tally.skipped:
+        raise CostCapReached(tally.skipped, tally.cost_usd)
+    return summary
 
 
 async def _one(
@@ -275,6 +291,9 @@ async def _one(
     notify: Listener,
 ) -> None:
     async with limiter:
+        if plan.max_cost_usd and tally.cost_usd >= plan.max_cost_usd:
+            tally.skipped += 1  # not written: --resume runs it once the cap is raised
+            return
         started = time.monotonic()
         truth = list(task.truth) or None
         learn = plan.memory != "none" and plan.options.learn
