@@ -112,7 +112,7 @@ def eval_run(
 ) -> None:
     """Run DATASET's tasks through the agent, score each answer, and write results.jsonl, summary.json, report.md and plots."""
     from .evals.datasets import load_dataset, parse_shard, select_tasks
-    from .evals.runner import EvalPlan, prepare_folder, run_eval
+    from .evals.runner import EvalPlan, finished, prepare_folder, report, run_eval
     from .evals.scoring import needs_model
     from .session import check_models, open_episode
 
@@ -154,6 +154,11 @@ def eval_run(
         selection={"sample": sample, "seed": seed if sample else None, "limit": limit, "shard": shard, "format": data.format},
     )
     config = prepare_folder(plan)
+    if resume and finished(plan):
+        click.echo(f"Every task in {out} has its result; the report is rewritten.", err=True)
+        click.echo(_headline(report(plan, config)))
+        click.echo(f"report: {out / 'report.md'}")
+        return
     for note in data.notes:
         click.echo(f"note: {note}", err=True)
     if any(needs_model(s) for s in scorers):

@@ -346,6 +346,11 @@ def test_an_eval_killed_mid_run_resumes_without_repeating_or_losing_a_task(
     assert json.loads((out / "config.json").read_text())["resumed"]
     assert json.loads((out / "summary.json").read_text())["accuracy"] == 1.0
 
+    planned = sum(responder.planned.values())
+    nothing_left = memento(eval_env, *args, "--resume")
+    assert nothing_left.returncode == 0 and "has its result" in nothing_left.stderr
+    assert sum(responder.planned.values()) == planned
+
 
 @pytestmark_integration
 def test_the_leakage_guard_counts_tasks_already_in_memory_and_can_leave_them_out(

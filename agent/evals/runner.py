@@ -33,7 +33,7 @@ from .datasets import Dataset, EvalTask
 from .results import ResultLog, key_of, latest
 from .scoring import Score, needs_model, score_answer
 
-__all__ = ["CostCapReached", "EvalError", "EvalPlan", "auto_scorers", "find_seen", "prepare_folder", "run_eval"]
+__all__ = ["CostCapReached", "EvalError", "EvalPlan", "auto_scorers", "find_seen", "finished", "prepare_folder", "report", "run_eval"]
 
 PRIMARY_ORDER = ("gaia", "simpleqa", "llm", "em", "f1")  # the scorer that decides `correct`, when several run
 
@@ -213,6 +213,27 @@ def _seen(plan: EvalPlan, episode: Episode) -> dict[str, dict[str, Any]]:
 # ---- running -----------------------------------------------------------------------------------
 
 
+def _done(plan: EvalPlan, log: ResultLog) -> set[tuple[str, int, int]]:
+    return {key_of(r) for r in latest(log.read()) if not (plan.retry_failed and r.get("status") == "failed")}
+
+
+def finished(plan: EvalPlan) -> bool:
+    """Whether every task of the plan has its result already (a resume then only rewrites the report)."""
+    path = plan.out / "seen.json"
+    seen = json.loads(path.read_text())["tasks"] if path.exists() else {}
+    done = _done(plan, ResultLog(plan.out / "results.jsonl"))
+    keys = range(1, plan.iterations + 1), range(1, plan.attempts + 1)
+    return all((t.id, i, a) in done for t in plan.tasks if not (plan.exclude_seen and t.id in seen) for i in keys[0] for a in keys[1])
+
+
+def report(plan: EvalPlan, config: dict[str, Any]) -> dict[str, Any]:
+    """Write summary.json, report.md and the plots of the folder; return the summary."""
+    from .report import Group, write_report
+
+    rows = latest(ResultLog(plan.out / "results.jsonl").read())
+    return write_report(plan.out, [Group(plan.memory, config, [plan.out], rows)])
+
+
 @dataclass
 class Tally:
     """Running figures for the progress display."""
@@ -246,12 +267,10 @@ async def run_eval(plan: EvalPlan, episode: Episode, config: dict[str, Any], lis
 
     `config` is what `prepare_folder` returned for this plan.
     """
-    from .report import Group, write_report
-
     log = ResultLog(plan.out / "results.jsonl")
     seen = _seen(plan, episode) if plan.memory != "none" else {}
     tasks = [t for t in plan.tasks if not (plan.exclude_seen and t.id in seen)]
-    done = {key_of(r) for r in latest(log.read()) if not (plan.retry_failed and r.get("status") == "failed")}
+    done = _done(plan, log)
     grader = episode.judge if any(needs_model(s) for s in plan.scorers) else None
 
     tally = Tally(total=len(tasks) * plan.iterations * plan.attempts)
@@ -270,8 +289,7 @@ async def run_eval(plan: EvalPlan, episode: Episode, config: dict[str, Any], lis
                     if (task.id, iteration, attempt) not in done:
                         group.start_soon(_one, plan, episode, grader, task, iteration, attempt, seen, log, limiter, tally, notify)
 
-    group_ = Group(plan.memory, config, [plan.out], latest(log.read()))
-    summary = write_report(plan.out, [group_])
+    summary = report(plan, config)
     if tally.skipped:
         raise CostCapReached(tally.skipped, tally.cost_usd)
     return summary
