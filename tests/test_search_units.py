@@ -90,19 +90,37 @@ def test_cached_answers_expire_and_the_oldest_go_first() -> None:
 
 
 @pytest.mark.anyio
-async def test_the_rate_limiter_spaces_requests_in_arrival_order() -> None:
+async def test_the_rate_limiter_spaces_requests_in_arrival_order_at_one_per_second() -> None:
     now = [100.0]
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    limiter = RateLimiter(rate=2, clock=lambda: now[0], sleep=sleep)
+    limiter = RateLimiter(rate=1, clock=lambda: now[0], sleep=sleep)  # Brave's free plan: no burst
     delays = [await limiter.wait() for _ in range(3)]
-    assert delays == [0.0, 0.5, 1.0] and waits == [0.5, 1.0]
+    assert delays == [0.0, 1.0, 2.0] and waits == [1.0, 2.0]
     now[0] = 200.0
     assert await limiter.wait() == 0.0  # idle for long: no wait
     assert await RateLimiter(rate=0).wait() == 0.0
+
+
+@pytest.mark.anyio
+async def test_a_rate_of_n_per_second_admits_a_burst_of_n_then_holds_the_rate() -> None:
+    now = [100.0]
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    limiter = RateLimiter(rate=5, clock=lambda: now[0], sleep=sleep)
+    delays = [await limiter.wait() for _ in range(8)]
+    assert delays == pytest.approx([0.0] * 5 + [1.0] * 3)  # a batch of 5 goes out at once; the rest a second later
+    starts = [100.0 + d for d in delays]
+    for first in starts:  # no sliding second holds more than 5 starts: what a vendor counts
+        assert sum(1 for t in starts if first <= t < first + 1.0) <= 5
+    now[0] = 101.5  # the first burst is over a second old; 3 of the next second's 5 slots are taken
+    assert [await limiter.wait() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
+    assert RateLimiter(rate=2.5).burst == 2 and RateLimiter(rate=0.5).burst == 1 and RateLimiter(rate=5, burst=1).burst == 1
 
 
 def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
