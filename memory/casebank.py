@@ -143,6 +143,8 @@ class CaseBank:
             return [], np.zeros((0, self.embedder.dimension), np.float32)
         got = self.store.cases.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
         cases = [Case.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        if not cases:  # none of them is stored (any more): an empty matrix of the right width
+            return [], np.zeros((0, self.embedder.dimension), np.float32)
         return cases, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(cases), -1)
 
     def iter_cases(self, batch: int = 500, with_embeddings: bool = False) -> Iterator[Any]:
@@ -239,6 +241,8 @@ class CaseBank:
         now = time.time()
         with self.store.writing():
             case_id = case_id_for(task)
+            shown = [c for c in dict.fromkeys(shown_case_ids) if c != case_id]
+            self._check_known(shown)  # before anything is written: a refused call leaves no trace
             existing = self._read_cases([case_id])
             near = None
             replaced = False
@@ -258,7 +262,6 @@ class CaseBank:
             case.near_duplicate_of = case.near_duplicate_of or (near or "")
             self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
             self.mirror.note([case])
-            shown = [c for c in dict.fromkeys(shown_case_ids) if c != case.id]
             transitions = [Transition(run_id, task, c, reward, now) for c in shown]
             self._count_uses(shown, reward)
             if transitions:
@@ -270,6 +273,19 @@ class CaseBank:
                 )
             q_updated = self._online_update(vector, transitions) if transitions else False
         return Recorded(run_id, case.id, not existing, replaced or not existing, near, len(transitions), q_updated)
+
+    def _check_known(self, case_ids: Sequence[str]) -> None:
+        """Refuse shown case ids the bank does not hold, naming them."""
+        if not case_ids:
+            return
+        held = set(self.store.cases.get(ids=list(case_ids), include=[])["ids"])
+        unknown = [c for c in case_ids if c not in held]
+        if unknown:
+            named = ", ".join(repr(c) for c in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise CaseNotFound(
+                f"shown_case_ids names {len(unknown)} case(s) the bank does not hold: {named}. Nothing was saved; "
+                "pass only ids that retrieve_cases returned (a case may have been pruned since)."
+            )
 
     def _near_duplicate(self, vector: np.ndarray, own_id: str) -> str | None:
         hit = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=1, include=["distances"])
@@ -296,6 +312,8 @@ class CaseBank:
         cases, embeddings = self._read_cases_with_vectors([t.case_id for t in transitions])
         by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
         batch = [(task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id]
+        if not batch:  # every shown case was deleted meanwhile: nothing new to learn from
+            return False
         replay = self._replay_sample(64)
         return self.q.update(batch, replay, steps)
 

@@ -227,3 +227,28 @@ def test_a_q_version_saved_by_another_process_is_picked_up(tmp_path: Path) -> No
     first = reader._loaded_version
     writer.fit(rows[::-1])  # a new version, same size of pointer file, within the same moment
     assert reader.ready() and reader._loaded_version == first + 1
+
+
+def test_a_save_naming_an_unknown_shown_case_is_refused_before_anything_is_written(bank: CaseBank) -> None:
+    helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+    unknown = [f"case-{n:020d}" for n in range(30)]
+    with pytest.raises(CaseNotFound, match="case-00000000000000000000") as caught:
+        bank.record_episode("What is the capital of Chile?", ["b"], "Santiago", 1.0, shown_case_ids=[helper.case_id, *unknown])
+    assert "30 case(s)" in str(caught.value) and "Nothing was saved" in str(caught.value)
+    assert bank.count() == 1 and bank.store.transitions.count() == 0
+    assert bank.get(helper.case_id).uses == 0
+    later = bank.record_episode("What is the capital of Chile?", ["b"], "Santiago", 1.0, shown_case_ids=[helper.case_id])
+    assert later.transitions == 1 and bank.get(helper.case_id).uses == 1
+
+
+def test_transitions_whose_cases_are_gone_do_not_block_later_saves(tmp_path: Path) -> None:
+    from memento.memory import Transition
+
+    with CaseBank.open(MemorySettings(home=tmp_path / "home", memory_online_steps=3), HashEmbedder()) as bank:
+        # What an older version left behind after a save with unknown shown ids: transitions to no case.
+        bank.put_transitions([Transition("run-old", "an old task", f"case-{n:020d}", 1.0) for n in range(200)])
+        done = bank.record_episode("What is the capital of Chile?", ["b"], "Santiago", 1.0, shown_case_ids=[])
+        assert done.created
+        helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+        again = bank.record_episode("What is the capital of Peru?", ["c"], "Lima", 1.0, shown_case_ids=[helper.case_id])
+        assert again.transitions == 1 and again.q_updated
