@@ -24,6 +24,7 @@ import numpy as np
 from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
 from .embeddings import TextEmbedder, make_embedder
 from .errors import CaseMemoryError, CaseNotFound
+from .limits import CaseLimits, case_chars
 from .mirror import StatsMirror
 from .policy import QPolicy, select
 from .settings import MemorySettings
@@ -55,6 +56,7 @@ class Retrieval:
     policy: str  # the policy actually used ("q" falls back to "similarity" while Q is untrained)
     positive: list[ScoredCase] = field(default_factory=list)
     negative: list[ScoredCase] = field(default_factory=list)
+    omitted: int = 0  # lower-ranked cases left out because MEMENTO_MEMORY_MAX_RETRIEVED_CHARS was reached
 
     @property
     def cases(self) -> list[ScoredCase]:
@@ -101,6 +103,7 @@ class CaseBank:
         )
         self.q = QPolicy(settings.casebank_dir / "policy")
         self.mirror = StatsMirror(self.store.cases)
+        self.limits = CaseLimits.of(settings)
 
     @classmethod
     def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
@@ -190,7 +193,7 @@ class CaseBank:
             cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
             similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
             chosen = select(similarity, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
-            return self._split(task, "similarity", [cases[i] for i in chosen], similarity[chosen], similarity[chosen])
+            return self._split(task, "similarity", [cases[i] for i in chosen], similarity[chosen], similarity[chosen], self.limits)
         # Q: many candidates by ANN, ranked on vectors and mirrored statistics; read only the chosen cases.
         hits = self.store.cases.query(
             query_embeddings=[vector.tolist()],
@@ -206,12 +209,19 @@ class CaseBank:
         chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
         by_id = {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
         keep = [i for i in chosen if ids[i] in by_id]  # a case deleted in between is skipped
-        return self._split(task, "q", [by_id[ids[i]] for i in keep], scores[keep], similarity[keep])
+        return self._split(task, "q", [by_id[ids[i]] for i in keep], scores[keep], similarity[keep], self.limits)
 
     @staticmethod
-    def _split(task: str, policy: str, cases: list[Case], scores: np.ndarray, similarity: np.ndarray) -> Retrieval:
+    def _split(task: str, policy: str, cases: list[Case], scores: np.ndarray, similarity: np.ndarray, limits: CaseLimits) -> Retrieval:
+        """Successes and failures apart, in rank order, with the text they carry bounded by `limits`."""
         result = Retrieval(task, policy)
+        total = 0
         for case, score, near in zip(cases, scores, similarity):
+            case = limits.clipped(case)
+            total += case_chars(case)
+            if total > limits.retrieved_chars and (result.positive or result.negative):
+                result.omitted += 1  # the best case always comes; after it, stop at the budget
+                continue
             scored = ScoredCase(case, float(score), float(near))
             (result.positive if case.outcome == "positive" else result.negative).append(scored)
         return result
@@ -236,6 +246,9 @@ class CaseBank:
             raise CaseMemoryError("The task is empty; a case needs the task text.")
         if not 0.0 <= reward <= 1.0:
             raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
+        too_big = self.limits.problem(task, plan, answer, summary, tools)
+        if too_big is not None:
+            raise CaseMemoryError(f"The case's {too_big[0]} {too_big[1]}. Nothing was saved.")
         run_id = run_id or "run-" + uuid.uuid4().hex[:16]
         vector = self.embedder.embed([task])[0]
         now = time.time()

@@ -22,6 +22,7 @@ from typing import Any
 
 from .cases import SUCCESS, Case, Transition, case_id_for
 from .errors import CaseMemoryError, ImportFormatError
+from .limits import CaseLimits
 
 __all__ = ["FORMATS", "detect_format", "export_jsonl", "import_jsonl", "parse_plan", "plan_json", "read_rows"]
 
@@ -95,8 +96,10 @@ def _truth(path: Path, number: int, row: dict[str, Any]) -> float:
     raise ImportFormatError(str(path), number, "truth_label", f"must be true/false or 0/1, got {value!r}")
 
 
-def parse_file(path: Path, fmt: str | None = None, source: str = "") -> tuple[list[Case], list[Transition], str]:
-    """Every case and transition in the file, checked; raises on the first bad line."""
+def parse_file(
+    path: Path, fmt: str | None = None, source: str = "", limits: CaseLimits | None = None
+) -> tuple[list[Case], list[Transition], str]:
+    """Every case and transition in the file, checked (against `limits` too, when given); raises on the first bad line."""
     cases: dict[str, Case] = {}
     transitions: dict[str, Transition] = {}
     source = source or path.name
@@ -110,6 +113,7 @@ def parse_file(path: Path, fmt: str | None = None, source: str = "") -> tuple[li
         if kind == "memento":
             item = _memento_row(path, number, row)
             if isinstance(item, Case):
+                _fits(path, number, item, limits)
                 cases[item.id] = item
             else:
                 transitions[item.id] = item
@@ -118,6 +122,7 @@ def parse_file(path: Path, fmt: str | None = None, source: str = "") -> tuple[li
         label = _label(path, number, row)
         plan = parse_plan(row.get("plan", ""))
         case = cases.get(case_id_for(task)) or Case(task, plan, reward=1.0 if label == "positive" else 0.0, outcome=label, source=source)
+        _fits(path, number, case, limits)
         cases[case.id] = case
         if kind == "training":
             query = _text(path, number, row, "query")
@@ -127,6 +132,12 @@ def parse_file(path: Path, fmt: str | None = None, source: str = "") -> tuple[li
     if fmt is None:
         fmt = "memento"
     return list(cases.values()), list(transitions.values()), fmt
+
+
+def _fits(path: Path, number: int, case: Case, limits: CaseLimits | None) -> None:
+    too_big = limits.problem(case.task, case.plan, case.answer, case.summary, case.tools) if limits else None
+    if too_big is not None:
+        raise ImportFormatError(str(path), number, too_big[0], too_big[1])
 
 
 def _memento_row(path: Path, number: int, row: dict[str, Any]) -> Case | Transition:
@@ -152,7 +163,7 @@ def _memento_row(path: Path, number: int, row: dict[str, Any]) -> Case | Transit
 
 def import_jsonl(bank: Any, path: Path, fmt: str | None = None) -> dict[str, Any]:
     """Check the whole file, then write its cases and transitions into `bank`."""
-    cases, transitions, fmt = parse_file(path, fmt)
+    cases, transitions, fmt = parse_file(path, fmt, limits=getattr(bank, "limits", None))
     bank.put_cases(cases)
     bank.put_transitions(transitions)
     return {"format": fmt, "cases": len(cases), "transitions": len(transitions)}

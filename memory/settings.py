@@ -45,6 +45,20 @@ class MemorySettings(MementoSettings):
         description="Online gradient steps of Q after each recorded episode, on its transitions plus a replay sample (0: off).",
     )
 
+    memory_max_task_chars: int = Field(default=10_000, ge=100, description="Longest task text a case may hold, in characters.")
+    memory_max_answer_chars: int = Field(default=20_000, ge=100, description="Longest final answer a case may hold, in characters.")
+    memory_max_summary_chars: int = Field(
+        default=4_000, ge=100, description="Longest trajectory summary (save_case's notes) a case may hold, in characters."
+    )
+    memory_max_plan_steps: int = Field(default=100, ge=1, description="Most plan steps a case may hold.")
+    memory_max_plan_chars: int = Field(default=20_000, ge=100, description="Most characters of a case's plan, all steps together.")
+    memory_max_tools: int = Field(default=100, ge=1, description="Most tool names a case may list (each at most 200 characters).")
+    memory_max_retrieved_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Most characters of cases one retrieval returns; lower-ranked cases past it are left out, and say so.",
+    )
+
     @property
     def casebank_dir(self) -> Path:
         return self.home.expanduser() / "casebank"

@@ -252,3 +252,49 @@ def test_transitions_whose_cases_are_gone_do_not_block_later_saves(tmp_path: Pat
         helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
         again = bank.record_episode("What is the capital of Peru?", ["c"], "Lima", 1.0, shown_case_ids=[helper.case_id])
         assert again.transitions == 1 and again.q_updated
+
+
+def test_an_oversized_case_is_refused_naming_the_field_and_its_limit(bank: CaseBank) -> None:
+    attempts = {
+        "task": {"task": "t" * 10_001},
+        "answer": {"answer": "a" * 5_000_000},
+        "plan": {"plan": [f"step {n}" for n in range(2_000)]},
+        "summary": {"summary": "s" * 4_001},
+        "tools": {"tools": ["web_search"] * 101},
+    }
+    for field_name, oversized in attempts.items():
+        episode = {"task": "How tall is the Eiffel Tower?", "plan": ["search"], "answer": "330 m", "reward": 1.0, **oversized}
+        with pytest.raises(CaseMemoryError, match=f"case's {field_name} .*MEMENTO_MEMORY_MAX_.*Nothing was saved"):
+            bank.record_episode(**episode)
+    with pytest.raises(CaseMemoryError, match="MEMENTO_MEMORY_MAX_PLAN_CHARS"):
+        bank.record_episode("How tall is the Eiffel Tower?", ["x" * 15_000, "y" * 15_000], "330 m", 1.0)
+    assert bank.count() == 0
+
+
+def test_a_retrieval_stays_within_its_budget_even_over_cases_stored_before_the_limits(tmp_path: Path) -> None:
+    from memento.memory import Case
+
+    settings = MemorySettings(home=tmp_path / "home", memory_online_steps=0)
+    with CaseBank.open(settings, HashEmbedder()) as bank:
+        huge = [
+            Case(f"What is the population of city {n}?", [f"step {i} " * 20 for i in range(2_000)], "z" * 5_000_000, 1.0) for n in range(8)
+        ]
+        bank.put_cases(huge)  # as an import from before the limits would have stored them
+        found = bank.retrieve("What is the population of city 3?", k=8)
+        shown = sum(len(s.case.task) + len(s.case.answer) + sum(map(len, s.case.plan)) for s in found.cases)
+        assert shown <= settings.memory_max_retrieved_chars + 1_000  # the budget, plus the "not shown" markers
+        assert found.cases and found.omitted == 8 - len(found.cases) and found.omitted > 0
+        best = found.cases[0].case
+        assert best.answer.endswith("more characters not shown: over the memory's limit]")
+        assert "more steps not shown" in best.plan[-1]
+        assert bank.get(best.id).answer == "z" * 5_000_000  # reading clips the copy, never the stored case
+
+
+def test_an_import_with_an_oversized_case_names_its_line_and_writes_nothing(bank: CaseBank, tmp_path: Path) -> None:
+    source = tmp_path / "big.jsonl"
+    good = {"kind": "case", "task": "What is 2+2?", "plan": ["add"], "answer": "4", "reward": 1.0}
+    source.write_text(json.dumps(good) + "\n" + json.dumps({**good, "task": "What is 3+3?", "answer": "6" * 30_000}) + "\n")
+    with pytest.raises(ImportFormatError) as caught:
+        import_jsonl(bank, source)
+    assert caught.value.line == 2 and caught.value.field == "answer" and "MEMENTO_MEMORY_MAX_ANSWER_CHARS" in str(caught.value)
+    assert bank.count() == 0
