@@ -5,6 +5,10 @@ Servers raise `ServerError`s (never return error strings; the classes live in
 `ToolError`, which the SDK sends back as an `isError` result whose text the
 model reads. Unexpected exceptions are logged with their traceback on stderr
 and reach the model as one line, so a tool never crashes its server.
+
+A message that quotes the caller's input quotes it through `shown`, and
+`tool_errors` cuts any message past `MAX_MESSAGE` characters: a model that
+sends megabytes must not get them back in the error.
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ __all__ = [
     "TimedOut",
     "TooLarge",
     "UnsupportedFormat",
+    "shown",
     "tool_errors",
 ]
 
 log = logging.getLogger("memento.servers")
+
+# Longest error text a tool sends back; past it the message is cut with a note saying so.
+MAX_MESSAGE = 4_000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,7 +80,7 @@ def tool_errors(fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
             raise
         except MementoError as exc:  # ServerError and every other area
             # Every MementoError says what to do next (a setting to fix, a model to configure): pass it on.
-            raise ToolError(str(exc)) from exc
+            raise ToolError(_bounded(str(exc))) from exc
         except Exception as exc:
             log.exception("tool %s failed unexpectedly", fn.__name__)
             raise ToolError(
@@ -89,3 +97,17 @@ def tool_errors(fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
 def _one_line(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or "no message"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """`text` (a caller's input) for a message: as it is when short, else its two ends and its length."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text):,} characters)"
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}… [error message cut: {len(message) - MAX_MESSAGE:,} more characters]"

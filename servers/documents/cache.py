@@ -3,6 +3,8 @@
 A least-recently-used map bounded by the characters it holds. Keys are the
 SHA-256 of the bytes plus the options that change the output, so a file that
 changes on disk is converted again and two copies of one file share an entry.
+An archive member is kept as `Extracted` (its document, name and size) under
+the archive's hash and the member's path.
 """
 
 from __future__ import annotations
@@ -10,25 +12,29 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from .formats import Extracted
 from .model import Document
 
 __all__ = ["DocumentCache"]
 
+Entry = Document | Extracted
 
-def _weight(document: Document) -> int:
+
+def _weight(entry: Entry) -> int:
+    document = entry.document if isinstance(entry, Extracted) else entry
     return sum(len(s.text) for s in document.sections) * 2 + 1024
 
 
 class DocumentCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[Document, int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Entry, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> Document | None:
+    def get(self, key: str) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -38,7 +44,7 @@ class DocumentCache:
             self.hits += 1
             return entry[0]
 
-    def put(self, key: str, document: Document) -> None:
+    def put(self, key: str, document: Entry) -> None:
         weight = _weight(document)
         if weight > self.max_bytes:
             return

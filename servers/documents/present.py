@@ -11,6 +11,7 @@ from typing import Any
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
+from memento.servers.common.errors import shown
 from memento.servers.common.paging import Page
 from memento.servers.common.tooling import tool_result
 
@@ -52,8 +53,8 @@ class DocumentSearchResult(BaseModel):
 def read(found: DocumentText) -> CallToolResult:
     """A read_document reply: a line naming the document, then the window and its note on how to read on."""
     document, page = found.opened.document, found.page
-    header = f"[{found.opened.loaded.name} · {document.format} · {_parts(document.metadata)}{page.total_length:,} characters]"
-    result = ReadResult(source=found.opened.loaded.origin, format=document.format, page=page, metadata=document.metadata)
+    header = f"[{found.opened.name} · {document.format} · {_parts(document.metadata)}{page.total_length:,} characters]"
+    result = ReadResult(source=found.opened.origin, format=document.format, page=page, metadata=document.metadata)
     return tool_result(f"{header}\n\n{page.render()}", result)
 
 
@@ -69,8 +70,8 @@ def search(found: DocumentPassages) -> CallToolResult:
     if matches:
         text = "\n\n".join(f"## {m.location} (score {m.score})\n{m.text}" for m in matches)
     else:
-        text = f"No passage of {found.opened.loaded.name} matches {found.query!r}. Try other words or read the document."
-    return tool_result(text, DocumentSearchResult(source=found.opened.loaded.origin, passages=matches))
+        text = f"No passage of {found.opened.name} matches {shown(found.query)!r}. Try other words or read the document."
+    return tool_result(text, DocumentSearchResult(source=found.opened.origin, passages=matches))
 
 
 def _parts(metadata: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """The documents service without MCP: load a source, convert it (bounded, cached), select, paginate.
 
 `DocumentReader` is what the tools call; tests and other packages can use it
-directly. It owns the worker pool and the cache and must be closed.
+directly. It owns the worker pool and the cache and must be closed. Hashing
+and detection run on a thread and conversions in a worker process, so the
+event loop only waits; an archive member is expanded in the worker too.
 """
 
 from __future__ import annotations
@@ -11,29 +13,44 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from memento.servers.common.errors import InvalidInput
+import anyio.to_thread
+
+from memento.servers.common.errors import InvalidInput, shown
 from memento.servers.common.paging import Page, paginate
 
 from .cache import DocumentCache
 from .detect import detect_format, zip_member_names
-from .formats import Blob, ConvertOptions
+from .formats import Blob, ConvertOptions, Extracted
 from .model import Document
 from .passages import Passage, rank_passages
 from .settings import DocumentsSettings
-from .sources import Loaded, load_source
+from .sources import Loaded, load_source, split_member
 from .worker import WorkerPool
 
 __all__ = ["DocumentReader", "Opened", "parse_pages"]
 
 _CONVERT = "memento.servers.documents.formats:convert"
-_PAGES = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)?\s*)?$")
+_CONVERT_MEMBER = "memento.servers.documents.formats:convert_member"
+_PAGES = re.compile(r"^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})?\s*)?$")  # nine digits: past any real page count
 
 
 @dataclass(frozen=True)
 class Opened:
-    loaded: Loaded
+    """A converted document and where it came from."""
+
+    name: str  # file or member name, for display
+    origin: str  # a path, a URL, "data: URI", or any of these followed by !member
+    size_bytes: int
     document: Document
     cached: bool
+    content_type: str = ""
+
+
+def _identify(loaded: Loaded) -> tuple[str, str]:
+    """The content's SHA-256 and detected format: seconds of CPU for a large file, so run on a thread."""
+    head = loaded.data[:8192]
+    zip_names = zip_member_names(loaded.data) if head.startswith(b"PK") else None
+    return hashlib.sha256(loaded.data).hexdigest(), detect_format(head, loaded.name, zip_names)
 
 
 class DocumentReader:
@@ -46,6 +63,7 @@ class DocumentReader:
             ocr_languages=settings.ocr_languages,
             zip_max_members=settings.documents_zip_max_members,
             zip_max_bytes=int(settings.documents_zip_max_bytes),
+            member_max_bytes=min(int(settings.documents_max_bytes), int(settings.documents_zip_max_bytes)),
         )
         self.pool = WorkerPool(settings.documents_workers, int(settings.documents_memory_limit), settings.documents_timeout_s)
         self.cache = DocumentCache(int(settings.documents_cache_bytes))
@@ -54,18 +72,30 @@ class DocumentReader:
         self.pool.close()
 
     async def open(self, source: str, *, metadata_only: bool = False) -> Opened:
-        loaded = await load_source(source, self.settings, self.options)
-        head = loaded.data[:8192]
-        zip_names = zip_member_names(loaded.data) if head.startswith(b"PK") else None
-        fmt = detect_format(head, loaded.name, zip_names)
+        outer, members = split_member(source.strip())
+        loaded = await load_source(outer, self.settings)
+        digest, fmt = await anyio.to_thread.run_sync(_identify, loaded)
         options = replace(self.options, metadata_only=True) if metadata_only else self.options
-        key = f"{hashlib.sha256(loaded.data).hexdigest()}:{fmt}:{hash(options)}"
-        document = self.cache.get(key)
-        if document is not None:
-            return Opened(loaded, document, True)
+        if members:
+            return await self._open_member(loaded, digest, tuple(members), options)
+        key = f"{digest}:{fmt}:{hash(options)}"
+        entry = self.cache.get(key)
+        if isinstance(entry, Document):
+            return Opened(loaded.name, loaded.origin, len(loaded.data), entry, True, loaded.content_type)
         document = await self.pool.call(_CONVERT, Blob(loaded.data, loaded.name, fmt), options)
         self.cache.put(key, document)
-        return Opened(loaded, document, False)
+        return Opened(loaded.name, loaded.origin, len(loaded.data), document, False, loaded.content_type)
+
+    async def _open_member(self, archive: Loaded, digest: str, members: tuple[str, ...], options: ConvertOptions) -> Opened:
+        # The member is expanded in the worker, under its memory and time limits; only its document comes back.
+        origin = "!".join((archive.origin, *members))
+        key = f"{digest}!{'!'.join(members)}:{hash(options)}"
+        entry = self.cache.get(key)
+        cached = isinstance(entry, Extracted)
+        if not isinstance(entry, Extracted):
+            entry = await self.pool.call(_CONVERT_MEMBER, Blob(archive.data, archive.name, "zip"), members, options)
+            self.cache.put(key, entry)
+        return Opened(entry.name, origin, entry.size_bytes, entry.document, cached)
 
     async def read(self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None) -> tuple[Opened, Page]:
         opened = await self.open(source)
@@ -77,10 +107,10 @@ class DocumentReader:
         opened = await self.open(source, metadata_only=True)
         facts = {
             "format": opened.document.format,
-            "size_bytes": len(opened.loaded.data),
-            "name": opened.loaded.name,
-            "origin": opened.loaded.origin,
-            **({"content_type": opened.loaded.content_type} if opened.loaded.content_type else {}),
+            "size_bytes": opened.size_bytes,
+            "name": opened.name,
+            "origin": opened.origin,
+            **({"content_type": opened.content_type} if opened.content_type else {}),
             **opened.document.metadata,
         }
         return opened, facts
@@ -109,14 +139,14 @@ def parse_pages(spec: str, document: Document) -> list[int]:
             continue
         match = _PAGES.match(part)
         if not match:
-            raise InvalidInput(f'Malformed pages {spec!r}: use numbers and ranges like "3-5,9" (1-based).')
+            raise InvalidInput(f'Malformed pages {shown(spec)!r}: use numbers and ranges like "3-5,9" (1-based).')
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) else (count if part.strip().endswith("-") else first)
         if first < 1 or last < first:
-            raise InvalidInput(f"Malformed range {part.strip()!r} in pages: ranges go from low to high, starting at 1.")
+            raise InvalidInput(f"Malformed range {shown(part.strip())!r} in pages: ranges go from low to high, starting at 1.")
         if first > count:
             raise InvalidInput(f"pages asks for {kind} {first}, but the document has {count} {kind}s.")
         numbers.extend(range(first, min(last, count) + 1))
     if not numbers:
-        raise InvalidInput(f'pages {spec!r} selects nothing: use numbers and ranges like "3-5,9".')
+        raise InvalidInput(f'pages {shown(spec)!r} selects nothing: use numbers and ranges like "3-5,9".')
     return sorted(set(numbers))

@@ -1,10 +1,12 @@
 """Turn a `source` string into bytes: a path under the allowed roots, a file: or data: URI,
-an http(s) URL, or a member of a zip archive (`archive.zip!inner/path.pdf`).
+or an http(s) URL. A zip member (`archive.zip!inner/path.pdf`) is split off here
+but expanded in the conversion worker (`formats.convert_member`), never in the server.
 
 Everything that could read too much is bounded before it is read: file sizes
-are checked with stat, downloads stop at the limit, archive members are read
-in chunks up to the limit. Paths are resolved (symlinks followed, `..`
-collapsed) before they are checked against the roots.
+are checked with fstat, downloads stop at the limit. Paths are resolved
+(symlinks followed, `..` collapsed) before they are checked against the roots.
+Only regular files are opened, without blocking (a named pipe would otherwise
+wait for a writer), and local reads run on a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -13,21 +15,27 @@ import base64
 import binascii
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, TooLarge
+import anyio.to_thread
+
+from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, TooLarge, shown
 from memento.servers.common.http import download
 
-from .formats import ConvertOptions
-from .formats.archives import open_archive
 from .settings import DocumentsSettings
 
-__all__ = ["Loaded", "load_source"]
+__all__ = ["Loaded", "load_source", "read_local", "split_member"]
 
 _MEMBER = re.compile(r"(?<=\.zip)!", re.IGNORECASE)
-_CHUNK = 1024 * 1024
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 @dataclass(frozen=True)
@@ -44,18 +52,11 @@ def split_member(source: str) -> tuple[str, list[str]]:
     return parts[0], [p.lstrip("/") for p in parts[1:]]
 
 
-async def load_source(source: str, settings: DocumentsSettings, options: ConvertOptions) -> Loaded:
+async def load_source(source: str, settings: DocumentsSettings) -> Loaded:
+    """The bytes of `source` (with no `!member` part: the caller splits that off with `split_member`)."""
     source = source.strip()
     if not source:
         raise InvalidInput("source is empty: pass a file path, a file:/data: URI or an http(s) URL.")
-    outer, members = split_member(source)
-    loaded = await _load_outer(outer, settings)
-    for member in members:
-        loaded = read_member(loaded, member, settings, options)
-    return loaded
-
-
-async def _load_outer(source: str, settings: DocumentsSettings) -> Loaded:
     scheme = urlsplit(source).scheme.lower() if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", source) else ""
     if scheme in ("http", "https"):
         fetched = await download(
@@ -72,11 +73,11 @@ async def _load_outer(source: str, settings: DocumentsSettings) -> Loaded:
     if scheme == "file":
         parts = urlsplit(source)
         if parts.netloc not in ("", "localhost"):
-            raise InvalidInput(f"file: URIs must name a local file (file:///path), not host {parts.netloc!r}.")
-        return _read_local(unquote(parts.path), settings)
+            raise InvalidInput(f"file: URIs must name a local file (file:///path), not host {shown(parts.netloc)!r}.")
+        return await _load_local(unquote(parts.path), settings)
     if len(scheme) > 1:  # one letter is a Windows drive, anything longer an unknown scheme
-        raise InvalidInput(f"Unsupported source scheme {scheme!r}: use a file path, file:, data:, http: or https:.")
-    return _read_local(source, settings)
+        raise InvalidInput(f"Unsupported source scheme {shown(scheme)!r}: use a file path, file:, data:, http: or https:.")
+    return await _load_local(source, settings)
 
 
 def resolve_local(raw: str, roots: list[Path]) -> Path:
@@ -84,33 +85,65 @@ def resolve_local(raw: str, roots: list[Path]) -> Path:
     candidate = Path(os.path.expanduser(raw))
     if not candidate.is_absolute():
         candidate = roots[0] / candidate
-    real = Path(os.path.realpath(candidate))
-    if not any(real == root or real.is_relative_to(root) for root in roots):
+    try:
+        real = Path(os.path.realpath(candidate))
+        inside = any(real == root or real.is_relative_to(root) for root in roots)
+        exists = inside and real.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte…
+        raise InvalidInput(f"{shown(raw)} is not a usable path ({exc.__class__.__name__}).") from exc
+    if not inside:
         allowed = ", ".join(str(r) for r in roots)
         raise AccessDenied(
-            f"{raw} is outside the folders this server may read ({allowed}). "
+            f"{shown(raw)} is outside the folders this server may read ({allowed}). "
             "Pass a path inside them, or set MEMENTO_DOCUMENTS_ROOTS to include its folder."
         )
-    if not real.exists():
-        raise NotFound(f"No such file: {raw} (looked for {real}).")
+    if not exists:
+        raise NotFound(f"No such file: {shown(raw)} (looked for {shown(str(real))}).")
     if real.is_dir():
-        raise InvalidInput(f"{raw} is a folder, not a file. Pass the path of one file inside it.")
+        raise InvalidInput(f"{shown(raw)} is a folder, not a file. Pass the path of one file inside it.")
     return real
 
 
-def _read_local(raw: str, settings: DocumentsSettings) -> Loaded:
+async def _load_local(raw: str, settings: DocumentsSettings) -> Loaded:
     path = resolve_local(raw, settings.documents_roots)
-    limit = int(settings.documents_max_bytes)
-    size = path.stat().st_size
-    if size > limit:
-        raise TooLarge(f"{raw} is {size:,} bytes, over the {limit:,}-byte limit (MEMENTO_DOCUMENTS_MAX_BYTES); it was not read.")
-    if not os.access(path, os.R_OK):
-        raise AccessDenied(f"{raw} exists but this server has no permission to read it.")
-    with path.open("rb") as handle:
+    # A slow disk or network share must not stall every other call: read on a thread.
+    data = await anyio.to_thread.run_sync(read_local, path, raw, int(settings.documents_max_bytes))
+    return Loaded(data, path.name, str(path))
+
+
+def read_local(path: Path, raw: str, limit: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit`; anything else is refused without waiting on it.
+
+    The file is opened non-blocking and checked on the open descriptor, so a
+    path swapped for a pipe or a device after it was resolved is refused too.
+    """
+    name = shown(raw)
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(name, mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except PermissionError as exc:
+        raise AccessDenied(f"{name} exists but this server has no permission to read it.") from exc
+    except FileNotFoundError as exc:
+        raise NotFound(f"No such file: {name}.") from exc
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise _not_regular(name, status.st_mode)
+        if status.st_size > limit:
+            raise TooLarge(
+                f"{name} is {status.st_size:,} bytes, over the {limit:,}-byte limit (MEMENTO_DOCUMENTS_MAX_BYTES); it was not read."
+            )
         data = handle.read(limit + 1)
     if len(data) > limit:  # grew while we looked
-        raise TooLarge(f"{raw} is over the {limit:,}-byte limit; it was not read.")
-    return Loaded(data, path.name, str(path))
+        raise TooLarge(f"{name} is over the {limit:,}-byte limit; it was not read.")
+    return data
+
+
+def _not_regular(name: str, mode: int) -> InvalidInput:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a file")
+    return InvalidInput(f"{name} is not a regular file (it is {kind}); only regular files can be read. Pass the path of a document.")
 
 
 def _data_uri(source: str, limit: int) -> Loaded:
@@ -129,31 +162,3 @@ def _data_uri(source: str, limit: int) -> Loaded:
         data = unquote_to_bytes(payload)
     extension = {"application/pdf": ".pdf", "text/csv": ".csv", "application/json": ".json"}.get(content_type, "")
     return Loaded(data, f"data{extension}", "data: URI", content_type)
-
-
-def read_member(archive_source: Loaded, member: str, settings: DocumentsSettings, options: ConvertOptions) -> Loaded:
-    """Read one member of a zip archive, never more than the size limits allow."""
-    limit = min(int(settings.documents_max_bytes), int(settings.documents_zip_max_bytes))
-    with open_archive(archive_source.data, options, archive_source.name) as archive:
-        try:
-            info = archive.getinfo(member)
-        except KeyError:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            close = [n for n in names if n.lower().endswith(member.lower().rsplit("/", 1)[-1])][:5]
-            hint = f" Did you mean: {', '.join(close)}?" if close else f" It holds {len(names)} files; read the archive to list them."
-            raise NotFound(f"{archive_source.name} has no member {member!r}.{hint}") from None
-        if info.is_dir():
-            raise InvalidInput(f"{member!r} is a folder inside {archive_source.name}; name a file.")
-        if info.flag_bits & 0x1:
-            raise AccessDenied(f"{member!r} in {archive_source.name} is password-protected and cannot be read.")
-        if info.file_size > limit:
-            raise TooLarge(f"{member!r} expands to {info.file_size:,} bytes, over the {limit:,}-byte limit.")
-        chunks = []
-        size = 0
-        with archive.open(info) as handle:  # sizes in the header can lie: count what really comes out
-            while chunk := handle.read(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(f"{member!r} expands past the {limit:,}-byte limit; it looks like a zip bomb.")
-                chunks.append(chunk)
-    return Loaded(b"".join(chunks), member.rsplit("/", 1)[-1], f"{archive_source.origin}!{member}")

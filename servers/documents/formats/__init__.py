@@ -4,6 +4,9 @@ A module exposes `FORMATS` and `convert(blob, options) -> Document`. Modules are
 imported on first use (inside the conversion worker), so the server starts
 without loading PyMuPDF, Office readers or Pillow. Adding a format touches one
 module and one line of `_MODULES`.
+
+`convert_member` is the worker's entry for `archive.zip!member`: the member is
+expanded and converted in the worker, so its bytes never reach the server.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from memento.servers.common.errors import UnsupportedFormat
 
 from ..model import Document
 
-__all__ = ["Blob", "ConvertOptions", "convert", "SUPPORTED"]
+__all__ = ["Blob", "ConvertOptions", "Extracted", "convert", "convert_member", "SUPPORTED"]
 
 _MODULES = {
     "pdf": "pdf",
@@ -56,7 +59,17 @@ class ConvertOptions:
     ocr_languages: str = "eng"
     zip_max_members: int = 10_000
     zip_max_bytes: int = 1024**3
+    member_max_bytes: int = 200 * 1024**2  # largest archive member expanded
     metadata_only: bool = False
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A converted archive member, with what the server says about it (it never holds the bytes)."""
+
+    document: Document
+    name: str  # the member's file name
+    size_bytes: int  # its expanded size
 
 
 class _Reader(Protocol):
@@ -78,3 +91,17 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         )
     reader: _Reader = importlib.import_module(f"{__name__}.{module_name}")
     return reader.convert(blob, options)
+
+
+def convert_member(blob: Blob, members: tuple[str, ...], options: ConvertOptions) -> Extracted:
+    """Expand `blob`'s member path (`members[0]` of the archive, `members[1]` of that member…) and convert it."""
+    from ..detect import detect_format, zip_member_names
+    from .archives import read_member
+
+    data, name = blob.data, blob.name
+    for member in members:
+        data = read_member(data, name, member, options)
+        name = member.rsplit("/", 1)[-1]
+    head = data[:8192]
+    fmt = detect_format(head, name, zip_member_names(data) if head.startswith(b"PK") else None)
+    return Extracted(convert(Blob(data, name, fmt), options), name, len(data))

@@ -1,7 +1,8 @@
-"""Zip archives: a listing of members, with guards against zip bombs.
+"""Zip archives: a listing of members, and one member's bytes, with guards against zip bombs.
 
-Reading one member is `archive.zip!inner/path`; the extraction lives in
-`memento.servers.documents.sources`, which applies the same limits while it reads.
+Reading one member is `archive.zip!inner/path`: `read_member` expands it here,
+inside the conversion worker (whose memory is capped), counting what really
+comes out rather than trusting the sizes in the header.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import io
 import zipfile
 
-from memento.servers.common.errors import ConversionFailed, TooLarge
+from memento.servers.common.errors import AccessDenied, ConversionFailed, InvalidInput, NotFound, TooLarge, shown
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions
 from .tables import markdown_table
 
 FORMATS = ("zip",)
+_CHUNK = 1024 * 1024
 
 
 def open_archive(data: bytes, options: ConvertOptions, name: str = "archive") -> zipfile.ZipFile:
@@ -53,3 +55,30 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
     rows += [[m.filename, f"{m.file_size:,}", "{:04d}-{:02d}-{:02d} {:02d}:{:02d}".format(*m.date_time[:5])] for m in members]
     hint = f'Zip archive with {len(members)} member(s). Read one with `read_document("{blob.name or "archive.zip"}!<member path>")`.\n\n'
     return Document("zip", [Section(hint + markdown_table(rows, options.max_rows))], metadata)
+
+
+def read_member(data: bytes, archive_name: str, member: str, options: ConvertOptions) -> bytes:
+    """The bytes of `member` of the zip `data`, never more than `options.member_max_bytes`."""
+    limit = options.member_max_bytes
+    quoted = repr(shown(member))
+    with open_archive(data, options, archive_name) as archive:
+        try:
+            info = archive.getinfo(member)
+        except KeyError:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            close = [n for n in names if n.lower().endswith(member.lower().rsplit("/", 1)[-1])][:5]
+            hint = f" Did you mean: {', '.join(close)}?" if close else f" It holds {len(names)} files; read the archive to list them."
+            raise NotFound(f"{archive_name} has no member {quoted}.{hint}") from None
+        if info.is_dir():
+            raise InvalidInput(f"{quoted} is a folder inside {archive_name}; name a file.")
+        if info.flag_bits & 0x1:
+            raise AccessDenied(f"{quoted} in {archive_name} is password-protected and cannot be read.")
+        if info.file_size > limit:
+            raise TooLarge(f"{quoted} expands to {info.file_size:,} bytes, over the {limit:,}-byte limit.")
+        out = io.BytesIO()
+        with archive.open(info) as handle:  # sizes in the header can lie: count what really comes out
+            while chunk := handle.read(_CHUNK):
+                if out.tell() + len(chunk) > limit:
+                    raise TooLarge(f"{quoted} expands past the {limit:,}-byte limit; it looks like a zip bomb.")
+                out.write(chunk)
+    return out.getvalue()
