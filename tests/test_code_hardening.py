@@ -5,13 +5,17 @@ outlive their call, nested user namespaces. Each case checks what happened on th
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import anyio
 import pytest
+from mcp import Client
 
+from memento.servers.code.server import build
 from memento.servers.code.settings import CodeSettings
+from tests.code_helpers import run
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +92,112 @@ def test_pip_gets_canonical_names_wheels_only_and_neither_configuration_nor_vari
     assert argv[argv.index("--") + 1 :] == names
     env = packages.pip_environment(tmp_path)
     assert not any(k.startswith("PIP_") for k in env) and "OPENAI_API_KEY" not in env and env["HOME"] == str(tmp_path)
+
+
+# ---- 6. every session has its own process budget ----------------------------------------------------------------
+
+_HOG = """
+import pathlib, threading, time
+stop = threading.Event()
+held = []
+try:
+    while True:
+        thread = threading.Thread(target=stop.wait, args=(30,), daemon=True)
+        thread.start()
+        held.append(thread)
+except RuntimeError:
+    pass
+pathlib.Path('full').write_text(str(len(held)))
+deadline = time.monotonic() + 30
+while not pathlib.Path('release').exists() and time.monotonic() < deadline:
+    time.sleep(0.02)
+stop.set()
+len(held)
+"""
+
+
+@ROOT_ONLY
+async def test_a_session_using_all_its_processes_leaves_other_sessions_and_servers_able_to_run(tmp_path: Path) -> None:
+    one = build(_settings(tmp_path / "one", max_processes="16"))
+    two = build(_settings(tmp_path / "two", max_processes="16"))
+    hog_folder = tmp_path / "one" / "workspaces" / "hog"
+    outcome: dict = {}
+    async with Client(one) as first, Client(two) as second:
+
+        async def hog() -> None:
+            outcome["hog"] = await run(first, _HOG, session="hog", timeout_s=60)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(hog)
+            await _until(lambda: (hog_folder / "full").exists())
+            try:
+                for client, session in ((first, "neighbour"), (second, "other-server")):
+                    result, text, _ = await run(
+                        client, "import threading\nt = threading.Thread(target=print)\nt.start(); t.join()\n6 * 7", session=session
+                    )
+                    assert not result.is_error and text.endswith("Out: 42"), (session, text)
+            finally:
+                (hog_folder / "release").write_text("")
+    _, text, _ = outcome["hog"]
+    assert int((hog_folder / "full").read_text()) >= 10, text  # it really held (nearly) all of its 16
+
+
+@ROOT_ONLY
+async def test_an_interpreter_that_cannot_start_is_a_clean_tool_error(tmp_path: Path) -> None:
+    uid = 3_999_917  # the only sandbox user this server may use; this test fills its process budget first
+    sleepers = [subprocess.Popen(["sleep", "60"], user=uid, group=uid, extra_groups=[], stdin=subprocess.DEVNULL) for _ in range(4)]
+    try:
+        async with Client(build(_settings(tmp_path, max_processes="4", uid_range=f"{uid}-{uid}"))) as client:
+            result, text, _ = await run(client, "6 * 7")
+            assert result.is_error and "Traceback" not in text and 'File "' not in text, text
+            assert "could not start" in text and "MEMENTO_CODE_MAX_PROCESSES" in text, text
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+
+
+@ROOT_ONLY
+async def test_when_every_sandbox_user_is_taken_a_new_session_is_told_so(tmp_path: Path) -> None:
+    uid = 3_999_918
+    async with Client(build(_settings(tmp_path, uid_range=f"{uid}-{uid}"))) as client:
+        result, text, _ = await run(client, "1", session="first")
+        assert not result.is_error
+        result, text, _ = await run(client, "1", session="second")
+        assert result.is_error and "MEMENTO_CODE_UID_RANGE" in text and "Traceback" not in text, text
+        await client.call_tool("reset_session", {"session": "first"})  # its user is free again
+        result, text, _ = await run(client, "open('f', 'w').write('x')", session="second")
+        assert not result.is_error, text
+
+
+def test_a_sandbox_user_id_is_held_by_one_session_on_the_whole_machine_until_released() -> None:
+    from memento.servers.code.users import SandboxUsers
+    from memento.servers.common.errors import ServerError
+
+    first_server, second_server = SandboxUsers(3_999_930, 3_999_931), SandboxUsers(3_999_930, 3_999_931)
+    a = first_server.take("home\0a")
+    b = second_server.take("home\0a")  # the same session name in another server: the other id
+    assert {a.uid, b.uid} == {3_999_930, 3_999_931}
+    with pytest.raises(ServerError, match="MEMENTO_CODE_UID_RANGE"):
+        first_server.take("home\0c")
+    a.release()
+    c = second_server.take("home\0c")
+    assert c.uid == a.uid
+    for lease in (b, c):
+        lease.release()
+
+
+@ROOT_ONLY
+def test_a_workspace_is_handed_to_its_user_without_following_links(tmp_path: Path) -> None:
+    from memento.servers.code import workspace
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("host")
+    ws = tmp_path / "ws"
+    (ws / "sub").mkdir(parents=True)
+    (ws / "sub" / "f.txt").write_text("x")
+    os.symlink(outside, ws / "link")
+    os.symlink(tmp_path, ws / "sub" / "up")
+    workspace.hand_over(ws, 3_999_940)
+    assert {p.lstat().st_uid for p in [ws, *ws.rglob("*")]} == {3_999_940}
+    assert outside.stat().st_uid == os.getuid() and tmp_path.stat().st_uid == os.getuid()

@@ -161,7 +161,7 @@ def test_the_sandbox_command_carries_no_server_secret_and_mounts_only_what_it_ne
     sandbox = Sandbox(settings)
     sandbox.bwrap = "/usr/bin/bwrap"
     paths = SessionPaths(workspace=tmp_path / "ws", site=tmp_path / "site")
-    launch = sandbox.launch(paths)
+    launch = sandbox.launch(paths, uid=3_000_000 if sandbox.per_session_users else None)
     assert "sk-test-secret" not in " ".join(launch.argv) + " ".join(launch.env.values())
     assert "OPENAI_API_KEY" not in launch.env and launch.env["HOME"] == "/workspace"
     argv = launch.argv

@@ -28,7 +28,7 @@ from .kernel_io import HEADER, MAX_FRAME, marker, write_frame
 from .output import Capture, OutputPipe
 from .sandbox import Launch
 
-__all__ = ["CallOutcome", "Interpreter", "Spawner"]
+__all__ = ["CallOutcome", "Interpreter", "Spawner", "StartFailed"]
 
 log = logging.getLogger("memento.code")
 
@@ -36,6 +36,14 @@ _TICK_S = 0.05  # how often a running call checks its deadline and its workspace
 _INTERRUPT_GRACE_S = 2.0  # time the code gets to yield after an interrupt before the sandbox is killed
 _MARKER_WAIT_S = 2.0  # time the output of a finished call may take to arrive
 _START_TIMEOUT_S = 60.0
+
+
+class StartFailed(ServerError):
+    """The interpreter did not start; `reason` is one line (never a traceback)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The session's interpreter could not start ({reason}).")
+        self.reason = reason
 
 
 class Spawner:
@@ -165,15 +173,21 @@ class Interpreter:
         return not self._closed and self.process.poll() is None
 
     def wait_ready(self) -> None:
+        """Wait for the kernel's first frame; raise `StartFailed` with one line saying why it did not come."""
         try:
             ready = self._replies.next(_START_TIMEOUT_S)
         except EOFError:
             ready = None
-        if not ready or ready.get("op") != "ready":
-            self.kill()
-            self.stderr.join(1.0)
-            detail = " ".join(self.stderr.stray().split())[-800:] or self.exit_status() or "no answer"
-            raise ServerError(f"The sandboxed interpreter did not start: {detail}")
+        if ready and ready.get("op") == "ready":
+            return
+        self.kill()
+        self.stderr.join(1.0)
+        if ready and ready.get("op") == "failed":
+            reason = str(ready.get("error"))[:500]
+        else:  # bwrap or Python failed before the kernel could say: the last line of what they printed
+            lines = [line.strip() for line in self.stderr.stray().splitlines() if line.strip()]
+            reason = (lines[-1][:500] if lines else "") or self.exit_status() or "no answer"
+        raise StartFailed(reason)
 
     def call(self, request: dict, timeout_s: float, watchdog: Callable[[], str | None] | None = None) -> CallOutcome:
         """Run one request; never raises for what the code does, only reports it."""

@@ -69,11 +69,14 @@ class Kernel:
         except BaseException:  # the server is gone (EOF) or spoke nonsense: nothing left to serve
             os._exit(0)
 
-    def serve(self) -> None:
+    def start(self) -> None:
+        """Everything that can fail before the first request: the reader thread may meet the process limit."""
         signal.signal(signal.SIGINT, self._on_interrupt)
         signal.signal(signal.SIGXCPU, self._on_cpu_limit)
         threading.Thread(target=self.read_requests, name="requests", daemon=True).start()
         write_frame(self.replies, {"op": "ready", "pid": self.pid})
+
+    def serve(self) -> None:
         while True:
             request = self.pending.get()
             try:
@@ -381,18 +384,26 @@ def _set_limits(config: dict) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    _drop_privileges(config.get("uid"), config.get("gid"))
-    # os.dup makes non-inheritable copies: processes the code starts never see the protocol pipes.
-    requests, replies = os.dup(0), os.dup(config["reply_fd"])
-    os.close(config["reply_fd"])
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    out, err = os.dup(1), os.dup(2)
-    _set_limits(config)
-    kernel = Kernel(config, requests, replies, out, err)
-    kernel._add_site()
-    sys.path[:0] = [os.getcwd()]  # import modules written to the workspace, as a notebook does
+    replies = config["reply_fd"]
+    try:
+        _drop_privileges(config.get("uid"), config.get("gid"))
+        # os.dup makes non-inheritable copies: processes the code starts never see the protocol pipes.
+        requests, replies = os.dup(0), os.dup(config["reply_fd"])
+        os.close(config["reply_fd"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        out, err = os.dup(1), os.dup(2)
+        _set_limits(config)
+        kernel = Kernel(config, requests, replies, out, err)
+        kernel._add_site()
+        sys.path[:0] = [os.getcwd()]  # import modules written to the workspace, as a notebook does
+        kernel.start()
+    except BaseException as exc:  # say why in one line, for the server to pass on; a traceback helps no model
+        try:
+            write_frame(replies, {"op": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(3)
     kernel.serve()
 
 

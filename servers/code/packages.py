@@ -82,7 +82,7 @@ def _rebuilt(requirement) -> str:
     """The requirement with its canonical name (letters, digits and '-' only): pip cannot read it as a path."""
     from packaging.utils import canonicalize_name
 
-    text = canonicalize_name(requirement.name)
+    text = str(canonicalize_name(requirement.name))
     if requirement.extras:
         text += "[" + ",".join(sorted(canonicalize_name(e) for e in requirement.extras)) + "]"
     text += str(requirement.specifier)

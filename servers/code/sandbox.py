@@ -86,7 +86,9 @@ class Sandbox:
         self.sandboxed = settings.code_sandbox == "bwrap"
         self.python = str(settings.code_python or sys.executable)
         self.as_root = os.geteuid() == 0
-        self.uid = settings.code_sandbox_uid if (self.sandboxed and self.as_root) else None
+        # As root, each session's code runs as a user id of its own (see users.py); otherwise as the server's user,
+        # in a user namespace of its own.
+        self.per_session_users = self.sandboxed and self.as_root
         self.bwrap = shutil.which(settings.code_bwrap) if self.sandboxed else None
         self.setpriv: list[str] = []
         self.disable_userns = False
@@ -128,38 +130,44 @@ class Sandbox:
             )
 
     def _write_etc(self) -> None:
-        """Minimal passwd, group and hosts files, so `whoami` and friends work without the host's."""
-        uid = self.uid if self.uid is not None else os.getuid()
-        files = {
-            "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{uid}:sandbox:{WORKSPACE}:/bin/sh\n",
-            "group": f"root:x:0:\nsandbox:x:{uid}:\n",
-            "hosts": "127.0.0.1 localhost\n::1 localhost\n",
-            "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
-        }
-        self.etc_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            path = self.etc_dir / name
-            if not path.exists() or path.read_text() != text:
-                path.write_text(text)
+        """Minimal hosts and nsswitch files, so names resolve without the host's."""
+        _write_files(
+            self.etc_dir,
+            {"hosts": "127.0.0.1 localhost\n::1 localhost\n", "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n"},
+        )
+
+    def _users_folder(self, uid: int | None) -> Path:
+        """passwd and group naming the code's user, so `whoami` and friends work without the host's files."""
+        uid = os.getuid() if uid is None else uid
+        folder = self.etc_dir / "users" / str(uid)
+        _write_files(
+            folder,
+            {
+                "passwd": f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{uid}:sandbox:{WORKSPACE}:/bin/sh\n",
+                "group": f"root:x:0:\nsandbox:x:{uid}:\n",
+            },
+        )
+        return folder
 
     # ---- per session --------------------------------------------------------------------------------
 
     def prepare(self, paths: SessionPaths) -> None:
-        """Create a session's folders, owned by the user the code runs as."""
+        """Create a session's folders (the workspace is handed to the code's user when a session starts)."""
         paths.workspace.mkdir(parents=True, exist_ok=True)
         paths.site.mkdir(parents=True, exist_ok=True)
-        if self.uid is not None and paths.workspace.stat().st_uid != self.uid:
-            os.chown(paths.workspace, self.uid, self.uid)
 
-    def launch(self, paths: SessionPaths) -> Launch:
+    def launch(self, paths: SessionPaths, uid: int | None = None) -> Launch:
+        """The command starting a session's interpreter; as root, `uid` is the user its code runs as."""
         if not self.sandboxed:
             return self._plain(paths)
-        config = kernel_config(self.settings, site=_SITE, sandboxed=True, uid=self.uid)
+        if self.per_session_users and uid is None:
+            raise ValueError("a sandbox started by root needs the session's user id")
+        config = kernel_config(self.settings, site=_SITE, sandboxed=True, uid=uid)
         command = [self.python, "-I", f"{_KERNEL_DIR}/kernel.py", json.dumps(config.as_dict())]
-        return Launch(argv=self._sandboxed(paths, command), env=self._env(), cwd="/")
+        return Launch(argv=self._sandboxed(paths, command, uid), env=self._env(), cwd="/")
 
-    def _sandboxed(self, paths: SessionPaths, command: list[str]) -> list[str]:
-        return [*self.setpriv, self.bwrap or "bwrap", *self._bwrap_options(paths), "--", *command]
+    def _sandboxed(self, paths: SessionPaths, command: list[str], uid: int | None = None) -> list[str]:
+        return [*self.setpriv, self.bwrap or "bwrap", *self._bwrap_options(paths, uid), "--", *command]
 
     def _plain(self, paths: SessionPaths) -> Launch:
         config = kernel_config(self.settings, site=str(paths.site), sandboxed=False, uid=None)
@@ -186,7 +194,7 @@ class Sandbox:
             "NUMEXPR_MAX_THREADS": threads,
         }
 
-    def _bwrap_options(self, paths: SessionPaths) -> list[str]:
+    def _bwrap_options(self, paths: SessionPaths, uid: int | None) -> list[str]:
         s = self.settings
         options = [
             "--die-with-parent",
@@ -218,8 +226,11 @@ class Sandbox:
                 options += ["--ro-bind", str(path), str(path)]
         for name in _ETC:
             options += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        for name in ("passwd", "group", "hosts", "nsswitch.conf"):
+        for name in ("hosts", "nsswitch.conf"):
             options += ["--ro-bind", str(self.etc_dir / name), f"/etc/{name}"]
+        users = self._users_folder(uid)
+        for name in ("passwd", "group"):
+            options += ["--ro-bind", str(users / name), f"/etc/{name}"]
         options += ["--proc", "/proc", "--dev", "/dev"]
         options += ["--perms", "1777", "--size", str(int(s.code_tmp_size)), "--tmpfs", "/tmp"]
         options += ["--perms", "1777", "--size", str(int(s.code_tmp_size)), "--tmpfs", "/dev/shm"]
@@ -252,6 +263,14 @@ def _read_only_at_same_path(folders: tuple[str, ...]) -> list[str]:
         options += ["--ro-bind", str(folder), str(folder)]
         bound.append(folder)
     return options
+
+
+def _write_files(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = folder / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
 
 
 def _runs(argv: list[str]) -> bool:

@@ -96,9 +96,15 @@ class CodeService:
             append,
             int(self.settings.code_max_file_size),
             int(self.settings.code_workspace_size),
-            self.sandbox.uid,
+            self._owner(session_name),
         )
         return WriteResult(path=shown, size=size)
+
+    def _owner(self, session_name: str) -> int | None:
+        """As root, files the server writes belong to the workspace's user, so the code can change them."""
+        if not self.sandbox.per_session_users:
+            return None
+        return self.sessions.get(session_name).paths.workspace.stat().st_uid
 
     # ---- packages and sessions ----------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from memento.servers.common.errors import InvalidInput, ServerError, TimedOut
 
 from . import workspace
-from .interpreter import CallOutcome, Interpreter, Spawner
+from .interpreter import CallOutcome, Interpreter, Spawner, StartFailed
 from .sandbox import Sandbox, SessionPaths
 from .settings import CodeSettings
+from .users import SandboxUsers, UserLease
 
 __all__ = ["Session", "Sessions", "SESSION_PATTERN"]
 
@@ -42,6 +43,7 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     calls: int = 0
     note: str | None = None  # why the interpreter was stopped since the last call, told once
+    user: UserLease | None = None  # as root: the user id its code runs as, held while the interpreter lives
 
     @property
     def alive(self) -> bool:
@@ -57,6 +59,7 @@ class Sessions:
         self.settings = settings
         self.sandbox = sandbox
         self.spawner = Spawner()
+        self.users = SandboxUsers(*settings.uid_range) if sandbox.per_session_users else None
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -100,20 +103,58 @@ class Sessions:
             status = session.interpreter.exit_status() or "ended"
             session.interpreter.kill()
             session.interpreter = None
+            self._release_user(session)
             session.note = (
                 f"Note: the interpreter had ended since the last call ({status}); variables were lost, files in /workspace remain."
             )
         self._make_room(session)
-        launch = self.sandbox.launch(session.paths)
-        interpreter = Interpreter(launch, self.spawner, int(self.settings.code_max_output), plain=not self.sandbox.sandboxed)
+        uid = self._user_for(session)
         try:
-            interpreter.wait_ready()
-        except ServerError:
-            interpreter.kill()
+            launch = self.sandbox.launch(session.paths, uid)
+            interpreter = Interpreter(launch, self.spawner, int(self.settings.code_max_output), plain=not self.sandbox.sandboxed)
+            try:
+                interpreter.wait_ready()
+            except ServerError:
+                interpreter.kill()
+                raise
+        except StartFailed as exc:
+            self._release_user(session)
+            raise ServerError(self._start_failure(exc.reason)) from None
+        except BaseException:
+            self._release_user(session)
             raise
         session.interpreter = interpreter
         log.info("session %s: interpreter started (pid %d)", session.name, interpreter.pid)
         return interpreter
+
+    def _user_for(self, session: Session) -> int | None:
+        """As root: a user id of the session's own, and its workspace handed to that user."""
+        if self.users is None:
+            return None
+        if session.user is None:
+            session.user = self.users.take(f"{self.settings.home}\0{session.name}")
+        uid = session.user.uid
+        if session.paths.workspace.stat().st_uid != uid:
+            workspace.hand_over(session.paths.workspace, uid)
+        return uid
+
+    def _release_user(self, session: Session) -> None:
+        if session.user is not None:
+            session.user.release()
+            session.user = None
+
+    def _start_failure(self, reason: str) -> str:
+        text = f"The session's interpreter could not start ({reason})."
+        if "can't start new thread" in reason or "Resource temporarily unavailable" in reason:
+            who = "its sandbox user" if self.users is not None else "the server's user"
+            text += (
+                f" {who[0].upper() + who[1:]} already runs as many processes and threads as MEMENTO_CODE_MAX_PROCESSES "
+                f"allows ({self.settings.code_max_processes}). Try again in a moment; if it persists, another program "
+                "uses that user id (the operator can move the sandboxes with MEMENTO_CODE_UID_RANGE)."
+            )
+        else:
+            text += " Try again; if it persists, the server's sandbox needs attention (its log says more)."
+        return text
 
     def _make_room(self, newcomer: Session) -> None:
         with self._lock:
@@ -140,6 +181,7 @@ class Sessions:
         if session.interpreter is not None:
             session.interpreter.kill()
             session.interpreter = None
+            self._release_user(session)  # every process of that user in the sandbox is gone with it
             if note:
                 session.note = f"Note: {note}; variables were lost, files in /workspace remain."
                 log.info("session %s: %s", session.name, note)
@@ -215,6 +257,7 @@ class Sessions:
         for session in sessions:
             if session.interpreter is not None:
                 session.interpreter.kill()
+            self._release_user(session)
         self.spawner.close()
 
 

@@ -24,10 +24,11 @@ class CodeSettings(CommonSettings):
         "none: run code as a plain process with the server's rights (unsafe; warns on start and in every result).",
     )
     code_bwrap: str = Field(default="bwrap", description="The bubblewrap executable.")
-    code_sandbox_uid: int = Field(
-        default=65534,
-        ge=1,
-        description="When the server runs as root, the sandboxed code runs as this unprivileged user id (65534: nobody).",
+    code_uid_range: str = Field(
+        default="3000000-3065535",
+        description="When the server runs as root, each running session's code runs as its own unprivileged user id "
+        "from this range (first-last), so sessions never share a process budget; no other process on the machine "
+        "should use these ids. Its size bounds the sessions running at once on the machine, over all code servers.",
     )
     code_python: Path | None = Field(
         default=None,
@@ -82,6 +83,19 @@ class CodeSettings(CommonSettings):
         description="Package index URL for install_packages (empty: pip's own configuration, usually PyPI).",
     )
     code_install_timeout_s: float = Field(default=300.0, gt=0, description="Time limit of one install, in seconds.")
+
+    @field_validator("code_uid_range", mode="after")
+    @classmethod
+    def _uid_range(cls, value: str) -> str:
+        first, dash, last = value.replace(" ", "").partition("-")
+        if not (dash and first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) < 2**32 - 1):
+            raise ValueError("give a range of unprivileged user ids as first-last, e.g. 3000000-3065535")
+        return f"{int(first)}-{int(last)}"
+
+    @property
+    def uid_range(self) -> tuple[int, int]:
+        first, _, last = self.code_uid_range.partition("-")
+        return int(first), int(last)
 
     @field_validator("code_inputs", "code_python", mode="after")
     @classmethod

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound
 
-__all__ = ["Changes", "Entry", "Root", "changes", "snapshot", "total_size"]
+__all__ = ["Changes", "Entry", "Root", "changes", "hand_over", "snapshot", "total_size"]
 
 _MAX_LINKS = 40
 _WALK_LIMIT = 20_000  # entries a snapshot looks at; past this, changes deeper in are not reported
@@ -186,6 +186,31 @@ def list_entries(top: Path | int, recursive: bool, limit: int) -> tuple[list[Ent
 def snapshot(top: Path) -> dict[str, tuple[int, int]]:
     entries, _ = _walk(top)
     return {e.path: (e.size, e.mtime_ns) for e in entries if e.kind in ("file", "link")}
+
+
+def hand_over(top: Path, uid: int) -> None:
+    """Make `uid` the owner of a workspace and everything in it (links themselves, never what they point to).
+
+    Called only while no sandbox has the workspace mounted, so nothing swaps entries meanwhile; folders
+    are still opened with O_NOFOLLOW relative to their parent.
+    """
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    os.fchown(fd, uid, uid)
+    stack = [fd]
+    while stack:
+        fd = stack.pop()
+        try:
+            with os.scandir(fd) as listing:
+                names = [(item.name, item.is_dir(follow_symlinks=False)) for item in listing]
+            for name, is_folder in names:
+                try:
+                    os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
+                    if is_folder:
+                        stack.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd))
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
 
 
 def total_size(top: Path) -> int:
