@@ -101,7 +101,7 @@ class CaseBank:
             self.embedder.name,
             self.embedder.dimension,
         )
-        self.q = QPolicy(settings.casebank_dir / "policy")
+        self.q = QPolicy(settings.casebank_dir / "policy", settings.memory_min_transitions)
         self.mirror = StatsMirror(self.store.cases)
         self.limits = CaseLimits.of(settings)
 
@@ -265,13 +265,15 @@ class CaseBank:
                 case.mean_reward += (reward - case.mean_reward) / case.attempts
                 if reward > case.reward or (reward == case.reward and plan and not case.plan):
                     case.plan, case.answer, case.summary, case.tools = list(plan), answer, summary, list(tools)
-                    case.reward, replaced = reward, True
+                    case.reward, case.plan_run_id, replaced = reward, run_id, True
                 case.outcome = outcome or outcome_for(case.reward)
                 case.updated = now
             else:
                 near = self._near_duplicate(vector, case_id)
                 case = Case(task, list(plan), answer, reward, outcome, summary, list(tools), source, created=now, updated=now)
+                case.plan_run_id = run_id
             case.run_id = run_id
+            case.note_run(run_id, reward)
             case.near_duplicate_of = case.near_duplicate_of or (near or "")
             self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
             self.mirror.note([case])
@@ -351,35 +353,56 @@ class CaseBank:
         return rows
 
     def feedback(self, case_or_run_id: str, reward: float) -> dict[str, Any]:
-        """Set a reward that arrived later, for a run (its case and transitions) or for one case."""
+        """Set a reward that arrived later, for a run or for a case, and let everything it taught follow.
+
+        A run id (`run-…`): the run's transitions take the reward (and the shown cases' success counts
+        follow); its task's case corrects its mean reward, and takes the reward as its own only when
+        its stored plan is that run's. A case id (`case-…`): the case takes the reward, and so does
+        the run whose plan it holds, with that run's transitions.
+        """
         if not 0.0 <= reward <= 1.0:
             raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
         with self.store.writing():
-            updated_transitions = 0
             if case_or_run_id.startswith("case-"):
-                case_ids = [self.get(case_or_run_id).id]
-            else:
-                got = self.store.transitions.get(where={"run_id": case_or_run_id}, include=["metadatas"])
-                owners = self.store.cases.get(where={"run_id": case_or_run_id}, include=["metadatas"])
-                if not got["ids"] and not owners["ids"]:
-                    raise CaseNotFound(f"No run or case with id {case_or_run_id!r}.")
-                for meta in got["metadatas"]:
-                    before, after = meta["reward"] >= SUCCESS, reward >= SUCCESS
-                    if before != after:  # the shown case's success count follows the corrected outcome
-                        self._count_uses([meta["case_id"]], reward, delta_uses=0, delta_success=1 if after else -1)
-                if got["ids"]:
-                    self.store.transitions.update(ids=got["ids"], metadatas=[m | {"reward": reward} for m in got["metadatas"]])
-                updated_transitions = len(got["ids"])
-                case_ids = owners["ids"]
-            for case in self._read_cases(case_ids):
-                case.reward = reward
-                if case.attempts == 1:
-                    case.mean_reward = reward
-                case.outcome = outcome_for(reward)
-                case.updated = time.time()
-                self.store.cases.update(ids=[case.id], metadatas=[case.to_metadata()])
-                self.mirror.note([case])
-        return {"cases": list(case_ids), "transitions": updated_transitions}
+                case = self.get(case_or_run_id)
+                run = case.plan_run_id or (case.run_id if case.attempts == 1 else "")
+                transitions = self._rescore_transitions(run, reward) if run else 0
+                self._correct_case(case, run, reward, holds_plan=True)
+                return {"cases": [case.id], "transitions": transitions}
+            run = case_or_run_id
+            owners = self.store.cases.get(where={"$or": [{"run_id": run}, {"plan_run_id": run}]}, include=["metadatas", "documents"])
+            transitions = self._rescore_transitions(run, reward)
+            if not transitions and not owners["ids"]:
+                raise CaseNotFound(f"No run or case with id {run!r}.")
+            for case in (Case.from_store(i, d, m) for i, d, m in zip(owners["ids"], owners["documents"], owners["metadatas"])):
+                # Cases stored before plan_run_id existed: with one attempt, that run's plan is the stored one.
+                holds_plan = case.plan_run_id == run if case.plan_run_id else case.attempts == 1
+                self._correct_case(case, run, reward, holds_plan)
+            return {"cases": list(owners["ids"]), "transitions": transitions}
+
+    def _rescore_transitions(self, run_id: str, reward: float) -> int:
+        """Give a run's transitions a new reward; the shown cases' success counts follow the outcome."""
+        got = self.store.transitions.get(where={"run_id": run_id}, include=["metadatas"])
+        for meta in got["metadatas"]:
+            before, after = meta["reward"] >= SUCCESS, reward >= SUCCESS
+            if before != after:
+                self._count_uses([meta["case_id"]], reward, delta_uses=0, delta_success=1 if after else -1)
+        if got["ids"]:
+            self.store.transitions.update(ids=got["ids"], metadatas=[m | {"reward": reward} for m in got["metadatas"]])
+        return len(got["ids"])
+
+    def _correct_case(self, case: Case, run_id: str, reward: float, holds_plan: bool) -> None:
+        old = case.run_rewards.get(run_id) if run_id else None
+        if old is not None:
+            case.mean_reward = min(1.0, max(0.0, case.mean_reward + (reward - old) / max(case.attempts, 1)))
+            case.run_rewards[run_id] = reward
+        elif case.attempts == 1:
+            case.mean_reward = reward
+        if holds_plan:
+            case.reward, case.outcome = reward, outcome_for(reward)
+        case.updated = time.time()
+        self.store.cases.update(ids=[case.id], metadatas=[case.to_metadata()])
+        self.mirror.note([case])
 
     # ---- learning and upkeep -------------------------------------------------------------
 
@@ -397,8 +420,12 @@ class CaseBank:
     def train(self) -> dict[str, Any]:
         """Retrain Q from every stored transition."""
         rows = self.training_rows()
-        if len(rows) < 8:
-            raise CaseMemoryError(f"Only {len(rows)} transitions are stored; Q needs at least 8 to train.")
+        needed = self.settings.memory_min_transitions
+        if len(rows) < needed:
+            raise CaseMemoryError(
+                f"Only {len(rows)} transitions are stored; Q needs at least {needed} to train "
+                "(MEMENTO_MEMORY_MIN_TRANSITIONS, the same number policy=q waits for)."
+            )
         with self.store.writing():
             return self.q.fit(rows)
 

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = ["Case", "Transition", "case_id_for", "normalise_task", "outcome_for"]
 
 SUCCESS = 0.5  # a reward at or above this counts as a success
+RECENT_RUNS = 50  # runs per case whose rewards are kept (beyond them, late feedback cannot correct the mean)
 
 
 def normalise_task(task: str) -> str:
@@ -48,6 +49,8 @@ class Case:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     run_id: str = ""  # the latest run that recorded this task (feedback by run id finds it)
+    plan_run_id: str = ""  # the run whose plan, answer and reward the case holds
+    run_rewards: dict[str, float] = field(default_factory=dict)  # reward per recent run, so feedback can correct the mean
     near_duplicate_of: str = ""  # a different task this one nearly repeats, found when it was stored
     id: str = ""
 
@@ -73,6 +76,13 @@ class Case:
             "attempts": float(self.attempts),
         }
 
+    def note_run(self, run_id: str, reward: float) -> None:
+        """Remember a run's reward (the most recent RECENT_RUNS of them), for feedback that corrects it later."""
+        self.run_rewards.pop(run_id, None)
+        self.run_rewards[run_id] = reward
+        for old in list(self.run_rewards)[:-RECENT_RUNS]:
+            del self.run_rewards[old]
+
     def plan_text(self) -> str:
         return "\n".join(f"{i}. {step}" for i, step in enumerate(self.plan, start=1))
 
@@ -82,6 +92,7 @@ class Case:
         data.pop("id")
         data["plan"] = json.dumps(self.plan, ensure_ascii=False)
         data["tools"] = json.dumps(self.tools, ensure_ascii=False)
+        data["run_rewards"] = json.dumps(self.run_rewards)
         return data
 
     @classmethod
@@ -89,6 +100,7 @@ class Case:
         data = dict(metadata)
         data["plan"] = json.loads(data.get("plan") or "[]")
         data["tools"] = json.loads(data.get("tools") or "[]")
+        data["run_rewards"] = json.loads(data.get("run_rewards") or "{}")
         known = set(cls.__dataclass_fields__)
         return cls(task=task, id=case_id, **{k: v for k, v in data.items() if k in known})
 

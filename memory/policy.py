@@ -25,7 +25,7 @@ log = logging.getLogger("memento.memory")
 # (task embedding, case embedding, case statistics, reward)
 Row = tuple[np.ndarray, np.ndarray, dict[str, float], float]
 
-# Q replaces similarity only after it has learned from this many transitions.
+# By default Q replaces similarity only after it has learned from this many transitions.
 MIN_TRANSITIONS = 32
 KEEP_VERSIONS = 5
 
@@ -49,8 +49,9 @@ def select(
 class QPolicy:
     """The versioned Q-function of one case bank, stored in `folder`."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, min_transitions: int = MIN_TRANSITIONS) -> None:
         self.folder = folder
+        self.min_transitions = min_transitions
         self._model: Any = None
         self._meta: dict[str, Any] = {}
         self._loaded_version = -1
@@ -94,7 +95,7 @@ class QPolicy:
     def ready(self) -> bool:
         with self._lock:
             self._load()
-            return self._model is not None and int(self._meta.get("transitions_seen", 0)) >= MIN_TRANSITIONS
+            return self._model is not None and int(self._meta.get("transitions_seen", 0)) >= self.min_transitions
 
     def score(self, task: np.ndarray, cases: np.ndarray, stats: list[dict[str, float]]) -> np.ndarray:
         with self._lock:

@@ -45,6 +45,11 @@ class MemorySettings(MementoSettings):
         description="Online gradient steps of Q after each recorded episode, on its transitions plus a replay sample (0: off).",
     )
 
+    memory_min_transitions: int = Field(
+        default=32,
+        ge=1,
+        description="Transitions Q must have learned from before `policy=q` uses it, and that `memento memory train` needs.",
+    )
     memory_max_task_chars: int = Field(default=10_000, ge=100, description="Longest task text a case may hold, in characters.")
     memory_max_answer_chars: int = Field(default=20_000, ge=100, description="Longest final answer a case may hold, in characters.")
     memory_max_summary_chars: int = Field(

@@ -298,3 +298,47 @@ def test_an_import_with_an_oversized_case_names_its_line_and_writes_nothing(bank
         import_jsonl(bank, source)
     assert caught.value.line == 2 and caught.value.field == "answer" and "MEMENTO_MEMORY_MAX_ANSWER_CHARS" in str(caught.value)
     assert bank.count() == 0
+
+
+def test_feedback_by_case_id_reaches_the_transitions_of_the_run_whose_plan_it_holds(bank: CaseBank) -> None:
+    helper = bank.record_episode("What is the capital of France?", ["a"], "Paris", 1.0)
+    run = bank.record_episode("What is the capital of Chile?", ["b"], "Lima", 1.0, shown_case_ids=[helper.case_id])
+    assert bank.feedback(run.case_id, 0.0) == {"cases": [run.case_id], "transitions": 1}
+    assert [t.reward for t in bank.iter_transitions()] == [0.0]
+    assert bank.get(helper.case_id).successes == 0
+    case = bank.get(run.case_id)
+    assert case.reward == 0.0 and case.mean_reward == 0.0 and case.outcome == "negative"
+
+
+def test_feedback_for_a_run_whose_plan_was_not_kept_corrects_only_the_mean(bank: CaseBank) -> None:
+    task = "How many moons does Mars have?"
+    kept = bank.record_episode(task, ["search moons", "count"], "2", 0.6)
+    worse = bank.record_episode(task, ["guess"], "3", 0.2)
+    assert not worse.plan_replaced and bank.get(kept.case_id).mean_reward == pytest.approx(0.4)
+    bank.feedback(worse.run_id, 0.0)
+    case = bank.get(kept.case_id)
+    assert case.reward == 0.6 and case.plan == ["search moons", "count"] and case.outcome == "positive"
+    assert case.mean_reward == pytest.approx(0.3)
+    bank.feedback(kept.run_id, 1.0)
+    case = bank.get(kept.case_id)
+    assert case.reward == 1.0 and case.mean_reward == pytest.approx(0.5)
+
+
+def test_train_and_q_retrieval_wait_for_the_same_number_of_transitions(tmp_path: Path) -> None:
+    settings = MemorySettings(home=tmp_path / "home", memory_online_steps=1, memory_min_transitions=10)
+    with CaseBank.open(settings, HashEmbedder()) as bank:
+        helper = bank.record_episode("How long is the river Nile?", ["search"], "6650 km", 1.0)
+        for n in range(9):
+            bank.record_episode(f"How long is river number {n}?", ["x"], "y", float(n % 2), shown_case_ids=[helper.case_id])
+        assert bank.retrieve("How long is the river Danube?", policy="q").policy == "similarity"
+        with pytest.raises(CaseMemoryError, match=r"at least 10 .*MEMENTO_MEMORY_MIN_TRANSITIONS"):
+            bank.train()
+        bank.record_episode("How long is river number 9?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id])
+        assert bank.retrieve("How long is the river Danube?", policy="q").policy == "q"
+        assert bank.train()["transitions"] == 10
+    with CaseBank.open(MemorySettings(home=tmp_path / "other", memory_online_steps=0), HashEmbedder()) as bank:
+        helper = bank.record_episode("How long is the river Nile?", ["search"], "6650 km", 1.0)
+        for n in range(8):  # enough for the old train(), not for q retrieval's default of 32
+            bank.record_episode(f"How long is river number {n}?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id])
+        with pytest.raises(CaseMemoryError, match="at least 32"):
+            bank.train()

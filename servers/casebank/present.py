@@ -25,7 +25,10 @@ class CaseView(BaseModel):
     answer: str
     reward: float
     outcome: str
+    summary: str = Field(description="A short account of the trajectory: tools used, key findings, what went wrong.")
+    tools: list[str] = Field(description="Tools the episode used.")
     score: float = Field(description="Similarity, or the learned Q value, the case was ranked by.")
+    similarity: float = Field(description="Cosine similarity of this case's task to yours (-1..1).")
     times_shown: int
     success_rate_when_shown: float
 
@@ -33,9 +36,13 @@ class CaseView(BaseModel):
 class Retrieved(BaseModel):
     """retrieve_cases's result: successes to imitate, failures to avoid."""
 
-    policy: str
+    policy: str = Field(description="The policy used: 'q' falls back to 'similarity' until it has learned enough.")
     successes: list[CaseView]
     failures: list[CaseView]
+    omitted: int = Field(
+        default=0,
+        description="Lower-ranked cases left out to keep this reply within MEMENTO_MEMORY_MAX_RETRIEVED_CHARS; ask for a smaller k.",
+    )
 
 
 class Saved(BaseModel):
@@ -49,7 +56,12 @@ class Saved(BaseModel):
 
 def retrieved(found: Retrieval) -> Retrieved:
     """A retrieval as the tool returns it."""
-    return Retrieved(policy=found.policy, successes=[_view(s) for s in found.positive], failures=[_view(s) for s in found.negative])
+    return Retrieved(
+        policy=found.policy,
+        successes=[_view(s) for s in found.positive],
+        failures=[_view(s) for s in found.negative],
+        omitted=found.omitted,
+    )
 
 
 def saved(done: Recorded) -> Saved:
@@ -66,7 +78,10 @@ def _view(scored: ScoredCase) -> CaseView:
         answer=case.answer,
         reward=case.reward,
         outcome=case.outcome,
+        summary=case.summary,
+        tools=case.tools,
         score=round(scored.score, 4),
+        similarity=round(scored.similarity, 4),
         times_shown=case.uses,
         success_rate_when_shown=round(case.success_rate, 3),
     )

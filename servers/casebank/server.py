@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
@@ -28,6 +28,7 @@ from .service import CaseBankService
 
 if TYPE_CHECKING:
     from memento.memory import MemorySettings
+    from memento.memory.embeddings import TextEmbedder
 
 INSTRUCTIONS = """\
 An experience memory. Before planning a task, call retrieve_cases to see how similar past tasks went:
@@ -40,9 +41,12 @@ def _service(ctx: Context) -> CaseBankService:
     return lifespan_state(ctx, CaseBankService)
 
 
-def build(settings: CommonSettings, memory_settings: MemorySettings) -> MCPServer:
-    """The server over the case bank `memory_settings` name (opened on the first call, not here)."""
-    service = CaseBankService(memory_settings)
+def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: TextEmbedder | None = None) -> MCPServer:
+    """The server over the case bank `memory_settings` name (opened on the first call, not here).
+
+    embedder: use this one instead of the model the settings name (tests pass a fast fake).
+    """
+    service = CaseBankService(memory_settings, embedder)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[CaseBankService]:
@@ -53,18 +57,26 @@ def build(settings: CommonSettings, memory_settings: MemorySettings) -> MCPServe
             service.close()
 
     server = MCPServer("memento-casebank", instructions=INSTRUCTIONS, lifespan=lifespan)
+    # The defaults come from MEMENTO_MEMORY_K and MEMENTO_MEMORY_POLICY, so the schema a host reads shows them.
+    default_k, default_policy = memory_settings.memory_k, memory_settings.memory_policy
 
     @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
     @tool_errors
     def retrieve_cases(
         task: Annotated[str, Field(description="The task you are about to plan, in full.")],
         ctx: Context,
-        k: Annotated[int, Field(ge=1, le=20, description="How many past cases to return.")] = 4,
-        policy: Annotated[str, Field(description="'similarity' (nearest tasks) or 'q' (learned: which cases helped).")] = "similarity",
+        k: Annotated[int, Field(ge=1, le=64, description="How many past cases to return (the paper's best is 4).")] = default_k,
+        policy: Annotated[
+            Literal["similarity", "q"],
+            Field(description="'similarity' (nearest tasks) or 'q' (learned: which cases helped; similarity until trained)."),
+        ] = default_policy,
     ) -> Retrieved:
         """Past tasks like this one, with the plans used and whether they succeeded.
 
         Use it before planning: follow what worked in the successes, avoid what the failures did.
+        Each case carries its plan, answer, summary, tools, reward and similarity to your task. Long
+        fields end in a "more characters not shown" marker; `omitted` counts cases left out to keep
+        the reply short (ask for a smaller k).
         Example: retrieve_cases(task="Which river flows through the capital of Hungary?", k=4)
         """
         return present.retrieved(_service(ctx).retrieve(task, k, policy))
@@ -79,14 +91,29 @@ def build(settings: CommonSettings, memory_settings: MemorySettings) -> MCPServe
         ctx: Context,
         notes: Annotated[str, Field(description="A short summary: tools used, key findings, what went wrong.")] = "",
         shown_case_ids: Annotated[list[str] | None, Field(description="Ids of the cases retrieve_cases showed you for this task.")] = None,
+        tools: Annotated[list[str] | None, Field(description="Names of the tools you used, e.g. ['web_search', 'fetch_page'].")] = None,
+        outcome: Annotated[
+            Literal["positive", "negative"] | None,
+            Field(description="Whether to show this case as a success or a failure; by default from the reward (>= 0.5 positive)."),
+        ] = None,
+        run_id: Annotated[
+            str | None,
+            Field(
+                pattern=r"^run-[A-Za-z0-9_.-]{1,64}$",
+                description="Your own id for this attempt (run-…), to cite in give_feedback; one is made up when left out.",
+            ),
+        ] = None,
     ) -> Saved:
         """Remember how a task went, so later tasks can learn from it.
 
         Saving the same task again updates its case (and keeps the better plan). Pass shown_case_ids so the
-        memory learns which past cases actually helped.
-        Example: save_case(task="...", plan=["search X", "read Y"], answer="42", reward=1.0)
+        memory learns which past cases actually helped; every id must be one retrieve_cases returned, or
+        nothing is saved. A case is limited in size (task, answer, notes, plan steps): an oversized one is
+        refused with the field and its limit.
+        Example: save_case(task="...", plan=["search X", "read Y"], answer="42", reward=1.0, tools=["web_search"])
         """
-        return present.saved(_service(ctx).save(task, plan, answer, reward, shown_case_ids or (), notes))
+        done = _service(ctx).save(task, plan, answer, reward, shown_case_ids or (), notes, tools or (), outcome or "", run_id)
+        return present.saved(done)
 
     @server.tool()
     @tool_errors
@@ -97,6 +124,8 @@ def build(settings: CommonSettings, memory_settings: MemorySettings) -> MCPServe
     ) -> dict[str, Any]:
         """Correct the reward of a saved case or run when you learn later whether it was right.
 
+        A run id corrects that attempt: its case's reward changes only if the case still holds that run's plan
+        (otherwise its mean reward does). A case id corrects the case and the attempt whose plan it holds.
         Example: give_feedback(case_id="run-3f2a…", reward=0.0)
         """
         return _service(ctx).feedback(case_id, reward)

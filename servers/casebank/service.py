@@ -16,6 +16,7 @@ from memento.servers.common.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from memento.memory import CaseBank, MemorySettings, Recorded, Retrieval
+    from memento.memory.embeddings import TextEmbedder
 
 __all__ = ["CaseBankService"]
 
@@ -36,8 +37,9 @@ def _memory_errors() -> Iterator[None]:
 class CaseBankService:
     """The case bank shared by every call, opened on first use (Chroma and the embedding model are slow to load)."""
 
-    def __init__(self, settings: MemorySettings) -> None:
+    def __init__(self, settings: MemorySettings, embedder: TextEmbedder | None = None) -> None:
         self.settings = settings
+        self.embedder = embedder  # None: the one the settings name, loaded on first use
         self._bank: CaseBank | None = None
         self._lock = threading.Lock()
 
@@ -47,7 +49,7 @@ class CaseBankService:
             if self._bank is None:
                 from memento.memory import CaseBank
 
-                self._bank = CaseBank.open(self.settings)
+                self._bank = CaseBank.open(self.settings, self.embedder)
             return self._bank
 
     def close(self) -> None:
@@ -67,10 +69,32 @@ class CaseBankService:
         with _memory_errors():
             return self.bank().retrieve(task, k=k, policy=policy)
 
-    def save(self, task: str, plan: list[str], answer: str, reward: float, shown_case_ids: Sequence[str], notes: str) -> Recorded:
+    def save(
+        self,
+        task: str,
+        plan: list[str],
+        answer: str,
+        reward: float,
+        shown_case_ids: Sequence[str],
+        notes: str,
+        tools: Sequence[str] = (),
+        outcome: str = "",
+        run_id: str | None = None,
+    ) -> Recorded:
         """Record how a task went: its case (one per task) and a transition per case shown for it."""
         with _memory_errors():
-            return self.bank().record_episode(task, plan, answer, reward, shown_case_ids=shown_case_ids, summary=notes, source="mcp")
+            return self.bank().record_episode(
+                task,
+                plan,
+                answer,
+                reward,
+                shown_case_ids=shown_case_ids,
+                summary=notes,
+                tools=tools,
+                source="mcp",
+                run_id=run_id,
+                outcome=outcome,
+            )
 
     def feedback(self, case_id: str, reward: float) -> dict[str, Any]:
         """Correct the reward of a saved case or run."""
