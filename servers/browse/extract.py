@@ -15,6 +15,8 @@ import threading
 import warnings
 from dataclasses import dataclass
 
+from .furniture import shown_summary, strip_furniture
+
 __all__ = ["Extracted", "extract_main", "needs_rendering", "page_text", "warm_up"]
 
 log = logging.getLogger("memento.browse")
@@ -28,6 +30,7 @@ _NOSCRIPT_HINT = re.compile(r"<noscript\b[^>]*>.{0,400}?javascript", re.IGNORECA
 _SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _BLANKS = re.compile(r"\n{3,}")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,25 @@ def warm_up() -> None:
         log.warning("could not import trafilatura ahead of time: %s", exc)
 
 
-def extract_main(html: str, url: str) -> Extracted:
-    """The main content of `html` as Markdown, with the title and publication date when found."""
+def extract_main(html: str, url: str, *, furniture: bool = True) -> Extracted:
+    """The main content of `html` as Markdown, with the title and publication date when found.
+
+    `furniture=False` leaves page furniture (hidden parts, forms, dialogs, cookie notices, comments)
+    to trafilatura alone, as this function did before; the extraction benchmark compares the two.
+    """
     trafilatura = _trafilatura()
     document = None
+    lead = None
     try:
+        page = html
+        if furniture:
+            tree = trafilatura.load_html(html)
+            if tree is not None:
+                strip_furniture(tree)
+                lead = shown_summary(tree)
+                page = tree
         document = trafilatura.bare_extraction(
-            html,
+            page,
             url=url,
             with_metadata=True,
             include_formatting=True,
@@ -80,7 +95,7 @@ def extract_main(html: str, url: str) -> Extracted:
     published = getattr(document, "date", None) or None
     text = (getattr(document, "text", None) or "").strip()
     if text:
-        return Extracted(title, published, _tidy(_headed(text, title)), True)
+        return Extracted(title, published, _tidy(_with_lead(_headed(text, title), lead)), True)
     return Extracted(title, published, page_text(html, keep_links=True), False)
 
 
@@ -116,6 +131,24 @@ def _headed(text: str, title: str) -> str:
     if " ".join(first.split()).lower() == title.lower():
         return f"# {first.strip()}\n{rest}"
     return f"# {title}\n\n{text}"
+
+
+def _with_lead(markdown: str, lead: str | None) -> str:
+    """The page's own summary put under the top heading when it is shown above the article but the extractor left it out.
+
+    A lead (standfirst) often sits outside the element holding the article's paragraphs, where the
+    extractor does not look; the page's description, when the page shows it, is that lead.
+    """
+    if not lead or _words(lead) in _words(markdown):
+        return markdown
+    if markdown.startswith("# "):
+        heading, _, rest = markdown.partition("\n")
+        return f"{heading}\n\n{lead}\n\n{rest.lstrip()}"
+    return f"{lead}\n\n{markdown}"
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text))
 
 
 def _title(html: str, found: str | None) -> str:

@@ -1,0 +1,152 @@
+"""Page furniture removed from a parsed page before main-content extraction.
+
+trafilatura finds the article; what it lets through on real news pages is the furniture around it:
+hidden widgets, newsletter and login forms, cookie notices, pop-up dialogs, reader comments, "related
+stories" link lists. Each rule is a general page convention, never a site's. Nothing here fetches.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+__all__ = ["shown_summary", "strip_furniture"]
+
+# Class and id words that name furniture, matched as whole words: between separators (space, "-",
+# "_") or at a lower-to-upper case change, so "sf_comment_list", "cookieNotice" and "inline-recirc"
+# match and "commentary", "subscribers-only-article" or "popular" do not.
+_FURNITURE = re.compile(
+    r"(?:^|(?<=[\s_\-])|(?<=[a-z])(?=[A-Z]))"
+    r"(?i:comments?|disqus|cookies?|cookie\w*|consent|gdpr|newsletters?|subscribe|subscription|modal|popup"
+    r"|signup|login|regist(?:er|ration)?|related|recirc|keywords?)"
+    r"(?=$|[\s_\-]|[A-Z])"
+)
+# Class names that hide text from sight and leave it to screen readers (or hide it outright).
+_HIDDEN_CLASSES = frozenset(
+    {
+        "hidden",
+        "is-hidden",
+        "sr-only",
+        "visually-hidden",
+        "visuallyhidden",
+        "screen-reader-text",
+        "hide-text",
+        "element-invisible",
+        "a11y-hidden",
+    }
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# Containers only: a furniture word on a paragraph or a link ("paywall", "comment-count") says little
+# about the text in it, and the article's own paragraphs sometimes carry such classes.
+_BLOCKS = frozenset({"div", "section", "aside", "ul", "ol", "form", "dl", "footer", "nav"})
+_KEPT = frozenset({"html", "head", "body", "main", "article"})
+# A candidate holding more than this share of the page's text is the page itself, not furniture on it.
+_MAX_SHARE = 0.5
+_SHORT_FORM = 1000  # characters: a form with less text is a widget, not a page wrapped in one form (ASP.NET)
+# A paragraph or list made of several links and little else is a list of other pages ("Related:").
+_LINK_LIST_MIN_LINKS = 2
+_LINK_LIST_SHARE = 0.8
+_MIN_SUMMARY = 40  # characters: shorter descriptions are labels ("News", the site's name), not a lead
+_WORD = re.compile(r"\w+")
+_LEAD_TAGS = ("p", "div", "h2", "span", "section")
+
+
+def strip_furniture(tree: etree._Element) -> int:
+    """Remove the furniture from `tree` in place; the number of elements removed."""
+    body = tree.find(".//body")
+    root = body if body is not None else tree
+    total = len(_text(root)) or 1
+    doomed = [element for element in root.iter() if isinstance(element.tag, str) and _is_furniture(element, total)]
+    removed = 0
+    for element in doomed:
+        if not _attached(element, root):
+            continue  # already gone with an ancestor
+        _drop(element)
+        removed += 1
+    return removed
+
+
+def shown_summary(tree: etree._Element) -> str | None:
+    """The page's description (meta description or og:description) when one element of the page shows exactly that text.
+
+    Such an element is the article's lead (standfirst); a description that only begins a longer
+    paragraph, or sits in a script, is not one.
+    """
+    body = tree.find(".//body")
+    if body is None:
+        return None
+    for content in tree.xpath("//head/meta[@name='description' or @property='og:description']/@content"):
+        summary = " ".join(str(content).split())
+        if len(summary) < _MIN_SUMMARY:
+            continue
+        wanted = _words(summary)
+        for element in body.iter(_LEAD_TAGS):
+            text = element.text or ""
+            # quick test on the element's own first text before reading all of its text
+            if text.strip() and wanted.startswith(_words(text)[:20]) and _words(_text(element)) == wanted:
+                return summary
+        return None
+    return None
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text))
+
+
+def _is_furniture(element: etree._Element, total: int) -> bool:
+    tag = element.tag.lower()
+    if tag in _KEPT:
+        return False
+    if _hidden(element) or element.get("role") in {"dialog", "alertdialog"} or element.get("aria-modal") == "true":
+        return len(_text(element)) <= _MAX_SHARE * total
+    if tag == "form":
+        return len(_text(element)) < _SHORT_FORM
+    if tag in {"p", "ul", "ol"} and _is_link_list(element):
+        return True
+    if tag not in _BLOCKS:
+        return False
+    names = f"{element.get('class', '')} {element.get('id', '')}".strip()
+    if not names or not _FURNITURE.search(names):
+        return False
+    return len(_text(element)) <= _MAX_SHARE * total
+
+
+def _hidden(element: etree._Element) -> bool:
+    if element.get("hidden") is not None:
+        return True
+    if not _HIDDEN_CLASSES.isdisjoint(element.get("class", "").split()):
+        return True
+    style = element.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def _is_link_list(element: etree._Element) -> bool:
+    links = [link for link in element.iter("a") if _text(link)]
+    if len(links) < _LINK_LIST_MIN_LINKS:
+        return False
+    text = len(_text(element))
+    return text > 0 and sum(len(_text(link)) for link in links) >= _LINK_LIST_SHARE * text
+
+
+def _text(element: etree._Element) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def _attached(element: etree._Element, root: etree._Element) -> bool:
+    return any(ancestor is root for ancestor in element.iterancestors())
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove `element` but keep the text that follows it (its tail belongs to the parent)."""
+    parent = element.getparent()
+    tail = element.tail
+    if tail and tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
