@@ -201,3 +201,35 @@ def test_a_workspace_is_handed_to_its_user_without_following_links(tmp_path: Pat
     workspace.hand_over(ws, 3_999_940)
     assert {p.lstat().st_uid for p in [ws, *ws.rglob("*")]} == {3_999_940}
     assert outside.stat().st_uid == os.getuid() and tmp_path.stat().st_uid == os.getuid()
+
+
+# ---- 7. the workspace quota cannot be hidden behind many entries ------------------------------------------------
+
+_HIDE = """
+import os
+os.makedirs('zzz', exist_ok=True)
+for i in range(20_001):
+    open(f'zzz/{i}', 'w').close()
+os.makedirs('aaa', exist_ok=True)
+for i in range(100):
+    with open(f'aaa/part{i}.bin', 'wb') as f:
+        f.write(os.urandom(4 * 1000**2))
+"""
+
+
+async def test_thousands_of_empty_files_do_not_hide_data_from_the_workspace_quota(tmp_path: Path) -> None:
+    limit = 20 * 1000**2
+    async with Client(build(_settings(tmp_path, workspace_size=str(limit)))) as client:
+        result, text, data = await run(client, _HIDE, session="hide", timeout_s=120)
+        assert result.is_error and "over its" in data["error"] and "MEMENTO_CODE_WORKSPACE_SIZE" in text, text
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "workspaces" / "hide" / "aaa").iterdir())
+    print(f"written under a {limit:,}-byte quota: {on_disk:,} bytes")
+    assert on_disk <= limit + 100 * 1000**2  # stopped within a check interval, far from the 400 MB it tried
+
+
+async def test_a_workspace_with_more_entries_than_allowed_stops_the_call(tmp_path: Path) -> None:
+    async with Client(build(_settings(tmp_path, workspace_files="1000"))) as client:
+        code = "import os, time\nfor i in range(5000):\n    open(f'f{i}', 'w').close()\ntime.sleep(5)"
+        result, text, data = await run(client, code, session="many", timeout_s=60)
+        assert result.is_error and "MEMENTO_CODE_WORKSPACE_FILES" in text, text
+        assert "Stopped after" not in data["error"]

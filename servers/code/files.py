@@ -17,7 +17,7 @@ from pathlib import Path
 from memento.servers.common.errors import AccessDenied, InvalidInput, TooLarge
 from memento.servers.common.paging import Page, paginate
 
-from .workspace import Entry, Root, list_entries, total_size
+from .workspace import Entry, Root, list_entries, usage
 
 __all__ = ["FileText", "roots_for", "pick", "read", "write", "listing"]
 
@@ -141,7 +141,7 @@ def write(
     new_size = existing + len(data) if append else len(data)
     if new_size > max_file:
         raise TooLarge(f"{shown} would be {new_size:,} bytes, over the {max_file:,}-byte file limit (MEMENTO_CODE_MAX_FILE_SIZE).")
-    used = total_size(root.host)
+    used = usage(root.host, 10**7).bytes  # on disk, every entry counted
     if used - existing + new_size > max_workspace:
         raise TooLarge(
             f"The workspace would grow to {used - existing + new_size:,} bytes, over its {max_workspace:,}-byte limit "

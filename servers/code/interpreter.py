@@ -33,6 +33,7 @@ __all__ = ["CallOutcome", "Interpreter", "Spawner", "StartFailed"]
 log = logging.getLogger("memento.code")
 
 _TICK_S = 0.05  # how often a running call checks its deadline and its workspace
+_MAX_TICK_S = 0.25  # however big the workspace: what a call can write past its quota is what it writes in this time
 _INTERRUPT_GRACE_S = 2.0  # time the code gets to yield after an interrupt before the sandbox is killed
 _MARKER_WAIT_S = 2.0  # time the output of a finished call may take to arrive
 _START_TIMEOUT_S = 60.0
@@ -226,9 +227,10 @@ class Interpreter:
                 reason = watchdog()
                 if reason:
                     outcome.stopped = reason
+                    self._stop_writing()
                     break
                 # Check often, but never spend more than a third of the time checking a big workspace.
-                tick = max(_TICK_S, 3 * (time.monotonic() - began))
+                tick = min(_MAX_TICK_S, max(_TICK_S, 3 * (time.monotonic() - began)))
         write_frame(self._req_w, {"op": "interrupt", "id": call_id})
         grace = time.monotonic() + _INTERRUPT_GRACE_S
         while time.monotonic() < grace:
@@ -236,6 +238,21 @@ class Interpreter:
             if reply is not None and reply.get("id") == call_id:
                 return reply
         return None
+
+    def _stop_writing(self) -> None:
+        """Over the workspace quota: no process of the sandbox may grow a file from now on, at once.
+
+        The interrupt that follows takes a moment to land; meanwhile writes fail with EFBIG. The kernel
+        sets the limit again at its next call, from the room left.
+        """
+        import resource
+
+        for pid in _process_tree(self.pid):
+            try:
+                _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, hard))
+            except OSError:  # gone already, or not ours to change
+                continue
 
     def request(self, message: dict, timeout_s: float = 10.0) -> dict | None:
         """A small request with no user code (e.g. refresh the package path)."""
@@ -287,3 +304,22 @@ class Interpreter:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def _process_tree(root: int) -> list[int]:
+    """`root` and every process below it, from /proc (host process ids)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    todo.extend(int(child) for child in handle.read().split())
+            except (OSError, ValueError):
+                continue
+    return found

@@ -192,22 +192,35 @@ class Sessions:
         """Run one request in the held session; return what happened, the file changes and hints."""
         interpreter = self.interpreter(session)
         limit = int(self.settings.code_workspace_size)
+        most = self.settings.code_workspace_files
         before = workspace.snapshot(session.paths.workspace)
         hints: list[str] = []
-        room = limit - sum(size for size, _ in before.values())
+        # Measured whole (snapshots stop at 20,000 entries; the size must not).
+        room = limit - workspace.usage(session.paths.workspace, most).bytes
         # No file may outgrow the room left; when full, writing is blocked and deleting still works.
         request = {**request, "fsize": max(0, min(room, int(self.settings.code_max_file_size)))}
         if room <= 0:
             hints.append(_full_note(limit))
 
         def watchdog() -> str | None:
-            used = workspace.total_size(session.paths.workspace)
-            if used > limit:
-                return f"the workspace grew to {used:,} bytes, over its {limit:,}-byte limit. " + _full_note(limit)
+            used = workspace.usage(session.paths.workspace, most)
+            if used.over_entries:
+                return (
+                    f"the workspace holds more than {most:,} files and folders (MEMENTO_CODE_WORKSPACE_FILES). "
+                    "Delete some (run_shell with rm -r), or keep many small records in one file."
+                )
+            if used.bytes > limit:
+                return f"the workspace grew to {used.bytes:,} bytes, over its {limit:,}-byte limit. " + _full_note(limit)
             return None
 
         outcome = interpreter.call(request, timeout_s, watchdog)
         session.calls += 1
+        if room > 0 and not outcome.stopped:  # a call that ended between two checks is measured once more
+            reason = watchdog()
+            if reason and (outcome.reply or {}).get("error"):
+                hints.append(f"Also, {reason}")  # the code's own error stays the error
+            elif reason:
+                outcome.stopped = reason
         if outcome.restarted:
             self._stop_interpreter(session, None)
         after = workspace.snapshot(session.paths.workspace)

@@ -53,6 +53,11 @@ class CodeSettings(CommonSettings):
         default=ByteSize(1024**3),
         description="Largest total size of a session's workspace; a call that grows it past this is stopped.",
     )
+    code_workspace_files: int = Field(
+        default=100_000,
+        ge=100,
+        description="Most files and folders in a session's workspace; a call that creates more is stopped.",
+    )
     code_tmp_size: ByteSize = Field(default=ByteSize(256 * 1024**2), description="Size of the private /tmp of a session (kept in memory).")
     code_max_output: ByteSize = Field(
         default=ByteSize(32 * 1024),

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound
 
-__all__ = ["Changes", "Entry", "Root", "changes", "hand_over", "snapshot", "total_size"]
+__all__ = ["Changes", "Entry", "Root", "Usage", "changes", "hand_over", "snapshot", "total_size", "usage"]
 
 _MAX_LINKS = 40
 _WALK_LIMIT = 20_000  # entries a snapshot looks at; past this, changes deeper in are not reported
@@ -213,8 +213,58 @@ def hand_over(top: Path, uid: int) -> None:
             os.close(fd)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What a workspace takes: bytes on disk (blocks, or the apparent size when larger) and entries."""
+
+    bytes: int
+    entries: int
+    over_entries: bool  # more than the walk's `max_entries`: the walk stopped there, and the workspace is over its limit
+
+
+def usage(top: Path, max_entries: int) -> Usage:
+    """Measure a whole workspace: every entry counts, however many there are and wherever they are.
+
+    The only early stop is past `max_entries`, which is itself over the limit, so filling folders with empty
+    files cannot hide data elsewhere. Folders count their own blocks too. Links are never followed.
+    """
+    used = entries = 0
+    try:
+        stack = [os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)]
+    except OSError:
+        return Usage(0, 0, False)
+    try:
+        while stack:
+            fd = stack.pop()
+            try:
+                with os.scandir(fd) as listing:
+                    for item in listing:
+                        entries += 1
+                        if entries > max_entries:
+                            return Usage(used, entries, True)
+                        try:
+                            info = item.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        used += max(info.st_blocks * 512, info.st_size if stat.S_ISREG(info.st_mode) else 0)
+                        if stat.S_ISDIR(info.st_mode):
+                            try:
+                                stack.append(os.open(item.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd))
+                            except OSError:
+                                continue
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return Usage(used, entries, False)
+
+
 def total_size(top: Path) -> int:
-    entries, _ = _walk(top)
+    """The apparent size of the files, as people count it (shown in list_sessions; the quota uses `usage`)."""
+    entries, _ = _walk(top, limit=10**6)
     return sum(e.size for e in entries)
 
 
