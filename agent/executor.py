@@ -8,6 +8,8 @@ ends when the model replies without a tool call; its text is the result.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -124,7 +126,15 @@ class Executor:
             preview=outcome.text[:300],
             truncated=outcome.truncated,
             restarted=outcome.restarted,
+            images=[(image.mime_type, _decoded(image.data)) for image in outcome.images],
         )
+
+
+def _decoded(data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return b""  # not base64: nothing worth keeping
 
 
 def _result_text(outcome: ToolOutcome) -> str:

@@ -180,12 +180,21 @@ def _m004_pending_cases(db: sqlite3.Connection) -> None:
     )
 
 
+def _m005_tool_images(db: sqlite3.Connection) -> None:
+    # The images a tool returned (screenshots, plots), kept as files beside the database: their names here.
+    db.execute("ALTER TABLE tool_calls ADD COLUMN images TEXT NOT NULL DEFAULT '[]'")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m001_runs", _m001_runs),
     ("m002_steps", _m002_steps),
     ("m003_rewards", _m003_rewards),
     ("m004_pending_cases", _m004_pending_cases),
+    ("m005_tool_images", _m005_tool_images),
 ]
+
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+IMAGE_NAME = re.compile(r"^[0-9a-f]{16}\.(png|jpg|gif|webp)$")
 
 
 class RunStore:
@@ -391,8 +400,14 @@ class RunStore:
         preview: str = "",
         truncated: bool = False,
         restarted: bool = False,
+        images: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        """One MCP tool call: its (scrubbed) arguments, how much came back, how long it took, whether it failed."""
+        """One MCP tool call: its (scrubbed) arguments, how much came back, how long it took, whether it failed.
+
+        `images` are (MIME type, bytes) of the images it returned; they are kept as files under
+        `run-images/RUN_ID/` beside the database (what `image_path` finds), their names in the row.
+        """
+        names = self._save_images(run_id, images)
         row = {
             "server": server,
             "tool": tool,
@@ -403,8 +418,29 @@ class RunStore:
             "preview": preview,
             "truncated": truncated,
             "restarted": restarted,
+            "images": _dumps(names),
         }
         self._log_step(run_id, "tool_calls", [row])
+
+    def _save_images(self, run_id: str, images: Sequence[tuple[str, bytes]]) -> list[str]:
+        names = []
+        for mime_type, data in images:
+            kind = IMAGE_TYPES.get(mime_type)
+            if kind is None or not data:
+                continue
+            folder = self.path.parent / "run-images" / run_id
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{uuid.uuid4().hex[:16]}.{kind}"
+            (folder / name).write_bytes(data)
+            names.append(name)
+        return names
+
+    def image_path(self, run_id: str, name: str) -> Path | None:
+        """The file of an image a tool call of `run_id` returned, or None for a name that is not one."""
+        if not IMAGE_NAME.match(name) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run_id):
+            return None
+        path = self.path.parent / "run-images" / run_id / name
+        return path if path.is_file() else None
 
     def log_cases_shown(self, run_id: str, cases: list[dict[str, Any]]) -> None:
         """The past cases put before the planner, in the order shown: each `id`, `task`, `outcome`, `score`."""
@@ -582,6 +618,7 @@ class RunStore:
                 "preview": r["preview"],
                 "truncated": bool(r["truncated"]),
                 "restarted": bool(r["restarted"]),
+                "images": json.loads(r["images"]),
                 **at(r),
             }
             for r in steps("tool_calls")

@@ -250,6 +250,21 @@ def test_several_processes_write_runs_at_once_without_losing_any(memento_home: P
             assert (len(steps["plans"]), len(steps["subtasks"]), len(steps["model_calls"]), len(steps["tool_calls"])) == (1, 1, 1, 1)
 
 
+def test_images_a_tool_returned_are_kept_as_files_and_found_only_by_their_names(store: RunStore) -> None:
+    run_id = record_run(store)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    store.log_tool_call(
+        run_id, server="browse", tool="screenshot", arguments={}, result_chars=0, is_error=False, seconds=0.1,
+        images=[("image/png", png), ("text/html", b"<b>not an image</b>"), ("image/jpeg", b"")],
+    )  # fmt: skip
+    [name] = store.get_run(run_id)["tool_calls"][-1]["images"]
+    path = store.image_path(run_id, name)
+    assert path is not None and path.read_bytes() == png and name.endswith(".png")
+    assert store.image_path(run_id, "../../runs.sqlite") is None
+    assert store.image_path("../" + run_id, name) is None
+    assert store.image_path(run_id, "0123456789abcdef.png") is None  # well formed, but no such image
+
+
 def test_a_run_is_found_by_a_unique_prefix_of_its_id(store: RunStore) -> None:
     first = store.start_run("one", planner="p", executor="e", settings={}, run_id="run-aaa111")
     store.start_run("two", planner="p", executor="e", settings={}, run_id="run-aaa222")
