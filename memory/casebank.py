@@ -29,6 +29,7 @@ from .mirror import StatsMirror
 from .policy import QPolicy, select
 from .settings import MemorySettings
 from .store import Store
+from .versions import ChromaVersions
 
 __all__ = ["CaseBank", "Recorded", "Retrieval", "ScoredCase"]
 
@@ -101,7 +102,13 @@ class CaseBank:
             self.embedder.name,
             self.embedder.dimension,
         )
-        self.q = QPolicy(settings.casebank_dir / "policy", settings.memory_min_transitions)
+        # The policy lives beside the cases: on a Chroma server every client shares it; embedded, a folder.
+        versions = (
+            ChromaVersions(self.store.policy, self.store.where, settings.memory_policy_refresh_s)
+            if self.store.policy is not None
+            else settings.casebank_dir / "policy"
+        )
+        self.q = QPolicy(versions, settings.memory_min_transitions)
         self.mirror = StatsMirror(self.store.cases)
         self.limits = CaseLimits.of(settings)
 

@@ -1,15 +1,16 @@
-"""Choosing k cases from scored candidates, and the learned Q(s, c) kept beside the bank.
+"""Choosing k cases from scored candidates, and the learned Q(s, c) shared by every client of the bank.
 
 Greedy selection for evaluation; for exploration, k draws without replacement
 from softmax(score / α) (soft Q-learning: better cases are shown more often,
-others still get a chance to prove themselves). `QPolicy` loads the current
-Q-function version lazily, saves every update as a new version, and reports
-whether it has seen enough transitions to be trusted over plain similarity.
+others still get a chance to prove themselves). `QPolicy` loads the newest
+Q-function version lazily, publishes every update as a new version (where they
+live is `versions.py`'s job), and reports whether it has seen enough
+transitions to be trusted over plain similarity.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import threading
 import time
@@ -18,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["QPolicy", "Row", "select"]
+from .errors import QFunctionError
+from .versions import KEEP_VERSIONS, FolderVersions, PolicyVersions
+
+__all__ = ["KEEP_VERSIONS", "QPolicy", "Row", "select"]
 
 log = logging.getLogger("memento.memory")
 
@@ -27,7 +31,7 @@ Row = tuple[np.ndarray, np.ndarray, dict[str, float], float]
 
 # By default Q replaces similarity only after it has learned from this many transitions.
 MIN_TRANSITIONS = 32
-KEEP_VERSIONS = 5
+PUBLISH_ATTEMPTS = 8  # an update that loses this many races in a row is dropped (logged), never blocks
 
 
 def select(
@@ -47,49 +51,40 @@ def select(
 
 
 class QPolicy:
-    """The versioned Q-function of one case bank, stored in `folder`."""
+    """The versioned Q-function of one case bank, kept where every client of the bank sees it.
 
-    def __init__(self, folder: Path, min_transitions: int = MIN_TRANSITIONS) -> None:
-        self.folder = folder
+    `versions` is a folder (embedded bank) or a `PolicyVersions` store (a Chroma collection for a bank
+    on a server). Every update starts from the newest version and publishes the next one; when
+    another client published first, the update is applied again on top of theirs, so no client's
+    learning is lost and all of them rank with the same, newest Q.
+    """
+
+    def __init__(self, versions: Path | PolicyVersions, min_transitions: int = MIN_TRANSITIONS) -> None:
+        self.versions: PolicyVersions = FolderVersions(versions) if isinstance(versions, Path) else versions
         self.min_transitions = min_transitions
         self._model: Any = None
         self._meta: dict[str, Any] = {}
         self._loaded_version = -1
-        # (inode, mtime_ns, size) of current.json when last read; saves replace the file, so each new
-        # version has a new inode even when two land within one clock tick.
-        self._pointer_seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
-    @property
-    def _pointer(self) -> Path:
-        return self.folder / "current.json"
+    def _load(self, fresh: bool = False) -> Any:
+        """The newest model (another process or machine may have published it since the last look).
 
-    def _read_meta(self) -> dict[str, Any]:
-        try:
-            return json.loads(self._pointer.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _load(self) -> Any:
-        """The current model, reloaded when another process saved a newer version.
-
-        Called on every retrieval, so the pointer file is only re-read when its stat changed.
+        Called on every retrieval: the folder store only re-reads its pointer when its stat changed,
+        the Chroma store looks for a newer head at most every few seconds (unless `fresh`).
         """
         from .qfunction import QFunction
 
-        try:
-            stat = self._pointer.stat()
-        except OSError:
+        head = self.versions.head(fresh)
+        if head is None:
             return self._model
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if seen == self._pointer_seen:
-            return self._model
-        self._pointer_seen = seen
-        meta = self._read_meta()
-        version = int(meta.get("version", -1))
+        version = int(head.get("version", -1))
         if version >= 0 and version != self._loaded_version:
-            self._model = QFunction.load(self.folder / meta["file"])
-            self._meta, self._loaded_version = meta, version
+            raw = self.versions.read(head)
+            if raw is None:  # that version went while we looked; the next look finds the newer one
+                return self._model
+            self._model = QFunction.from_bytes(raw, f"Q-policy version {version} in {self.versions.where}")
+            self._meta, self._loaded_version = head, version
         return self._model
 
     def ready(self) -> bool:
@@ -103,44 +98,52 @@ class QPolicy:
             return np.asarray(model.score(task, cases, stats), dtype=np.float32)
 
     def update(self, batch: list[Row], replay: list[Row], steps: int) -> bool:
-        """A few online steps on this episode's transitions plus a replay sample; saves a new version."""
+        """A few online steps on this episode's transitions plus a replay sample, published as a new version."""
         from .qfunction import QFunction
 
         with self._lock:
-            model = self._load() or QFunction()
-            started = time.perf_counter()
-            model.update(batch + replay, steps=steps)
-            seen = int(self._meta.get("transitions_seen", 0)) + len(batch)
-            self._save(model, {"transitions_seen": seen, "last_update_ms": round((time.perf_counter() - started) * 1000, 2)})
-            return True
+            for _ in range(PUBLISH_ATTEMPTS):
+                base_model = self._load(fresh=True)
+                base, base_meta = self._loaded_version, dict(self._meta)
+                model = copy.deepcopy(base_model) if base_model is not None else QFunction()
+                started = time.perf_counter()
+                model.update(batch + replay, steps=steps)
+                facts = {
+                    "transitions_seen": int(base_meta.get("transitions_seen", 0)) + len(batch),
+                    "last_update_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                if self._publish(base, base_meta, model, facts):
+                    return True
+            log.warning("Q update not published: other clients kept publishing first (%d attempts)", PUBLISH_ATTEMPTS)
+            return False
 
     def fit(self, rows: list[Row]) -> dict[str, Any]:
-        """Retrain from scratch on every stored transition; saves a new version."""
+        """Retrain from scratch on every stored transition; published as a new version (the last writer wins)."""
         from .qfunction import QFunction
 
         with self._lock:
             started = time.perf_counter()
             model = QFunction()
             report = model.fit(rows) or {}
-            seconds = time.perf_counter() - started
-            self._save(model, {"transitions_seen": len(rows), "trained_on": len(rows), "train_seconds": round(seconds, 2)})
-            return {"transitions": len(rows), "train_seconds": round(seconds, 2), "version": self._loaded_version, **report}
+            seconds = round(time.perf_counter() - started, 2)
+            facts = {"transitions_seen": len(rows), "trained_on": len(rows), "train_seconds": seconds}
+            for _ in range(PUBLISH_ATTEMPTS):
+                self._load(fresh=True)
+                if self._publish(self._loaded_version, dict(self._meta), model, facts):
+                    return {"transitions": len(rows), "train_seconds": seconds, "version": self._loaded_version, **report}
+            raise QFunctionError(f"Could not publish the trained Q-policy to {self.versions.where}: other clients kept publishing first.")
 
-    def _save(self, model: Any, facts: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        version = int(self._read_meta().get("version", -1)) + 1
-        name = f"q-v{version:05d}.bin"
-        model.save(self.folder / name)
-        meta = {**self._meta, **facts, "version": version, "file": name, "saved_at": time.time()}
-        temporary = self._pointer.with_suffix(".tmp")
-        temporary.write_text(json.dumps(meta, indent=2))
-        temporary.replace(self._pointer)  # atomic: readers see the old version or the new one
-        self._meta, self._loaded_version, self._model = meta, version, model
-        for old in sorted(self.folder.glob("q-v*.bin"))[:-KEEP_VERSIONS]:
-            old.unlink(missing_ok=True)
+    def _publish(self, base: int, base_meta: dict[str, Any], model: Any, facts: dict[str, Any]) -> bool:
+        kept: dict[str, Any] = {k: base_meta[k] for k in ("trained_on", "train_seconds") if k in base_meta}
+        head = self.versions.publish(base, model.to_bytes(), {**kept, **facts, "saved_at": time.time()})
+        if head is None:
+            return False
+        self._model, self._meta, self._loaded_version = model, head, int(head["version"])
+        return True
 
     def describe(self) -> dict[str, Any]:
-        meta = self._read_meta()
-        if not meta:
-            return {"trained": False}
-        return {"trained": True, **{k: meta[k] for k in ("version", "transitions_seen", "train_seconds", "saved_at") if k in meta}}
+        head = self.versions.head(fresh=True)
+        if not head:
+            return {"trained": False, "kept_in": self.versions.where}
+        facts: dict[str, Any] = {k: head[k] for k in ("version", "transitions_seen", "train_seconds", "saved_at") if k in head}
+        return {"trained": True, **facts, "kept_in": self.versions.where}

@@ -21,6 +21,7 @@ thousands of transitions, an online update a few milliseconds. Stores no text.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -329,6 +330,15 @@ class QFunction:
     def save(self, path: str | Path) -> None:
         """Write the model to `path` atomically (an .npz archive with a JSON header; no pickle)."""
         path = Path(path)
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(self.to_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    def to_bytes(self) -> bytes:
+        """The model as the bytes `save` writes (what a shared store keeps)."""
         header = {
             "format": "memento-qfunction",
             "version": FORMAT_VERSION,
@@ -342,26 +352,31 @@ class QFunction:
             "transitions_seen": self.transitions_seen,
             "next_slot": self._next_slot,
         }  # fmt: skip
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as handle:
-            np.savez(
-                handle,
-                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                task_embs=self._task_embs[: self._n_tasks],
-                task_rewards=self._task_rewards[: self._n_tasks],
-                mean=self._mean,
-                scale=self._scale,
-                weights=self._weights,
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            task_embs=self._task_embs[: self._n_tasks],
+            task_rewards=self._task_rewards[: self._n_tasks],
+            mean=self._mean,
+            scale=self._scale,
+            weights=self._weights,
+        )
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path: str | Path) -> QFunction:
-        path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise QFunctionError(f"cannot read the Q-function {path}: {exc}; retrain it with `memento memory train`") from exc
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: str = "the Q-function") -> QFunction:
+        """A model from the bytes `to_bytes` gave; `path` names where they came from in errors."""
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
                 arrays = {name: data[name] for name in ("task_embs", "task_rewards", "mean", "scale", "weights")}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:

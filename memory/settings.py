@@ -50,6 +50,11 @@ class MemorySettings(MementoSettings):
         ge=1,
         description="Transitions Q must have learned from before `policy=q` uses it, and that `memento memory train` needs.",
     )
+    memory_policy_refresh_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="With MEMENTO_CHROMA_URL: how often, in seconds, retrieval looks for a newer shared Q-policy version.",
+    )
     memory_max_task_chars: int = Field(default=10_000, ge=100, description="Longest task text a case may hold, in characters.")
     memory_max_answer_chars: int = Field(default=20_000, ge=100, description="Longest final answer a case may hold, in characters.")
     memory_max_summary_chars: int = Field(

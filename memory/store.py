@@ -27,10 +27,11 @@ log = logging.getLogger("memento.memory")
 
 CASES = "memento_cases"
 TRANSITIONS = "memento_transitions"
+POLICY = "memento_policy"  # on a Chroma server only: the Q-policy's versions (see versions.py)
 
 
 class Store:
-    """The two Chroma collections of a case bank (cases, transitions), embedded or on a server.
+    """The Chroma collections of a case bank (cases, transitions; on a server, the policy too), embedded or on a server.
 
     Chroma types every result field as optional (absent unless asked for in `include`), so the
     collections are held as `Any`: callers read exactly the fields they asked for.
@@ -38,6 +39,7 @@ class Store:
 
     cases: Any
     transitions: Any
+    policy: Any  # None for an embedded store, whose policy lives in a folder
     client: Any
 
     def __init__(self, path: Path | None = None, url: str = "", embedder_name: str = "", dimension: int = 0) -> None:
@@ -68,6 +70,7 @@ class Store:
                 meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
                 self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
                 self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
+                self.policy = self.client.get_or_create_collection(POLICY, embedding_function=None) if url else None
         except Exception as exc:
             where = url or str(path)
             raise StoreError(f"Could not open the case bank at {where}: {exc}") from exc
