@@ -1,10 +1,14 @@
 """One headless Chromium for the server's life, driven by Playwright; a fresh context per request.
 
 The browser starts on first use (Playwright is imported then, not before), is
-relaunched if it dies, and is closed with the server. Each request gets its
-own context (no cookies or storage shared between requests) with the URL
-guard on every request, service workers blocked and the popup blocker on; at
-most `browse_max_pages` pages work at once. The next request's context is
+relaunched if it dies, and is closed with the server. Every connection it
+makes goes through a `GuardProxy` of ours (one per context, so refusals are
+reported to the request that caused them; one for the whole browser behind
+them): Chromium resolves no name and opens no socket itself, and WebRTC may
+not use UDP. Each request gets its own context (no cookies or storage shared
+between requests) with the route guard naming blocked requests, service
+workers blocked and the popup blocker on; at most `browse_max_pages` pages
+work at once. The next request's context is
 opened while the current one works (a new page costs more than most renders). A context is always closed, even
 when its page hangs; if closing hangs too, the whole browser is replaced, so
 no page or process outlives its request.
@@ -23,6 +27,7 @@ from memento.servers.common.errors import ServerError
 from memento.servers.common.urls import UrlPolicy
 
 from .guard import RequestGuard
+from .proxy import GuardProxy
 from .settings import BrowseSettings
 
 if TYPE_CHECKING:  # Playwright is imported when a browser is first needed, not before
@@ -43,7 +48,12 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # WebRTC would send STUN over UDP straight past the proxy; this keeps it to TCP through the proxy.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-quic",  # QUIC is UDP; with a proxy Chromium should not use it, and this makes sure
 )
+# Loopback is proxied too (Chromium would otherwise connect to it directly): the proxy decides.
+_PROXY_BYPASS = "<-loopback>"
 # Playwright turns Chromium's popup blocker off; keeping it on stops a page from opening windows on its own.
 _KEEP_DEFAULTS_OFF = ["--disable-popup-blocking"]
 _CLOSE_TIMEOUT_S = 10.0
@@ -68,6 +78,13 @@ class Chromium:
         # A task opening the next request's context ahead of time.
         self._spare: asyncio.Task[tuple[BrowserContext, Page, RequestGuard]] | None = None
         self._closing = False
+        # The proxy behind every context's own: what no context claims is still vetted.
+        self.browser_guard = RequestGuard(policy)
+        self._browser_proxy: GuardProxy | None = None
+        self._proxies: dict[BrowserContext, GuardProxy] = {}
+
+    def _proxy(self, guard: RequestGuard) -> GuardProxy:
+        return GuardProxy(self.policy, guard.refused, self.settings.http_timeout_s)
 
     @property
     def running(self) -> bool:
@@ -96,12 +113,16 @@ class Chromium:
             try:
                 from playwright.async_api import async_playwright
 
+                if self._browser_proxy is None:
+                    self._browser_proxy = await self._proxy(self.browser_guard).start()
                 self._playwright = playwright = await async_playwright().start()
                 self._browser = browser = await playwright.chromium.launch(
                     executable_path=self.settings.chromium_path or None,
                     headless=True,  # Playwright adds --headless itself
                     args=list(CHROMIUM_ARGS),
                     ignore_default_args=_KEEP_DEFAULTS_OFF,
+                    # A socks5 proxy also makes Playwright map every host name to "not found" inside Chromium.
+                    proxy={"server": self._browser_proxy.server, "bypass": _PROXY_BYPASS},
                     timeout=self.settings.browse_page_timeout_s * 1000 + 30_000,
                 )
             except Exception as exc:
@@ -120,12 +141,19 @@ class Chromium:
         """A fresh context with the guard installed and the page timeouts set; `popups=False` disables window.open."""
         browser = await self.browser()
         viewport = self.settings.viewport
-        context = await browser.new_context(
-            viewport={"width": viewport["width"], "height": viewport["height"]},
-            user_agent=self.settings.browser_user_agent or None,  # None: Chromium's own, which sites expect of a browser
-            service_workers="block",  # a service worker's requests would bypass route interception
-            accept_downloads=False,
-        )
+        proxy = await self._proxy(guard).start()
+        try:
+            context = await browser.new_context(
+                viewport={"width": viewport["width"], "height": viewport["height"]},
+                user_agent=self.settings.browser_user_agent or None,  # None: Chromium's own, which sites expect of a browser
+                service_workers="block",  # a reader has no use for them (their requests go through the proxy all the same)
+                accept_downloads=False,
+                proxy={"server": proxy.server, "bypass": _PROXY_BYPASS},
+            )
+        except BaseException:
+            await proxy.close()
+            raise
+        self._proxies[context] = proxy
         try:
             timeout_ms = self.settings.browse_page_timeout_s * 1000
             context.set_default_timeout(timeout_ms)
@@ -186,15 +214,23 @@ class Chromium:
         """Close a context whatever state its pages are in; replace the browser if even that fails."""
         with anyio.CancelScope(shield=True):
             try:
-                with anyio.fail_after(_CLOSE_TIMEOUT_S):
-                    await context.close()
-                return
-            except Exception as exc:
-                if not self.holds(context):
-                    return  # its browser is gone already, and the context with it
-                log.warning("a browser context did not close (%s); restarting Chromium", type(exc).__name__)
-            async with self._launch_lock:
-                await self._shutdown()
+                await self._close_context(context)
+            finally:
+                proxy = self._proxies.pop(context, None)
+                if proxy is not None:
+                    await proxy.close()
+
+    async def _close_context(self, context: BrowserContext) -> None:
+        try:
+            with anyio.fail_after(_CLOSE_TIMEOUT_S):
+                await context.close()
+            return
+        except Exception as exc:
+            if not self.holds(context):
+                return  # its browser is gone already, and the context with it
+            log.warning("a browser context did not close (%s); restarting Chromium", type(exc).__name__)
+        async with self._launch_lock:
+            await self._shutdown()
 
     async def _shutdown(self) -> None:
         browser, playwright = self._browser, self._playwright
@@ -212,6 +248,9 @@ class Chromium:
                         await playwright.stop()  # ends the driver, which kills a browser that is still there
                 except Exception as exc:
                     log.warning("the Playwright driver did not stop cleanly: %s", exc)
+            proxies, self._proxies = list(self._proxies.values()), {}
+            for proxy in proxies:  # the contexts went with the browser
+                await proxy.close()
 
     async def close(self) -> None:
         self._closing = True
@@ -220,6 +259,9 @@ class Chromium:
             await self.dispose(spare[0])
         async with self._launch_lock:
             await self._shutdown()
+            proxy, self._browser_proxy = self._browser_proxy, None
+            if proxy is not None:
+                await proxy.close()
 
 
 _closing: set = set()  # strong references, so a pending close is not garbage-collected mid-way

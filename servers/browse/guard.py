@@ -1,10 +1,12 @@
-"""The URL policy inside the browser: every request a page makes is checked before it leaves.
+"""The URL policy inside the browser, as a page sees it: what it may load, and what it was refused.
 
-Installed on each browser context with route interception: documents,
-frames, scripts, images, fetches and WebSockets all pass `check_url` (with
-the pinned resolver, so every resolved address is vetted) or are aborted.
-Only http(s) and ws(s) may reach the network (data:, blob: and about: never do). Blocked URLs are kept (the
-first few) so a reply can say what the page was not allowed to load.
+Installed on each browser context with route interception: the page's own
+requests (documents, frames, scripts, images, fetches, WebSockets) pass
+`check_url` (with the pinned resolver) or are aborted before they leave, so a
+reply can name the full URL. Route interception does not see redirect hops or
+workers' requests; those are stopped by the context's `GuardProxy`, which
+reports its refusals here (`refused`). Blocked URLs are kept (the first few)
+so a reply can say what the page was not allowed to load.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ class RequestGuard:
         self.policy = policy
         self.blocked: list[str] = []
         self.blocked_count = 0
+        self.proxy_refusals = 0  # connections refused by the proxy, past route interception
+
+    def refused(self, target: str, reason: str) -> None:
+        """Record a connection the proxy refused (a redirect hop, a worker's request, a socket)."""
+        self._record(target)
+        self.proxy_refusals += 1
+
+    def _record(self, target: str) -> None:
+        self.blocked_count += 1
+        if len(self.blocked) < _KEEP_BLOCKED:
+            self.blocked.append(target)
 
     async def allows(self, url: str) -> bool:
         if url.startswith(_LOCAL_SCHEMES):
@@ -40,9 +53,7 @@ class RequestGuard:
         try:
             await check_url_async(target, self.policy)
         except ServerError as exc:
-            self.blocked_count += 1
-            if len(self.blocked) < _KEEP_BLOCKED:
-                self.blocked.append(url)
+            self._record(url)
             log.info("browser request blocked: %s (%s)", url[:200], exc)
             return False
         return True
@@ -73,6 +84,7 @@ class RequestGuard:
         """Forget the blocked requests already reported."""
         self.blocked.clear()
         self.blocked_count = 0
+        self.proxy_refusals = 0
 
     def note(self) -> str | None:
         if not self.blocked_count:

@@ -130,14 +130,16 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
     async def screenshot(
         url: Url,
         ctx: Context,
-        full_page: Annotated[bool, Field(description="The whole page (up to the height limit) instead of the first screen.")] = False,
+        full_page: Annotated[bool, Field(description="The whole page (up to the size limits) instead of the first screen.")] = False,
     ) -> CallToolResult:
         """Render a page in Chromium and return a PNG screenshot of it.
 
-        For charts, layouts and images that text extraction cannot convey.
+        For charts, layouts and images that text extraction cannot convey. A full page larger than the limits
+        (by default 2560 px wide, 8000 px tall, 4 MiB) is cut to its top-left part, and the reply says so.
         Example: screenshot(url="https://example.org/dashboard", full_page=true)
         """
-        return present.screenshot(await _service(ctx).screenshot(url, full_page), full_page)
+        limits = (settings.browse_screenshot_max_width, settings.browse_screenshot_max_height, int(settings.browse_screenshot_max_bytes))
+        return present.screenshot(await _service(ctx).screenshot(url, full_page), full_page, limits)
 
     @server.tool(annotations=ACT)
     @tool_errors

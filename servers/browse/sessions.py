@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from memento.servers.common.errors import InvalidInput, NotFound, TimedOut, TooLarge
+from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, TimedOut, TooLarge
 
 from .browser import Chromium, close_soon, playwright_error
 from .guard import RequestGuard
-from .rendering import Traffic, navigate, settle
+from .rendering import Traffic, ensure_not_refused, navigate, settle
 from .snapshot import compact
 
 if TYPE_CHECKING:
@@ -163,6 +163,11 @@ class Sessions:
     async def _view(self, session: Session, notes: list[str], verbose: bool) -> View:
         page = session.page
         raw = await page.aria_snapshot(mode="ai", timeout=self.settings.browse_page_timeout_s * 1000)
+        try:  # after the snapshot, so a script navigating meanwhile is caught too
+            ensure_not_refused(page, "the page", session.guard)
+        except AccessDenied as exc:
+            session.guard.reset()
+            raise AccessDenied(f"{exc} browser_back returns to the page before.") from exc
         session.snapshot = compact(raw, verbose=verbose)
         if note := session.guard.note():
             notes.append(note)

@@ -56,6 +56,13 @@ class BrowseSettings(CommonSettings):
     browse_screenshot_max_height: int = Field(
         default=8000, ge=100, le=30000, description="Tallest full-page screenshot, in pixels; taller pages are cut."
     )
+    browse_screenshot_max_width: int = Field(
+        default=2560, ge=100, le=30000, description="Widest full-page screenshot, in pixels; wider pages are cut at the right."
+    )
+    browse_screenshot_max_bytes: ByteSize = Field(
+        default=ByteSize(4 * 1024**2),
+        description="Largest screenshot PNG; a bigger one is retaken shorter (the top of the page) until it fits.",
+    )
     browse_auto_render_chars: int = Field(
         default=300, ge=0, description="render='auto' renders a page whose main text is shorter than this and needs scripts."
     )

@@ -23,9 +23,9 @@ import anyio.to_thread
 import httpcore
 
 from .errors import AccessDenied, FetchFailed
-from .urls import UrlPolicy, blocked_reason, check_url
+from .urls import METADATA_HOSTS, UrlPolicy, blocked_reason, check_url
 
-__all__ = ["GuardedBackend", "PinnedResolver", "check_url_async", "pinned_policy"]
+__all__ = ["GuardedBackend", "PinnedResolver", "check_url_async", "pinned_policy", "vetted_addresses"]
 
 
 class PinnedResolver:
@@ -94,18 +94,41 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+async def vetted_addresses(host: str, port: int, policy: UrlPolicy) -> list[str]:
+    """The addresses a connection to (host, port) may use: every answer of the policy's resolver, each allowed.
+
+    Raises `AccessDenied` when any answer is refused (one bad answer taints the name) and `FetchFailed`
+    when there is none. Callers connect to these addresses only, never to a fresh DNS answer.
+    """
+    name = host.rstrip(".").lower().strip("[]")
+    literal = _ip(name)
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        if name in METADATA_HOSTS and name not in policy.allow_hosts:
+            raise AccessDenied(f"Refused to connect to {host}: it is a cloud metadata service.")
+        addresses = list(await anyio.to_thread.run_sync(policy.resolver, name, port))
+    if not addresses:
+        raise FetchFailed(f"Host {host!r} has no address. Check the URL's spelling.")
+    if name in policy.allow_hosts:
+        return addresses
+    for text in addresses:
+        address = _ip(text)
+        reason = "not an IP address" if address is None else blocked_reason(address, allow_private=policy.allow_private)
+        if reason:
+            raise AccessDenied(
+                f"Refused to connect to {host}: it resolves to {text}, {reason}. Private and local "
+                "addresses are blocked (MEMENTO_ALLOW_PRIVATE_URLS or MEMENTO_ALLOWED_HOSTS lift this)."
+            )
+    return addresses
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Connect only to addresses the policy allows, resolving through the policy's resolver."""
 
     def __init__(self, policy: UrlPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self.policy = policy
         self.inner = inner or httpcore.AnyIOBackend()
-
-    async def _addresses(self, host: str, port: int) -> list[str]:
-        literal = _ip(host)
-        if literal is not None:
-            return [str(literal)]
-        return list(await anyio.to_thread.run_sync(self.policy.resolver, host, port))
 
     async def connect_tcp(
         self,
@@ -115,19 +138,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        name = host.rstrip(".").lower()
-        addresses = await self._addresses(name, port)
-        if not addresses:
-            raise FetchFailed(f"Host {host!r} has no address. Check the URL's spelling.")
-        if name not in self.policy.allow_hosts:
-            for text in addresses:
-                address = _ip(text)
-                reason = "not an IP address" if address is None else blocked_reason(address, allow_private=self.policy.allow_private)
-                if reason:
-                    raise AccessDenied(
-                        f"Refused to connect to {host}: it resolves to {text}, {reason}. Private and local "
-                        "addresses are blocked (MEMENTO_ALLOW_PRIVATE_URLS or MEMENTO_ALLOWED_HOSTS lift this)."
-                    )
+        addresses = await vetted_addresses(host, port, self.policy)
         last: Exception | None = None
         for text in addresses:  # connect to a vetted address, never to a fresh DNS answer
             try:
