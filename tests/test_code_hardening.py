@@ -233,3 +233,38 @@ async def test_a_workspace_with_more_entries_than_allowed_stops_the_call(tmp_pat
         result, text, data = await run(client, code, session="many", timeout_s=60)
         assert result.is_error and "MEMENTO_CODE_WORKSPACE_FILES" in text, text
         assert "Stopped after" not in data["error"]
+
+
+# ---- 8. the server enforces the output caps itself ------------------------------------------------------------
+
+_FORGE = """
+import base64, gc, json, os, struct, zlib
+kernel = next(o for o in gc.get_objects() if type(o).__name__ == 'Kernel')
+def chunk(kind, data):
+    return struct.pack('!I', len(data)) + kind + data + struct.pack('!I', zlib.crc32(kind + data))
+png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('!IIBBBBB', 1, 1, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(b'\\x00\\x00')) + chunk(b'IEND', b'')
+forged = {'id': kernel.running, 'value': 'v' * 3_000_000, 'error': None, 'images': [base64.b64encode(png).decode()] * 40}
+payload = json.dumps(forged).encode()
+os.write(kernel.replies, struct.pack('!I', len(payload)) + payload)
+"""
+
+_HUGE_HEADER = """
+import gc, os, struct, time
+kernel = next(o for o in gc.get_objects() if type(o).__name__ == 'Kernel')
+os.write(kernel.replies, struct.pack('!I', 200 * 1024**2) + b'{')
+time.sleep(20)
+"""
+
+
+async def test_a_forged_reply_frame_gets_no_more_output_through_than_the_caps(tmp_path: Path) -> None:
+    async with Client(build(_settings(tmp_path, max_output="20000", max_images="3"))) as client:
+        result, text, data = await run(client, _FORGE, session="forge")
+        images = [c for c in result.content if c.type == "image"]
+        assert len(images) <= 3 and data["images"] <= 3
+        assert data["value"] is None or len(data["value"]) <= 20_000 + 200, len(data["value"])
+        assert len(text) < 25_000
+        started = time.monotonic()
+        result, text, data = await run(client, _HUGE_HEADER, session="forge", timeout_s=15)
+        assert result.is_error and "reply" in text and time.monotonic() - started < 10, text
+        _, text, _ = await run(client, "6 * 7", session="forge")
+        assert text.endswith("Out: 42")

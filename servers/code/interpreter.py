@@ -89,11 +89,16 @@ class CallOutcome:
     elapsed_s: float = 0.0
 
 
-class _Replies:
-    """Reads reply frames with a timeout."""
+class OversizedReply(EOFError):
+    """The kernel announced a reply larger than the server accepts (an honest kernel never does)."""
 
-    def __init__(self, fd: int) -> None:
+
+class _Replies:
+    """Reads reply frames with a timeout, refusing any frame over `limit` bytes before reading it."""
+
+    def __init__(self, fd: int, limit: int = MAX_FRAME) -> None:
         self.fd = fd
+        self.limit = limit
         self.buffer = bytearray()
 
     def next(self, timeout: float) -> dict | None:
@@ -117,8 +122,8 @@ class _Replies:
         if len(self.buffer) < HEADER.size:
             return None
         (size,) = HEADER.unpack(self.buffer[: HEADER.size])
-        if size > MAX_FRAME:
-            raise EOFError("oversized reply")
+        if size > self.limit:
+            raise OversizedReply(f"the interpreter announced a reply of {size:,} bytes, over the server's {self.limit:,}-byte limit")
         if len(self.buffer) < HEADER.size + size:
             return None
         payload = bytes(self.buffer[HEADER.size : HEADER.size + size])
@@ -132,7 +137,7 @@ class _Replies:
 class Interpreter:
     """A kernel process, sandboxed or not, with its pipes."""
 
-    def __init__(self, launch: Launch, spawner: Spawner, max_output: int, plain: bool) -> None:
+    def __init__(self, launch: Launch, spawner: Spawner, max_output: int, plain: bool, max_reply: int = MAX_FRAME) -> None:
         self.max_output = max_output
         self._ids = 0
         req_r, self._req_w = os.pipe()
@@ -162,7 +167,7 @@ class Interpreter:
         self.plain = plain
         self.stdout = OutputPipe(out_r, "stdout")
         self.stderr = OutputPipe(err_r, "stderr")
-        self._replies = _Replies(self._rep_r)
+        self._replies = _Replies(self._rep_r, min(max_reply, MAX_FRAME))
         self._closed = False
 
     @property
@@ -201,6 +206,10 @@ class Interpreter:
         try:
             write_frame(self._req_w, {**request, "id": call_id, "nonce": nonce})
             outcome.reply = self._wait(call_id, started + timeout_s, watchdog, outcome)
+        except OversizedReply as exc:
+            log.warning("interpreter %d: %s; stopped", self.pid, exc)
+            outcome.stopped = f"{exc}, so it was stopped"
+            outcome.restarted = True
         except (EOFError, OSError) as exc:
             log.info("interpreter %d ended during a call: %s", self.pid, exc)
             outcome.restarted = True

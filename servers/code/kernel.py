@@ -258,9 +258,11 @@ class Kernel:
         numbers = pyplot.get_fignums()
         images = []
         for number in numbers[: self.config["max_images"]]:
-            images.append(_png(pyplot.figure(number)))
+            image = _png(pyplot.figure(number))
+            if len(image) * 3 // 4 <= self.config["max_image_size"]:  # the server would refuse a bigger reply
+                images.append(image)
         pyplot.close("all")
-        return images, max(0, len(numbers) - self.config["max_images"])
+        return images, len(numbers) - len(images)
 
     # ---- limits and processes -------------------------------------------------------------------------
 

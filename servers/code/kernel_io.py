@@ -15,7 +15,7 @@ import struct
 __all__ = ["MAX_FRAME", "HEADER", "CappedRaw", "descendants", "marker", "read_frame", "text_stream", "write_frame"]
 
 HEADER = struct.Struct("!I")
-MAX_FRAME = 256 * 1024**2
+MAX_FRAME = 64 * 1024**2  # requests (code) and replies alike; the server holds replies to a tighter limit of its own
 
 
 def write_frame(fd: int, message: dict) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from .settings import CodeSettings
 
-__all__ = ["KernelConfig", "kernel_config", "describe_limits"]
+__all__ = ["KernelConfig", "describe_limits", "kernel_config", "reply_limit"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class KernelConfig:
     session_cpu_s: int  # hard RLIMIT_CPU over the interpreter's life
     max_output: int  # bytes of stdout and of stderr passed on per call
     max_images: int
+    max_image_size: int  # bytes of one PNG
     sandboxed: bool
     site: str | None  # the session's own package folder, as the kernel sees it
     uid: int | None = None  # drop to this user first (when the server runs as root)
@@ -42,11 +43,22 @@ def kernel_config(settings: CodeSettings, *, site: str | None, sandboxed: bool, 
         session_cpu_s=max(settings.code_session_cpu_s, settings.code_cpu_s),
         max_output=int(settings.code_max_output),
         max_images=settings.code_max_images,
+        max_image_size=int(settings.code_max_image_size),
         sandboxed=sandboxed,
         site=site,
         uid=uid,
         gid=uid,
     )
+
+
+def reply_limit(settings: CodeSettings) -> int:
+    """The largest reply frame an honest kernel can send with these limits: the server refuses anything larger.
+
+    Text fields are cut at `max_output` characters (JSON may spell one as 6 bytes); images are base64.
+    """
+    text = 4 * 6 * int(settings.code_max_output)  # value, error, figure error, slack
+    images = settings.code_max_images * (int(settings.code_max_image_size) * 4 // 3 + 16)
+    return text + images + 64 * 1024
 
 
 def _size(value: int) -> str:

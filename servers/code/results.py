@@ -22,6 +22,7 @@ __all__ = [
     "SessionList",
     "WriteResult",
     "build_run_result",
+    "checked_reply",
 ]
 
 _LISTED_CHANGES = 50
@@ -54,11 +55,53 @@ def _cut_note(stream: str, dropped: int, limit: int) -> str:
     )
 
 
+def _text(value: object, limit: int, what: str) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[:limit] + f"\n[{what} cut: {len(text) - limit:,} more characters not shown]"
+    return text
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def checked_reply(reply: dict | None, max_output: int, max_images: int, max_image_size: int) -> dict:
+    """The kernel's reply held to the caps on the server's side: the code can reach the kernel (gc) and forge it."""
+    if not isinstance(reply, dict):
+        return {}
+    images = [i for i in reply.get("images") or [] if isinstance(i, str) and len(i) * 3 // 4 <= max_image_size]
+    raw_images = reply.get("images")
+    offered = len(raw_images) if isinstance(raw_images, list) else 0
+    exit_code = reply.get("exit_code")
+    return {
+        "value": _text(reply.get("value"), max_output, "value"),
+        "error": _text(reply.get("error"), max_output, "error"),
+        "error_type": _text(reply.get("error_type"), 100, "name"),
+        "memory": bool(reply.get("memory")),
+        "exit_code": exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+        "images": images[:max_images],
+        "images_dropped": _count(reply.get("images_dropped")) + offered - len(images[:max_images]),
+        "figure_error": _text(reply.get("figure_error"), 1000, "message"),
+        "dropped_out": _count(reply.get("dropped_out")),
+        "dropped_err": _count(reply.get("dropped_err")),
+    }
+
+
 def build_run_result(
-    session: str, outcome: CallOutcome, changes: Changes, max_output: int, timeout_s: float, hints: list[str]
+    session: str,
+    outcome: CallOutcome,
+    changes: Changes,
+    max_output: int,
+    timeout_s: float,
+    hints: list[str],
+    max_images: int = 8,
+    max_image_size: int = 4 * 1024**2,
 ) -> tuple[RunResult, list[str]]:
     """The result of one call and its images (base64 PNG)."""
-    reply = outcome.reply or {}
+    reply = checked_reply(outcome.reply, max_output, max_images, max_image_size)
     notes: list[str] = []
     dropped_out = outcome.stdout.dropped + int(reply.get("dropped_out", 0))
     dropped_err = outcome.stderr.dropped + int(reply.get("dropped_err", 0))
@@ -82,7 +125,10 @@ def build_run_result(
         )
     images: list[str] = list(reply.get("images", []))
     if reply.get("images_dropped"):
-        notes.append(f"[{reply['images_dropped']} more figures not returned (MEMENTO_CODE_MAX_IMAGES).]")
+        notes.append(
+            f"[{reply['images_dropped']} more figures not returned (at most MEMENTO_CODE_MAX_IMAGES per call, "
+            "each at most MEMENTO_CODE_MAX_IMAGE_SIZE).]"
+        )
     if reply.get("figure_error"):
         notes.append(f"A figure could not be drawn: {reply['figure_error']}")
     notes.extend(hints)

@@ -65,7 +65,16 @@ class CodeService:
         with self.sessions.hold(session_name) as session:
             outcome, changes, hints = self.sessions.call(session, request, timeout_s)
             note = session.take_note()  # why the interpreter was restarted since the last call, if it was
-        result, images = results.build_run_result(session_name, outcome, changes, int(self.settings.code_max_output), timeout_s, hints)
+        result, images = results.build_run_result(
+            session_name,
+            outcome,
+            changes,
+            int(self.settings.code_max_output),
+            timeout_s,
+            hints,
+            max_images=self.settings.code_max_images,
+            max_image_size=int(self.settings.code_max_image_size),
+        )
         if note:
             result.notes.insert(0, note)
         if self.warning:

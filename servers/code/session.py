@@ -21,6 +21,7 @@ from memento.servers.common.errors import InvalidInput, ServerError, TimedOut
 
 from . import workspace
 from .interpreter import CallOutcome, Interpreter, Spawner, StartFailed
+from .limits import reply_limit
 from .sandbox import Sandbox, SessionPaths
 from .settings import CodeSettings
 from .users import SandboxUsers, UserLease
@@ -111,7 +112,13 @@ class Sessions:
         uid = self._user_for(session)
         try:
             launch = self.sandbox.launch(session.paths, uid)
-            interpreter = Interpreter(launch, self.spawner, int(self.settings.code_max_output), plain=not self.sandbox.sandboxed)
+            interpreter = Interpreter(
+                launch,
+                self.spawner,
+                int(self.settings.code_max_output),
+                plain=not self.sandbox.sandboxed,
+                max_reply=reply_limit(self.settings),
+            )
             try:
                 interpreter.wait_ready()
             except ServerError:

@@ -67,6 +67,9 @@ class CodeSettings(CommonSettings):
         default=ByteSize(20 * 1024**2), description="Largest file read_file returns (larger ones: read parts with code)."
     )
     code_max_images: int = Field(default=8, ge=0, description="Most plots returned as images per call.")
+    code_max_image_size: ByteSize = Field(
+        default=ByteSize(4 * 1024**2), description="Largest plot returned as an image (PNG bytes); larger ones are left out with a note."
+    )
     code_max_sessions: int = Field(
         default=8, ge=1, description="Most interpreters alive at once; the least recently used idle one is stopped."
     )
