@@ -3,8 +3,13 @@
     python -m memento.servers.NAME [--transport stdio|http] [--host 127.0.0.1] [--port N]
 
 stdio is the default (what MCP hosts launch); `http` serves streamable HTTP at
-`http://HOST:PORT/mcp`, bound to loopback unless told otherwise. A bad setting
-stops the server before it starts, with the variable named on stderr.
+`http://HOST:PORT/mcp`, bound to loopback unless told otherwise, with idle
+sessions closed and the number of open sessions capped (settings). A bad
+setting stops the server before it starts, with the variable named on stderr.
+
+On stdio a line that is not JSON gets a JSON-RPC parse error (-32700) and JSON
+that is not a JSON-RPC message an invalid-request error (-32600): the SDK
+drops both silently, which leaves a client waiting for its timeout.
 """
 
 from __future__ import annotations
@@ -13,9 +18,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, RequestId
+from pydantic import ValidationError
 
 from .logs import configure_logging
 from .settings import CommonSettings, SettingsError
@@ -65,10 +77,108 @@ def serve(
 
     if args.transport == "stdio":
         log.info("%s server on stdio", name)
-        server.run("stdio")
+        anyio.run(_serve_stdio, server)
         return 0
     if args.host not in _LOOPBACK:
         log.warning("binding %s to %s: anyone who can reach it can call its tools", name, args.host)
     log.info("%s server on http://%s:%d/mcp", name, args.host, args.port)
-    server.run("streamable-http", host=args.host, port=args.port)
+    anyio.run(_serve_http, server, settings, args.host, args.port)
     return 0
+
+
+async def _serve_stdio(server: MCPServer) -> None:
+    """`server.run("stdio")`, with malformed lines answered instead of dropped."""
+    # The SDK's run_stdio_async is these lines without the answering stream; MCPServer offers no hook for it.
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream):
+        await lowlevel.run(AnswerMalformed(read_stream, write_stream), write_stream, lowlevel.create_initialization_options())
+
+
+async def _serve_http(server: MCPServer, settings: CommonSettings, host: str, port: int) -> None:
+    """`server.run("streamable-http")` with the session limits, and uvicorn logging through ours (stderr, our level)."""
+    import uvicorn  # only the HTTP transport needs it
+
+    app = server.streamable_http_app(
+        host=host,
+        # Abandoned sessions would otherwise pile up (each holds a task and its buffers) for the SDK's 30 minutes.
+        session_idle_timeout=settings.http_session_idle_timeout_s,
+        max_sessions=settings.http_max_sessions,
+    )
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+    await uvicorn.Server(config).serve()
+
+
+class AnswerMalformed:
+    """A read stream over a transport's that answers what failed to parse and passes real messages on.
+
+    The stdio transport hands each line it could not validate to the server as
+    an exception, which the SDK only logs; here it becomes the JSON-RPC 2.0 error
+    the spec asks for. Blank lines carry no message and get no answer.
+    """
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], replies: WriteStream[SessionMessage]) -> None:
+        self._inner = inner
+        self._replies = replies
+
+    @property
+    def last_context(self) -> Any:
+        # The dispatcher reads the sender's context from the stream it iterates: pass the inner one's on.
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        while True:
+            item = await self._inner.receive()
+            if not isinstance(item, Exception):
+                return item
+            error = _rejection(item)
+            if error is None:
+                continue
+            try:
+                await self._replies.send(SessionMessage(error))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return item  # the transport is going away; let the server see what it would have seen
+
+    def __aiter__(self) -> AnswerMalformed:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> AnswerMalformed:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+def _rejection(exc: Exception) -> JSONRPCError | None:
+    """The error answering a line the transport could not read, or None when nothing should be answered."""
+    if not isinstance(exc, ValidationError):
+        log.warning("the transport could not read a message: %r", exc)
+        return None
+    errors = exc.errors()
+    if any(e["type"] == "json_invalid" for e in errors):
+        line = errors[0].get("input")
+        if isinstance(line, str) and not line.strip():
+            return None
+        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error: the line is not valid JSON."))
+    message = "Invalid Request: the JSON is not a JSON-RPC 2.0 request, notification or response."
+    return JSONRPCError(jsonrpc="2.0", id=_request_id(errors), error=ErrorData(code=INVALID_REQUEST, message=message))
+
+
+def _request_id(errors: Sequence[Any]) -> RequestId | None:
+    """The id of the rejected object when it has a usable one, so the client can match the error to its request."""
+    for error in errors:
+        found = error.get("input")
+        if isinstance(found, dict):
+            value = found.get("id")
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return value
+            return None
+    return None

@@ -37,6 +37,19 @@ class CommonSettings(MementoSettings):
         default_factory=list,
         description="Host names exempt from the private-address check, comma-separated.",
     )
+    http_session_idle_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "With --transport http: a session with no request in flight and no open event stream for this many "
+            "seconds is closed; its client gets 404 and starts a new session."
+        ),
+    )
+    http_max_sessions: int = Field(
+        default=100,
+        ge=1,
+        description="With --transport http: most sessions open at once; a client asking for one more gets HTTP 503 until one ends or expires.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
