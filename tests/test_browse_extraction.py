@@ -133,3 +133,23 @@ def test_text_after_a_removed_element_stays() -> None:
     tree = lxml.html.fromstring("<html><body><div><p>Kept before.</p><span hidden>gone</span> and kept after.</div></body></html>")
     assert strip_furniture(tree) == 1
     assert " ".join(" ".join(tree.itertext()).split()) == "Kept before. and kept after."
+
+
+def test_a_list_of_linked_headlines_with_their_dates_is_a_list_of_other_pages() -> None:
+    items = "".join(
+        f'<li><h4><a href="/n/{i}">{headline}</a> <span class="time">(2018/6/1{i} 14:10)</span> <span>[members only]</span></h4></li>'
+        for i, headline in enumerate(["Gate talks stall", "Council vote due", "Fishermen protest"])
+    )
+    text = _remaining(f"<html><body><p>{PARAGRAPHS[0]}</p><ul>{items}</ul><ul><li>Steel: 40%</li><li>Concrete: 60%</li></ul></body></html>")
+    assert "Gate talks stall" not in text and "Fishermen protest" not in text
+    assert "Steel: 40% Concrete: 60%" in text  # an ordinary list stays
+
+
+def test_copyright_and_contact_lines_closing_the_article_are_left_out() -> None:
+    body = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+    closing = "<p>Write to Ann Lee at ann.lee@news.test</p><p>© 2024 News Test Ltd. All rights reserved.</p>"
+    html = f"<html><head><title>Tidal gate opens</title></head><body><article>{body}{closing}</article></body></html>"
+    markdown = extract_main(html, "https://news.test/gate").markdown
+    assert markdown.rstrip().endswith(PARAGRAPHS[-1])
+    before = extract_main(html, "https://news.test/gate", furniture=False).markdown
+    assert "All rights reserved" in before and "ann.lee@news.test" in before

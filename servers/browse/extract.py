@@ -31,6 +31,9 @@ _SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _BLANKS = re.compile(r"\n{3,}")
 _WORD = re.compile(r"\w+")
+_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\ball rights reserved\b|\bno reproduction\b", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SIGN_OFF_WORDS = 25  # a closing notice is a line, not a paragraph that happens to quote an address
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ def extract_main(html: str, url: str, *, furniture: bool = True) -> Extracted:
     title = _title(html, getattr(document, "title", None))
     published = getattr(document, "date", None) or None
     text = (getattr(document, "text", None) or "").strip()
+    if furniture:
+        text = _without_sign_off(text)
     if text:
         return Extracted(title, published, _tidy(_with_lead(_headed(text, title), lead)), True)
     return Extracted(title, published, page_text(html, keep_links=True), False)
@@ -131,6 +136,21 @@ def _headed(text: str, title: str) -> str:
     if " ".join(first.split()).lower() == title.lower():
         return f"# {first.strip()}\n{rest}"
     return f"# {title}\n\n{text}"
+
+
+def _without_sign_off(text: str) -> str:
+    """The text without the notices that close a page after the article: copyright lines, "write to ... at ..." addresses."""
+    lines = text.split("\n")
+    while lines and (not lines[-1].strip() or _is_sign_off(lines[-1])):
+        lines.pop()
+    return "\n".join(lines) if lines else text  # a page that is nothing but notices keeps them
+
+
+def _is_sign_off(line: str) -> bool:
+    words = len(line.split())
+    if words > _SIGN_OFF_WORDS:
+        return False
+    return bool(_COPYRIGHT.search(line) or _EMAIL.search(line))
 
 
 def _with_lead(markdown: str, lead: str | None) -> str:

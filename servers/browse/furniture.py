@@ -49,6 +49,7 @@ _SHORT_FORM = 1000  # characters: a form with less text is a widget, not a page 
 # A paragraph or list made of several links and little else is a list of other pages ("Related:").
 _LINK_LIST_MIN_LINKS = 2
 _LINK_LIST_SHARE = 0.8
+_ITEM_LINK_SHARE = 0.5
 _MIN_SUMMARY = 40  # characters: shorter descriptions are labels ("News", the site's name), not a lead
 _WORD = re.compile(r"\w+")
 _LEAD_TAGS = ("p", "div", "h2", "span", "section")
@@ -124,11 +125,25 @@ def _hidden(element: etree._Element) -> bool:
 
 
 def _is_link_list(element: etree._Element) -> bool:
+    """Several links and little else; or a list of at least two items that are each a link to another page."""
     links = [link for link in element.iter("a") if _text(link)]
     if len(links) < _LINK_LIST_MIN_LINKS:
         return False
     text = len(_text(element))
-    return text > 0 and sum(len(_text(link)) for link in links) >= _LINK_LIST_SHARE * text
+    if text > 0 and sum(len(_text(link)) for link in links) >= _LINK_LIST_SHARE * text:
+        return True
+    if element.tag not in {"ul", "ol"}:
+        return False
+    items = [item for item in element if item.tag == "li" and _text(item)]
+    return len(items) >= _LINK_LIST_MIN_LINKS and all(_headline_item(item) for item in items)
+
+
+def _headline_item(item: etree._Element) -> bool:
+    """A list item that is a link to another page: mostly one link's text, or a linked heading."""
+    longest = max((len(_text(link)) for link in item.iter("a")), default=0)
+    if longest >= _ITEM_LINK_SHARE * len(_text(item)):
+        return True
+    return any(heading.find(".//a") is not None for heading in item.iter("h2", "h3", "h4", "h5", "h6"))
 
 
 def _text(element: etree._Element) -> str:
