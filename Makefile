@@ -40,8 +40,15 @@ lint: python-deps
 	@mkdir -p $(MYPY_TREE)/memento && for d in agent core memory servers; do ln -sfn "$(CURDIR)/$$d" $(MYPY_TREE)/memento/$$d; done
 	cd $(MYPY_TREE) && "$(CURDIR)/$(PY)" -m mypy --config-file "$(CURDIR)/pyproject.toml" -p memento
 
-bench: install
+# bench/browse_extraction.py scores extraction on newspaper4k's test pages (real news pages, not
+# ours to commit): its sdist is downloaded once into build/bench-data, like an install step.
+BENCH_DATA = build/bench-data
+NEWSPAPER_SDIST = $(BENCH_DATA)/newspaper4k-0.9.6.tar.gz
+bench: install $(NEWSPAPER_SDIST)
 	$(PY) bench/run_all.py
+
+$(NEWSPAPER_SDIST):
+	$(VENV)/bin/pip download --no-deps --no-binary :all: newspaper4k==0.9.6 -d $(BENCH_DATA)
 
 # docs/configuration.md is generated from the settings classes; tests/test_docs.py fails when it is stale.
 docs: python-deps

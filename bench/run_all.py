@@ -17,6 +17,7 @@ SCRIPTS = [
     "search_many.py",
     "browse_fetch.py",
     "browse_quality.py",
+    "browse_extraction.py",
     "memory_retrieval.py",
     "qfunction_eval.py",
     "agent_hub.py",
