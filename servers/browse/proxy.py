@@ -90,6 +90,8 @@ class GuardProxy:
         finally:
             self._tasks.discard(task)
             writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(writer.wait_closed(), _HANDSHAKE_S)
 
     async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         target = await asyncio.wait_for(self._greet(reader, writer), _HANDSHAKE_S)
@@ -115,6 +117,8 @@ class GuardProxy:
             await _pipe_both(reader, writer, up_reader, up_writer)
         finally:
             up_writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(up_writer.wait_closed(), _HANDSHAKE_S)
 
     async def _greet(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[str, int] | None:
         """Read the method offer and the request; return the target, or None after refusing it."""
