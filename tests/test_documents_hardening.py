@@ -131,3 +131,11 @@ async def test_a_huge_source_is_not_echoed_in_the_error(tmp_path: Path) -> None:
         for pages in ("9" * 500_000, "x" * 500_000):
             result = await client.call_tool("read_document", {"source": "report.pdf", "pages": pages})
             assert result.is_error and len(result.content[0].text) < 2_000, result.content[0].text[:200]
+
+
+@pytest.mark.integration
+async def test_an_unknown_tool_with_a_huge_name_is_not_echoed(tmp_path: Path) -> None:
+    async with stdio_client_for("documents", env={"MEMENTO_DOCUMENTS_ROOTS": str(tmp_path)}, cwd=tmp_path) as client:
+        result = await client.call_tool("read_" + "x" * 500_000, {})
+        assert result.is_error and "Unknown tool" in result.content[0].text
+        assert len(result.content[0].text) < 5_000, f"the reply is {len(result.content[0].text):,} characters"

@@ -22,13 +22,15 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, RequestId
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, CallToolResult, ErrorData, JSONRPCError, RequestId, TextContent
 from pydantic import ValidationError
 
+from .errors import MAX_MESSAGE, shown
 from .logs import configure_logging
 from .settings import CommonSettings, SettingsError
 
@@ -74,6 +76,7 @@ def serve(
     except SettingsError as exc:
         print(f"memento-{name}: configuration error: {exc}", file=sys.stderr)
         return 2
+    server.middleware.append(bound_tool_errors)
 
     if args.transport == "stdio":
         log.info("%s server on stdio", name)
@@ -84,6 +87,26 @@ def serve(
     log.info("%s server on http://%s:%d/mcp", name, args.host, args.port)
     anyio.run(_serve_http, server, settings, args.host, args.port)
     return 0
+
+
+async def bound_tool_errors(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Cut a tool error's text past `MAX_MESSAGE` characters, whoever wrote it.
+
+    `tool_errors` bounds the servers' own messages; this also covers the SDK's,
+    which quote the caller (an unknown tool's name comes back whole).
+    """
+    result = await call_next(ctx)
+    if ctx.method != "tools/call":
+        return result
+    if isinstance(result, CallToolResult) and result.is_error:
+        for block in result.content:
+            if isinstance(block, TextContent) and len(block.text) > MAX_MESSAGE:
+                block.text = shown(block.text, MAX_MESSAGE)
+    elif isinstance(result, dict) and result.get("isError"):  # what the SDK's handlers return: the wire form
+        for item in result.get("content") or ():
+            if isinstance(item, dict) and isinstance(item.get("text"), str) and len(item["text"]) > MAX_MESSAGE:
+                item["text"] = shown(item["text"], MAX_MESSAGE)
+    return result
 
 
 async def _serve_stdio(server: MCPServer) -> None:
