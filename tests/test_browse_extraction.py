@@ -153,3 +153,9 @@ def test_copyright_and_contact_lines_closing_the_article_are_left_out() -> None:
     assert markdown.rstrip().endswith(PARAGRAPHS[-1])
     before = extract_main(html, "https://news.test/gate", furniture=False).markdown
     assert "All rights reserved" in before and "ann.lee@news.test" in before
+
+
+def test_a_bare_address_closing_a_contact_page_is_content_and_stays() -> None:
+    body = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+    html = f"<html><head><title>Contact</title></head><body><article>{body}<p>Email: harbour.office@news.test</p></article></body></html>"
+    assert "harbour.office@news.test" in extract_main(html, "https://news.test/contact").markdown

@@ -1,7 +1,9 @@
 """From a page's HTML to what a model reads: main content as Markdown, title, date, whole-page text.
 
 Main content comes from trafilatura (tables, lists and headings kept;
-navigation, ads and footers left out). When it finds no main content, the
+navigation, ads and footers left out), after `furniture` has removed what it
+lets through on real pages (hidden parts, forms, cookie notices, comments,
+lists of other articles). When it finds no main content, the
 documents server's HTML converter turns the whole page into Markdown instead.
 `needs_rendering` is the judgement behind render="auto". Nothing here fetches.
 """
@@ -32,7 +34,9 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _BLANKS = re.compile(r"\n{3,}")
 _WORD = re.compile(r"\w+")
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\ball rights reserved\b|\bno reproduction\b", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# "Write to Ann Lee at ann@paper.test": the sign-off of a news article. A bare address is left alone:
+# on a contact page it is the content.
+_WRITE_TO = re.compile(r"^\W*(?:write to|contact|email)\b.*\bat\s+[\w.+-]+@[\w-]+(?:\.[\w-]+)+\W*$", re.IGNORECASE)
 _SIGN_OFF_WORDS = 25  # a closing notice is a line, not a paragraph that happens to quote an address
 
 
@@ -150,7 +154,7 @@ def _is_sign_off(line: str) -> bool:
     words = len(line.split())
     if words > _SIGN_OFF_WORDS:
         return False
-    return bool(_COPYRIGHT.search(line) or _EMAIL.search(line))
+    return bool(_COPYRIGHT.search(line) or _WRITE_TO.search(line))
 
 
 def _with_lead(markdown: str, lead: str | None) -> str:

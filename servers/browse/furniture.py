@@ -85,9 +85,9 @@ def shown_summary(tree: etree._Element) -> str | None:
             continue
         wanted = _words(summary)
         for element in body.iter(_LEAD_TAGS):
-            text = element.text or ""
-            # quick test on the element's own first text before reading all of its text
-            if text.strip() and wanted.startswith(_words(text)[:20]) and _words(_text(element)) == wanted:
+            first = _words(element.text or "")
+            # a quick test on the element's own first words before reading all of its text
+            if first and wanted.startswith(first[:20]) and _words(_text(element)) == wanted:
                 return summary
         return None
     return None
