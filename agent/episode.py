@@ -143,7 +143,18 @@ class Episode:
                     run_id, role="judge", model=self.judge.name if self.judge else "", usage=state.judgement.usage, latency_s=0.0
                 )
         case_id = self._write_memory(task, state, learn, source) if state.status != "failed" else None
-        return self._finish(state, case_id=case_id)
+        result = self._finish(state, case_id=case_id)
+        if self.settings.otel_endpoint:
+            await self._export(result.run_id)
+        return result
+
+    async def _export(self, run_id: str) -> None:
+        """Send the finished run to the OTLP collector (in a thread: the exporter blocks; failures are only logged)."""
+        from .otel import export_run, parse_headers
+
+        record = self.store.get_run(run_id)
+        headers = parse_headers(self.settings.otel_headers)
+        await anyio.to_thread.run_sync(export_run, record, self.settings.otel_endpoint, headers)
 
     # ---- the steps ----------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memento.core.errors import CaseMemoryError, CaseNotFound
 from memento.core.settings import MementoSettings
 
 from .traces import RunStore
@@ -269,22 +268,7 @@ def feedback(run_id: str, reward: float) -> None:
     """Set a run's reward: good (1), bad (0) or a number in 0..1; the case memory learns from it too."""
     from memento.memory import CaseBank, MemorySettings
 
-    store = _store()
-    run_id = store.resolve(run_id)
-    store.set_reward(run_id, reward)
-    click.echo(f"{run_id}: reward {reward:g} stored in the run trace.")
-    pending = store.pending_case(run_id)
-    try:
-        with CaseBank.open(MemorySettings.from_env()) as bank:
-            if pending is not None:  # the run was waiting for this reward before the memory learned from it
-                recorded = bank.record_episode(reward=reward, **pending)
-                store.pending_case_learned(run_id, recorded.case_id)
-                click.echo(f"Case memory learned the run: case {recorded.case_id}, {recorded.transitions} transition(s).")
-                return
-            changed = bank.feedback(run_id, reward)
-    except CaseNotFound:
-        click.echo("The case memory was not changed: it holds no case from this run (was it run with --no-learn?).")
-        return
-    except CaseMemoryError as exc:
-        raise CaseMemoryError(f"The run trace has the reward, but the case memory could not take it: {exc}") from exc
-    click.echo(f"Case memory updated: {len(changed['cases'])} case(s) and {changed['transitions']} transition(s).")
+    from .feedback import apply_feedback
+
+    for line in apply_feedback(_store(), lambda: CaseBank.open(MemorySettings.from_env()), run_id, reward):
+        click.echo(line)

@@ -89,6 +89,16 @@ class AgentSettings(Budgets):
         default=None, description="MCP host config naming the tool servers (default: ./mcp.json, else the project's)."
     )
     learn: bool = Field(default=True, description="Write each finished run to the case memory (false: read only).")
+    otel_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP collector to export each finished run to as a trace, e.g. http://127.0.0.1:4318 (empty: nothing is sent).",
+    )
+    otel_headers: str = Field(
+        default="",
+        repr=False,
+        json_schema_extra=SECRET,
+        description="Headers for the collector, as name=value pairs separated by commas (e.g. Authorization=Basic …); never logged.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:

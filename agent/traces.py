@@ -571,6 +571,32 @@ class RunStore:
             for r in rows
         ]
 
+    def runs_showing(self, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The runs a case was shown in, newest first, with their status and reward."""
+        rows = self._read(
+            "SELECT r.id, r.task, r.status, r.reward, r.started, c.score FROM cases_shown c JOIN runs r ON r.id = c.run_id "
+            "WHERE c.case_id = ? ORDER BY r.started DESC LIMIT ?",
+            (case_id, max(0, limit)),
+        )
+        return [
+            {
+                "id": r["id"],
+                "task": r["task"],
+                "status": r["status"],
+                "reward": r["reward"],
+                "score": r["score"],
+                "started": _iso(r["started"]),
+            }
+            for r in rows
+        ]
+
+    def changes(self, run_id: str) -> tuple[str, int]:
+        """(status, steps) of a run: what a live view polls to know whether anything happened."""
+        rows = self._read("SELECT status, steps FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise RunNotFound(_not_found(run_id))
+        return rows[0]["status"], rows[0]["steps"]
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The run and every step of it, each list in time order: `step` numbers a run's steps across lists, `offset_s` is from its start."""
         run_id = self.resolve(run_id)
@@ -652,6 +678,8 @@ class RunStore:
             "started": _iso(start),
             "finished": None if run["finished"] is None else _iso(run["finished"]),
             "seconds": _seconds(run),
+            "started_ts": start,  # seconds since the epoch, unrounded: what timings are measured from
+            "finished_ts": run["finished"],
             "cases_shown": cases,
             "plans": plans,
             "subtasks": subtasks,
