@@ -268,3 +268,34 @@ async def test_a_forged_reply_frame_gets_no_more_output_through_than_the_caps(tm
         assert result.is_error and "reply" in text and time.monotonic() - started < 10, text
         _, text, _ = await run(client, "6 * 7", session="forge")
         assert text.endswith("Out: 42")
+
+
+# ---- 9. threads outlive their call, by design, but cannot grow files between calls -------------------------------
+
+_WRITER = """
+import threading, time
+def keep_writing():
+    with open('log.txt', 'a') as log:
+        for _ in range(500):
+            try:
+                log.write('x' * 1000)
+                log.flush()
+            except OSError:
+                pass
+            time.sleep(0.01)
+threading.Thread(target=keep_writing, daemon=True).start()
+time.sleep(0.2)
+"""
+
+
+async def test_a_thread_left_running_is_reported_and_cannot_grow_files_between_calls(tmp_path: Path) -> None:
+    log = tmp_path / "workspaces" / "threads" / "log.txt"
+    async with Client(build(_settings(tmp_path))) as client:
+        result, text, _ = await run(client, _WRITER, session="threads")
+        assert not result.is_error and "1 thread started by the code is still running" in text, text
+        size = log.stat().st_size
+        assert size > 0  # it wrote during the call
+        await anyio.sleep(1.0)
+        assert log.stat().st_size == size  # and nothing after it
+        result, text, _ = await run(client, "import time\ntime.sleep(0.5)", session="threads")
+        assert log.stat().st_size > size  # a call lets it write again, under the call's watch

@@ -53,6 +53,7 @@ class Kernel:
         self.cells = 0
         self.reserve: bytearray | None = bytearray(8 << 20)  # freed on MemoryError so the reply can be built
         self.stdout, self.stderr = text_stream(self.out), text_stream(self.err)
+        self.reader: threading.Thread | None = None
 
     # The reader thread: requests are queued for the main thread; interrupts act at once.
     def read_requests(self) -> None:
@@ -73,7 +74,9 @@ class Kernel:
         """Everything that can fail before the first request: the reader thread may meet the process limit."""
         signal.signal(signal.SIGINT, self._on_interrupt)
         signal.signal(signal.SIGXCPU, self._on_cpu_limit)
-        threading.Thread(target=self.read_requests, name="requests", daemon=True).start()
+        self.reader = threading.Thread(target=self.read_requests, name="requests", daemon=True)
+        self.reader.start()
+        self._set_fsize(0)  # nothing writes files outside a call
         write_frame(self.replies, {"op": "ready", "pid": self.pid})
 
     def serve(self) -> None:
@@ -149,6 +152,10 @@ class Kernel:
             except Exception:  # a closed or broken stream must not cost the reply
                 pass
         result["dropped_out"], result["dropped_err"] = self.out.dropped, self.err.dropped
+        ours = {threading.main_thread(), self.reader}
+        result["threads"] = sum(1 for t in threading.enumerate() if t not in ours)
+        # Threads the code left running live on between calls, unwatched: they may not grow any file then.
+        self._set_fsize(0)
         end = marker(nonce)
         for fd in (self.out_fd, self.err_fd):
             os.write(fd, end)

@@ -70,8 +70,8 @@ def _count(value: object) -> int:
 
 def checked_reply(reply: dict | None, max_output: int, max_images: int, max_image_size: int) -> dict:
     """The kernel's reply held to the caps on the server's side: the code can reach the kernel (gc) and forge it."""
-    if not isinstance(reply, dict):
-        return {}
+    if not isinstance(reply, dict):  # no reply (the interpreter died), or not an object
+        reply = {}
     images = [i for i in reply.get("images") or [] if isinstance(i, str) and len(i) * 3 // 4 <= max_image_size]
     raw_images = reply.get("images")
     offered = len(raw_images) if isinstance(raw_images, list) else 0
@@ -87,6 +87,7 @@ def checked_reply(reply: dict | None, max_output: int, max_images: int, max_imag
         "figure_error": _text(reply.get("figure_error"), 1000, "message"),
         "dropped_out": _count(reply.get("dropped_out")),
         "dropped_err": _count(reply.get("dropped_err")),
+        "threads": _count(reply.get("threads")),
     }
 
 
@@ -131,6 +132,12 @@ def build_run_result(
         )
     if reply.get("figure_error"):
         notes.append(f"A figure could not be drawn: {reply['figure_error']}")
+    if reply["threads"]:
+        notes.append(
+            f"{reply['threads']} thread{'s' if reply['threads'] > 1 else ''} started by the code {'are' if reply['threads'] > 1 else 'is'} "
+            "still running, as in a notebook: between calls they cannot grow files, what they print is dropped and "
+            "their CPU time counts against the session's (MEMENTO_CODE_SESSION_CPU_S); reset_session stops them."
+        )
     notes.extend(hints)
     files = _file_changes(changes, notes)
     exit_code = reply.get("exit_code")
