@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from memento.core.errors import MementoError
+from memento.core.errors import CaseMemoryError, MementoError
 
 from .budget import BudgetExhausted, Spending
 from .executor import Executor
@@ -298,7 +298,12 @@ class Episode:
         if reward is None:  # learned from only once a reward arrives (memento feedback)
             self.store.save_pending_case(state.run_id, record)
             return None
-        recorded = self.bank.record_episode(reward=reward, **record)
+        try:
+            recorded = self.bank.record_episode(reward=reward, **record)
+        except CaseMemoryError as exc:  # e.g. an answer over the memory's size limits: the run stands, unlearned
+            self.progress.note(f"not written to memory: {exc}")
+            state.error = state.error or f"not written to memory: {exc}"
+            return None
         return recorded.case_id
 
     def _finish(self, state: _State, *, status: str | None = None, case_id: str | None = None) -> EpisodeResult:

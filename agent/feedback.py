@@ -33,9 +33,14 @@ def _learn(store: RunStore, bank: CaseBank, run_id: str, reward: float) -> list[
     pending = store.pending_case(run_id)
     try:
         if pending is not None:  # the run was waiting for this reward before the memory learned from it
-            recorded = bank.record_episode(reward=reward, **pending)
+            note = ""
+            try:
+                recorded = bank.record_episode(reward=reward, **pending)
+            except CaseNotFound:  # cases it was shown were pruned since: learn the run itself, without them
+                recorded = bank.record_episode(reward=reward, **{**pending, "shown_case_ids": []})
+                note = " (the cases it was shown are no longer in memory)"
             store.pending_case_learned(run_id, recorded.case_id)
-            return [f"Case memory learned the run: case {recorded.case_id}, {recorded.transitions} transition(s)."]
+            return [f"Case memory learned the run: case {recorded.case_id}, {recorded.transitions} transition(s){note}."]
         changed = bank.feedback(run_id, reward)
     except CaseNotFound:
         return ["The case memory was not changed: it holds no case from this run (was it run with --no-learn?)."]
