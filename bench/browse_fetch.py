@@ -1,6 +1,7 @@
 """Browse server speed: static fetch + extract of a 200 KB article, rendered fetch with a warm browser,
-and 20 concurrent fetches (throughput, peak memory (PSS) of this process and its children: the
-Playwright driver and Chromium). Runs the server in memory through the official MCP client against the test
+20 concurrent fetches (throughput, peak memory (PSS) of this process and its children: the
+Playwright driver and Chromium), and full-page screenshots of a normal and of a 30,000 x 7,900 px page
+(time, PNG size, peak memory). `python bench/browse_fetch.py render screenshot` runs only those sections. Runs the server in memory through the official MCP client against the test
 site on 127.0.0.1, with the caches off so every call fetches (the cached path is timed separately)."""
 
 from __future__ import annotations
@@ -163,12 +164,40 @@ async def concurrent(site: Site, home: Path) -> None:
     print()
 
 
+SCREENSHOT_RUNS = 3
+
+
+async def screenshots(site: Site, home: Path) -> None:
+    print(f"Full-page screenshots with a warm browser ({SCREENSHOT_RUNS} runs each)")
+    settings = BrowseSettings(home=home / "shots", allowed_hosts=["127.0.0.1"], browse_cache_ttl_s=0)
+    async with Client(build(settings)) as client:
+        await client.call_tool("screenshot", {"url": site.url("/article/1")})  # starts Chromium
+        for label, path in (("6 KB article", "/article/1"), ("30,000 x 7,900 px page", "/wide?w=30000&h=7900")):
+            times, sizes = [], []
+            with PeakMemory() as memory:
+                baseline = memory.peak
+                for _ in range(SCREENSHOT_RUNS):
+                    started = time.perf_counter()
+                    reply = await client.call_tool("screenshot", {"url": site.url(path), "full_page": True})
+                    times.append(time.perf_counter() - started)
+                    image = next((c for c in reply.content if c.type == "image"), None)
+                    sizes.append(len(image.data) * 3 // 4 if image else 0)
+            print(
+                f"  {label:<24} p50 {ms(percentile(times, 50))}, PNG {max(sizes) / 1e6:.2f} MB; "
+                f"peak memory {mib(memory.peak)} PSS (before: {mib(baseline)})"
+            )
+    print()
+
+
+SECTIONS = {"static": static, "render": rendered, "concurrent": concurrent, "screenshot": screenshots}
+
+
 async def main() -> None:
-    print_header("browse server: fetch, render, concurrency")
+    print_header("browse server: fetch, render, concurrency, screenshots")
+    chosen = [SECTIONS[name] for name in sys.argv[1:]] or list(SECTIONS.values())
     with Site() as site, tempfile.TemporaryDirectory(prefix="memento-bench-browse-") as tmp:
-        await static(site, Path(tmp))
-        await rendered(site, Path(tmp))
-        await concurrent(site, Path(tmp))
+        for section in chosen:
+            await section(site, Path(tmp))
 
 
 if __name__ == "__main__":
