@@ -123,12 +123,12 @@ async def test_search_document_does_not_echo_a_huge_query(tmp_path: Path) -> Non
 async def test_a_huge_source_is_not_echoed_in_the_error(tmp_path: Path) -> None:
     docgen.make_zip(tmp_path)
     docgen.make_pdf(tmp_path)
-    sources = ("missing/" + "x" * 500_000 + ".pdf", "ftp" + "p" * 500_000 + "://host/x", "bundle.zip!" + "m" * 500_000)
+    sources = ("missing/" + "x" * 100_000 + ".pdf", "ftp" + "p" * 100_000 + "://host/x", "bundle.zip!" + "m" * 100_000)
     async with stdio_client_for("documents", env={"MEMENTO_DOCUMENTS_ROOTS": str(tmp_path)}, cwd=tmp_path) as client:
         for source in sources:
             result = await client.call_tool("read_document", {"source": source})
             assert result.is_error and len(result.content[0].text) < 2_000, result.content[0].text[:200]
-        for pages in ("9" * 500_000, "x" * 500_000):
+        for pages in ("9" * 100_000, "x" * 100_000):
             result = await client.call_tool("read_document", {"source": "report.pdf", "pages": pages})
             assert result.is_error and len(result.content[0].text) < 2_000, result.content[0].text[:200]
 
