@@ -15,7 +15,7 @@ from mcp import Client
 
 from memento.servers.code.server import build
 from memento.servers.code.settings import CodeSettings
-from tests.code_helpers import run
+from tests.code_helpers import run, shell
 
 pytestmark = pytest.mark.anyio
 
@@ -299,3 +299,34 @@ async def test_a_thread_left_running_is_reported_and_cannot_grow_files_between_c
         assert log.stat().st_size == size  # and nothing after it
         result, text, _ = await run(client, "import time\ntime.sleep(0.5)", session="threads")
         assert log.stat().st_size > size  # a call lets it write again, under the call's watch
+
+
+# ---- 10. no nested user namespaces; no host paths in the sandbox's process 1 ---------------------------------
+
+_UNSHARE = """
+import ctypes, os
+def in_child(flags):  # a forked child has one thread, as unshare(CLONE_NEWUSER) requires
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.unshare(flags) == 0 else ctypes.get_errno())
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+[in_child(0x10000000), in_child(0x10000000 | 0x00020000), in_child(0)]  # NEWUSER, NEWUSER|NEWNS, nothing
+"""
+
+
+async def test_code_cannot_make_user_namespaces_and_process_1_shows_no_host_path(tmp_path: Path) -> None:
+    import errno
+
+    async with Client(build(_settings(tmp_path))) as client:
+        _, text, _ = await run(client, _UNSHARE, session="ns")
+        assert text == f"Out: [{errno.EPERM}, {errno.EPERM}, 0]", text
+        _, text, data = await shell(client, "unshare -r id -u; echo rc=$?; cat /proc/1/cmdline | tr '\\0' ' '", session="ns")
+        assert "rc=0" not in data["stdout"] and "rc=" in data["stdout"], text
+        assert str(tmp_path) not in text and "--bind" not in text, text
+        _result, text, _ = await run(
+            client,
+            "import threading, subprocess\nt = threading.Thread(target=print); t.start(); t.join()\nsubprocess.run(['true']).returncode",
+            session="ns",
+        )
+        assert text.endswith("Out: 0"), text

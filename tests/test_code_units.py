@@ -164,7 +164,8 @@ def test_the_sandbox_command_carries_no_server_secret_and_mounts_only_what_it_ne
     launch = sandbox.launch(paths, uid=3_000_000 if sandbox.per_session_users else None)
     assert "sk-test-secret" not in " ".join(launch.argv) + " ".join(launch.env.values())
     assert "OPENAI_API_KEY" not in launch.env and launch.env["HOME"] == "/workspace"
-    argv = launch.argv
+    argv = launch.expanded_argv()  # bwrap reads its options from a descriptor
+    launch.close_fds()
     assert {"--unshare-net", "--unshare-pid", "--die-with-parent"} <= set(argv)
     binds = {argv[i + 2] for i, a in enumerate(argv) if a in ("--bind", "--ro-bind", "--ro-bind-try")}
     writable = {argv[i + 2] for i, a in enumerate(argv) if a == "--bind"}

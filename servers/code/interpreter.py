@@ -153,7 +153,7 @@ class Interpreter:
                 stdin=req_r,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(rep_w,),
+                pass_fds=(rep_w, *launch.pass_fds),
                 env=launch.env,
                 cwd=launch.cwd,
                 start_new_session=plain,  # unsandboxed: its own process group, for killpg
@@ -161,7 +161,9 @@ class Interpreter:
         except OSError as exc:
             for fd in (req_r, rep_w, out_w, err_w, self._req_w, self._rep_r, out_r, err_r):
                 os.close(fd)
-            raise ServerError(f"Could not start the interpreter ({exc}).") from exc
+            raise StartFailed(str(exc)) from exc
+        finally:
+            launch.close_fds()
         for fd in (req_r, rep_w, out_w, err_w):
             os.close(fd)
         self.plain = plain

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from memento.servers.common.settings import SettingsError
 
+from . import seccomp
 from .fonts import font_list
 from .limits import kernel_config
 from .settings import CodeSettings
@@ -62,6 +63,26 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: str
+    pass_fds: tuple[int, ...] = ()  # bwrap's options and filter; the starter passes them on, then closes them
+
+    def expanded_argv(self) -> list[str]:
+        """The command line with bwrap's `--args FD` spelled out (for logs and tests; reads, never consumes)."""
+        if "--args" not in self.argv:
+            return list(self.argv)
+        at = self.argv.index("--args")
+        fd = int(self.argv[at + 1])
+        data = b""
+        while chunk := os.pread(fd, 1 << 16, len(data)):
+            data += chunk
+        options = [part.decode() for part in data.split(b"\0")[:-1]]
+        return [*self.argv[:at], *options, *self.argv[at + 2 :]]
+
+    def close_fds(self) -> None:
+        for fd in self.pass_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 @functools.cache
@@ -119,8 +140,11 @@ class Sandbox:
         probe = self.settings.code_dir / "probe"
         paths = SessionPaths(workspace=probe / "workspace", site=probe / "site")
         self.prepare(paths)
-        argv = self._sandboxed(paths, [self.python, "-I", "-c", "import os; os.listdir('/workspace')"])
-        result = subprocess.run(argv, env=self._env(), cwd="/", capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S)
+        argv, fds = self._sandboxed(paths, [self.python, "-I", "-c", "import os; os.listdir('/workspace')"])
+        try:
+            result = subprocess.run(argv, env=self._env(), cwd="/", capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, pass_fds=fds)
+        finally:
+            Launch([], {}, "/", fds).close_fds()
         if result.returncode != 0:
             detail = " ".join(result.stderr.split())[:500] or f"exit status {result.returncode}"
             raise SettingsError(
@@ -164,10 +188,24 @@ class Sandbox:
             raise ValueError("a sandbox started by root needs the session's user id")
         config = kernel_config(self.settings, site=_SITE, sandboxed=True, uid=uid)
         command = [self.python, "-I", f"{_KERNEL_DIR}/kernel.py", json.dumps(config.as_dict())]
-        return Launch(argv=self._sandboxed(paths, command, uid), env=self._env(), cwd="/")
+        argv, fds = self._sandboxed(paths, command, uid)
+        return Launch(argv=argv, env=self._env(), cwd="/", pass_fds=fds)
 
-    def _sandboxed(self, paths: SessionPaths, command: list[str], uid: int | None = None) -> list[str]:
-        return [*self.setpriv, self.bwrap or "bwrap", *self._bwrap_options(paths, uid), "--", *command]
+    def _sandboxed(self, paths: SessionPaths, command: list[str], uid: int | None = None) -> tuple[list[str], tuple[int, ...]]:
+        """The command line and the descriptors it reads: bwrap's options come through a descriptor, so the
+        sandbox's process 1 (bwrap) shows no host path in /proc/1/cmdline; the seccomp filter likewise."""
+        options = self._bwrap_options(paths, uid)
+        fds: list[int] = []
+        try:
+            filter_program = seccomp.program()
+            if filter_program is not None:
+                fds.append(_memory_file("memento-seccomp", filter_program))
+                options += ["--seccomp", str(fds[-1])]
+            fds.append(_memory_file("memento-bwrap-options", b"".join(o.encode() + b"\0" for o in options)))
+        except OSError:
+            Launch([], {}, "/", tuple(fds)).close_fds()
+            raise
+        return [*self.setpriv, self.bwrap or "bwrap", "--args", str(fds[-1]), "--", *command], tuple(fds)
 
     def _plain(self, paths: SessionPaths) -> Launch:
         config = kernel_config(self.settings, site=str(paths.site), sandboxed=False, uid=None)
@@ -263,6 +301,20 @@ def _read_only_at_same_path(folders: tuple[str, ...]) -> list[str]:
         options += ["--ro-bind", str(folder), str(folder)]
         bound.append(folder)
     return options
+
+
+def _memory_file(name: str, data: bytes) -> int:
+    """A descriptor to read `data` from, from its start (memfd: no file on disk, any size)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_files(folder: Path, files: dict[str, str]) -> None:
