@@ -6,6 +6,7 @@ memento feedback RUN_ID good|bad|0..1 a reward that arrives later
 memento runs list|show                the traces of past runs
 memento demo                          what `make run` does
 memento eval DATASET | report DIR...  benchmark the agent; learning curves
+memento ui                            runs, memory and evals in a local web page
 memento servers list|check|config    the bundled MCP servers
 memento memory stats|search|import|export|train|prune|eval-retriever
                                      the case bank
@@ -237,8 +238,9 @@ def _register() -> None:
     from .memory_cli import memory
     from .run_cli import chat, demo, run
     from .runs_cli import feedback, runs
+    from .ui_cli import ui
 
-    for command in (run, chat, feedback, runs, demo, evaluate, memory):
+    for command in (run, chat, feedback, runs, demo, evaluate, memory, ui):
         cli.add_command(command)
 
 
