@@ -32,6 +32,16 @@ class DocumentsSettings(CommonSettings):
     documents_ocr: bool = Field(default=True, description="Run Tesseract OCR on images when it is installed.")
     tesseract_cmd: str = Field(default="tesseract", description="Tesseract executable for OCR.")
     ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. eng+deu (install tesseract-ocr-deu first).")
+    documents_image_max_px: int = Field(
+        default=1568, ge=64, le=8192, description="Longest side, in pixels, of an image a reply carries (images, rendered pages, slides)."
+    )
+    documents_images_per_reply: int = Field(
+        default=8, ge=0, le=100, description="Most images one reply carries; the rest are named in a note."
+    )
+    documents_render_max_pages: int = Field(default=10, ge=1, le=200, description="Most pages or slides one render_pages call draws.")
+    documents_max_cells: int = Field(
+        default=2000, ge=1, description="Most cells one read_cells call describes; ask for a smaller range past it."
+    )
 
     @field_validator("documents_roots", mode="after")
     @classmethod
