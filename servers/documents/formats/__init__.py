@@ -61,6 +61,7 @@ class ConvertOptions:
     zip_max_bytes: int = 1024**3
     member_max_bytes: int = 200 * 1024**2  # largest archive member expanded
     metadata_only: bool = False
+    image_max_px: int = 1568  # longest side of a picture a document carries for a model's eyes
 
 
 @dataclass(frozen=True)
