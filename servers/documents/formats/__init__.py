@@ -12,7 +12,7 @@ expanded and converted in the worker, so its bytes never reach the server.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from memento.servers.common.errors import UnsupportedFormat
@@ -40,6 +40,8 @@ _MODULES = {
     "image": "images",
     "zip": "archives",
     "epub": "epub",
+    "audio": "media",
+    "video": "media",
 }
 SUPPORTED = tuple(_MODULES)
 
@@ -62,6 +64,12 @@ class ConvertOptions:
     member_max_bytes: int = 200 * 1024**2  # largest archive member expanded
     metadata_only: bool = False
     image_max_px: int = 1568  # longest side of a picture a document carries for a model's eyes
+    transcribe_model: str = ""  # "" (the packaged Whisper tiny.en), a model folder, or "openai:NAME"
+    transcribe_base_url: str = ""
+    transcribe_api_key: str = field(default="", repr=False)
+    transcript_dir: str = ""  # where transcripts are kept by content hash ("": not kept)
+    media_max_duration_s: float = 7200.0
+    keyframes: int = 8  # most keyframes taken from a video
 
 
 @dataclass(frozen=True)
