@@ -80,9 +80,36 @@ def detect_format(head: bytes, name: str = "", zip_names: list[str] | None = Non
             return "image"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image"
+    media = _media_kind(head, suffix)
+    if media:
+        return media
     if not _looks_like_text(head):
         return "binary"
     return _text_kind(head, suffix)
+
+
+_AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".weba")
+_VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
+
+
+def _media_kind(head: bytes, suffix: str) -> str:
+    """"audio" or "video" from a container's signature ("" if none); the media reader checks the streams."""
+    if not head:  # an empty file named as a recording gets the media reader's "empty" error, not an empty text
+        return "audio" if suffix in _AUDIO_SUFFIXES else "video" if suffix in _VIDEO_SUFFIXES else ""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head.startswith((b"fLaC", b"ID3")):
+        return "audio"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    if head.startswith(b"OggS"):
+        return "video" if b"\x80theora" in head[:512] else "audio"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM
+        return "audio" if suffix in _AUDIO_SUFFIXES else "video"
+    if head[4:8] == b"ftyp":  # ISO media: the brand tells sound-only files
+        return "audio" if head[8:12] in (b"M4A ", b"M4B ", b"M4P ") else "video"
+    if len(head) > 3 and head[0] == 0xFF and 0xE0 <= head[1] < 0xFE and head[2] & 0xF0 != 0xF0:
+        # an MPEG audio frame (an MP3 without tags) or ADTS AAC; FF FE is UTF-16 text's mark
+        return "audio" if head[1] & 0x06 or head[1] & 0xF6 == 0xF0 else ""
+    return ""
 
 
 def _zip_kind(names: list[str]) -> str:
