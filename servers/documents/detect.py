@@ -93,10 +93,10 @@ _VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
 
 
 def _media_kind(head: bytes, suffix: str) -> str:
-    """"audio" or "video" from a container's signature ("" if none); the media reader checks the streams."""
+    """The media kind, "audio" or "video", from a container's signature ("" if none); the media reader checks the streams."""
     if not head:  # an empty file named as a recording gets the media reader's "empty" error, not an empty text
         return "audio" if suffix in _AUDIO_SUFFIXES else "video" if suffix in _VIDEO_SUFFIXES else ""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head.startswith((b"fLaC", b"ID3")):
+    if (head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head.startswith((b"fLaC", b"ID3")):
         return "audio"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video"
