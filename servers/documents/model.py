@@ -17,6 +17,8 @@ class Section:
     kind: str = ""  # "page", "slide", "sheet", "chapter", or "" for an undivided text
     number: int | None = None  # 1-based position among sections of this kind
     label: str = ""  # e.g. a sheet's or chapter's name
+    start_s: float | None = None  # a recording's segment: where it starts and ends, in seconds
+    end_s: float | None = None
 
     @property
     def location(self) -> str:

@@ -9,13 +9,14 @@ event loop only waits; an archive member is expanded in the worker too.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio.to_thread
 
-from memento.servers.common.errors import InvalidInput, shown
+from memento.servers.common.errors import InvalidInput, TimedOut, shown
 from memento.servers.common.paging import Page, paginate
 
 from .cache import DocumentCache
@@ -31,6 +32,9 @@ __all__ = ["DocumentReader", "Opened", "parse_pages"]
 
 _CONVERT = "memento.servers.documents.formats:convert"
 _CONVERT_MEMBER = "memento.servers.documents.formats:convert_member"
+_MEDIA = ("audio", "video")
+_TIME = r"\d{1,6}(?::\d{1,2}){0,2}(?:\.\d+)?"
+_TIMES = re.compile(rf"^\s*({_TIME})?\s*(?:-\s*({_TIME})?\s*)?$")
 _PAGES = re.compile(r"^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})?\s*)?$")  # nine digits: past any real page count
 
 
@@ -61,6 +65,12 @@ class DocumentReader:
             ocr=settings.documents_ocr,
             tesseract_cmd=settings.tesseract_cmd,
             ocr_languages=settings.ocr_languages,
+            transcribe_model=settings.transcribe_model,
+            transcribe_base_url=settings.transcribe_base_url,
+            transcribe_api_key=settings.transcribe_api_key,
+            transcript_dir=str(settings.cache_dir / "transcripts"),
+            media_max_duration_s=settings.documents_media_max_duration_s,
+            keyframes=settings.documents_keyframes,
             zip_max_members=settings.documents_zip_max_members,
             zip_max_bytes=int(settings.documents_zip_max_bytes),
             member_max_bytes=min(int(settings.documents_max_bytes), int(settings.documents_zip_max_bytes)),
@@ -82,9 +92,22 @@ class DocumentReader:
         entry = self.cache.get(key)
         if isinstance(entry, Document):
             return Opened(loaded.name, loaded.origin, len(loaded.data), entry, True, loaded.content_type)
-        document = await self.pool.call(_CONVERT, Blob(loaded.data, loaded.name, fmt), options)
+        document = await self._convert(Blob(loaded.data, loaded.name, fmt), options)
         self.cache.put(key, document)
         return Opened(loaded.name, loaded.origin, len(loaded.data), document, False, loaded.content_type)
+
+    async def _convert(self, blob: Blob, options: ConvertOptions) -> Document:
+        if blob.format not in _MEDIA:
+            return await self.pool.call(_CONVERT, blob, options)
+        # Transcription takes minutes where other formats take seconds: its own limit, and what a cut means.
+        timeout_s = self.settings.documents_media_timeout_s
+        try:
+            return await self.pool.call(_CONVERT, blob, options, timeout_s=timeout_s)
+        except TimedOut as exc:
+            raise TimedOut(
+                f"Transcribing this {blob.format} took longer than {timeout_s:g} s (MEMENTO_DOCUMENTS_MEDIA_TIMEOUT_S) and was "
+                "stopped. The part transcribed so far is kept: call again to go on from where it stopped."
+            ) from exc
 
     async def _open_member(self, archive: Loaded, digest: str, members: tuple[str, ...], options: ConvertOptions) -> Opened:
         # The member is expanded in the worker, under its memory and time limits; only its document comes back.
@@ -99,7 +122,7 @@ class DocumentReader:
 
     async def read(self, source: str, start_index: int = 0, max_length: int = 20_000, pages: str | None = None) -> tuple[Opened, Page]:
         opened = await self.open(source)
-        numbers = parse_pages(pages, opened.document) if pages else None
+        numbers = select_parts(pages, opened.document) if pages else None
         text = opened.document.markdown(numbers)
         return opened, paginate(text, start_index, max_length)
 
@@ -122,6 +145,39 @@ class DocumentReader:
             raise InvalidInput(f"top_k must be between 1 and 50, got {top_k}.")
         opened = await self.open(source)
         return opened, rank_passages(opened.document, query, top_k)
+
+
+def select_parts(spec: str, document: Document) -> list[int]:
+    """The parts `spec` selects: page-like numbers, or for a recording a time range such as "00:30-02:00"."""
+    timed = [s for s in document.sections if s.start_s is not None and s.end_s is not None and s.number is not None]
+    if ":" not in spec or not timed:
+        return parse_pages(spec, document)
+    numbers: set[int] = set()
+    for part in filter(str.strip, spec.split(",")):
+        match = _TIMES.match(part)
+        if not match or not match.group(1):
+            raise InvalidInput(f'Malformed time range {shown(part.strip())!r}: write it as "00:30-02:00" or "1:05:00-".')
+        first = _seconds(match.group(1))
+        last = _seconds(match.group(2)) if match.group(2) else (math.inf if part.strip().endswith("-") else first)
+        if last < first:
+            raise InvalidInput(f"Malformed time range {shown(part.strip())!r}: it goes from the earlier time to the later.")
+        numbers.update(s.number for s in timed if s.end_s >= first and s.start_s <= last)  # type: ignore[misc]
+    if not numbers:
+        span = f"{_clock(min(s.start_s for s in timed))} to {_clock(max(s.end_s for s in timed))}"  # type: ignore[type-var]
+        raise InvalidInput(f"Nothing is said in {shown(spec)!r}; the transcript runs from {span}.")
+    return sorted(numbers)
+
+
+def _seconds(text: str) -> float:
+    value = 0.0
+    for field in text.split(":"):
+        value = value * 60 + float(field)
+    return value
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes:02d}:{secs:02d}"
 
 
 def parse_pages(spec: str, document: Document) -> list[int]:
