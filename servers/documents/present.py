@@ -6,6 +6,7 @@ search lists the passages with where each was found. Nothing here reads files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mcp_types import CallToolResult
@@ -13,11 +14,12 @@ from pydantic import BaseModel, Field
 
 from memento.servers.common.errors import shown
 from memento.servers.common.paging import Page
-from memento.servers.common.tooling import tool_result
+from memento.servers.common.tooling import Image, tool_result
 
-from .service import DocumentFacts, DocumentPassages, DocumentText
+from .model import Picture
+from .service import DocumentFacts, DocumentPassages, DocumentText, Rendered
 
-__all__ = ["DocumentInfo", "DocumentSearchResult", "PassageMatch", "ReadResult", "info", "read", "search"]
+__all__ = ["DocumentInfo", "DocumentSearchResult", "PassageMatch", "ReadResult", "RenderResult", "info", "read", "render", "search"]
 
 
 class ReadResult(BaseModel):
@@ -27,6 +29,7 @@ class ReadResult(BaseModel):
     format: str = Field(description="Detected format, e.g. pdf, docx, xlsx, html.")
     page: Page
     metadata: dict[str, Any] = Field(description="Title, author, dates, page counts… when known.")
+    images: int = Field(default=0, description="How many images this reply carries as image content, after the text.")
 
 
 class DocumentInfo(BaseModel):
@@ -54,8 +57,59 @@ def read(found: DocumentText) -> CallToolResult:
     """A read_document reply: a line naming the document, then the window and its note on how to read on."""
     document, page = found.opened.document, found.page
     header = f"[{found.opened.name} · {document.format} · {_parts(document.metadata)}{page.total_length:,} characters]"
-    result = ReadResult(source=found.opened.origin, format=document.format, page=page, metadata=document.metadata)
-    return tool_result(f"{header}\n\n{page.render()}", result)
+    result = ReadResult(
+        source=found.opened.origin, format=document.format, page=page, metadata=document.metadata, images=len(found.pictures)
+    )
+    text = f"{header}\n\n{page.render()}"
+    if found.pictures_left_out:
+        sent = len(found.pictures)
+        text += (
+            f"\n\n[{len(found.pictures_left_out)} more image(s) in this part were not sent: one reply carries at most {sent} "
+            "(MEMENTO_DOCUMENTS_IMAGES_PER_REPLY). Read a smaller part (max_length or pages) to see them.]"
+        )
+    return tool_result(text, result, pictures_as_images(found.pictures))
+
+
+def pictures_as_images(pictures: Sequence[Picture]) -> list[Image]:
+    """A document's pictures as the image content of a reply."""
+    return [Image.from_bytes(p.data, p.mime_type) for p in pictures]
+
+
+class RenderResult(BaseModel):
+    """render_pages' structured result; the pictures follow the text as image content, in this order."""
+
+    source: str
+    format: str
+    kind: str = Field(description="What was drawn: page or slide.")
+    count: int = Field(description="Pages or slides in the document.")
+    drawn: list[int] = Field(description="The numbers drawn, in the order of the images.")
+    not_drawn: list[int] = Field(description="Numbers selected but over the per-call limit; ask for them next.")
+
+
+def render(found: Rendered) -> CallToolResult:
+    """A render_pages reply: one line per picture, a word on how slides are drawn, and the pictures themselves."""
+    kinds = f"{found.kind}s" if found.count != 1 else found.kind
+    lines = [f"[{found.name} · {found.format} · {found.count} {kinds} · {len(found.pictures)} drawn]", ""]
+    lines += [p.marker for p in found.pictures]
+    if found.format == "pptx":
+        lines.append(
+            "\nSlides are drawn by a simple renderer of the server's own: positions, text, filled shapes, pictures, "
+            "tables and chart bars, not the deck's theme, effects or exact fonts. read_document gives the exact text and chart data."
+        )
+    if found.left_out:
+        rest = found.left_out
+        lines.append(
+            f"\n[{len(rest)} more selected {found.kind}(s) not drawn: one call draws at most {len(found.numbers)} "
+            f'(MEMENTO_DOCUMENTS_RENDER_MAX_PAGES). Call again with pages="{_span(rest)}".]'
+        )
+    result = RenderResult(
+        source=found.origin, format=found.format, kind=found.kind, count=found.count, drawn=found.numbers, not_drawn=found.left_out
+    )
+    return tool_result("\n".join(lines), result, pictures_as_images(found.pictures))
+
+
+def _span(numbers: list[int]) -> str:
+    return f"{numbers[0]}-{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else ",".join(map(str, numbers))
 
 
 def info(found: DocumentFacts) -> CallToolResult:

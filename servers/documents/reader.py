@@ -22,16 +22,19 @@ from memento.servers.common.paging import Page, paginate
 from .cache import DocumentCache
 from .detect import detect_format, zip_member_names
 from .formats import Blob, ConvertOptions, Extracted
-from .model import Document
+from .model import Document, Picture
 from .passages import Passage, rank_passages
 from .settings import DocumentsSettings
 from .sources import Loaded, load_source, split_member
 from .worker import WorkerPool
 
-__all__ = ["DocumentReader", "Opened", "parse_pages"]
+__all__ = ["DocumentReader", "Opened", "Rendered", "parse_pages"]
 
 _CONVERT = "memento.servers.documents.formats:convert"
 _CONVERT_MEMBER = "memento.servers.documents.formats:convert_member"
+_PART_COUNT = "memento.servers.documents.formats.render:part_count"
+_RENDER = "memento.servers.documents.formats.render:render"
+_RENDERABLE = {"pdf": "page", "pptx": "slide", "image": "page"}  # as formats.render.RENDERABLE, without importing it here
 _MEDIA = ("audio", "video")
 _TIME = r"\d{1,6}(?::\d{1,2}){0,2}(?:\.\d+)?"
 _TIMES = re.compile(rf"^\s*({_TIME})?\s*(?:-\s*({_TIME})?\s*)?$")
@@ -48,6 +51,20 @@ class Opened:
     document: Document
     cached: bool
     content_type: str = ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Pages or slides of a document drawn as pictures."""
+
+    name: str
+    origin: str
+    format: str
+    kind: str  # "page" or "slide"
+    count: int  # pages or slides in the document
+    numbers: list[int]  # those drawn, in order
+    left_out: list[int]  # selected but over MEMENTO_DOCUMENTS_RENDER_MAX_PAGES
+    pictures: list[Picture]
 
 
 def _identify(loaded: Loaded) -> tuple[str, str]:
@@ -74,6 +91,7 @@ class DocumentReader:
             zip_max_members=settings.documents_zip_max_members,
             zip_max_bytes=int(settings.documents_zip_max_bytes),
             member_max_bytes=min(int(settings.documents_max_bytes), int(settings.documents_zip_max_bytes)),
+            image_max_px=settings.documents_image_max_px,
         )
         self.pool = WorkerPool(settings.documents_workers, int(settings.documents_memory_limit), settings.documents_timeout_s)
         self.cache = DocumentCache(int(settings.documents_cache_bytes))
@@ -125,6 +143,26 @@ class DocumentReader:
         numbers = select_parts(pages, opened.document) if pages else None
         text = opened.document.markdown(numbers)
         return opened, paginate(text, start_index, max_length)
+
+    async def render(self, source: str, pages: str | None = None) -> Rendered:
+        """Draw the selected pages or slides (the first one when `pages` is None) as pictures, at most the setting's count."""
+        outer, members = split_member(source.strip())
+        if members:
+            raise InvalidInput("render_pages cannot draw a file inside an archive yet; extract it, or read it with read_document.")
+        loaded = await load_source(outer, self.settings)
+        _, fmt = await anyio.to_thread.run_sync(_identify, loaded)
+        kind = _RENDERABLE.get(fmt)
+        if kind is None:
+            raise InvalidInput(
+                f"render_pages draws PDF pages, PowerPoint slides and images; {shown(loaded.name)} is {fmt}. "
+                "Read it with read_document (pictures inside Office files are listed there by name and alt text)."
+            )
+        blob = Blob(loaded.data, loaded.name, fmt)
+        count = await self.pool.call(_PART_COUNT, blob, self.options)
+        numbers = parse_numbers(pages, count, kind, fmt) if pages else [1]
+        most = self.settings.documents_render_max_pages
+        pictures = await self.pool.call(_RENDER, blob, numbers[:most], self.options)
+        return Rendered(loaded.name, loaded.origin, fmt, kind, count, numbers[:most], numbers[most:], pictures)
 
     async def info(self, source: str) -> tuple[Opened, dict[str, Any]]:
         opened = await self.open(source, metadata_only=True)
@@ -182,11 +220,14 @@ def _clock(seconds: float) -> str:
 
 def parse_pages(spec: str, document: Document) -> list[int]:
     """`"3-5,9"` → [3, 4, 5, 9], checked against the document's pages, slides, sheets or chapters."""
-    kind = document.part_kind
-    count = len(document.sections)
+    return parse_numbers(spec, len(document.sections), document.part_kind, document.format)
+
+
+def parse_numbers(spec: str, count: int, kind: str, fmt: str) -> list[int]:
+    """`"3-5,9"` → [3, 4, 5, 9], checked against `count` parts of `kind` ("page", "slide"…; "" if it has none)."""
     if not kind:
         raise InvalidInput(
-            f"pages selects PDF pages, slides, sheets or chapters; this {document.format} document has no such parts. "
+            f"pages selects PDF pages, slides, sheets or chapters; this {fmt} document has no such parts. "
             "Leave pages out and use start_index/max_length instead."
         )
     numbers: list[int] = []

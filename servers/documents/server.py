@@ -20,7 +20,7 @@ from memento.servers.common.runner import serve
 from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state
 
 from . import present
-from .present import DocumentInfo, DocumentSearchResult, ReadResult
+from .present import DocumentInfo, DocumentSearchResult, ReadResult, RenderResult
 from .service import DocumentService
 from .settings import DocumentsSettings
 
@@ -70,6 +70,27 @@ def build(settings: DocumentsSettings) -> MCPServer:
         Example: read_document(source="reports/annual.pdf", pages="1-3")
         """
         return present.read(await _service(ctx).read(source, start_index, max_length, pages))
+
+    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
+    @tool_errors
+    async def render_pages(
+        source: Source,
+        ctx: Context,
+        pages: Annotated[
+            str | None, Field(description='PDF pages or slides to draw, 1-based, e.g. "2" or "1-3"; the first one when left out.')
+        ] = None,
+    ) -> Annotated[CallToolResult, RenderResult]:
+        """Draw PDF pages or PowerPoint slides as images, to look at charts, figures, scans and layout.
+
+        Use it when the text of read_document is not enough: a chart's shape, a diagram, a scanned page,
+        which box holds which label. Each image is at most MEMENTO_DOCUMENTS_IMAGE_MAX_PX on its longest
+        side; one call draws at most MEMENTO_DOCUMENTS_RENDER_MAX_PAGES pages, and the reply names the rest.
+        Slides are a simplified drawing (no office suite): exact text and chart numbers come from read_document.
+        An image file comes back as it is, downscaled.
+
+        Example: render_pages(source="reports/annual.pdf", pages="4-5")
+        """
+        return present.render(await _service(ctx).render(source, pages))
 
     @server.tool(annotations=READ_ONLY_OPEN_WORLD)
     @tool_errors

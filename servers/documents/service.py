@@ -9,24 +9,27 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from memento.servers.common.paging import Page
 
+from .model import Picture
 from .passages import Passage
-from .reader import DocumentReader, Opened
+from .reader import DocumentReader, Opened, Rendered
 from .settings import DocumentsSettings
 
-__all__ = ["DocumentFacts", "DocumentPassages", "DocumentService", "DocumentText"]
+__all__ = ["DocumentFacts", "DocumentPassages", "DocumentService", "DocumentText", "Rendered"]
 
 
 @dataclass(frozen=True)
 class DocumentText:
-    """One window of a document's Markdown."""
+    """One window of a document's Markdown, with the pictures whose markers fall in it."""
 
     opened: Opened
     page: Page
+    pictures: list[Picture] = field(default_factory=list)
+    pictures_left_out: list[Picture] = field(default_factory=list)  # over MEMENTO_DOCUMENTS_IMAGES_PER_REPLY
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,13 @@ class DocumentService:
     async def read(self, source: str, start_index: int, max_length: int, pages: str | None) -> DocumentText:
         """A window of the document's Markdown, of the selected pages, slides, sheets or chapters when given."""
         opened, page = await self.reader.read(source, start_index, max_length, pages)
-        return DocumentText(opened, page)
+        pictures = opened.document.pictures_in(page.content)
+        most = self.reader.settings.documents_images_per_reply
+        return DocumentText(opened, page, pictures[:most], pictures[most:])
+
+    async def render(self, source: str, pages: str | None) -> Rendered:
+        """The selected PDF pages or slides (the first when `pages` is None) drawn as pictures."""
+        return await self.reader.render(source, pages)
 
     async def info(self, source: str) -> DocumentFacts:
         """The document's facts, read from its metadata only."""

@@ -1,4 +1,8 @@
-"""Images: format, size and EXIF through Pillow; text through Tesseract when it is installed."""
+"""Images: format, size and EXIF through Pillow; text through Tesseract when it is installed.
+
+The image itself travels with its section as a picture (downscaled to
+`options.image_max_px`), so a reply shows it to a model that can see.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from memento.servers.common.errors import ConversionFailed
 
 from ..model import Document, Section
 from . import Blob, ConvertOptions
+from .pictures import encode_picture
 
 FORMATS = ("image",)
 
@@ -62,7 +67,9 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
     if text is not None:
         lines.append("\n## Text (OCR)\n")
         lines.append(text or "(no text found)")
-    return Document("image", [Section("\n".join(lines))], metadata, notes)
+    picture = encode_picture(image, options.image_max_px, 1, blob.name.rsplit("/", 1)[-1] or "the image")
+    lines.insert(1, picture.marker)
+    return Document("image", [Section("\n".join(lines), pictures=[picture])], metadata, notes)
 
 
 def _exif(image: Any, tags: Any) -> dict[str, str]:
