@@ -29,7 +29,7 @@ from .settings import DocumentsSettings
 
 __all__ = ["Loaded", "load_source", "read_local", "split_member"]
 
-_MEMBER = re.compile(r"(?<=\.zip)!", re.IGNORECASE)
+_MEMBER = re.compile(r"(?<=\.(?:zip|eml|msg))!", re.IGNORECASE)  # archive.zip!member, mail.eml!attachment
 _KINDS = {
     stat.S_IFIFO: "a named pipe",
     stat.S_IFSOCK: "a socket",
@@ -47,7 +47,7 @@ class Loaded:
 
 
 def split_member(source: str) -> tuple[str, list[str]]:
-    """`a.zip!b.zip!c.pdf` → ("a.zip", ["b.zip", "c.pdf"])."""
+    """`a.zip!b.zip!c.pdf` → ("a.zip", ["b.zip", "c.pdf"]); `mail.msg!report.pdf` names an attachment."""
     parts = _MEMBER.split(source)
     return parts[0], [p.lstrip("/") for p in parts[1:]]
 

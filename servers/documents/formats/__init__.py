@@ -5,8 +5,9 @@ imported on first use (inside the conversion worker), so the server starts
 without loading PyMuPDF, Office readers or Pillow. Adding a format touches one
 module and one line of `_MODULES`.
 
-`convert_member` is the worker's entry for `archive.zip!member`: the member is
-expanded and converted in the worker, so its bytes never reach the server.
+`convert_member` is the worker's entry for `archive.zip!member` (and for a mail's
+attachment, `mail.eml!report.pdf`): the member is expanded and converted in the
+worker, so its bytes never reach the server.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ _MODULES = {
     "epub": "epub",
     "audio": "media",
     "video": "media",
+    "eml": "mail",
+    "msg": "mail",
+    "feed": "feeds",
+    "notebook": "notebooks",
 }
 SUPPORTED = tuple(_MODULES)
 
@@ -103,14 +108,20 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
 
 
 def convert_member(blob: Blob, members: tuple[str, ...], options: ConvertOptions) -> Extracted:
-    """Expand `blob`'s member path (`members[0]` of the archive, `members[1]` of that member…) and convert it."""
-    from ..detect import detect_format, zip_member_names
-    from .archives import read_member
+    """Expand `blob`'s member path (`members[0]` of the archive, `members[1]` of that member…) and convert it.
 
-    data, name = blob.data, blob.name
+    A container is a zip archive (any zip-based format) or an e-mail (.eml, .msg), whose members are its attachments.
+    """
+    from ..detect import detect_format, zip_member_names
+    from . import archives, mail
+
+    data, name, fmt = blob.data, blob.name, blob.format
     for member in members:
-        data = read_member(data, name, member, options)
-        name = member.rsplit("/", 1)[-1]
-    head = data[:8192]
-    fmt = detect_format(head, name, zip_member_names(data) if head.startswith(b"PK") else None)
+        if fmt in mail.FORMATS:
+            data, name = mail.read_attachment(data, name, member, options, fmt)
+        else:  # a zip, or a mislabelled file the zip reader refuses with its own reason
+            data = archives.read_member(data, name, member, options)
+            name = member.rsplit("/", 1)[-1]
+        head = data[:8192]
+        fmt = detect_format(head, name, zip_member_names(data) if head.startswith(b"PK") else None, data=data)
     return Extracted(convert(Blob(data, name, fmt), options), name, len(data))
