@@ -71,7 +71,7 @@ def _identify(loaded: Loaded) -> tuple[str, str]:
     """The content's SHA-256 and detected format: seconds of CPU for a large file, so run on a thread."""
     head = loaded.data[:8192]
     zip_names = zip_member_names(loaded.data) if head.startswith(b"PK") else None
-    return hashlib.sha256(loaded.data).hexdigest(), detect_format(head, loaded.name, zip_names)
+    return hashlib.sha256(loaded.data).hexdigest(), detect_format(head, loaded.name, zip_names, data=loaded.data)
 
 
 class DocumentReader:
@@ -105,7 +105,7 @@ class DocumentReader:
         digest, fmt = await anyio.to_thread.run_sync(_identify, loaded)
         options = replace(self.options, metadata_only=True) if metadata_only else self.options
         if members:
-            return await self._open_member(loaded, digest, tuple(members), options)
+            return await self._open_member(loaded, digest, fmt, tuple(members), options)
         key = f"{digest}:{fmt}:{hash(options)}"
         entry = self.cache.get(key)
         if isinstance(entry, Document):
@@ -127,14 +127,14 @@ class DocumentReader:
                 "stopped. The part transcribed so far is kept: call again to go on from where it stopped."
             ) from exc
 
-    async def _open_member(self, archive: Loaded, digest: str, members: tuple[str, ...], options: ConvertOptions) -> Opened:
+    async def _open_member(self, archive: Loaded, digest: str, fmt: str, members: tuple[str, ...], options: ConvertOptions) -> Opened:
         # The member is expanded in the worker, under its memory and time limits; only its document comes back.
         origin = "!".join((archive.origin, *members))
         key = f"{digest}!{'!'.join(members)}:{hash(options)}"
         entry = self.cache.get(key)
         cached = isinstance(entry, Extracted)
         if not isinstance(entry, Extracted):
-            entry = await self.pool.call(_CONVERT_MEMBER, Blob(archive.data, archive.name, "zip"), members, options)
+            entry = await self.pool.call(_CONVERT_MEMBER, Blob(archive.data, archive.name, fmt), members, options)
             self.cache.put(key, entry)
         return Opened(entry.name, origin, entry.size_bytes, entry.document, cached)
 
