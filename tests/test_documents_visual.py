@@ -102,3 +102,147 @@ async def test_render_pages_refuses_what_it_cannot_draw_and_bad_ranges(client) -
     assert past.is_error and "3 pages" in past.content[0].text
     # The server is fine afterwards.
     assert not (await client.call_tool("render_pages", {"source": "report.pdf", "pages": "2"})).is_error
+
+
+# --------------------------------------------------------------------------- Office pictures and charts
+
+_DOCX_CHART_RUN = (
+    '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    '<w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+    '<wp:extent cx="4000000" cy="3000000"/><wp:docPr id="99" name="Chart 1"/>'
+    '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+    '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+    '<c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdChart1"/>'
+    "</a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"
+)
+
+
+def _chart_xml() -> bytes:
+    """A bar chart's DrawingML part, as python-pptx writes it (Word and Excel use the same schema)."""
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    deck = docgen.pptx.Presentation()
+    data = CategoryChartData()
+    data.categories = ["North", "South", "East"]
+    data.add_series("Sales 2023", (10.5, 20, 30))
+    data.add_series("Sales 2024", (11, 25, 35.25))
+    frame = deck.slides.add_slide(deck.slide_layouts[6]).shapes.add_chart(
+        XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1), Inches(6), Inches(4), data
+    )
+    frame.chart.has_title = True
+    frame.chart.chart_title.text_frame.text = "Regional sales"
+    return frame.chart.part.blob
+
+
+def _office_with_pictures(folder: Path) -> None:
+    import zipfile
+
+    import docx
+    import openpyxl
+    import pptx
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.drawing.image import Image as SheetImage
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    picture = folder / "logo.png"
+    Image.effect_noise((400, 300), 50).convert("RGB").save(picture)  # a picture that is big as base64
+
+    document = docx.Document()
+    document.add_paragraph("Before the figure: docx-picture-token.")
+    document.add_picture(str(picture))
+    properties = document.element.body.xpath(".//wp:docPr")[0]
+    properties.set("name", "Figure Logo")
+    properties.set("descr", "Company logo, a grey square")
+    document.add_paragraph("Chart follows.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    # Word's own charts: add a chart part and a drawing that points at it, as Word stores them.
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    with zipfile.ZipFile(folder / "figures.docx", "w") as out:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "word/document.xml":
+                content = content.replace(
+                    b"<w:p><w:r><w:t>Chart follows.", b"<w:p>" + _DOCX_CHART_RUN.encode() + b"<w:r><w:t>Chart follows."
+                )
+                assert b"rIdChart1" in content
+            elif info.filename == "word/_rels/document.xml.rels":
+                content = content.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdChart1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/chart" '
+                    b'Target="charts/chart1.xml"/></Relationships>',
+                )
+            elif info.filename == "[Content_Types].xml":
+                content = content.replace(
+                    b"</Types>",
+                    b'<Override PartName="/word/charts/chart1.xml" '
+                    b'ContentType="application/vnd.openxmlformats-officedocument.drawingml.chart+xml"/></Types>',
+                )
+            out.writestr(info, content)
+        out.writestr("word/charts/chart1.xml", _chart_xml())
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Figures slide"
+    shape = slide.shapes.add_picture(str(picture), Inches(0.5), Inches(1.5), Inches(3), Inches(2.25))
+    shape.name = "Slide Logo"
+    shape._element.xpath(".//p:cNvPr")[0].set("descr", "Logo on the slide")
+    data = CategoryChartData()
+    data.categories = ["Q1", "Q2"]
+    data.add_series("Revenue", (100, 150))
+    slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(4), Inches(1.5), Inches(5), Inches(4), data)
+    deck.save(folder / "figures.pptx")
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Data"
+    for row in (["Month", "Units"], ["Jan", 7], ["Feb", 9], ["Mar", 4]):
+        sheet.append(row)
+    chart = BarChart()
+    chart.title = "Units per month"
+    chart.add_data(Reference(sheet, min_col=2, min_row=1, max_row=4), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=4))
+    sheet.add_chart(chart, "D2")
+    image = SheetImage(str(picture))
+    image.anchor = "D20"
+    sheet.add_image(image)
+    book.save(folder / "figures.xlsx")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("office")
+    _office_with_pictures(out)
+    return out
+
+
+async def test_office_pictures_are_placeholders_with_name_and_alt_text_and_charts_are_tables(office: Path) -> None:
+    async with stdio_client_for("documents", env={"MEMENTO_DOCUMENTS_ROOTS": str(office)}, cwd=office) as client:
+        word = await _text(client, "figures.docx")
+        deck = await _text(client, "figures.pptx")
+        sheet = await _text(client, "figures.xlsx")
+    for text in (word, deck, sheet):
+        assert "base64" not in text and "data:image" not in text
+        assert len(text) < 3000, len(text)  # a placeholder, not thousands of characters of picture
+    assert '[picture: Figure Logo — "Company logo, a grey square"]' in word
+    assert "docx-picture-token" in word
+    assert "Regional sales" in word
+    assert "| Category | Sales 2023 | Sales 2024 |" in word and "| South | 20 | 25 |" in word and "| East | 30 | 35.25 |" in word
+
+    assert '[picture: Slide Logo — "Logo on the slide"]' in deck
+    assert "| Category | Revenue |" in deck and "| Q2 | 150 |" in deck
+
+    assert "[picture: " in sheet and "at D20" in sheet
+    assert "Units per month" in sheet and "at D2" in sheet
+    assert "| Category | Units |" in sheet
+
+
+async def _text(client, source: str) -> str:
+    result = await client.call_tool("read_document", {"source": source, "max_length": 1_000_000})
+    assert not result.is_error, result.content[0].text
+    return result.content[0].text

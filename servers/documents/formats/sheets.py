@@ -82,9 +82,42 @@ def _xlsx(blob: Blob, options: ConvertOptions) -> Document:
                 if len(rows) <= options.max_rows:  # the header and max_rows data rows
                     rows.append(list(row))
             sections.append(_sheet_section(number, sheet.title, rows, total, options))
+        _add_drawings(blob.data, book, sections, options)
     finally:
         book.close()
     return Document("xlsx", sections, metadata)
+
+
+def _add_drawings(data: bytes, book: Any, sections: list[Section], options: ConvertOptions) -> None:
+    """Each sheet's charts (as tables) and pictures (as placeholders) after its cells: openpyxl's reader skips them."""
+    import zipfile
+
+    from .charts import sheet_drawings
+
+    def resolve(reference: str) -> list[str]:
+        # A chart saved without cached values names its cells instead, e.g. 'Data'!$B$2:$B$4.
+        from openpyxl.utils import range_boundaries
+
+        sheet_name, _, cells = reference.rpartition("!")
+        sheet_name = sheet_name.strip("'").replace("''", "'")
+        if sheet_name not in book.sheetnames or not cells:
+            return []
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(cells.replace("$", ""))
+        except ValueError:
+            return []
+        if min_row is None or max_row is None or max_row - min_row > options.max_rows:
+            return []
+        rows = book[sheet_name].iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col, values_only=True)
+        return [_show(value) for row in rows for value in row]
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        drawings = sheet_drawings(archive, options.max_rows, resolve)
+    for section, found in zip(sections, drawings, strict=False):
+        if found.pictures:
+            section.text += "\n\n### Pictures\n\n" + "\n".join(found.pictures)
+        if found.charts:
+            section.text += "\n\n### Charts\n\n" + "\n\n".join(found.charts)
 
 
 def _xls(blob: Blob, options: ConvertOptions) -> Document:
