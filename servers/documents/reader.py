@@ -22,6 +22,7 @@ from memento.servers.common.paging import Page, paginate
 from .cache import DocumentCache
 from .detect import detect_format, zip_member_names
 from .formats import Blob, ConvertOptions, Extracted
+from .formats.cells import CellsReport
 from .model import Document, Picture
 from .passages import Passage, rank_passages
 from .settings import DocumentsSettings
@@ -34,6 +35,7 @@ _CONVERT = "memento.servers.documents.formats:convert"
 _CONVERT_MEMBER = "memento.servers.documents.formats:convert_member"
 _PART_COUNT = "memento.servers.documents.formats.render:part_count"
 _RENDER = "memento.servers.documents.formats.render:render"
+_CELLS = "memento.servers.documents.formats.cells:read_cells"
 _RENDERABLE = {"pdf": "page", "pptx": "slide", "image": "page"}  # as formats.render.RENDERABLE, without importing it here
 _MEDIA = ("audio", "video")
 _TIME = r"\d{1,6}(?::\d{1,2}){0,2}(?:\.\d+)?"
@@ -164,6 +166,19 @@ class DocumentReader:
         pictures = await self.pool.call(_RENDER, blob, numbers[:most], self.options)
         return Rendered(loaded.name, loaded.origin, fmt, kind, count, numbers[:most], numbers[most:], pictures)
 
+    async def cells(self, source: str, sheet: str | None, cell_range: str | None) -> tuple[str, str, CellsReport]:
+        """The cells of a workbook's range with their formatting; (name, origin, report)."""
+        outer, members = split_member(source.strip())
+        if members:
+            raise InvalidInput("read_cells cannot open a workbook inside an archive yet; extract it first.")
+        loaded = await load_source(outer, self.settings)
+        _, fmt = await anyio.to_thread.run_sync(_identify, loaded)
+        if fmt != "xlsx":
+            raise InvalidInput(f"read_cells reads Excel .xlsx workbooks; {shown(loaded.name)} is {fmt}. Use read_document for its values.")
+        blob = Blob(loaded.data, loaded.name, fmt)
+        report = await self.pool.call(_CELLS, blob, sheet, cell_range, self.options, self.settings.documents_max_cells)
+        return loaded.name, loaded.origin, report
+
     async def info(self, source: str) -> tuple[Opened, dict[str, Any]]:
         opened = await self.open(source, metadata_only=True)
         facts = {
@@ -187,7 +202,9 @@ class DocumentReader:
 
 def select_parts(spec: str, document: Document) -> list[int]:
     """The parts `spec` selects: page-like numbers, or for a recording a time range such as "00:30-02:00"."""
-    timed = [s for s in document.sections if s.start_s is not None and s.end_s is not None and s.number is not None]
+    timed = [
+        (s.number, s.start_s, s.end_s) for s in document.sections if s.number is not None and s.start_s is not None and s.end_s is not None
+    ]
     if ":" not in spec or not timed:
         return parse_pages(spec, document)
     numbers: set[int] = set()
@@ -199,9 +216,9 @@ def select_parts(spec: str, document: Document) -> list[int]:
         last = _seconds(match.group(2)) if match.group(2) else (math.inf if part.strip().endswith("-") else first)
         if last < first:
             raise InvalidInput(f"Malformed time range {shown(part.strip())!r}: it goes from the earlier time to the later.")
-        numbers.update(s.number for s in timed if s.end_s >= first and s.start_s <= last)  # type: ignore[misc]
+        numbers.update(number for number, start, end in timed if end >= first and start <= last)
     if not numbers:
-        span = f"{_clock(min(s.start_s for s in timed))} to {_clock(max(s.end_s for s in timed))}"  # type: ignore[type-var]
+        span = f"{_clock(min(start for _, start, _ in timed))} to {_clock(max(end for _, _, end in timed))}"
         raise InvalidInput(f"Nothing is said in {shown(spec)!r}; the transcript runs from {span}.")
     return sorted(numbers)
 
