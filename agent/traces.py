@@ -7,7 +7,9 @@ Secrets never reach the file: settings and tool arguments are scrubbed before th
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -185,13 +187,22 @@ def _m005_tool_images(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE tool_calls ADD COLUMN images TEXT NOT NULL DEFAULT '[]'")
 
 
+def _m006_run_owner(db: sqlite3.Connection) -> None:
+    # The process that runs a run: a `running` run whose process is gone was cut off (SIGKILL, a crash).
+    db.execute("ALTER TABLE runs ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m001_runs", _m001_runs),
     ("m002_steps", _m002_steps),
     ("m003_rewards", _m003_rewards),
     ("m004_pending_cases", _m004_pending_cases),
     ("m005_tool_images", _m005_tool_images),
+    ("m006_run_owner", _m006_run_owner),
 ]
+
+CUT_OFF = "the process running it ended before it finished (killed or crashed)"
 
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 IMAGE_NAME = re.compile(r"^[0-9a-f]{16}\.(png|jpg|gif|webp)$")
@@ -343,9 +354,20 @@ class RunStore:
         try:
             with self._writing() as db:
                 db.execute(
-                    "INSERT INTO runs (id, task, source, planner, executor, settings, files, status, started)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                    (run_id, task, source, planner, executor, _dumps(scrub(settings)), _dumps(list(files)), time.time()),
+                    "INSERT INTO runs (id, task, source, planner, executor, settings, files, status, started, host, pid)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                    (
+                        run_id,
+                        task,
+                        source,
+                        planner,
+                        executor,
+                        _dumps(scrub(settings)),
+                        _dumps(list(files)),
+                        time.time(),
+                        socket.gethostname(),
+                        os.getpid(),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             raise AgentError(f"A run with id {run_id!r} is already stored; pick another id.") from exc
@@ -545,6 +567,7 @@ class RunStore:
 
     def list_runs(self, limit: int = 50, status: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
         """The latest runs, newest first; `status` keeps one status, `search` runs whose task or answer contains it."""
+        self.settle_cut_off()
         where, params = [], []
         if status:
             where.append("status = ?")
@@ -571,6 +594,23 @@ class RunStore:
             for r in rows
         ]
 
+    def settle_cut_off(self, run_id: str | None = None) -> int:
+        """Mark `interrupted` the running runs (of this machine) whose process is gone; how many.
+
+        A run's own process ends it cleanly on errors, Ctrl-C and SIGTERM; only a kill or a crash
+        leaves it `running`, and readers call this so such a run does not look alive forever.
+        """
+        clause, params = ("AND id = ?", (run_id,)) if run_id else ("", ())
+        rows = self._read(f"SELECT id, pid FROM runs WHERE status = 'running' AND host = ? {clause}", (socket.gethostname(), *params))
+        gone = [r["id"] for r in rows if r["pid"] and not _alive(r["pid"])]
+        for dead in gone:
+            with self._writing() as db:
+                db.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, finished = ? WHERE id = ? AND status = 'running'",
+                    (CUT_OFF, time.time(), dead),
+                )
+        return len(gone)
+
     def runs_showing(self, case_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The runs a case was shown in, newest first, with their status and reward."""
         rows = self._read(
@@ -592,6 +632,7 @@ class RunStore:
 
     def changes(self, run_id: str) -> tuple[str, int]:
         """(status, steps) of a run: what a live view polls to know whether anything happened."""
+        self.settle_cut_off(run_id)
         rows = self._read("SELECT status, steps FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise RunNotFound(_not_found(run_id))
@@ -600,6 +641,7 @@ class RunStore:
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The run and every step of it, each list in time order: `step` numbers a run's steps across lists, `offset_s` is from its start."""
         run_id = self.resolve(run_id)
+        self.settle_cut_off(run_id)
         run = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))[0]
         start = run["started"]
 
@@ -698,6 +740,16 @@ class RunStore:
                 "tool_seconds": round(sum(c["seconds"] for c in tool_calls), 3),
             },
         }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:

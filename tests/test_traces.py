@@ -447,3 +447,29 @@ def test_feedback_refuses_a_reward_that_is_not_good_bad_or_between_0_and_1(memen
 def test_feedback_on_an_unknown_run_changes_nothing() -> None:
     done = invoke("feedback", "run-nothere", "bad")
     assert done.exit_code == 1 and "No run with id 'run-nothere'" in done.stderr
+
+
+def test_a_run_whose_process_was_killed_reads_as_interrupted_not_running(memento_home: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from memento.agent.traces import RunStore\n"
+        "store = RunStore.open(Path(sys.argv[1]))\n"
+        "print(store.start_run('Killed mid-run', planner='p', executor='e', settings={}), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, str(memento_home)], stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = process.stdout.readline().strip()
+        with RunStore.open(memento_home) as store:
+            assert store.get_run(run_id)["status"] == "running"  # its process is alive: it is running
+            process.kill()
+            process.wait(30)
+            run = store.get_run(run_id)
+            assert run["status"] == "interrupted" and "ended before it finished" in run["error"]
+            assert store.list_runs(status="running") == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+        process.stdout.close()
