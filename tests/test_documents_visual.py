@@ -246,3 +246,100 @@ async def _text(client, source: str) -> str:
     result = await client.call_tool("read_document", {"source": source, "max_length": 1_000_000})
     assert not result.is_error, result.content[0].text
     return result.content[0].text
+
+
+# --------------------------------------------------------------------------- read_cells
+
+
+def _formatted_workbook(folder: Path) -> Path:
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Color, Font, PatternFill
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Scores"
+    sheet.append(["Name", "Score", "Share"])
+    sheet.append(["Ada", 91, 0.455])
+    sheet.append(["Bob", 64, 0.32])
+    sheet.append(["Cy", 45, 0.225])
+    sheet["A5"] = "Total"
+    sheet["B5"] = "=SUM(B2:B4)"
+    sheet["A5"].font = Font(bold=True)
+    sheet["B5"].font = Font(bold=True, italic=True, color="FFFF0000")
+    sheet["A2"].fill = PatternFill("solid", fgColor="FF00B050")  # green, as RGB
+    sheet["A3"].fill = PatternFill(
+        "solid", fgColor=Color(theme=6, tint=0.6)
+    )  # accent3 (green in the default theme) lightened, as a theme colour
+    sheet["A4"].fill = PatternFill("solid", fgColor=Color(indexed=10))  # palette red
+    for row in (2, 3, 4):
+        sheet.cell(row=row, column=3).number_format = "0.0%"
+    sheet["A1"].comment = Comment("Pupils of class 4b", "Teacher")
+    sheet["C1"].hyperlink = "https://example.org/scores"
+    sheet.merge_cells("D1:E2")
+    sheet["D1"] = "Merged header"
+    sheet["F9"].fill = PatternFill("solid", fgColor="FFFFFF00")  # a yellow cell with no value still counts
+    sheet.conditional_formatting.add(
+        "B2:B4", CellIsRule(operator="greaterThan", formula=["80"], fill=PatternFill("solid", fgColor="FFC6EFCE"))
+    )
+    book.create_sheet("Other")["A1"] = "other-sheet-token"
+    path = folder / "scores.xlsx"
+    book.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def workbook_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cells")
+    _formatted_workbook(out)
+    docgen.make_csv(out)
+    return out
+
+
+@pytest.fixture(params=["stdio", "http"])
+async def cells_client(request, workbook_folder: Path):
+    env = {"MEMENTO_DOCUMENTS_ROOTS": str(workbook_folder), "MEMENTO_DOCUMENTS_MAX_CELLS": "12"}
+    opener = stdio_client_for if request.param == "stdio" else http_client_for
+    async with opener("documents", env=env, cwd=workbook_folder) as connected:
+        yield connected
+
+
+async def test_read_cells_gives_values_formulas_colours_and_styles(cells_client) -> None:
+    result = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "range": "A1:C5"})
+    assert not result.is_error, result.content[0].text
+    cells = {cell["ref"]: cell for cell in result.structured_content["cells"]}
+    text = result.content[0].text
+    assert cells["A2"]["fill_colour"] == "#00B050 (green)"
+    assert cells["A3"]["fill_colour"].endswith("(light green)")  # the theme colour, resolved and tinted
+    assert cells["A4"]["fill_colour"] == "#FF0000 (red)"  # the palette colour
+    assert cells["A1"]["comment"] == "Pupils of class 4b" and cells["C1"]["hyperlink"] == "https://example.org/scores"
+    assert cells["C2"]["number_format"] == "0.0%" and cells["C2"]["value"] == 0.455
+    assert cells["B2"]["fill_colour"] is None and not cells["B2"]["bold"] and cells["B2"]["font_colour"] is None
+    assert "D1:E2" in result.structured_content["merged_ranges"]
+    assert any(rule.startswith("B2:B4: cellIs greaterThan 80") for rule in result.structured_content["conditional_formatting"])
+    assert "A2: 'Ada' · fill #00B050 (green)" in text
+    # 15 cells asked, at most 12 described: four rows of three, and the last row is named for the next call.
+    assert result.structured_content["range"] == "A1:C4" and result.structured_content["next_range"] == "A5:C5"
+    assert 'range="A5:C5"' in text
+
+    rest = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "range": "A5:C5"})
+    cells = {cell["ref"]: cell for cell in rest.structured_content["cells"]}
+    assert cells["B5"]["formula"] == "=SUM(B2:B4)" and cells["B5"]["bold"] and cells["B5"]["italic"]
+    assert cells["B5"]["font_colour"] == "#FF0000 (red)" and cells["A5"]["bold"] and not cells["A5"]["italic"]
+    assert rest.structured_content["next_range"] is None and rest.structured_content["blank_cells"] == 1  # C5
+
+
+async def test_read_cells_reads_other_sheets_the_used_range_and_refuses_bad_input(cells_client) -> None:
+    other = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "sheet": "2"})
+    assert other.structured_content["cells"][0]["value"] == "other-sheet-token"
+    used = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "range": "F9"})
+    assert used.structured_content["cells"] == [dict(used.structured_content["cells"][0], ref="F9")]
+    assert used.structured_content["cells"][0]["fill_colour"] == "#FFFF00 (yellow)"
+
+    missing = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "sheet": "Nope"})
+    assert missing.is_error and "'Scores'" in missing.content[0].text
+    malformed = await cells_client.call_tool("read_cells", {"source": "scores.xlsx", "range": "1A:ZZ"})
+    assert malformed.is_error and "A1 notation" in malformed.content[0].text
+    csv = await cells_client.call_tool("read_cells", {"source": "data.csv"})
+    assert csv.is_error and "read_document" in csv.content[0].text

@@ -17,9 +17,22 @@ from memento.servers.common.paging import Page
 from memento.servers.common.tooling import Image, tool_result
 
 from .model import Picture
-from .service import DocumentFacts, DocumentPassages, DocumentText, Rendered
+from .service import DocumentFacts, DocumentPassages, DocumentText, Rendered, WorkbookCells
 
-__all__ = ["DocumentInfo", "DocumentSearchResult", "PassageMatch", "ReadResult", "RenderResult", "info", "read", "render", "search"]
+__all__ = [
+    "CellInfo",
+    "CellsResult",
+    "DocumentInfo",
+    "DocumentSearchResult",
+    "PassageMatch",
+    "ReadResult",
+    "RenderResult",
+    "cells",
+    "info",
+    "read",
+    "render",
+    "search",
+]
 
 
 class ReadResult(BaseModel):
@@ -110,6 +123,84 @@ def render(found: Rendered) -> CallToolResult:
 
 def _span(numbers: list[int]) -> str:
     return f"{numbers[0]}-{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else ",".join(map(str, numbers))
+
+
+class CellInfo(BaseModel):
+    """One cell as read_cells describes it; unset facts are null or false."""
+
+    ref: str
+    value: Any = None
+    formula: str | None = None
+    number_format: str | None = None
+    font_colour: str | None = Field(default=None, description='"#RRGGBB (name)"; null for the default black.')
+    fill_colour: str | None = Field(default=None, description='"#RRGGBB (name)"; null when the cell is not filled.')
+    bold: bool = False
+    italic: bool = False
+    underline: bool = False
+    strike: bool = False
+    merged: str | None = Field(default=None, description="The merged range the cell belongs to.")
+    comment: str | None = None
+    hyperlink: str | None = None
+
+
+class CellsResult(BaseModel):
+    """read_cells' structured result."""
+
+    source: str
+    sheet: str
+    sheet_names: list[str]
+    range: str = Field(description="The range described in this reply.")
+    cells: list[CellInfo] = Field(description="Cells with a value or formatting, row by row; plain empty cells are left out.")
+    blank_cells: int
+    merged_ranges: list[str]
+    conditional_formatting: list[str] = Field(description="Rules that colour cells by their values; not evaluated here.")
+    next_range: str | None = Field(description="Rows over the cell limit: pass this as range to read on; null when all shown.")
+
+
+def cells(found: WorkbookCells) -> CallToolResult:
+    """A read_cells reply: one line per cell, only the facts it has, then merges, rules and how to read on."""
+    report = found.report
+    lines = [f"[{found.name} · sheet {report.sheet!r} of {', '.join(repr(n) for n in report.sheet_names)} · {report.range}]", ""]
+    lines += [f"> Note: {note}" for note in report.notes]
+    for cell in report.cells:
+        facts = [f"{cell.ref}: {cell.value!r}" if cell.value is not None else f"{cell.ref}: (empty)"]
+        facts += [f"formula {cell.formula}"] if cell.formula else []
+        facts += [f"format {cell.number_format}"] if cell.number_format else []
+        facts += [f"fill {cell.fill_colour}"] if cell.fill_colour else []
+        facts += [f"font {cell.font_colour}"] if cell.font_colour else []
+        style = [
+            word
+            for word, on in (("bold", cell.bold), ("italic", cell.italic), ("underline", cell.underline), ("strike", cell.strike))
+            if on
+        ]
+        facts += [" ".join(style)] if style else []
+        facts += [f"merged {cell.merged}"] if cell.merged else []
+        facts += [f"comment {cell.comment!r}"] if cell.comment else []
+        facts += [f"link {cell.hyperlink}"] if cell.hyperlink else []
+        lines.append("- " + " · ".join(facts))
+    if not report.cells:
+        lines.append("(no cell in this range has a value or formatting)")
+    if report.blank:
+        lines.append(f"\n{report.blank} empty unformatted cell(s) left out.")
+    if report.merged:
+        lines.append(f"Merged ranges on the sheet: {', '.join(report.merged)}")
+    if report.conditional:
+        lines.append("Conditional formatting (colours set by rules when Excel shows the sheet; not evaluated here):")
+        lines += [f"- {rule}" for rule in report.conditional]
+    if report.next_range:
+        lines.append(f'\n[more rows over MEMENTO_DOCUMENTS_MAX_CELLS: call again with range="{report.next_range}".]')
+    result = CellsResult(
+        source=found.origin,
+        sheet=report.sheet,
+        sheet_names=report.sheet_names,
+        range=report.range,
+        cells=[CellInfo(**vars(cell)) for cell in report.cells],
+        blank_cells=report.blank,
+        merged_ranges=report.merged,
+        conditional_formatting=report.conditional,
+        next_range=report.next_range,
+    )
+    return tool_result("\n".join(lines), result)
 
 
 def info(found: DocumentFacts) -> CallToolResult:

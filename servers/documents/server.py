@@ -20,7 +20,7 @@ from memento.servers.common.runner import serve
 from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state
 
 from . import present
-from .present import DocumentInfo, DocumentSearchResult, ReadResult, RenderResult
+from .present import CellsResult, DocumentInfo, DocumentSearchResult, ReadResult, RenderResult
 from .service import DocumentService
 from .settings import DocumentsSettings
 
@@ -91,6 +91,27 @@ def build(settings: DocumentsSettings) -> MCPServer:
         Example: render_pages(source="reports/annual.pdf", pages="4-5")
         """
         return present.render(await _service(ctx).render(source, pages))
+
+    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
+    @tool_errors
+    async def read_cells(
+        source: Source,
+        ctx: Context,
+        sheet: Annotated[str | None, Field(description="Sheet name or 1-based number; the first sheet when left out.")] = None,
+        range: Annotated[  # the name a spreadsheet user expects
+            str | None, Field(description='Cells in A1 notation, e.g. "A1:F30" or "C7"; the sheet\'s used range when left out.')
+        ] = None,
+    ) -> Annotated[CallToolResult, CellsResult]:
+        """Read spreadsheet cells with their formatting: value, formula, number format, font and fill colour, bold/italic, merges, comments, links.
+
+        Use it when a question is about how cells look or are built ("which cells are green", "the bold
+        total", "what formula gives D9"); read_document gives only values. Colours come as hex and a plain
+        name ("#C6EFCE (light green)"). Empty unformatted cells are left out; at most MEMENTO_DOCUMENTS_MAX_CELLS
+        cells per call, and the reply names the range to read next. Excel .xlsx only.
+
+        Example: read_cells(source="data/budget.xlsx", sheet="2024", range="A1:E40")
+        """
+        return present.cells(await _service(ctx).cells(source, sheet, range))
 
     @server.tool(annotations=READ_ONLY_OPEN_WORLD)
     @tool_errors

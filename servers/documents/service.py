@@ -14,12 +14,13 @@ from typing import Any
 
 from memento.servers.common.paging import Page
 
+from .formats.cells import CellsReport
 from .model import Picture
 from .passages import Passage
 from .reader import DocumentReader, Opened, Rendered
 from .settings import DocumentsSettings
 
-__all__ = ["DocumentFacts", "DocumentPassages", "DocumentService", "DocumentText", "Rendered"]
+__all__ = ["DocumentFacts", "DocumentPassages", "DocumentService", "DocumentText", "Rendered", "WorkbookCells"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ class DocumentPassages:
     opened: Opened
     query: str
     passages: list[Passage]
+
+
+@dataclass(frozen=True)
+class WorkbookCells:
+    """Cells of one workbook range, with their formatting."""
+
+    name: str
+    origin: str
+    report: CellsReport
 
 
 class DocumentService:
@@ -77,6 +87,11 @@ class DocumentService:
     async def render(self, source: str, pages: str | None) -> Rendered:
         """The selected PDF pages or slides (the first when `pages` is None) drawn as pictures."""
         return await self.reader.render(source, pages)
+
+    async def cells(self, source: str, sheet: str | None, cell_range: str | None) -> WorkbookCells:
+        """A workbook range's cells with value, formula, number format, colours, font style, merges, comments and links."""
+        name, origin, report = await self.reader.cells(source, sheet, cell_range)
+        return WorkbookCells(name, origin, report)
 
     async def info(self, source: str) -> DocumentFacts:
         """The document's facts, read from its metadata only."""
