@@ -23,7 +23,7 @@ from typing import Any
 from memento.agent.llm import Usage
 from memento.core.errors import AgentError, RunNotFound
 
-__all__ = ["MIGRATIONS", "RunStore", "scrub"]
+__all__ = ["MIGRATIONS", "RunStore", "scrub", "scrub_text"]
 
 SUBTASK_STATUSES = ("done", "failed", "budget")
 RUN_STATUSES = ("answered", "budget_exhausted", "failed", "interrupted")
@@ -34,12 +34,28 @@ _SECRET_KEY = re.compile(r"api[_-]?key|authorization|secret|password|token(?!s)"
 MASK = "***"
 
 
+# Values that are credentials whatever their key: vendor key formats and bearer tokens.
+_SECRET_VALUE = re.compile(
+    r"\b(?:sk-ant-[A-Za-z0-9_-]{8,}|sk-(?:proj-)?[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,})"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*"
+)
+
+
+def scrub_text(text: str) -> str:
+    """`text` with anything shaped like an API key or a bearer token replaced by `***`."""
+    return _SECRET_VALUE.sub(MASK, text)
+
+
 def scrub(value: Any) -> Any:
-    """A copy of `value` where every dict entry whose key names a secret, at any depth, is `"***"`."""
+    """A copy of `value` where every dict entry whose key names a secret, at any depth, is `"***"`,
+    and every string shaped like a credential is masked."""
     if isinstance(value, dict):
         return {k: MASK if isinstance(k, str) and _SECRET_KEY.search(k) else scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value)
     return value
 
 
@@ -437,7 +453,7 @@ class RunStore:
             "result_chars": result_chars,
             "is_error": is_error,
             "seconds": seconds,
-            "preview": preview,
+            "preview": scrub_text(preview),
             "truncated": truncated,
             "restarted": restarted,
             "images": _dumps(names),

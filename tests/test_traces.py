@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from memento.agent.llm import Usage
 from memento.agent.runs_cli import feedback, runs
-from memento.agent.traces import MIGRATIONS, RunStore
+from memento.agent.traces import MIGRATIONS, RunStore, scrub_text
 from memento.core.errors import MementoError, RunNotFound
 from memento.memory import CaseBank, MemorySettings
 from tests.memory_helpers import HashEmbedder
@@ -186,6 +186,20 @@ def test_secrets_in_settings_and_tool_arguments_never_reach_the_database(store: 
     raw = b"".join(p.read_bytes() for p in memento_home.glob("runs.sqlite*"))
     assert b"sk-settings" not in raw and b"sk-argument" not in raw
     assert settings["api_key"] == "sk-settings-1"  # the caller's own dict is left alone
+
+
+def test_credentials_in_tool_output_and_free_text_arguments_are_masked_by_their_shape(store: RunStore) -> None:
+    run_id = store.start_run("Shapes", planner="p", executor="e", settings={})
+    printed = "ANTHROPIC_API_KEY=sk-ant-api03-abcdefghijklmnop\nAuthorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig\nghp_0123456789abcdefghijABCDEFGHIJ"
+    store.log_tool_call(
+        run_id, server="code", tool="run_shell", arguments={"command": "echo sk-proj-0123456789abcdefABCDEF"},
+        result_chars=len(printed), is_error=False, seconds=0.1, preview=printed,
+    )  # fmt: skip
+    call = store.get_run(run_id)["tool_calls"][0]
+    assert call["arguments"] == {"command": "echo ***"}
+    assert "sk-ant" not in call["preview"] and "eyJhbGci" not in call["preview"] and "ghp_" not in call["preview"]
+    assert call["preview"].startswith("ANTHROPIC_API_KEY=***")
+    assert scrub_text("max_tokens=4096, task-skim, a sketchy sk-") == "max_tokens=4096, task-skim, a sketchy sk-"  # no false alarms
 
 
 WRITER = textwrap.dedent(
