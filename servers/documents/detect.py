@@ -199,7 +199,7 @@ def _is_mail(text: str, suffix: str) -> bool:
         lines = lines[1:]
     if suffix in _TEXT_EXTENSIONS or suffix in EXTENSION_LANGUAGES:  # a YAML file with a `from:` key is YAML
         return False
-    names = []
+    names: list[str] = []
     for number, line in enumerate(lines[:200]):
         if not line.strip():
             break

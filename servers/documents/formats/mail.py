@@ -142,11 +142,22 @@ def _parse_eml(data: bytes) -> Mail:
             mail.html_body = _part_text(part)
         else:
             extension = ".eml" if part.get_content_maintype() == "message" else ""
+            if extension and not filename:  # a forwarded message is named by its subject
+                subject = _attached_subject(part)
+                filename = f"{subject}.eml" if subject else ""
             number = len(mail.attachments) + 1
             mail.attachments.append(Attachment(safe_name(filename, number, taken, extension), kind, _part_bytes(part)))
     if message.defects:
         mail.notes.append(f"the message is malformed ({type(message.defects[0]).__name__}); read leniently.")
     return mail
+
+
+def _attached_subject(part: Message) -> str:
+    inner = part.get_payload()
+    inner = inner[0] if isinstance(inner, list) and inner else inner
+    if not isinstance(inner, Message):
+        return ""
+    return _safely(lambda: inner.get("Subject"))
 
 
 def _leaves(message: Message, depth: int) -> list[Message]:
@@ -156,7 +167,7 @@ def _leaves(message: Message, depth: int) -> list[Message]:
     payload = message.get_payload()
     if depth >= _MAX_DEPTH or not isinstance(payload, list):
         return []
-    return [leaf for part in payload for leaf in _leaves(part, depth + 1)]
+    return [leaf for part in payload if isinstance(part, Message) for leaf in _leaves(part, depth + 1)]
 
 
 def _eml_headers(message: Message) -> dict[str, str]:

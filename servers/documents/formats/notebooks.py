@@ -38,7 +38,8 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         cells = [cell for sheet in notebook["worksheets"] if isinstance(sheet, dict) for cell in sheet.get("cells") or []]
     if not isinstance(cells, list):
         raise ConversionFailed(f"{blob.name or 'This notebook'} is JSON but not a notebook (no cells).")
-    meta = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+    found_meta = notebook.get("metadata")
+    meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
     language = _language(meta)
     counts = {"markdown": 0, "code": 0, "raw": 0}
     for cell in cells:
@@ -144,7 +145,8 @@ def _output(output: dict[str, Any], where: str, pictures: _Pictures, found: list
         trace = _text("\n".join(_text(line) for line in output.get("traceback") or []))
         text = trace or f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
         return [_fence("output (error)", _cut(text))]
-    data = output.get("data") if isinstance(output.get("data"), dict) else output  # nbformat 3 keeps types at the top
+    bundle = output.get("data")
+    data: dict[str, Any] = bundle if isinstance(bundle, dict) else output  # nbformat 3 keeps types at the top
     for mime in _IMAGE_TYPES:
         short = mime.split("/")[1]
         value = data.get(mime, data.get(short))
