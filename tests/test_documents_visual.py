@@ -343,3 +343,40 @@ async def test_read_cells_reads_other_sheets_the_used_range_and_refuses_bad_inpu
     assert malformed.is_error and "A1 notation" in malformed.content[0].text
     csv = await cells_client.call_tool("read_cells", {"source": "data.csv"})
     assert csv.is_error and "read_document" in csv.content[0].text
+
+
+# --------------------------------------------------------------------------- EPUB metadata
+
+
+def _described_epub(folder: Path) -> Path:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("described-0001")
+    book.set_title("Lighthouse Notes")
+    book.set_language("en")
+    book.add_author("Ida Lewis")
+    book.add_metadata("DC", "description", "<p>A keeper's <b>log</b> of storms: epub-description-token.</p>")
+    book.add_metadata("DC", "subject", "Lighthouses")
+    book.add_metadata("DC", "subject", "Rhode Island -- History")
+    book.add_metadata("DC", "publisher", "Harbour Press")
+    chapter = epub.EpubHtml(title="One", file_name="one.xhtml", lang="en")
+    chapter.content = "<h1>One</h1><p>The first night, epub-body-token.</p>"
+    book.add_item(chapter)
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", chapter]
+    path = folder / "described.epub"
+    epub.write_epub(str(path), book)
+    return path
+
+
+async def test_an_epub_description_and_subjects_are_in_its_facts_and_at_the_top_of_its_text(tmp_path: Path) -> None:
+    _described_epub(tmp_path)
+    async with stdio_client_for("documents", env={"MEMENTO_DOCUMENTS_ROOTS": str(tmp_path)}, cwd=tmp_path) as client:
+        facts = (await client.call_tool("document_info", {"source": "described.epub"})).structured_content["facts"]
+        text = await _text(client, "described.epub")
+    assert facts["description"] == "A keeper's **log** of storms: epub-description-token."
+    assert facts["subjects"] == ["Lighthouses", "Rhode Island -- History"] and facts["publisher"] == "Harbour Press"
+    assert text.index("epub-description-token") < text.index("epub-body-token")
+    assert "Subjects: Lighthouses; Rhode Island -- History" in text and "<p>" not in text
