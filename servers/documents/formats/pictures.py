@@ -43,7 +43,7 @@ def encode_picture(image: Any, max_px: int, number: int, what: str, *, photo: bo
     if photo:
         frame.convert("RGB" if frame.mode != "L" else "L").save(buffer, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
         return Picture(buffer.getvalue(), "image/jpeg", _marker(number, what, frame.size, "JPEG"))
-    frame.save(buffer, format="PNG", optimize=True)
+    frame.save(buffer, format="PNG")  # optimize=True took 9x as long (0.64 s for an A4 page) for 4% fewer bytes
     return Picture(buffer.getvalue(), "image/png", _marker(number, what, frame.size, "PNG"))
 
 
