@@ -28,7 +28,8 @@ INSTRUCTIONS = """\
 Reads documents as Markdown: PDF, Word, PowerPoint, Excel/CSV, HTML, JSON/XML/YAML, text and code, EPUB,
 images (with OCR when available) and zip archives. Sources are local paths under the allowed folders,
 file:/data: URIs or http(s) URLs. Long documents come in parts: follow the note at the end of each reply.
-For long documents, search_document finds the pages that matter before you read them."""
+For long documents, search_document finds the pages that matter before you read them. render_pages shows PDF pages
+and slides as images (charts, figures, scans); read_cells gives Excel cells with their colours, fonts and formulas."""
 
 Source = Annotated[str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")]
 
@@ -60,8 +61,11 @@ def build(settings: DocumentsSettings) -> MCPServer:
 
         Formats (detected from content, not the file name): PDF (with <!-- page N --> markers), Word .docx,
         PowerPoint .pptx (slides and speaker notes), Excel .xlsx/.xls and CSV/TSV (a table per sheet, long
-        sheets cut with a note), HTML, JSON/JSONL/XML/YAML, text/Markdown/source code, EPUB, images (size,
-        EXIF, OCR text when Tesseract is installed) and .zip (lists members; read one as "a.zip!dir/file.pdf").
+        sheets cut with a note), HTML, JSON/JSONL/XML/YAML, text/Markdown/source code, EPUB, images (the image
+        itself as image content, size, EXIF, OCR text when Tesseract is installed) and .zip (lists members;
+        read one as "a.zip!dir/file.pdf"). Pictures in Office files are named with their alt text; charts
+        come as tables of their numbers. Images in a reply follow its text, each marked by an
+        "<!-- image N: ... -->" line.
 
         When the reply ends with a note like "[... Call again with start_index=20000 ...]", call again with
         that start_index to read on. Use `pages` to jump to parts of long PDFs, decks or workbooks, and
