@@ -26,12 +26,19 @@ from .settings import DocumentsSettings
 
 INSTRUCTIONS = """\
 Reads documents as Markdown: PDF, Word, PowerPoint, Excel/CSV, HTML, JSON/XML/YAML, text and code, EPUB,
-images (with OCR when available) and zip archives. Sources are local paths under the allowed folders,
+images (with OCR when available), audio and video (transcribed, with timestamps; video keyframes as images),
+e-mail (.eml, Outlook .msg), RSS/Atom feeds, Jupyter notebooks and zip archives. Sources are local paths under the allowed folders,
 file:/data: URIs or http(s) URLs. Long documents come in parts: follow the note at the end of each reply.
 For long documents, search_document finds the pages that matter before you read them. render_pages shows PDF pages
 and slides as images (charts, figures, scans); read_cells gives Excel cells with their colours, fonts and formulas."""
 
-Source = Annotated[str, Field(description="Path under the allowed folders, file:/data: URI, http(s) URL, or archive.zip!member/path.")]
+Source = Annotated[
+    str,
+    Field(
+        description="Path under the allowed folders, file:/data: URI, http(s) URL, archive.zip!member/path, "
+        "or mail.eml!attachment (also .msg)."
+    ),
+]
 
 
 def _service(ctx: Context) -> DocumentService:
@@ -54,7 +61,11 @@ def build(settings: DocumentsSettings) -> MCPServer:
         start_index: StartIndex = 0,
         max_length: MaxLength = 20_000,
         pages: Annotated[
-            str | None, Field(description='PDF pages, slides, sheets or chapters to read, 1-based, e.g. "3-5,9" or "10-".')
+            str | None,
+            Field(
+                description='PDF pages, slides, sheets, chapters, feed items or notebook cells to read, 1-based, e.g. "3-5,9" '
+                'or "10-"; for audio and video a time range, e.g. "00:30-02:00" or "1:05:00-".'
+            ),
         ] = None,
     ) -> Annotated[CallToolResult, ReadResult]:
         """Read a document as Markdown, in parts of at most max_length characters.
@@ -62,8 +73,11 @@ def build(settings: DocumentsSettings) -> MCPServer:
         Formats (detected from content, not the file name): PDF (with <!-- page N --> markers), Word .docx,
         PowerPoint .pptx (slides and speaker notes), Excel .xlsx/.xls and CSV/TSV (a table per sheet, long
         sheets cut with a note), HTML, JSON/JSONL/XML/YAML, text/Markdown/source code, EPUB, images (the image
-        itself as image content, size, EXIF, OCR text when Tesseract is installed) and .zip (lists members;
-        read one as "a.zip!dir/file.pdf"). Pictures in Office files are named with their alt text; charts
+        itself as image content, size, EXIF, OCR text when Tesseract is installed), audio (wav, mp3, m4a, ogg,
+        flac, webm: tags and a transcript with a timestamp per segment) and video (mp4, webm, mkv, mov: the
+        same plus keyframes at scene changes as images), e-mail .eml/.msg (headers, body, attachments; read
+        one as "mail.msg!report.pdf"), RSS/Atom feeds (one part per item), Jupyter notebooks (one part per
+        cell, output images as images) and .zip (lists members; read one as "a.zip!dir/file.pdf"). Pictures in Office files are named with their alt text; charts
         come as tables of their numbers. Images in a reply follow its text, each marked by an
         "<!-- image N: ... -->" line.
 
