@@ -113,7 +113,7 @@ def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path: Path) -> None
 
     listed = run_inspector(server, "--method", "tools/list", settings=settings, cwd=tmp_path)
     names = {tool["name"] for tool in listed["tools"]}
-    assert names == {"read_document", "document_info", "search_document"}
+    assert names == {"read_document", "document_info", "search_document", "render_pages", "read_cells"}
 
     call = ("--method", "tools/call", "--tool-name", "read_document", "--tool-arg", "source=memo.docx")
     reply = run_inspector(server, *call, settings=settings, cwd=tmp_path)
