@@ -20,6 +20,7 @@ SCRIPTS = [
     "browse_extraction.py",
     "memory_retrieval.py",
     "qfunction_eval.py",
+    "continual.py",
     "agent_hub.py",
     "agent_step.py",
     "agent_memory.py",
