@@ -91,8 +91,9 @@ class CaseBank:
     (or use it as a context manager) to release Chroma's connections.
     """
 
-    def __init__(self, settings: MemorySettings, embedder: TextEmbedder | None = None) -> None:
+    def __init__(self, settings: MemorySettings, embedder: TextEmbedder | None = None, rng: np.random.Generator | None = None) -> None:
         self.settings = settings
+        self.rng = rng or np.random.default_rng()  # draws Q's replay samples: pass a seeded one for reproducible learning
         self.embedder = embedder or make_embedder(
             settings.embedding_model, settings.embedding_base_url, settings.embedding_api_key, settings.embedding_dimension
         )
@@ -113,9 +114,13 @@ class CaseBank:
         self.limits = CaseLimits.of(settings)
 
     @classmethod
-    def open(cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None) -> CaseBank:
-        """Open (or create) the bank the settings name: embedded under MEMENTO_HOME, or a Chroma server."""
-        return cls(settings or MemorySettings(), embedder)
+    def open(
+        cls, settings: MemorySettings | None = None, embedder: TextEmbedder | None = None, rng: np.random.Generator | None = None
+    ) -> CaseBank:
+        """Open (or create) the bank the settings name: embedded under MEMENTO_HOME, or a Chroma server.
+
+        `rng` draws the replay samples of Q's online updates; a seeded one makes learning reproducible."""
+        return cls(settings or MemorySettings(), embedder, rng)
 
     def close(self) -> None:
         """Release the store's connections and handles."""
@@ -343,8 +348,7 @@ class CaseBank:
         total = self.store.transitions.count()
         if total == 0:
             return []
-        rng = np.random.default_rng()
-        offset = int(rng.integers(0, max(1, total - size + 1)))
+        offset = int(self.rng.integers(0, max(1, total - size + 1)))
         got = self.store.transitions.get(limit=size, offset=offset, include=["metadatas", "embeddings"])
         return self._training_rows(got)
 

@@ -20,9 +20,8 @@ pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 METRICS = ("held_out", "training", "guided", "misleading", "q_active")
-# 8 tasks, k=4, 2 passes: 54 transitions per bank, enough for Q to take over (32) during the second pass,
-# and no more than the 64 rows CaseBank's replay sample reads, so that sample is the whole store and the
-# run is reproducible. Beyond 64, CaseBank draws the sample's offset from an unseeded generator.
+# 8 tasks, k=4, 2 passes: 54 transitions per bank, enough for Q to take over (32) during the second pass.
+# The banks draw Q's replay samples from a generator seeded by the world's seed, so runs repeat exactly.
 TINY = {"tasks": 8, "held_out": 4, "iterations": 2, "k": 4}
 
 

@@ -342,3 +342,16 @@ def test_train_and_q_retrieval_wait_for_the_same_number_of_transitions(tmp_path:
             bank.record_episode(f"How long is river number {n}?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id])
         with pytest.raises(CaseMemoryError, match="at least 32"):
             bank.train()
+
+
+def test_a_seeded_bank_rehearses_the_same_replay_samples(tmp_path: Path) -> None:
+    def samples(seed: int) -> list[list[str]]:
+        settings = MemorySettings(home=tmp_path / f"seed-{seed}-{len(list(tmp_path.iterdir()))}", memory_online_steps=0)
+        with CaseBank.open(settings, HashEmbedder(), rng=np.random.default_rng(seed)) as bank:
+            shown = [bank.record_episode(f"shown task {i}", ["look"], "x", 1.0).case_id for i in range(3)]
+            for i in range(40):  # 120 transitions: more than one replay sample of 64 holds
+                bank.record_episode(f"task {i}", ["a"], "b", float(i % 2), shown_case_ids=shown, run_id=f"run-{i:04d}")
+            return [[row[0].tobytes().hex()[:16] + str(row[3]) for row in bank._replay_sample(8)] for _ in range(3)]
+
+    assert samples(7) == samples(7)
+    assert samples(7) != samples(8)
