@@ -12,6 +12,9 @@ SCRIPTS = [
     "documents_cold_start.py",
     "documents_roundtrip.py",
     "documents_pdf.py",
+    "documents_http_sessions.py",
+    "documents_transcribe.py",
+    "documents_render.py",
     "code_run.py",
     "search_local_index.py",
     "search_many.py",
@@ -24,6 +27,7 @@ SCRIPTS = [
     "agent_hub.py",
     "agent_step.py",
     "agent_memory.py",
+    "eval_harness.py",
 ]
 
 
