@@ -41,6 +41,8 @@ def stats(as_json: bool) -> None:
         click.echo(json.dumps(facts, indent=2))
         return
     for key, value in facts.items():
+        if key == "q_policy":  # its version history is for --json and the web UI
+            value = {k: v for k, v in value.items() if k != "history"}
         click.echo(f"{key:<12} {value}")
 
 

@@ -146,4 +146,4 @@ class QPolicy:
         if not head:
             return {"trained": False, "kept_in": self.versions.where}
         facts: dict[str, Any] = {k: head[k] for k in ("version", "transitions_seen", "train_seconds", "saved_at") if k in head}
-        return {"trained": True, **facts, "kept_in": self.versions.where}
+        return {"trained": True, **facts, "kept_in": self.versions.where, "history": self.versions.history()}

@@ -38,6 +38,11 @@ class PolicyVersions(Protocol):
 
     def publish(self, base: int, data: bytes, facts: dict[str, Any]) -> dict[str, Any] | None: ...
 
+    def history(self, limit: int = 20) -> list[dict[str, Any]]: ...
+
+
+HISTORY_FACTS = ("version", "trained_on", "transitions_seen", "train_seconds", "saved_at")
+
 
 class FolderVersions:
     """Versions as files in `folder`; `current.json` names the newest, the last KEEP_VERSIONS are kept."""
@@ -90,7 +95,25 @@ class FolderVersions:
         pointer.replace(self._pointer)  # atomic: readers see the old version or the new one
         for old in sorted(self.folder.glob("q-v*.bin"))[:-KEEP_VERSIONS]:
             old.unlink(missing_ok=True)
+        with (self.folder / "history.jsonl").open("a") as log:  # one line per version, kept past the pruning
+            log.write(json.dumps({k: head[k] for k in HISTORY_FACTS if k in head}) + "\n")
         return self.head(fresh=True)
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The facts of the latest `limit` versions, newest first."""
+        try:
+            lines = (self.folder / "history.jsonl").read_text().splitlines()
+        except OSError:
+            return []
+        found = []
+        for line in reversed(lines):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a crash mid-write
+            if len(found) == limit:
+                break
+        return found
 
 
 class ChromaVersions:
@@ -115,6 +138,12 @@ class ChromaVersions:
             self._head = max(heads, key=lambda m: int(m["version"])) if heads else None
             self._checked = now
         return self._head
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The facts of the kept versions (the last KEEP_VERSIONS), newest first."""
+        got = self.collection.get(where={"kind": "head"}, include=["metadatas"])
+        heads = sorted((m for m in got["metadatas"] if m), key=lambda m: int(m["version"]), reverse=True)
+        return [{k: m[k] for k in HISTORY_FACTS if k in m} for m in heads[:limit]]
 
     def read(self, head: dict[str, Any]) -> bytes | None:
         got = self.collection.get(where={"token": head["token"]}, include=["documents", "metadatas"])

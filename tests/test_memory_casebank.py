@@ -207,9 +207,13 @@ def test_the_q_policy_learns_online_and_takes_over_from_similarity(tmp_path: Pat
     assert scores[helpful.case_id] > scores[useless.case_id]
     report = bank.train()
     assert report["transitions"] == 40 and report["version"] >= 1
-    assert bank.stats()["q_policy"]["trained"] is True
+    described = bank.stats()["q_policy"]
+    assert described["trained"] is True
     versions = sorted((tmp_path / "home" / "casebank" / "policy").glob("q-v*.bin"))
     assert 1 <= len(versions) <= 5  # older versions are pruned
+    history = described["history"]  # every version's facts, newest first, kept past the pruning
+    assert [v["version"] for v in history] == list(range(report["version"], max(0, report["version"] - 20), -1))
+    assert history[0]["trained_on"] == 40 and history[-1]["transitions_seen"] < history[0]["transitions_seen"]
     explored = bank.retrieve("How long is the river Danube in kilometres?", k=1, policy="q", explore=True, rng=np.random.default_rng(1))
     assert len(explored.cases) == 1
     bank.close()

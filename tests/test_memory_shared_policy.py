@@ -94,5 +94,8 @@ def test_two_processes_learning_at_once_on_one_chroma_server_lose_no_update(chro
     with _client(tmp_path / "third", chroma_url) as third:
         described = third.q.describe()
         assert described["transitions_seen"] == 2 * 20 * 2  # two clients × 20 episodes × 2 shown cases
+        history = described["history"]  # the kept versions' facts, newest first, as every client sees them
+        assert len(history) == 5 and history[0]["version"] == described["version"]
+        assert [v["version"] for v in history] == sorted((v["version"] for v in history), reverse=True)
         assert third.retrieve("How long is the river Danube?", policy="q").policy == "q"
         assert third.store.transitions.count() == 80

@@ -102,6 +102,10 @@ def fill_memory(home: Path) -> str:
         recorded = bank.record_episode(
             task="Melting points of metals", plan=["Search a table of melting points", "Compare the top two"], answer="Tungsten", reward=1.0
         )
+        others = [bank.record_episode(f"Boiling point of metal number {n}", ["Look it up"], "x", 1.0).case_id for n in range(2)]
+        for n in range(11):  # 33 transitions: enough for the Q policy to train and keep versions
+            shown = [recorded.case_id, *others]
+            bank.record_episode(f"Density of alloy number {n}", ["Search"], "y", float(n % 2), shown_case_ids=shown, run_id=f"run-sim{n:04d}")
     return recorded.case_id
 
 
@@ -182,6 +186,7 @@ def test_runs_timeline_case_and_eval_pages_read_as_a_user_sees_them(ui, page) ->
 
     page.goto(base + "/memory?q=metal+melting&policy=similarity")
     assert "Melting points of metals" in page.inner_text("main")
+    assert page.locator("table.history tbody tr").count() >= 1  # the Q policy's versions, newest first
 
     page.goto(base + "/evals")
     assert page.locator("figure.chart polyline").count() == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -72,10 +73,11 @@ class _Pages:
         self._bank: Any = None
         self.templates = Environment(loader=PackageLoader("memento.agent.ui", "templates"), autoescape=select_autoescape())
         self.templates.filters["pct"] = _pct
-        self.templates.filters["usd"] = lambda v: "–" if v is None else f"${v:.4f}"
-        self.templates.filters["secs"] = lambda v: "–" if v is None else f"{v:.1f} s"
-        self.templates.filters["num"] = lambda v: "–" if v is None else f"{v:,}"
+        self.templates.filters["usd"] = lambda v: "–" if _missing(v) else f"${v:.4f}"
+        self.templates.filters["secs"] = lambda v: "–" if _missing(v) else f"{v:.1f} s"
+        self.templates.filters["num"] = lambda v: "–" if _missing(v) else f"{v:,}"
         self.templates.filters["pretty"] = lambda v: json.dumps(v, indent=1, ensure_ascii=False)
+        self.templates.filters["when"] = _when
 
     @property
     def bank(self) -> Any:
@@ -231,8 +233,19 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
+def _missing(value: Any) -> bool:
+    """None, or a key the record does not have (older records lack newer facts)."""
+    return value is None or isinstance(value, Undefined)
+
+
+def _when(stamp: float | None) -> str:
+    if _missing(stamp) or not stamp:
+        return "–"
+    return datetime.fromtimestamp(float(stamp), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    return "–" if _missing(value) else f"{100 * value:.1f}%"
 
 
 def _timeline(run: dict[str, Any]) -> list[dict[str, Any]]:
