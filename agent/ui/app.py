@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
