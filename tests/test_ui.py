@@ -105,7 +105,9 @@ def fill_memory(home: Path) -> str:
         others = [bank.record_episode(f"Boiling point of metal number {n}", ["Look it up"], "x", 1.0).case_id for n in range(2)]
         for n in range(11):  # 33 transitions: enough for the Q policy to train and keep versions
             shown = [recorded.case_id, *others]
-            bank.record_episode(f"Density of alloy number {n}", ["Search"], "y", float(n % 2), shown_case_ids=shown, run_id=f"run-sim{n:04d}")
+            bank.record_episode(
+                f"Density of alloy number {n}", ["Search"], "y", float(n % 2), shown_case_ids=shown, run_id=f"run-sim{n:04d}"
+            )
     return recorded.case_id
 
 

@@ -245,7 +245,7 @@ def _when(stamp: float | None) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if _missing(value) else f"{100 * value:.1f}%"
+    return "–" if value is None or _missing(value) else f"{100 * value:.1f}%"
 
 
 def _timeline(run: dict[str, Any]) -> list[dict[str, Any]]:
