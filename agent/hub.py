@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, TextIO, cast
 
 import anyio
@@ -36,6 +35,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from memento.core.errors import ConfigError, ToolHubError
+from memento.core.streams import ReadStreamWrapper
 
 from .hosts import ServerEntry, stdio_parameters
 from .llm import ImagePart, ToolSpec
@@ -459,11 +459,11 @@ async def _list_tools(client: Client) -> list[types.Tool]:
     return tools
 
 
-class _WatchedReadStream:
+class _WatchedReadStream(ReadStreamWrapper):
     """A transport's read stream that reports its end: how a server's death is noticed even between calls."""
 
     def __init__(self, inner: ReadStream[SessionMessage | Exception], lost: anyio.Event) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._lost = lost
 
     async def receive(self) -> SessionMessage | Exception:
@@ -472,27 +472,6 @@ class _WatchedReadStream:
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._lost.set()
             raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    def __getattr__(self, name: str) -> Any:  # e.g. `last_context`, read by the dispatcher when present
-        return getattr(self._inner, name)
 
 
 @asynccontextmanager

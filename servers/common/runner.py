@@ -18,7 +18,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
@@ -29,6 +28,8 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, CallToolResult, ErrorData, JSONRPCError, RequestId, TextContent
 from pydantic import ValidationError
+
+from memento.core.streams import ReadStreamWrapper
 
 from .errors import MAX_MESSAGE, shown
 from .logs import configure_logging
@@ -131,7 +132,7 @@ async def _serve_http(server: MCPServer, settings: CommonSettings, host: str, po
     await uvicorn.Server(config).serve()
 
 
-class AnswerMalformed:
+class AnswerMalformed(ReadStreamWrapper):
     """A read stream over a transport's that answers what failed to parse and passes real messages on.
 
     The stdio transport hands each line it could not validate to the server as
@@ -140,13 +141,8 @@ class AnswerMalformed:
     """
 
     def __init__(self, inner: ReadStream[SessionMessage | Exception], replies: WriteStream[SessionMessage]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._replies = replies
-
-    @property
-    def last_context(self) -> Any:
-        # The dispatcher reads the sender's context from the stream it iterates: pass the inner one's on.
-        return getattr(self._inner, "last_context", None)
 
     async def receive(self) -> SessionMessage | Exception:
         while True:
@@ -160,24 +156,6 @@ class AnswerMalformed:
                 await self._replies.send(SessionMessage(error))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return item  # the transport is going away; let the server see what it would have seen
-
-    def __aiter__(self) -> AnswerMalformed:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> AnswerMalformed:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
 
 
 def _rejection(exc: Exception) -> JSONRPCError | None:
