@@ -23,20 +23,13 @@ import pytest
 from memento.agent.evals.results import ResultLog
 from memento.agent.llm import Usage
 from memento.agent.traces import RunStore
+from memento.servers.browse.browser import CHROMIUM_ARGS
 from memento.servers.browse.settings import BrowseSettings
 from tests.mcp_servers import free_port, listening_process
 from tests.sysdeps import needs
 
 pytestmark = [pytest.mark.integration, needs(bool(BrowseSettings().chromium_path), "Chromium (apt-get install chromium)")]
 
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # A 2×2 PNG (red, green / blue, white), as a plot or a screenshot would come back from a tool.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==")
 
@@ -142,7 +135,7 @@ def page() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=BrowseSettings().chromium_path, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=BrowseSettings().chromium_path, args=list(CHROMIUM_ARGS))
         try:
             context = browser.new_context(viewport={"width": 1100, "height": 900})
             yield context.new_page()
