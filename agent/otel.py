@@ -36,6 +36,11 @@ def parse_headers(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs if name.strip()}
 
 
+def _input_tokens(usage: dict[str, Any]) -> int:
+    """All the prompt tokens of a usage record, cached or not (what GenAI's input_tokens counts)."""
+    return int(usage["input_tokens"] + usage["cache_read_tokens"] + usage["cache_write_tokens"])
+
+
 def _provider_of(model: str) -> str:
     return model.split(":", 1)[0] if ":" in model else "unknown"
 
@@ -72,7 +77,7 @@ def export_run(run: dict[str, Any], endpoint: str, headers: dict[str, str] | Non
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": "memento",
             "gen_ai.conversation.id": run["id"],
-            "gen_ai.usage.input_tokens": usage["input_tokens"] + usage["cache_read_tokens"] + usage["cache_write_tokens"],
+            "gen_ai.usage.input_tokens": _input_tokens(usage),
             "gen_ai.usage.output_tokens": usage["output_tokens"],
             "memento.run.id": run["id"],
             "memento.run.status": run["status"],
@@ -85,20 +90,25 @@ def export_run(run: dict[str, Any], endpoint: str, headers: dict[str, str] | Non
     if run["status"] == "failed":
         root.set_status(Status(StatusCode.ERROR, (run.get("error") or "failed")[:200]))
     context = set_span_in_context(root)
-    for call in run["model_calls"]:
+
+    def child(name: str, kind: SpanKind, call: dict[str, Any], seconds: float | None, attributes: dict[str, Any]) -> tuple[Any, int]:
+        """The started span of one step, and when it ended: a step is logged as it ends, its duration reaches back."""
         finished = start + int(call["offset_s"] * 1e9)
-        began = finished - int((call["latency_s"] or 0) * 1e9)
+        span = tracer.start_span(name, context=context, kind=kind, start_time=finished - int((seconds or 0) * 1e9), attributes=attributes)
+        return span, finished
+
+    for call in run["model_calls"]:
         used = call["usage"]
-        span = tracer.start_span(
+        span, finished = child(
             f"chat {_model_of(call['model'])}",
-            context=context,
-            kind=SpanKind.CLIENT,
-            start_time=began,
-            attributes={
+            SpanKind.CLIENT,
+            call,
+            call["latency_s"],
+            {
                 "gen_ai.operation.name": "chat",
                 "gen_ai.provider.name": _provider_of(call["model"]),
                 "gen_ai.request.model": _model_of(call["model"]),
-                "gen_ai.usage.input_tokens": used["input_tokens"] + used["cache_read_tokens"] + used["cache_write_tokens"],
+                "gen_ai.usage.input_tokens": _input_tokens(used),
                 "gen_ai.usage.output_tokens": used["output_tokens"],
                 "memento.agent.role": call["role"],
                 **({"gen_ai.response.finish_reasons": [call["stop_reason"]]} if call.get("stop_reason") else {}),
@@ -109,16 +119,15 @@ def export_run(run: dict[str, Any], endpoint: str, headers: dict[str, str] | Non
             span.set_status(Status(StatusCode.ERROR, str(call["error"])[:200]))
         span.end(end_time=finished)
     for call in run["tool_calls"]:
-        finished = start + int(call["offset_s"] * 1e9)
-        began = finished - int((call["seconds"] or 0) * 1e9)
-        span = tracer.start_span(
-            f"execute_tool {call['server']}__{call['tool']}",
-            context=context,
-            kind=SpanKind.INTERNAL,
-            start_time=began,
-            attributes={
+        name = f"{call['server']}__{call['tool']}"
+        span, finished = child(
+            f"execute_tool {name}",
+            SpanKind.INTERNAL,
+            call,
+            call["seconds"],
+            {
                 "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": f"{call['server']}__{call['tool']}",
+                "gen_ai.tool.name": name,
                 "gen_ai.tool.type": "extension",
                 "memento.tool.server": call["server"],
                 "memento.tool.result_chars": call["result_chars"],
