@@ -26,6 +26,7 @@ from memento.agent.evals.report import Group, load_groups, summarise, write_repo
 from memento.agent.evals.results import ResultLog, latest
 from tests.eval_helpers import EvalResponder
 from tests.fake_llm import FakeAnthropic
+from tests.test_agent_more import memento
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "data" / "reference" / "deepresearcher.jsonl"
@@ -231,17 +232,6 @@ def eval_env(tmp_path: Path, memento_home: Path, fake_anthropic: FakeAnthropic) 
         "ANTHROPIC_BASE_URL": fake_anthropic.url,
         "MEMENTO_MODEL_RETRIES": "1",
     }
-
-
-def memento(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "memento.agent.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def results(folder: Path) -> list[dict]:
