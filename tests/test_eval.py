@@ -238,10 +238,7 @@ def results(folder: Path) -> list[dict]:
     return ResultLog(folder / "results.jsonl").read()
 
 
-pytestmark_integration = pytest.mark.integration
-
-
-@pytestmark_integration
+@pytest.mark.integration
 def test_a_two_iteration_eval_learns_between_iterations_and_writes_every_output(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
@@ -267,7 +264,6 @@ def test_a_two_iteration_eval_learns_between_iterations_and_writes_every_output(
         assert line["status"] == "answered" and line["tokens"] > 0 and line["run_id"].startswith("run-")
         assert set(line["scores"]) == {"em", "f1", "llm"}
     # the second pass was shown what the first learned
-    assert not any(r["cases_shown"] for r in lines if r["iteration"] == 1 and r["id"] == "q0") or True
     assert all(r["cases_shown"] for r in lines if r["iteration"] == 2)
     assert any("These plans worked" in turn for turn in responder.shown[questions[0]][1:])
 
@@ -287,7 +283,7 @@ def test_a_two_iteration_eval_learns_between_iterations_and_writes_every_output(
     assert again.returncode == 1 and "--resume" in again.stderr and "Traceback" not in again.stderr
 
 
-@pytestmark_integration
+@pytest.mark.integration
 def test_an_eval_killed_mid_run_resumes_without_repeating_or_losing_a_task(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
@@ -342,7 +338,7 @@ def test_an_eval_killed_mid_run_resumes_without_repeating_or_losing_a_task(
     assert sum(responder.planned.values()) == planned
 
 
-@pytestmark_integration
+@pytest.mark.integration
 def test_the_leakage_guard_counts_tasks_already_in_memory_and_can_leave_them_out(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
@@ -367,7 +363,7 @@ def test_the_leakage_guard_counts_tasks_already_in_memory_and_can_leave_them_out
     assert [r["id"] for r in results(tmp_path / "counted") if r["seen"]] == ["q0"]
 
 
-@pytestmark_integration
+@pytest.mark.integration
 def test_gaia_runs_with_its_attachments_and_rules_and_shards_merge_into_one_report(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
@@ -401,7 +397,7 @@ def test_gaia_runs_with_its_attachments_and_rules_and_shards_merge_into_one_repo
     assert summary["n"] == 3 and summary["correct"] == 2 and summary["per_level"]["1"]["scored"] == 2
 
 
-@pytestmark_integration
+@pytest.mark.integration
 def test_simpleqa_is_graded_with_three_grades_and_both_metrics(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
@@ -438,7 +434,7 @@ def test_bad_eval_arguments_get_one_clear_line(tmp_path: Path, eval_env: dict[st
     assert unknown.returncode == 1 and "--question-field" in unknown.stderr
 
 
-@pytestmark_integration
+@pytest.mark.integration
 def test_the_eval_cost_cap_stops_new_tasks_and_resume_finishes_them(
     tmp_path: Path, eval_env: dict[str, str], fake_anthropic: FakeAnthropic
 ) -> None:
