@@ -213,17 +213,27 @@ def _seen(plan: EvalPlan, episode: Episode) -> dict[str, dict[str, Any]]:
 # ---- running -----------------------------------------------------------------------------------
 
 
-def _done(plan: EvalPlan, log: ResultLog) -> set[tuple[str, int, int]]:
-    return {key_of(r) for r in latest(log.read()) if not (plan.retry_failed and r.get("status") == "failed")}
+def _finished_rows(plan: EvalPlan, log: ResultLog) -> list[dict[str, Any]]:
+    """The latest line of each unit of work that counts as done (with --retry-failed, a failed run does not)."""
+    return [r for r in latest(log.read()) if not (plan.retry_failed and r.get("status") == "failed")]
+
+
+def _to_run(plan: EvalPlan, seen: dict[str, Any]) -> list[EvalTask]:
+    """The plan's tasks, less those already in memory when --exclude-seen asks."""
+    return [t for t in plan.tasks if not (plan.exclude_seen and t.id in seen)]
+
+
+def _units(plan: EvalPlan, tasks: list[EvalTask]) -> list[tuple[str, int, int]]:
+    """Every (task, iteration, attempt) the eval runs, in the order it runs them."""
+    return [(t.id, i, a) for i in range(1, plan.iterations + 1) for a in range(1, plan.attempts + 1) for t in tasks]
 
 
 def finished(plan: EvalPlan) -> bool:
     """Whether every task of the plan has its result already (a resume then only rewrites the report)."""
     path = plan.out / "seen.json"
     seen = json.loads(path.read_text())["tasks"] if path.exists() else {}
-    done = _done(plan, ResultLog(plan.out / "results.jsonl"))
-    keys = range(1, plan.iterations + 1), range(1, plan.attempts + 1)
-    return all((t.id, i, a) in done for t in plan.tasks if not (plan.exclude_seen and t.id in seen) for i in keys[0] for a in keys[1])
+    done = {key_of(r) for r in _finished_rows(plan, ResultLog(plan.out / "results.jsonl"))}
+    return all(unit in done for unit in _units(plan, _to_run(plan, seen)))
 
 
 def report(plan: EvalPlan, config: dict[str, Any]) -> dict[str, Any]:
@@ -269,25 +279,25 @@ async def run_eval(plan: EvalPlan, episode: Episode, config: dict[str, Any], lis
     """
     log = ResultLog(plan.out / "results.jsonl")
     seen = _seen(plan, episode) if plan.memory != "none" else {}
-    tasks = [t for t in plan.tasks if not (plan.exclude_seen and t.id in seen)]
-    done = _done(plan, log)
+    tasks = {t.id: t for t in _to_run(plan, seen)}
+    finished_rows = _finished_rows(plan, log)
+    done = {key_of(r) for r in finished_rows}
     grader = episode.judge if any(needs_model(s) for s in plan.scorers) else None
 
     tally = Tally(total=len(tasks) * plan.iterations * plan.attempts)
-    for row in latest(log.read()):
-        if key_of(row) in done:
-            tally.add(row)
+    for row in finished_rows:
+        tally.add(row)
     notify = listen or (lambda _tally, _row: None)
     notify(tally, None)
 
     limiter = anyio.CapacityLimiter(plan.concurrency)
+    units = [unit for unit in _units(plan, list(tasks.values())) if unit not in done]
     for iteration in range(1, plan.iterations + 1):
         # An iteration starts when the one before has finished: its cases are in memory by then.
         async with anyio.create_task_group() as group:
-            for attempt in range(1, plan.attempts + 1):
-                for task in tasks:
-                    if (task.id, iteration, attempt) not in done:
-                        group.start_soon(_one, plan, episode, grader, task, iteration, attempt, seen, log, limiter, tally, notify)
+            for task_id, unit_iteration, attempt in units:
+                if unit_iteration == iteration:
+                    group.start_soon(_one, plan, episode, grader, tasks[task_id], iteration, attempt, seen, log, limiter, tally, notify)
 
     summary = report(plan, config)
     if tally.skipped:
