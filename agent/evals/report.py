@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .results import ResultLog, latest
+from .results import ResultLog, latest, replace_file
 
 __all__ = ["Group", "load_groups", "summarise", "write_report"]
 
@@ -176,16 +176,10 @@ def write_report(out: Path, groups: list[Group]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summaries = [summarise(g) for g in groups]
     document: dict[str, Any] = summaries[0] if len(summaries) == 1 else {"groups": summaries}
-    _write_text(out / "summary.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    replace_file(out / "summary.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     plots = _plots(out, summaries)
-    _write_text(out / "report.md", _markdown(summaries, groups, plots))
+    replace_file(out / "report.md", _markdown(summaries, groups, plots))
     return document
-
-
-def _write_text(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)  # readers see the old file or the new one, never half of one
 
 
 def _pct(value: float | None) -> str:

@@ -30,7 +30,7 @@ from ..episode import Episode, EpisodeResult
 from ..llm import Usage
 from ..session import RunOptions
 from .datasets import Dataset, EvalTask
-from .results import ResultLog, key_of, latest
+from .results import ResultLog, key_of, latest, replace_file
 from .scoring import Score, needs_model, score_answer
 
 __all__ = ["CostCapReached", "EvalError", "EvalPlan", "auto_scorers", "find_seen", "finished", "prepare_folder", "report", "run_eval"]
@@ -171,9 +171,7 @@ def prepare_folder(plan: EvalPlan) -> dict[str, Any]:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    partial.replace(path)
+    replace_file(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
 # ---- the leakage guard -------------------------------------------------------------------------
