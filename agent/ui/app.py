@@ -192,35 +192,34 @@ class _Pages:
 
     # ---- evals ---------------------------------------------------------------------------------
 
-    def _evals(self) -> list[Path]:
-        return find_evals(self.config.eval_dirs)
-
-    def _eval(self, index: int) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
-        from ..evals.report import load_groups, summarise
-
-        folders = self._evals()
+    def _folder(self, index: int) -> Path:
+        folders = find_evals(self.config.eval_dirs)
         if not 0 <= index < len(folders):
             raise HTTPException(404, "No such eval folder.")
-        [group] = load_groups([folders[index]])
-        return folders[index], summarise(group), group.rows
+        return folders[index]
+
+    @staticmethod
+    def _summary(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        from ..evals.report import load_groups, summarise
+
+        [group] = load_groups([folder])
+        return summarise(group), group.rows
 
     async def evals(self, request: Request) -> Response:
-        summaries = []
-        for index in range(len(self._evals())):
-            folder, summary, _ = self._eval(index)
-            summaries.append((index, folder, summary))
+        summaries = [(index, folder, self._summary(folder)[0]) for index, folder in enumerate(find_evals(self.config.eval_dirs))]
         chart = _curves([(f"{s['label']} · {folder.name}", s["per_iteration"]) for _, folder, s in summaries])
         return self.render("evals.html", request, summaries=summaries, chart=chart, dirs=self.config.eval_dirs)
 
     async def eval_page(self, request: Request) -> Response:
-        folder, summary, rows = self._eval(int(request.path_params["index"]))
+        folder = self._folder(int(request.path_params["index"]))
+        summary, rows = self._summary(folder)
         chart = _curves([(summary["label"], summary["per_iteration"])])
         return self.render("eval.html", request, index=request.path_params["index"], folder=folder, s=summary, rows=rows, chart=chart)
 
     async def eval_plot(self, request: Request) -> Response:
         from ..evals.report import PLOTS
 
-        folder = self._eval(int(request.path_params["index"]))[0]
+        folder = self._folder(int(request.path_params["index"]))
         name = request.path_params["name"]
         if name not in PLOTS or not (folder / name).is_file():
             raise HTTPException(404, "No such plot.")
