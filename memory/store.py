@@ -14,12 +14,16 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import StoreError
+
+_UNSETTLED = "Nothing found on disk"  # a Chroma server's answer while a segment another client wrote is being flushed
+_SETTLE_TRIES = 5
 
 __all__ = ["Store"]
 
@@ -70,6 +74,8 @@ class Store:
                 meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
                 self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
                 self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
+                if url:  # a server's index can be briefly unreadable while another client's writes are flushed
+                    self.cases, self.transitions = _SettlingReads(self.cases), _SettlingReads(self.transitions)
                 self.policy = self.client.get_or_create_collection(POLICY, embedding_function=None) if url else None
         except Exception as exc:
             where = url or str(path)
@@ -111,3 +117,29 @@ class Store:
     @property
     def where(self) -> str:
         return self.url or str(self.path)
+
+
+class _SettlingReads:
+    """A server collection whose `query` tries again, briefly, when the server's index is not yet on disk.
+
+    Under concurrent writers a Chroma server sometimes answers a query with an internal error saying the
+    HNSW segment has "nothing found on disk" while it flushes another client's writes; a moment later the
+    same query succeeds. Everything else passes straight through.
+    """
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_SETTLE_TRIES):
+            try:
+                return self._collection.query(*args, **kwargs)
+            except Exception as exc:
+                if _UNSETTLED not in str(exc) or attempt == _SETTLE_TRIES - 1:
+                    raise
+                log.debug("the case bank's index was settling; query again (%s)", exc)
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)

@@ -76,3 +76,31 @@ def test_a_writer_killed_mid_write_leaves_every_acknowledged_case(tmp_path: Path
     assert set(acknowledged) <= stored
     bank.record_episode("a new task after the crash", ["step"], "fine", 1.0)  # the bank still takes writes
     assert bank.count() == len(stored) + 1
+
+
+def test_a_server_query_that_meets_an_unflushed_index_is_tried_again_and_other_errors_pass() -> None:
+    from memento.memory.store import _SettlingReads
+
+    class Flaky:
+        name = "cases"
+
+        def __init__(self, failures: list[Exception]) -> None:
+            self.failures, self.calls = failures, 0
+
+        def query(self, **kwargs: object) -> dict:
+            self.calls += 1
+            if self.failures:
+                raise self.failures.pop(0)
+            return {"ids": [["c1"]]}
+
+    settling = Flaky([RuntimeError("Error creating hnsw segment reader: Nothing found on disk")] * 2)
+    assert _SettlingReads(settling).query(n_results=1) == {"ids": [["c1"]]} and settling.calls == 3
+    assert _SettlingReads(settling).name == "cases"  # everything else passes through
+    other = Flaky([RuntimeError("collection does not exist")])
+    with pytest.raises(RuntimeError, match="does not exist"):
+        _SettlingReads(other).query(n_results=1)
+    assert other.calls == 1
+    stuck = Flaky([RuntimeError("Nothing found on disk")] * 9)
+    with pytest.raises(RuntimeError, match="Nothing found"):
+        _SettlingReads(stuck).query(n_results=1)
+    assert stuck.calls == 5
