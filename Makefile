@@ -32,12 +32,12 @@ test-fast: install
 
 # ruff (lint + format) and mypy. mypy cannot follow the editable install's package mapping,
 # so it reads the folders through a tree of links laid out as the installed `memento` package.
-LINT_PATHS = agent core memory servers tests bench
+LINT_PATHS = agent convert core memory servers tests bench
 MYPY_TREE = build/mypy-tree
 lint: python-deps
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
-	@mkdir -p $(MYPY_TREE)/memento && for d in agent core memory servers; do ln -sfn "$(CURDIR)/$$d" $(MYPY_TREE)/memento/$$d; done
+	@mkdir -p $(MYPY_TREE)/memento && for d in agent convert core memory servers; do ln -sfn "$(CURDIR)/$$d" $(MYPY_TREE)/memento/$$d; done
 	cd $(MYPY_TREE) && "$(CURDIR)/$(PY)" -m mypy --config-file "$(CURDIR)/pyproject.toml" -p memento
 
 # bench/browse_extraction.py scores extraction on newspaper4k's test pages (real news pages, not

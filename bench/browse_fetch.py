@@ -17,12 +17,12 @@ import psutil
 from _common import ms, percentile, print_header  # first: it puts the project on sys.path
 from mcp import Client
 
+from memento.convert.formats.markup import html_to_markdown
 from memento.servers.browse.extract import extract_main
 from memento.servers.browse.server import build
 from memento.servers.browse.settings import BrowseSettings
 from memento.servers.common.urls import UrlPolicy
 from memento.servers.common.webclient import WebClient
-from memento.servers.documents.formats.markup import html_to_markdown
 from tests.browse_site import Site
 
 STATIC_RUNS = 40

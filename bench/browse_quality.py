@@ -13,9 +13,9 @@ import anyio
 from _common import print_header  # first: it puts the project on sys.path
 from mcp import Client
 
+from memento.convert.formats.markup import html_to_markdown
 from memento.servers.browse.server import build
 from memento.servers.browse.settings import BrowseSettings
-from memento.servers.documents.formats.markup import html_to_markdown
 from tests.browse_site import ARTICLES, Article, Site
 
 

@@ -15,7 +15,7 @@ import anyio
 from _common import doc_dir, ms, print_header, server_params
 from mcp import Client
 
-from memento.servers.documents.formats import Blob, ConvertOptions, convert
+from memento.convert.formats import Blob, ConvertOptions, convert
 
 OURS_RUNS = 5
 MCP_RUNS = 5

@@ -12,8 +12,8 @@ import anyio
 from _common import doc_dir, ms, percentile, print_header, server_params
 from mcp import Client
 
-from memento.servers.documents.formats import Blob, ConvertOptions
-from memento.servers.documents.formats.render import render
+from memento.convert.formats import Blob, ConvertOptions
+from memento.convert.formats.render import render
 
 PDF_PAGES = 20  # of the 100-page PDF, each drawn alone
 SLIDE_RUNS = 5  # each of the deck's 3 slides, this many times

@@ -43,9 +43,9 @@ def heard_share(reference: str, transcript: str) -> float:
 
 
 def main(seconds: float) -> int:
-    from memento.servers.documents import transcribe
-    from memento.servers.documents.formats import Blob, ConvertOptions, convert
-    from memento.servers.documents.formats.media import _decode_audio
+    from memento.convert import transcribe
+    from memento.convert.formats import Blob, ConvertOptions, convert
+    from memento.convert.formats.media import _decode_audio
 
     print_header("documents: transcription (Whisper tiny.en, packaged)")
     if shutil.which("espeak-ng") is None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from memento.convert.detect import detect_format
+from memento.convert.formats import Blob, ConvertOptions, convert, convert_member
+from memento.convert.formats.mail import safe_name
 from memento.servers.common.errors import InvalidInput, NotFound
-from memento.servers.documents.detect import detect_format
-from memento.servers.documents.formats import Blob, ConvertOptions, convert, convert_member
-from memento.servers.documents.formats.mail import safe_name
 from tests import docgen
 from tests.cfbwriter import compound_file
 from tests.mcp_servers import http_client_for, stdio_client_for

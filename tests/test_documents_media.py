@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from memento.convert.detect import detect_format
+from memento.convert.formats import Blob, ConvertOptions, convert
 from memento.core.errors import ConversionFailed, InvalidInput, TimedOut, TooLarge
-from memento.servers.documents.detect import detect_format
-from memento.servers.documents.formats import Blob, ConvertOptions, convert
 from memento.servers.documents.reader import DocumentReader
 from memento.servers.documents.settings import DocumentsSettings
 from tests.mcp_servers import http_client_for, stdio_client_for
@@ -102,7 +102,7 @@ def test_keyframes_are_capped_at_the_setting_keeping_the_biggest_changes(media: 
 def test_a_transcript_cut_short_is_finished_from_where_it_stopped_not_redone(
     media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from memento.servers.documents import transcribe
+    from memento.convert import transcribe
 
     options = _options(tmp_path)
     data = (media / "speech.wav").read_bytes()
@@ -124,7 +124,7 @@ def test_a_transcript_cut_short_is_finished_from_where_it_stopped_not_redone(
 
 
 def test_a_recording_longer_than_the_limit_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memento.servers.documents.formats import media
+    from memento.convert.formats import media
 
     ten_hours = silent_wav(tmp_path / "ten_hours.wav", 10 * 3600)
     monkeypatch.setattr(media, "_decode_audio", lambda *a: pytest.fail("decoded a recording over the limit"))
@@ -133,7 +133,7 @@ def test_a_recording_longer_than_the_limit_is_refused_before_decoding(tmp_path: 
 
 
 def test_the_decoder_stops_at_the_limit_whatever_the_container_declared(media: Path) -> None:
-    from memento.servers.documents.formats.media import _decode_audio
+    from memento.convert.formats.media import _decode_audio
 
     data = (media / "speech.wav").read_bytes()
     assert len(_decode_audio(data, "speech.wav", 60)) > 6 * 16_000

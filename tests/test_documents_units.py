@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from memento.convert.detect import detect_format
+from memento.convert.model import Document, Section
+from memento.convert.passages import rank_passages
 from memento.servers.common.errors import InvalidInput
 from memento.servers.documents.cache import DocumentCache
-from memento.servers.documents.detect import detect_format
-from memento.servers.documents.model import Document, Section
-from memento.servers.documents.passages import rank_passages
 from memento.servers.documents.reader import parse_pages
 
 

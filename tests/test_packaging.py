@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-FOLDERS = {"agent", "core", "memory", "servers"}
+FOLDERS = {"agent", "convert", "core", "memory", "servers"}
 
 
 def test_the_distribution_declares_exactly_one_top_level_package() -> None:
@@ -29,14 +29,14 @@ def test_every_package_folder_is_installed_under_memento() -> None:
 
 def test_the_generic_folder_names_are_not_importable_outside_the_checkout(tmp_path: Path) -> None:
     probe = (
-        "import importlib.util, memento.agent.cli, memento.servers.documents.server, memento.memory, memento.core;"
-        "print([importlib.util.find_spec(n) is None for n in ('agent', 'memory', 'servers', 'core')])"
+        "import importlib.util, memento.agent.cli, memento.servers.documents.server, memento.memory, memento.core, memento.convert;"
+        "print([importlib.util.find_spec(n) is None for n in ('agent', 'memory', 'servers', 'core', 'convert')])"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[True, True, True, True]"
+    assert done.stdout.strip() == "[True, True, True, True, True]"
 
 
 def test_console_scripts_point_into_memento() -> None:

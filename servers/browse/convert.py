@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from urllib.parse import unquote, urlsplit
 
+from memento.convert.detect import detect_format, zip_member_names
+from memento.convert.formats import Blob, ConvertOptions, convert
+from memento.convert.model import Document
 from memento.servers.common.errors import UnsupportedFormat
-from memento.servers.documents.detect import detect_format, zip_member_names
-from memento.servers.documents.formats import Blob, ConvertOptions, convert
-from memento.servers.documents.model import Document
 
 from .settings import BrowseSettings
 
@@ -53,11 +53,16 @@ class DocumentConverter:
         self._lock = threading.Lock()
 
     def _workers(self):
-        from memento.servers.documents.worker import WorkerPool
+        from memento.convert.worker import WorkerPool
 
         with self._lock:
             if self._pool is None:
-                self._pool = WorkerPool(1, int(self.settings.browse_convert_memory_limit), self.settings.browse_convert_timeout_s)
+                self._pool = WorkerPool(
+                    1,
+                    int(self.settings.browse_convert_memory_limit),
+                    self.settings.browse_convert_timeout_s,
+                    settings_prefix="MEMENTO_BROWSE_CONVERT",
+                )
             return self._pool
 
     async def convert(self, content: bytes, url: str, fmt: str) -> Document:

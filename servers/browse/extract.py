@@ -110,7 +110,7 @@ def extract_main(html: str, url: str, *, furniture: bool = True) -> Extracted:
 
 def page_text(html: str, *, keep_links: bool = False) -> str:
     """The whole page as Markdown (scripts, styles and hidden parts removed); links reduced to their text unless kept."""
-    from memento.servers.documents.formats.markup import html_to_markdown
+    from memento.convert.formats.markup import html_to_markdown
 
     text = html_to_markdown(html)
     if not keep_links:

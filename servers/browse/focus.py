@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memento.servers.documents.model import Document, Section
-from memento.servers.documents.passages import chunk, rank_passages
+from memento.convert.model import Document, Section
+from memento.convert.passages import chunk, rank_passages
 
 __all__ = ["Focused", "focus"]
 

@@ -34,6 +34,7 @@ from memento.core.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from memento.core.quoting import shown
 
 __all__ = [
     "AccessDenied",
@@ -97,14 +98,6 @@ def tool_errors(fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
 def _one_line(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or "no message"
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def shown(text: str, limit: int = 120) -> str:
-    """`text` (a caller's input) for a message: as it is when short, else its two ends and its length."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}…{text[-half:]} ({len(text):,} characters)"
 
 
 def _bounded(message: str) -> str:

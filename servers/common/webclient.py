@@ -21,7 +21,8 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from .charsets import decode_body
+from memento.convert.charsets import decode_body
+
 from .errors import FetchFailed, InvalidInput, TimedOut, TooLarge
 from .httpcache import CachedResponse, HttpCache
 from .netguard import GuardedBackend, check_url_async, pinned_policy

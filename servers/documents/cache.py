@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from .formats import Extracted
-from .model import Document
+from memento.convert.formats import Extracted
+from memento.convert.model import Document
 
 __all__ = ["DocumentCache"]
 

@@ -12,11 +12,11 @@ from typing import Any
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
+from memento.convert.model import Picture
 from memento.servers.common.errors import shown
 from memento.servers.common.paging import Page
 from memento.servers.common.tooling import Image, tool_result
 
-from .model import Picture
 from .service import DocumentFacts, DocumentPassages, DocumentText, Rendered, WorkbookCells
 
 __all__ = [

@@ -16,26 +16,26 @@ from typing import Any
 
 import anyio.to_thread
 
+from memento.convert.detect import detect_format, zip_member_names
+from memento.convert.formats import Blob, ConvertOptions, Extracted
+from memento.convert.formats.cells import CellsReport
+from memento.convert.model import Document, Picture
+from memento.convert.passages import Passage, rank_passages
+from memento.convert.worker import WorkerPool
 from memento.servers.common.errors import InvalidInput, TimedOut, shown
 from memento.servers.common.paging import Page, paginate
 
 from .cache import DocumentCache
-from .detect import detect_format, zip_member_names
-from .formats import Blob, ConvertOptions, Extracted
-from .formats.cells import CellsReport
-from .model import Document, Picture
-from .passages import Passage, rank_passages
 from .settings import DocumentsSettings
 from .sources import Loaded, load_source, split_member
-from .worker import WorkerPool
 
 __all__ = ["DocumentReader", "Opened", "Rendered", "parse_pages"]
 
-_CONVERT = "memento.servers.documents.formats:convert"
-_CONVERT_MEMBER = "memento.servers.documents.formats:convert_member"
-_PART_COUNT = "memento.servers.documents.formats.render:part_count"
-_RENDER = "memento.servers.documents.formats.render:render"
-_CELLS = "memento.servers.documents.formats.cells:read_cells"
+_CONVERT = "memento.convert.formats:convert"
+_CONVERT_MEMBER = "memento.convert.formats:convert_member"
+_PART_COUNT = "memento.convert.formats.render:part_count"
+_RENDER = "memento.convert.formats.render:render"
+_CELLS = "memento.convert.formats.cells:read_cells"
 _RENDERABLE = {"pdf": "page", "pptx": "slide", "image": "page"}  # as formats.render.RENDERABLE, without importing it here
 _MEDIA = ("audio", "video")
 _TIME = r"\d{1,6}(?::\d{1,2}){0,2}(?:\.\d+)?"
@@ -95,7 +95,12 @@ class DocumentReader:
             member_max_bytes=min(int(settings.documents_max_bytes), int(settings.documents_zip_max_bytes)),
             image_max_px=settings.documents_image_max_px,
         )
-        self.pool = WorkerPool(settings.documents_workers, int(settings.documents_memory_limit), settings.documents_timeout_s)
+        self.pool = WorkerPool(
+            settings.documents_workers,
+            int(settings.documents_memory_limit),
+            settings.documents_timeout_s,
+            settings_prefix="MEMENTO_DOCUMENTS",
+        )
         self.cache = DocumentCache(int(settings.documents_cache_bytes))
 
     def close(self) -> None:

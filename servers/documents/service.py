@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from memento.convert.formats.cells import CellsReport
+from memento.convert.model import Picture
+from memento.convert.passages import Passage
 from memento.servers.common.paging import Page
 
-from .formats.cells import CellsReport
-from .model import Picture
-from .passages import Passage
 from .reader import DocumentReader, Opened, Rendered
 from .settings import DocumentsSettings
 

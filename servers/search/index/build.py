@@ -166,10 +166,15 @@ class IndexBuilder:
         return found
 
     def _convert(self, todo: list[str], files: dict, urls: list[str], manifest: Manifest, writer: Any, report: BuildReport) -> None:
-        from memento.servers.documents.worker import WorkerPool
+        from memento.convert.worker import WorkerPool
 
         settings = self.settings
-        pool = WorkerPool(settings.search_index_workers, int(settings.search_index_memory_limit), settings.search_index_timeout_s)
+        pool = WorkerPool(
+            settings.search_index_workers,
+            int(settings.search_index_memory_limit),
+            settings.search_index_timeout_s,
+            settings_prefix="MEMENTO_SEARCH_INDEX",
+        )
         limits = (int(settings.search_index_max_bytes), settings.search_index_max_chars)
         try:
             with ThreadPoolExecutor(max_workers=settings.search_index_workers, thread_name_prefix="index") as threads:

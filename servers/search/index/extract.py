@@ -14,8 +14,8 @@ import os
 import re
 from typing import Any
 
-from memento.servers.documents.detect import detect_format, zip_member_names
-from memento.servers.documents.formats import Blob, ConvertOptions, convert
+from memento.convert.detect import detect_format, zip_member_names
+from memento.convert.formats import Blob, ConvertOptions, convert
 
 __all__ = ["NOT_INDEXED", "extract_bytes", "extract_file"]
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from memento.servers.common.charsets import decode_body
-
+from ..charsets import decode_body
 from ..detect import EXTENSION_LANGUAGES
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 
 FORMATS = ("text", "markdown", "code")
 

@@ -14,10 +14,10 @@ import json
 import re
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 from ..model import Document, Picture, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 
 FORMATS = ("notebook",)
 

@@ -20,11 +20,12 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
 from typing import Any
 
-from memento.servers.common.charsets import decode_body
-from memento.servers.common.errors import ConversionFailed, NotFound, TooLarge, shown
+from memento.core.errors import ConversionFailed, NotFound, TooLarge
+from memento.core.quoting import shown
 
+from ..charsets import decode_body
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 from .markup import html_to_markdown
 from .tables import markdown_table
 

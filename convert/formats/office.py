@@ -11,11 +11,11 @@ import re
 import zipfile
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 from ..model import Document, Section
-from . import Blob, ConvertOptions
 from .archives import open_archive
+from .base import Blob, ConvertOptions
 from .charts import chart_markdown, docx_charts, picture_line
 from .markup import html_to_markdown
 from .tables import markdown_table

@@ -13,10 +13,11 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed, InvalidInput, shown
+from memento.core.errors import ConversionFailed, InvalidInput
+from memento.core.quoting import shown
 
-from . import Blob, ConvertOptions
 from .archives import open_archive
+from .base import Blob, ConvertOptions
 
 __all__ = ["Cell", "CellsReport", "colour_name", "read_cells"]
 

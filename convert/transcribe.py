@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 __all__ = ["SAMPLE_RATE", "Segment", "Transcript", "default_model_path", "transcribe"]
 

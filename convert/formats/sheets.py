@@ -11,12 +11,12 @@ import csv
 import io
 from typing import Any
 
-from memento.servers.common.charsets import decode_body
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
+from ..charsets import decode_body
 from ..model import Document, Section
-from . import Blob, ConvertOptions
 from .archives import open_archive
+from .base import Blob, ConvertOptions
 from .tables import markdown_table
 
 FORMATS = ("xlsx", "xls", "csv", "tsv")

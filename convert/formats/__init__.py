@@ -13,12 +13,11 @@ worker, so its bytes never reach the server.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Protocol
 
-from memento.servers.common.errors import UnsupportedFormat
+from memento.core.errors import UnsupportedFormat
 
 from ..model import Document
+from .base import Blob, ConvertOptions, Extracted, Reader
 
 __all__ = ["Blob", "ConvertOptions", "Extracted", "convert", "convert_member", "SUPPORTED"]
 
@@ -51,47 +50,6 @@ _MODULES = {
 SUPPORTED = tuple(_MODULES)
 
 
-@dataclass(frozen=True)
-class Blob:
-    data: bytes
-    name: str  # file name or URL path, for titles and tie-breaking between text kinds
-    format: str
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    max_rows: int = 1000
-    ocr: bool = True
-    tesseract_cmd: str = "tesseract"
-    ocr_languages: str = "eng"
-    zip_max_members: int = 10_000
-    zip_max_bytes: int = 1024**3
-    member_max_bytes: int = 200 * 1024**2  # largest archive member expanded
-    metadata_only: bool = False
-    image_max_px: int = 1568  # longest side of a picture a document carries for a model's eyes
-    transcribe_model: str = ""  # "" (the packaged Whisper tiny.en), a model folder, or "openai:NAME"
-    transcribe_base_url: str = ""
-    transcribe_api_key: str = field(default="", repr=False)
-    transcript_dir: str = ""  # where transcripts are kept by content hash ("": not kept)
-    media_max_duration_s: float = 7200.0
-    keyframes: int = 8  # most keyframes taken from a video
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """A converted archive member, with what the server says about it (it never holds the bytes)."""
-
-    document: Document
-    name: str  # the member's file name
-    size_bytes: int  # its expanded size
-
-
-class _Reader(Protocol):
-    FORMATS: tuple[str, ...]
-
-    def convert(self, blob: Blob, options: ConvertOptions) -> Document: ...
-
-
 def convert(blob: Blob, options: ConvertOptions) -> Document:
     if blob.format == "ole":
         raise UnsupportedFormat(
@@ -103,7 +61,7 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
             f"Unrecognised content in {blob.name or 'the source'} (first bytes {blob.data[:8]!r}). "
             f"Readable formats: {', '.join(sorted(set(SUPPORTED)))}."
         )
-    reader: _Reader = importlib.import_module(f"{__name__}.{module_name}")
+    reader: Reader = importlib.import_module(f"{__name__}.{module_name}")
     return reader.convert(blob, options)
 
 

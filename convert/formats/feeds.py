@@ -13,11 +13,11 @@ import re
 import time
 from typing import Any
 
-from memento.servers.common.charsets import decode_body
-from memento.servers.common.errors import ConversionFailed, InvalidInput
+from memento.core.errors import ConversionFailed, InvalidInput
 
+from ..charsets import decode_body
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 from .markup import html_to_markdown
 
 FORMATS = ("feed",)

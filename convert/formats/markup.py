@@ -11,10 +11,9 @@ import json
 import warnings
 from typing import Any
 
-from memento.servers.common.charsets import decode_body
-
+from ..charsets import decode_body
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 
 FORMATS = ("html", "xml", "json", "jsonl", "yaml")
 

@@ -15,11 +15,11 @@ import io
 from pathlib import PurePosixPath
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed, TooLarge
+from memento.core.errors import ConversionFailed, TooLarge
 
 from ..model import Document, Picture, Section
 from ..transcribe import SAMPLE_RATE, Segment, Transcript, transcribe
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 from .pictures import encode_picture
 
 FORMATS = ("audio", "video")

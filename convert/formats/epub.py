@@ -10,11 +10,11 @@ import io
 import warnings
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 from ..model import Document, Section
-from . import Blob, ConvertOptions
 from .archives import open_archive
+from .base import Blob, ConvertOptions
 from .markup import html_to_markdown
 
 FORMATS = ("epub",)

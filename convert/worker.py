@@ -2,7 +2,7 @@
 
 A malformed file can make a reader loop forever or allocate without end; in a
 worker that costs one process, not the server. Each worker is a fresh
-`python -m memento.servers.documents.worker` that caps its own address space
+`python -m memento.convert.worker` that caps its own address space
 (RLIMIT_AS); the parent waits at most the time limit and then kills it, and a
 new worker replaces any that died. Calls and replies are pickled frames on the
 worker's stdin and a private copy of its stdout (its fd 1 points at stderr, so
@@ -26,12 +26,12 @@ from typing import IO, Any
 import anyio
 import anyio.to_thread
 
-from memento.servers.common import errors
-from memento.servers.common.errors import ConversionFailed, ServerError, TimedOut
+from memento.core import errors
+from memento.core.errors import ConversionFailed, ServerError, TimedOut
 
 __all__ = ["WorkerPool"]
 
-log = logging.getLogger("memento.documents")
+log = logging.getLogger("memento.convert")
 _HEADER = struct.Struct("!Q")
 
 
@@ -61,7 +61,7 @@ def _read_frame(stream: IO[bytes]) -> Any:
     return pickle.loads(_read_exact(stream, size))
 
 
-def _serve(memory_limit: int) -> None:
+def _serve(memory_limit: int, memory_setting: str) -> None:
     """Worker side: answer calls until stdin closes."""
     import resource
 
@@ -71,7 +71,7 @@ def _serve(memory_limit: int) -> None:
     requests = sys.stdin.buffer
     if memory_limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    importlib.import_module("memento.servers.documents.formats")
+    importlib.import_module("memento.convert.formats")
     _write_frame(replies, "ready")  # start-up time is not conversion time: the parent waits for this first
     while True:
         try:
@@ -84,7 +84,7 @@ def _serve(memory_limit: int) -> None:
         except ServerError as exc:
             reply = ("error", type(exc).__name__, str(exc))
         except MemoryError:
-            reply = ("error", "TooLarge", _memory_message(memory_limit))
+            reply = ("error", "TooLarge", _memory_message(memory_limit, memory_setting))
         except RecursionError:
             reply = ("error", "ConversionFailed", "The document is nested too deeply to convert.")
         except Exception as exc:  # a reader's own error on bad input
@@ -92,20 +92,21 @@ def _serve(memory_limit: int) -> None:
         try:
             _write_frame(replies, reply)
         except MemoryError:
-            _write_frame(replies, ("error", "TooLarge", _memory_message(memory_limit)))
+            _write_frame(replies, ("error", "TooLarge", _memory_message(memory_limit, memory_setting)))
 
 
-def _memory_message(limit: int) -> str:
-    return f"The conversion needed more than the {limit / 1024**2:,.0f} MiB memory limit (MEMENTO_DOCUMENTS_MEMORY_LIMIT) and was stopped."
+def _memory_message(limit: int, setting: str) -> str:
+    return f"The conversion needed more than the {limit / 1024**2:,.0f} MiB memory limit ({setting}) and was stopped."
 
 
 _START_TIMEOUT_S = 60
 
 
 class _Worker:
-    def __init__(self, memory_limit: int) -> None:
+    def __init__(self, memory_limit: int, settings_prefix: str) -> None:
+        self.settings_prefix = settings_prefix
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "memento.servers.documents.worker", str(memory_limit)],
+            [sys.executable, "-m", "memento.convert.worker", str(memory_limit), f"{settings_prefix}_MEMORY_LIMIT"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # the server's stderr: worker warnings land in its log
@@ -131,7 +132,7 @@ class _Worker:
             if not ready:
                 self.kill()
                 raise TimedOut(
-                    f"The conversion took longer than {timeout_s:g} s (MEMENTO_DOCUMENTS_TIMEOUT_S) and was "
+                    f"The conversion took longer than {timeout_s:g} s ({self.settings_prefix}_TIMEOUT_S) and was "
                     "stopped. The file may be malformed or very large; try a page range or a smaller file."
                 )
             reply = _read_frame(self.process.stdout)
@@ -170,10 +171,15 @@ class _Worker:
 
 
 class WorkerPool:
-    """At most `size` conversions at once, each in its own bounded process."""
+    """At most `size` conversions at once, each in its own bounded process.
 
-    def __init__(self, size: int, memory_limit: int, timeout_s: float) -> None:
+    `settings_prefix` names the caller's settings in messages: a timeout names
+    `{prefix}_TIMEOUT_S`, running out of memory `{prefix}_MEMORY_LIMIT`.
+    """
+
+    def __init__(self, size: int, memory_limit: int, timeout_s: float, *, settings_prefix: str) -> None:
         self.size = size
+        self.settings_prefix = settings_prefix
         self.memory_limit = memory_limit
         self.timeout_s = timeout_s
         self._idle: list[_Worker] = []
@@ -189,7 +195,7 @@ class WorkerPool:
                 if worker.alive:
                     self._busy.add(worker)
                     return worker
-            worker = _Worker(self.memory_limit)
+            worker = _Worker(self.memory_limit, self.settings_prefix)
             self._busy.add(worker)
             return worker
 
@@ -235,4 +241,4 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0, sys.argv[2] if len(sys.argv) > 2 else "the memory limit setting")

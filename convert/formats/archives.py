@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import zipfile
 
-from memento.servers.common.errors import AccessDenied, ConversionFailed, InvalidInput, NotFound, TooLarge, shown
+from memento.core.errors import AccessDenied, ConversionFailed, InvalidInput, NotFound, TooLarge
+from memento.core.quoting import shown
 
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 from .tables import markdown_table
 
 FORMATS = ("zip",)

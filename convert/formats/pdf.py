@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 
 FORMATS = ("pdf",)
 

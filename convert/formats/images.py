@@ -11,10 +11,10 @@ import shutil
 import subprocess
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed
+from memento.core.errors import ConversionFailed
 
 from ..model import Document, Section
-from . import Blob, ConvertOptions
+from .base import Blob, ConvertOptions
 from .pictures import encode_picture
 
 FORMATS = ("image",)

@@ -13,11 +13,11 @@ import textwrap
 from collections.abc import Iterator
 from typing import Any
 
-from memento.servers.common.errors import ConversionFailed, InvalidInput
+from memento.core.errors import ConversionFailed, InvalidInput
 
 from ..model import Picture
-from . import Blob, ConvertOptions
 from .archives import open_archive
+from .base import Blob, ConvertOptions
 from .pictures import encode_picture
 
 __all__ = ["RENDERABLE", "part_count", "render"]

@@ -1,0 +1,32 @@
+"""Documents and web pages to Markdown: one conversion library for every server that reads content.
+
+Format detection (`detect`), the format readers (`formats/`, one module per
+family, incl. `formats.markup.html_to_markdown`), the document model (`model`),
+passages and their ranking (`passages`), transcription (`transcribe`) and the
+bounded worker processes conversions run in (`worker`). It depends only on
+`memento.core` and third-party packages: it knows no server, no settings
+object and no MCP; callers pass limits in as arguments.
+"""
+
+from .detect import detect_format, zip_member_names
+from .formats import Blob, ConvertOptions, Extracted, convert, convert_member
+from .model import Document, Picture, Section
+from .passages import Passage, chunk, rank_passages
+from .worker import WorkerPool
+
+__all__ = [
+    "Blob",
+    "ConvertOptions",
+    "Extracted",
+    "convert",
+    "convert_member",
+    "detect_format",
+    "zip_member_names",
+    "Document",
+    "Picture",
+    "Section",
+    "Passage",
+    "chunk",
+    "rank_passages",
+    "WorkerPool",
+]
