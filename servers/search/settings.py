@@ -3,14 +3,15 @@
 Keys are `SecretStr`, so they never show in a repr, a log line or `memento config`.
 Base URLs are settings so an operator can point a backend at a proxy (and tests
 at a fake vendor on 127.0.0.1); they are trusted, not passed through the URL guard.
+The values are checked by the backends that own them (`backends.check_setting`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ByteSize, Field, SecretStr, field_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationInfo, field_validator
 
 from memento.servers.common.settings import CommonSettings
 
@@ -103,25 +104,13 @@ class SearchSettings(CommonSettings):
         default=ByteSize(2 * 1024**3), description="Address-space limit of each conversion worker of the index builder."
     )
 
-    @field_validator("searxng_url", "brave_url", "tavily_url", "serper_url", "serpapi_url", "exa_url", mode="after")
+    @field_validator("*", mode="after")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+    def _checked_by_backends(cls, value: Any, info: ValidationInfo) -> Any:
+        """The backends own their options: the registry checks the list of names, each backend its key and endpoint."""
+        from .backends import check_setting  # one way: the backends never import these settings
 
-    @field_validator("search_backends", mode="after")
-    @classmethod
-    def _known_backends(cls, names: list[str]) -> list[str]:
-        from .backends import BACKENDS
-
-        names = [n.strip().lower() for n in names]
-        unknown = [n for n in names if n not in BACKENDS]
-        if unknown:
-            raise ValueError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
-        return list(dict.fromkeys(names))
+        return check_setting(info.field_name or "", value)
 
     @field_validator("search_rate_limits", mode="after")
     @classmethod

@@ -1,15 +1,17 @@
 """The search backends, in the order automatic choice tries them, and how a list of them is chosen.
 
 Adding a backend: one module with a `Backend` subclass, one line in `BACKENDS`,
-its settings in `SearchSettings`.
+its settings in `SearchSettings`. The settings ask this registry to check their
+values (`check_setting`); nothing here imports the settings module.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from memento.servers.common.settings import SettingsError
 
-from ..settings import SearchSettings
-from .base import Backend, BackendError
+from .base import Backend, BackendError, BackendSettings
 from .brave import BraveBackend
 from .ddg import DuckDuckGoBackend
 from .exa import ExaBackend
@@ -19,7 +21,7 @@ from .serpapi import SerpapiBackend
 from .serper import SerperBackend
 from .tavily import TavilyBackend
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "backend_names", "build_backends"]
+__all__ = ["BACKENDS", "Backend", "BackendError", "BackendSettings", "backend_names", "build_backends", "check_setting"]
 
 BACKENDS: dict[str, type[Backend]] = {
     cls.name: cls
@@ -27,7 +29,21 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 
 
-def backend_names(settings: SearchSettings) -> list[str]:
+def check_setting(field: str, value: Any) -> Any:
+    """Validate a search setting that concerns the backends: the list of names, or an option a backend owns."""
+    if field == "search_backends":
+        names = [n.strip().lower() for n in value]
+        unknown = [n for n in names if n not in BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+        return list(dict.fromkeys(names))
+    for cls in BACKENDS.values():
+        if field in cls.options():
+            return cls.check_option(field, value)
+    return value
+
+
+def backend_names(settings: BackendSettings) -> list[str]:
     """MEMENTO_SEARCH_BACKENDS as given, else every configured web backend, then duckduckgo."""
     if settings.search_backends:
         for name in settings.search_backends:
@@ -41,6 +57,6 @@ def backend_names(settings: SearchSettings) -> list[str]:
     return [*automatic, DuckDuckGoBackend.name]
 
 
-def build_backends(names: list[str], settings: SearchSettings, **resources: object) -> list[Backend]:
+def build_backends(names: list[str], settings: BackendSettings, **resources: object) -> list[Backend]:
     """Instances of the named backends; `resources` (e.g. the shared local index) go to those that take them."""
     return [BACKENDS[name](settings, **resources) for name in names]

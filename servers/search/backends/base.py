@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -24,10 +25,9 @@ from memento.servers.common.settings import env_name
 
 from ..model import Query, SearchResult
 from ..pacing import parse_retry_after
-from ..settings import SearchSettings
 from ..urlnorm import clean_url
 
-__all__ = ["Backend", "BackendError", "plain_text"]
+__all__ = ["Backend", "BackendError", "BackendSettings", "plain_text"]
 
 _RETRYABLE = frozenset({"rate_limited", "unavailable"})
 # Failures that will not go away in the next minutes: the backend is rested instead of asked again each time.
@@ -72,6 +72,28 @@ def plain_text(value: Any, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class BackendSettings(Protocol):
+    """What backends read from the search settings; `SearchSettings` provides it.
+
+    A protocol rather than the settings class, because the settings module asks the
+    backends to validate their own options: importing it here would make a cycle.
+    Key and URL fields are read by name (`key_field`, `url_field`, `needs`).
+    """
+
+    @property
+    def search_backends(self) -> list[str]: ...
+    @property
+    def search_timeout_s(self) -> float: ...
+    @property
+    def search_safesearch(self) -> str: ...
+    @property
+    def serpapi_engine(self) -> str: ...
+    @property
+    def ddgs_backend(self) -> str: ...
+    @property
+    def index_dir(self) -> Path: ...
+
+
 class Backend:
     """Subclasses set the class attributes and implement `search`."""
 
@@ -85,13 +107,31 @@ class Backend:
     cacheable: ClassVar[bool] = True
     pages: ClassVar[bool] = True  # False: the vendor has no page parameter (see Query.window)
 
-    def __init__(self, settings: SearchSettings, **resources: object) -> None:
+    def __init__(self, settings: BackendSettings, **resources: object) -> None:
         self.settings = settings  # resources: shared objects some backends use (the local index); others ignore them
 
     # -- what the registry asks ------------------------------------------------------------
 
     @classmethod
-    def configured(cls, settings: SearchSettings) -> bool:
+    def options(cls) -> set[str]:
+        """The settings fields this backend owns (its key and endpoint), which it validates."""
+        return {f for f in (cls.key_field, cls.url_field, cls.needs) if f}
+
+    @classmethod
+    def check_option(cls, field: str, value: Any) -> Any:
+        """Validate one of this backend's options and return the value to keep; ValueError says what is wrong.
+
+        Endpoints must be http(s) URLs and lose a trailing '/', so paths can be appended.
+        Subclasses with options of their own extend this and call it for the rest.
+        """
+        if field == cls.url_field and isinstance(value, str):
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must be an http:// or https:// URL")
+            return value.rstrip("/")
+        return value
+
+    @classmethod
+    def configured(cls, settings: BackendSettings) -> bool:
         return cls.needs is None or bool(getattr(settings, cls.needs))
 
     @classmethod

@@ -14,8 +14,7 @@ from memento.servers.common.errors import NotFound
 
 from ..index.store import LocalIndex
 from ..model import Query, SearchResult
-from ..settings import SearchSettings
-from .base import Backend, BackendError
+from .base import Backend, BackendError, BackendSettings
 
 
 class LocalBackend(Backend):
@@ -25,12 +24,12 @@ class LocalBackend(Backend):
     cacheable = False
     default_rate = 0.0
 
-    def __init__(self, settings: SearchSettings, index: LocalIndex | None = None, **resources: object) -> None:
+    def __init__(self, settings: BackendSettings, index: LocalIndex | None = None, **resources: object) -> None:
         super().__init__(settings)
         self.index = index or LocalIndex(settings.index_dir)
 
     @classmethod
-    def configured(cls, settings: SearchSettings) -> bool:
+    def configured(cls, settings: BackendSettings) -> bool:
         return (settings.index_dir / "meta.json").is_file()
 
     @classmethod
