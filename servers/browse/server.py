@@ -6,8 +6,7 @@ replies. `memento-browse` and `python -m memento.servers.browse` start it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Literal
 
@@ -15,9 +14,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state
+from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
 from memento.servers.common.urls import Resolver
 
 from . import present
@@ -60,15 +58,9 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
     if resolver is not None:
         policy = replace(policy, resolver=resolver)
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[BrowseService]:
-        async with BrowseService.running(settings, policy) as service:
-            yield service
+    server = server_with_lifespan("memento-browse", INSTRUCTIONS, lambda: BrowseService.running(settings, policy))
 
-    server = MCPServer("memento-browse", instructions=INSTRUCTIONS, lifespan=lifespan)
-
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def fetch_page(
         url: Url,
         ctx: Context,
@@ -89,8 +81,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.reading(await _service(ctx).read(url, query, render), start_index, max_length)
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def find_in_page(
         url: Url,
         pattern: Annotated[str, Field(description="Words to find (case and spacing ignored), or a regular expression with regex=true.")],
@@ -108,8 +99,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.matches(await _service(ctx).find(url, pattern, context_chars, regex, render), start_index, max_length)
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def page_links(
         url: Url,
         ctx: Context,
@@ -125,8 +115,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.links(await _service(ctx).links(url, contains, render), start_index, max_length)
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def screenshot(
         url: Url,
         ctx: Context,
@@ -141,8 +130,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         limits = (settings.browse_screenshot_max_width, settings.browse_screenshot_max_height, int(settings.browse_screenshot_max_bytes))
         return present.screenshot(await _service(ctx).screenshot(url, full_page), full_page, limits)
 
-    @server.tool(annotations=ACT)
-    @tool_errors
+    @tool(server, ACT)
     async def browser_open(url: Url, ctx: Context, max_length: MaxLength = 10_000) -> Annotated[CallToolResult, SnapshotResult]:
         """Open a URL in this conversation's own browser (cookies and history kept between calls) and show it.
 
@@ -153,8 +141,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.snapshot(await _service(ctx).open(_session_key(ctx), url), 0, max_length)
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def browser_snapshot(
         ctx: Context,
         start_index: StartIndex = 0,
@@ -171,8 +158,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
             return present.snapshot(await service.last_snapshot(key), start_index, max_length)
         return present.snapshot(await service.snapshot(key, verbose), 0, max_length)
 
-    @server.tool(annotations=ACT)
-    @tool_errors
+    @tool(server, ACT)
     async def browser_click(ref: Ref, ctx: Context, max_length: MaxLength = 10_000) -> Annotated[CallToolResult, SnapshotResult]:
         """Click an element (link, button, checkbox…) by its ref from the latest snapshot; returns the new snapshot.
 
@@ -181,8 +167,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.snapshot(await _service(ctx).click(_session_key(ctx), ref), 0, max_length)
 
-    @server.tool(annotations=ACT)
-    @tool_errors
+    @tool(server, ACT)
     async def browser_type(
         ref: Ref,
         text: Annotated[str, Field(description="The text to enter; it replaces what the field holds.")],
@@ -196,8 +181,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.snapshot(await _service(ctx).type(_session_key(ctx), ref, text, submit), 0, max_length)
 
-    @server.tool(annotations=ACT)
-    @tool_errors
+    @tool(server, ACT)
     async def browser_back(ctx: Context, max_length: MaxLength = 10_000) -> Annotated[CallToolResult, SnapshotResult]:
         """Go back to the previous page (or close a tab a click opened); returns the snapshot of where you land.
 
@@ -205,8 +189,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.snapshot(await _service(ctx).back(_session_key(ctx)), 0, max_length)
 
-    @server.tool(annotations=ACT)
-    @tool_errors
+    @tool(server, ACT)
     async def browser_close(ctx: Context) -> str:
         """Close this conversation's browser session (its tabs, cookies and history). browser_open starts a new one.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ByteSize, Field, field_validator
 
-from memento.servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings, shown_as
 
 
 def _default_chromium() -> str:
@@ -33,14 +33,14 @@ class BrowseSettings(CommonSettings):
         default=ByteSize(64 * 1024**2),
         description="Memory for extracted pages, so reading a page part by part extracts (or renders) it once.",
     )
-    chromium_path: str = Field(
+    chromium_path: str = shown_as(
+        "/usr/bin/chromium when present",
         default_factory=_default_chromium,
-        json_schema_extra={"shown_default": "/usr/bin/chromium when present"},
         description="Chromium executable Playwright drives; empty means Playwright's own build (`playwright install chromium`).",
     )
-    browser_user_agent: str = Field(
+    browser_user_agent: str = shown_as(
+        "(Chromium's own)",
         default="",
-        json_schema_extra={"shown_default": "(Chromium's own)"},
         description="User-Agent of the browser; empty keeps Chromium's own (MEMENTO_USER_AGENT is for plain HTTP).",
     )
     browse_page_timeout_s: float = Field(default=20.0, gt=0, description="Time limit of one browser page load or action, in seconds.")

@@ -10,17 +10,16 @@ registers the tools only: `service.py` does the work, `present.py` shapes result
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
 from memento.servers.common.settings import CommonSettings
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, lifespan_state
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, lifespan_state, server_with_lifespan, tool
 
 from . import present
 from .present import Retrieved, Saved
@@ -48,20 +47,15 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
     """
     service = CaseBankService(memory_settings, embedder)
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[CaseBankService]:
+    def running() -> closing[CaseBankService]:
         threading.Thread(target=service.warm, name="warm-casebank", daemon=True).start()
-        try:
-            yield service
-        finally:
-            service.close()
+        return closing(service)
 
-    server = MCPServer("memento-casebank", instructions=INSTRUCTIONS, lifespan=lifespan)
+    server = server_with_lifespan("memento-casebank", INSTRUCTIONS, running)
     # The defaults come from MEMENTO_MEMORY_K and MEMENTO_MEMORY_POLICY, so the schema a host reads shows them.
     default_k, default_policy = memory_settings.memory_k, memory_settings.memory_policy
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def retrieve_cases(
         task: Annotated[str, Field(description="The task you are about to plan, in full.")],
         ctx: Context,
@@ -81,8 +75,7 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
         """
         return present.retrieved(_service(ctx).retrieve(task, k, policy))
 
-    @server.tool()
-    @tool_errors
+    @tool(server)
     def save_case(
         task: Annotated[str, Field(description="The task, as it was given.")],
         plan: Annotated[list[str], Field(description="The steps you followed, in order.")],
@@ -115,8 +108,7 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
         done = _service(ctx).save(task, plan, answer, reward, shown_case_ids or (), notes, tools or (), outcome or "", run_id)
         return present.saved(done)
 
-    @server.tool()
-    @tool_errors
+    @tool(server)
     def give_feedback(
         case_id: Annotated[str, Field(description="A case id (case-…) or run id (run-…) from save_case.")],
         reward: Annotated[float, Field(ge=0, le=1, description="The corrected reward, 0 to 1.")],
@@ -130,8 +122,7 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
         """
         return _service(ctx).feedback(case_id, reward)
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def memory_stats(ctx: Context) -> dict[str, Any]:
         """How many cases the memory holds (successes, failures), transitions, and the learned policy's state."""
         return _service(ctx).stats()

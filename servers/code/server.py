@@ -7,17 +7,16 @@ refuses to start if the sandbox cannot run.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, MaxLength, StartIndex, lifespan_state
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
 
 from . import present
 from .limits import describe_limits
@@ -55,18 +54,9 @@ def build(settings: CodeSettings) -> MCPServer:
     sandbox = Sandbox(settings)
     sandbox.check()  # no sandbox, no server (unless MEMENTO_CODE_SANDBOX=none): a SettingsError stops the start
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[CodeService]:
-        service = CodeService(settings, sandbox)
-        try:
-            yield service
-        finally:
-            service.close()
+    server = server_with_lifespan("memento-code", _instructions(settings), lambda: closing(CodeService(settings, sandbox)))
 
-    server = MCPServer("memento-code", instructions=_instructions(settings), lifespan=lifespan)
-
-    @server.tool(annotations=RUNS)
-    @tool_errors
+    @tool(server, RUNS)
     def run_python(
         code: Annotated[str, Field(description="Python source; the value of a last bare expression is shown.")],
         ctx: Context,
@@ -88,8 +78,7 @@ def build(settings: CodeSettings) -> MCPServer:
         service = _service(ctx)
         return present.run(service.run("run", code, session, timeout_s), service.warning)
 
-    @server.tool(annotations=RUNS)
-    @tool_errors
+    @tool(server, RUNS)
     def run_shell(
         command: Annotated[str, Field(description='A /bin/sh command line, e.g. "unzip -o data.zip && ls".')],
         ctx: Context,
@@ -105,8 +94,7 @@ def build(settings: CodeSettings) -> MCPServer:
         service = _service(ctx)
         return present.run(service.run("shell", command, session, timeout_s), service.warning)
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def list_files(
         ctx: Context,
         path: WorkspacePath = ".",
@@ -119,8 +107,7 @@ def build(settings: CodeSettings) -> MCPServer:
         """
         return present.file_listing(_service(ctx).list_files(path, session, recursive))
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def read_file(
         path: WorkspacePath,
         ctx: Context,
@@ -136,8 +123,7 @@ def build(settings: CodeSettings) -> MCPServer:
         """
         return present.file_read(_service(ctx).read_file(path, session, start_index, max_length))
 
-    @server.tool(annotations=WRITES)
-    @tool_errors
+    @tool(server, WRITES)
     def write_file(
         path: Annotated[str, Field(description="Path relative to /workspace; missing folders are created.")],
         content: Annotated[str, Field(description="The text to write (UTF-8).")],
@@ -151,8 +137,7 @@ def build(settings: CodeSettings) -> MCPServer:
         """
         return present.written(_service(ctx).write_file(path, content, session, append))
 
-    @server.tool(annotations=INSTALLS)
-    @tool_errors
+    @tool(server, INSTALLS)
     def install_packages(
         names: Annotated[list[str], Field(description='Requirement strings, e.g. ["statsmodels", "networkx>=3"].')],
         ctx: Context,
@@ -166,8 +151,7 @@ def build(settings: CodeSettings) -> MCPServer:
         """
         return present.installed(_service(ctx).install(names, session))
 
-    @server.tool(annotations=WRITES)
-    @tool_errors
+    @tool(server, WRITES)
     def reset_session(
         ctx: Context,
         session: Session = "default",
@@ -179,8 +163,7 @@ def build(settings: CodeSettings) -> MCPServer:
         """
         return present.reset(_service(ctx).reset(session, delete_files), delete_files)
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def list_sessions(ctx: Context) -> Annotated[CallToolResult, SessionList]:
         """List sessions: running or stopped, calls, idle time, workspace size, installed packages; and the limits."""
         service = _service(ctx)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from memento.servers.common.settings import CommonSettings
+from memento.servers.common.settings import CommonSettings, shown_as
 
 __all__ = ["CodeSettings"]
 
@@ -30,9 +30,9 @@ class CodeSettings(CommonSettings):
         "from this range (first-last), so sessions never share a process budget; no other process on the machine "
         "should use these ids. Its size bounds the sessions running at once on the machine, over all code servers.",
     )
-    code_python: Path | None = Field(
+    code_python: Path | None = shown_as(
+        "(the server's interpreter)",
         default=None,
-        json_schema_extra={"shown_default": "(the server's interpreter)"},
         description="Python interpreter for the code, with the scientific stack installed. Its installation "
         "is mounted read-only in the sandbox.",
     )
@@ -74,10 +74,10 @@ class CodeSettings(CommonSettings):
         default=8, ge=1, description="Most interpreters alive at once; the least recently used idle one is stopped."
     )
     code_idle_s: float = Field(default=1800.0, gt=0, description="An interpreter idle this long is stopped (its files stay), in seconds.")
-    code_threads: int = Field(
+    code_threads: int = shown_as(
+        "min(4, cores)",
         default_factory=lambda: min(4, os.cpu_count() or 1),
         ge=1,
-        json_schema_extra={"shown_default": "min(4, cores)"},
         description="Threads numeric libraries (OpenBLAS, OpenMP) may use per process.",
     )
     code_install: bool = Field(default=True, description="Allow install_packages.")
@@ -85,9 +85,9 @@ class CodeSettings(CommonSettings):
         default_factory=list,
         description="Packages install_packages may install, comma-separated (empty: any).",
     )
-    code_index_url: str = Field(
+    code_index_url: str = shown_as(
+        "(pip's configuration)",
         default="",
-        json_schema_extra={"shown_default": "(pip's configuration)"},
         description="Package index URL for install_packages (empty: pip's own configuration, usually PyPI).",
     )
     code_install_timeout_s: float = Field(default=300.0, gt=0, description="Time limit of one install, in seconds.")

@@ -7,15 +7,24 @@ the documents server and the search index builder each fetch a URL once.
 
 from __future__ import annotations
 
-from .urls import UrlPolicy
+from .settings import CommonSettings
 from .webclient import Fetched, WebClient
 
 __all__ = ["download"]
 
 
-async def download(url: str, *, policy: UrlPolicy, max_bytes: int, timeout_s: float, user_agent: str, max_redirects: int = 10) -> Fetched:
-    """GET `url` within the limits, or raise a `ServerError` that says why not."""
-    client = WebClient(policy=policy, user_agent=user_agent, timeout_s=timeout_s, max_bytes=max_bytes, max_redirects=max_redirects)
+async def download(url: str, settings: CommonSettings, *, max_bytes: int, max_redirects: int = 10) -> Fetched:
+    """GET `url` within the limits, or raise a `ServerError` that says why not.
+
+    The URL guard, time limit and User-Agent are the server's common settings; the size cap is the caller's own.
+    """
+    client = WebClient(
+        policy=settings.url_policy(),
+        user_agent=settings.user_agent,
+        timeout_s=settings.http_timeout_s,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+    )
     try:
         return await client.get(url, use_cache=False)
     finally:

@@ -17,7 +17,13 @@ from memento.core.settings import SECRET, MementoSettings, env_name, split_list
 if TYPE_CHECKING:
     from .urls import UrlPolicy
 
-__all__ = ["SECRET", "ByteSize", "CommonSettings", "SettingsError", "env_name", "split_list"]
+__all__ = ["SECRET", "ByteSize", "CommonSettings", "SettingsError", "env_name", "shown_as", "split_list"]
+
+
+def shown_as(shown: str, **field: Any) -> Any:
+    """A settings `Field` whose default the docs show as `shown`: an empty or machine-dependent default
+    (a path found at run time, a core count) means something its value alone does not say."""
+    return Field(json_schema_extra={"shown_default": shown}, **field)
 
 
 class CommonSettings(MementoSettings):

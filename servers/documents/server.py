@@ -7,17 +7,15 @@ Registers the tools only: `service.py` does the work (over `DocumentReader`),
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state
+from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
 
 from . import present
 from .present import CellsResult, DocumentInfo, DocumentSearchResult, ReadResult, RenderResult
@@ -46,15 +44,9 @@ def _service(ctx: Context) -> DocumentService:
 
 
 def build(settings: DocumentsSettings) -> MCPServer:
-    @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[DocumentService]:
-        async with DocumentService.running(settings) as service:
-            yield service
+    server = server_with_lifespan("memento-documents", INSTRUCTIONS, lambda: DocumentService.running(settings))
 
-    server = MCPServer("memento-documents", instructions=INSTRUCTIONS, lifespan=lifespan)
-
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def read_document(
         source: Source,
         ctx: Context,
@@ -89,8 +81,7 @@ def build(settings: DocumentsSettings) -> MCPServer:
         """
         return present.read(await _service(ctx).read(source, start_index, max_length, pages))
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def render_pages(
         source: Source,
         ctx: Context,
@@ -110,8 +101,7 @@ def build(settings: DocumentsSettings) -> MCPServer:
         """
         return present.render(await _service(ctx).render(source, pages))
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def read_cells(
         source: Source,
         ctx: Context,
@@ -131,8 +121,7 @@ def build(settings: DocumentsSettings) -> MCPServer:
         """
         return present.cells(await _service(ctx).cells(source, sheet, range))
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def document_info(
         source: Source,
         ctx: Context,
@@ -144,8 +133,7 @@ def build(settings: DocumentsSettings) -> MCPServer:
         """
         return present.info(await _service(ctx).info(source))
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def search_document(
         source: Source,
         query: Annotated[str, Field(description="Words or a question to look for.")],

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from pydantic import ByteSize, Field, field_validator
 
-from memento.servers.common.settings import SECRET, CommonSettings
+from memento.servers.common.settings import SECRET, CommonSettings, shown_as
 
 
 class DocumentsSettings(CommonSettings):
-    documents_roots: list[Path] = Field(
+    documents_roots: list[Path] = shown_as(
+        "(working directory)",
         default_factory=lambda: [Path.cwd()],
-        json_schema_extra={"shown_default": "(working directory)"},
         description="Folders whose files read_document may open (':' or ',' separated). Default: the working directory.",
     )
     documents_max_bytes: ByteSize = Field(
@@ -42,9 +42,9 @@ class DocumentsSettings(CommonSettings):
     documents_max_cells: int = Field(
         default=2000, ge=1, description="Most cells one read_cells call describes; ask for a smaller range past it."
     )
-    transcribe_model: str = Field(
+    transcribe_model: str = shown_as(
+        "(the packaged Whisper tiny.en)",
         default="",
-        json_schema_extra={"shown_default": "(the packaged Whisper tiny.en)"},
         description=(
             "Speech-to-text model for audio and video: a folder holding a faster-whisper (CTranslate2) model, or "
             "openai:NAME for an OpenAI-compatible transcription endpoint (see MEMENTO_TRANSCRIBE_BASE_URL). "

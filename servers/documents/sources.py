@@ -59,13 +59,7 @@ async def load_source(source: str, settings: DocumentsSettings) -> Loaded:
         raise InvalidInput("source is empty: pass a file path, a file:/data: URI or an http(s) URL.")
     scheme = urlsplit(source).scheme.lower() if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", source) else ""
     if scheme in ("http", "https"):
-        fetched = await download(
-            source,
-            policy=settings.url_policy(),
-            max_bytes=int(settings.documents_max_bytes),
-            timeout_s=settings.http_timeout_s,
-            user_agent=settings.user_agent,
-        )
+        fetched = await download(source, settings, max_bytes=int(settings.documents_max_bytes))
         name = unquote(urlsplit(fetched.url).path.rsplit("/", 1)[-1]) or urlsplit(fetched.url).hostname or "download"
         return Loaded(fetched.content, name, fetched.url, fetched.content_type)
     if scheme == "data":

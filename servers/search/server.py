@@ -15,9 +15,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, READ_ONLY_OPEN_WORLD, lifespan_state
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, READ_ONLY_OPEN_WORLD, lifespan_state, server_with_lifespan, tool
 
 from . import present
 from .backends import backend_names, build_backends
@@ -43,15 +42,14 @@ def build(settings: SearchSettings) -> MCPServer:
     local = LocalIndex(settings.index_dir, semantic=EmbeddingRanker() if settings.search_local_semantic else None)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[SearchService]:
+    async def running() -> AsyncIterator[SearchService]:
         # No redirects: a vendor's auth header must never follow one to another host.
         async with httpx.AsyncClient(headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False) as http:
             yield SearchService(settings, http, build_backends(names, settings, index=local), local)
 
-    server = MCPServer("memento-search", instructions=INSTRUCTIONS, lifespan=lifespan)
+    server = server_with_lifespan("memento-search", INSTRUCTIONS, running)
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def web_search(
         query: Annotated[str, Field(description="What to search for: key words or a short question.")],
         ctx: Context,
@@ -74,8 +72,7 @@ def build(settings: SearchSettings) -> MCPServer:
         service = _service(ctx)
         return present.web(await service.search(service.make_query(query, max_results, page, time_range, site, language)))
 
-    @server.tool(annotations=READ_ONLY_OPEN_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_OPEN_WORLD)
     async def search_many(
         queries: Annotated[list[str], Field(description="2-5 phrasings or sub-questions to search at once.")],
         ctx: Context,
@@ -92,8 +89,7 @@ def build(settings: SearchSettings) -> MCPServer:
 
     if local.exists() or "local" in names:
 
-        @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-        @tool_errors
+        @tool(server, READ_ONLY_CLOSED_WORLD)
         async def search_local(
             query: Annotated[str, Field(description="Words to find in the user's indexed documents.")],
             ctx: Context,
@@ -110,8 +106,7 @@ def build(settings: SearchSettings) -> MCPServer:
             """
             return present.local(await _service(ctx).search_local(query, max_results))
 
-    @server.tool(annotations=READ_ONLY_CLOSED_WORLD)
-    @tool_errors
+    @tool(server, READ_ONLY_CLOSED_WORLD)
     def list_search_backends() -> Annotated[CallToolResult, BackendsReport]:
         """List the search backends: which are active (in order), which are configured, and what enables the others.
 

@@ -215,13 +215,7 @@ class IndexBuilder:
         results: list[tuple[str, Any]] = []
         for url in urls:
             try:
-                fetched = await download(
-                    url,
-                    policy=settings.url_policy(),
-                    max_bytes=int(settings.search_index_max_bytes),
-                    timeout_s=settings.http_timeout_s,
-                    user_agent=settings.user_agent,
-                )
+                fetched = await download(url, settings, max_bytes=int(settings.search_index_max_bytes))
                 results.append((url, fetched))
             except ServerError as exc:
                 results.append((url, exc))
