@@ -8,7 +8,9 @@ and the generated configuration page. Library code never reads `os.environ`:
 an entry point builds the settings once and passes them down.
 
 Mark a field secret with `json_schema_extra=SECRET` (or type it `SecretStr`):
-its value is never shown, in a repr or in `describe()`.
+its value is never shown, in a repr or in `describe()`. Standard variables a
+subclass must hand on to the programs it starts (a proxy, certificates) are
+named in `passed_on`, read by `from_env` too, and kept in `passed_environment`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
 from .errors import SettingsError
@@ -50,6 +52,10 @@ class MementoSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Non-MEMENTO variables a subprocess of this area needs as the user set them (HTTPS_PROXY for pip, ...).
+    passed_on: ClassVar[tuple[str, ...]] = ()
+    _passed: dict[str, str] = PrivateAttr(default_factory=dict)
+
     home: Path = Field(
         default_factory=lambda: Path.home() / ".memento",
         json_schema_extra={"shown_default": "~/.memento"},
@@ -76,9 +82,16 @@ class MementoSettings(BaseModel):
         raw.update(overrides)
         shown.update({k: "***" if k in cls.model_fields and is_secret(cls.model_fields[k]) else v for k, v in overrides.items()})
         try:
-            return cls(**raw)
+            settings = cls(**raw)
         except ValidationError as exc:
             raise SettingsError(_problems(exc, shown)) from None
+        settings._passed = {name: environ[name] for name in cls.passed_on if environ.get(name)}
+        return settings
+
+    @property
+    def passed_environment(self) -> dict[str, str]:
+        """The `passed_on` variables that were set when the settings were read (empty when built directly)."""
+        return dict(self._passed)
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:

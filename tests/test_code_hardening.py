@@ -90,8 +90,10 @@ def test_pip_gets_canonical_names_wheels_only_and_neither_configuration_nor_vari
     argv = packages.pip_command(names, tmp_path / "site", CodeSettings.from_env({}), "python")
     assert {"--isolated", "--only-binary=:all:", "--no-cache-dir"} <= set(argv) and "--find-links" not in argv
     assert argv[argv.index("--") + 1 :] == names
-    env = packages.pip_environment(tmp_path)
+    host = {"PIP_FIND_LINKS": "/tmp/planted", "OPENAI_API_KEY": "sk-not-for-pip", "HTTPS_PROXY": "http://proxy:3128", "TMPDIR": "/x"}
+    env = packages.pip_environment(tmp_path, CodeSettings.from_env(host))
     assert not any(k.startswith("PIP_") for k in env) and "OPENAI_API_KEY" not in env and env["HOME"] == str(tmp_path)
+    assert env["HTTPS_PROXY"] == "http://proxy:3128" and env["TMPDIR"] == str(tmp_path)
 
 
 # ---- 6. every session has its own process budget ----------------------------------------------------------------

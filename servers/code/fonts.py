@@ -10,7 +10,6 @@ are also visible inside the sandbox).
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from pathlib import Path
 
@@ -31,14 +30,14 @@ def font_list(code_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def build_font_list(code_dir: Path, python: str) -> None:
-    """Build the font list if missing; failures (no matplotlib) are only logged."""
+def build_font_list(code_dir: Path, python: str, path: str = "/usr/bin:/bin") -> None:
+    """Build the font list if missing; failures (no matplotlib) are only logged. `path`: the PATH it runs with."""
     if font_list(code_dir) is not None:
         return
     folder = _folder(code_dir)
     folder.mkdir(parents=True, exist_ok=True)
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": path,
         "HOME": str(folder),  # no user fonts: the sandbox cannot see them
         "XDG_DATA_HOME": str(folder / "data"),
         "MPLCONFIGDIR": str(folder),

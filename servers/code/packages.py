@@ -14,7 +14,6 @@ folder (pip --target).
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import tempfile
 import time
@@ -33,7 +32,9 @@ _MAX_NAMES = 20
 # What pip would take for a local file rather than a project name.
 _FILE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".zip", ".egg")
 # Variables pip may need to reach the index at all; everything else (PIP_*, the server's keys) stays out.
-_PASSED_ON = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+_FOR_PIP = frozenset(
+    {"PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+)
 
 
 @dataclass
@@ -116,8 +117,9 @@ def pip_command(names: list[str], target: Path, settings: CodeSettings, python: 
     return [*argv, "--", *names]
 
 
-def pip_environment(folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.upper() in _PASSED_ON}
+def pip_environment(folder: Path, settings: CodeSettings) -> dict[str, str]:
+    """pip's whole environment, built from the settings: the network basics the user set, a private home."""
+    env = {k: v for k, v in settings.passed_environment.items() if k.upper() in _FOR_PIP}
     return {**env, "HOME": str(folder), "TMPDIR": str(folder), "PYTHONNOUSERSITE": "1"}
 
 
@@ -135,7 +137,7 @@ def install(names: list[str], target: Path, settings: CodeSettings, python: str)
                 timeout=settings.code_install_timeout_s,
                 stdin=subprocess.DEVNULL,
                 cwd=folder,
-                env=pip_environment(Path(folder)),
+                env=pip_environment(Path(folder), settings),
             )
     except subprocess.TimeoutExpired as exc:
         raise TimedOut(f"pip did not finish within {settings.code_install_timeout_s:g} s (MEMENTO_CODE_INSTALL_TIMEOUT_S).") from exc

@@ -210,7 +210,7 @@ class Sandbox:
     def _plain(self, paths: SessionPaths) -> Launch:
         config = kernel_config(self.settings, site=str(paths.site), sandboxed=False, uid=None)
         argv = [*self.setpriv, self.python, "-I", str(KERNEL), json.dumps(config.as_dict())]
-        env = self._env(home=str(paths.workspace), tmp=os.environ.get("TMPDIR", "/tmp"))
+        env = self._env(home=str(paths.workspace), tmp=self.settings.passed_environment.get("TMPDIR", "/tmp"))
         return Launch(argv=argv, env=env, cwd=str(paths.workspace))
 
     def _env(self, home: str = WORKSPACE, tmp: str = "/tmp") -> dict[str, str]:

@@ -44,7 +44,8 @@ class CodeService:
         self.sandbox = sandbox
         self.sessions = Sessions(settings, sandbox)
         self.warning = None if sandbox.sandboxed else UNSANDBOXED_WARNING
-        threading.Thread(target=build_font_list, args=(settings.code_dir, sandbox.python), name="code-fonts", daemon=True).start()
+        path = settings.passed_environment.get("PATH", "/usr/bin:/bin")
+        threading.Thread(target=build_font_list, args=(settings.code_dir, sandbox.python, path), name="code-fonts", daemon=True).start()
 
     def close(self) -> None:
         """Stop every session's interpreter."""

@@ -1,7 +1,9 @@
 """Settings of the code server (`MEMENTO_CODE_*`): sandbox mode, every limit, packages, attachments.
 
 Only reads and validates values; `limits.py` turns them into the numbers the
-interpreter enforces and `sandbox.py` into the bubblewrap command line.
+interpreter enforces and `sandbox.py` into the bubblewrap command line. The
+standard variables in `passed_on` reach pip (proxy, certificates) and unsandboxed
+sessions (TMPDIR) as the user set them; nothing else of the server's environment does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ __all__ = ["CodeSettings"]
 
 
 class CodeSettings(CommonSettings):
+    passed_on = (
+        *("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"),
+        *("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+    )
+
     code_sandbox: Literal["bwrap", "none"] = Field(
         default="bwrap",
         description="bwrap: run code in a bubblewrap sandbox (refuse to start without it). "
