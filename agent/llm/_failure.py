@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from memento.core.errors import ModelFailed
+from memento.core.secrets import scrub_text
 
 __all__ = ["connection_failed", "scrub", "status_failed", "timed_out"]
 
@@ -17,12 +18,8 @@ _LONGEST_DETAIL = 300
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret replaced by `***`, whitespace folded, cut to a readable length."""
-    for secret in secrets:
-        # Real keys are long; a short value would only mangle ordinary words.
-        if len(secret) >= 8:
-            text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    """`text` with the provider's own keys and anything credential-shaped masked, whitespace folded, cut to a readable length."""
+    text = " ".join(scrub_text(text, secrets).split())
     return text if len(text) <= _LONGEST_DETAIL else text[: _LONGEST_DETAIL - 1] + "…"
 
 

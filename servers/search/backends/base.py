@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from memento.core.secrets import scrub_text
 from memento.servers.common.errors import FetchFailed
 from memento.servers.common.settings import env_name
 
@@ -277,11 +278,9 @@ class Backend:
         return BackendError(self.name, "rejected", f"refused the request ({shown})")
 
     def scrub(self, text: str) -> str:
-        """Remove the API key from text that will be shown or logged."""
+        """Mask the API key, and anything credential-shaped, in text that will be shown or logged."""
         secret = getattr(self.settings, self.key_field, None) if self.key_field else None
-        if secret is not None and secret.get_secret_value():
-            text = text.replace(secret.get_secret_value(), "***")
-        return text
+        return scrub_text(text, [secret.get_secret_value()] if secret is not None else [])
 
 
 def _vendor_message(response: httpx.Response) -> str:
