@@ -6,8 +6,9 @@
                                  executor ⇄ MCP tools (hub)
     answer ─► judge (when the truth is known) ─► CaseBank.record_episode
 
-Every step is written to the run's trace as it happens, so a crash, a spent
-budget or Ctrl-C leaves a readable record. A reward that is not known yet
+Every step is stated once, as an event (events.py), as it happens; the
+listeners wired from outside (trace, terminal, host progress, OTLP export) make
+of it what they keep, so a crash, a spent budget or Ctrl-C leaves a readable record. A reward that is not known yet
 (no truth) leaves the episode pending: it reaches the memory with
 `memento feedback`, so nothing unrewarded is ever learned from.
 """
@@ -15,27 +16,40 @@ budget or Ctrl-C leaves a readable record. A reward that is not known yet
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
 from memento.core.errors import CaseMemoryError, MementoError
 
 from .budget import BudgetExhausted, Spending
+from .events import (
+    Answered,
+    CaseHeld,
+    CasesShown,
+    CaseWritten,
+    EventStream,
+    Judged,
+    Note,
+    PlanMade,
+    RunFinished,
+    RunStarted,
+    SubtaskDone,
+    SubtaskStarted,
+)
 from .executor import Executor
 from .judge import Judgement, judge_answer
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
-from .metered import metered_call
+from .metered import Meter
 from .planner import ANSWER_TOOL, PLAN_TOOL, first_turn, read_call, system_prompt
-from .progress import Progress
 from .settings import AgentSettings
 
 if TYPE_CHECKING:
     from memento.memory import CaseBank, Retrieval
 
     from .hub import ToolHub
-    from .traces import RunStore
 
 __all__ = ["Episode", "EpisodeResult"]
 
@@ -45,7 +59,7 @@ HARD_BUDGETS = ("tokens", "cost", "seconds")  # no further model call once one o
 MAX_NUDGES = 2  # planner turns without a valid tool call before the run fails
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EpisodeResult:
     """What `memento run --json` prints, plus the details a caller may want."""
 
@@ -80,18 +94,17 @@ class _Failed(Exception):
     """Internal: the planner could not be brought to use its tools."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Episode:
-    """The parts an episode runs with; `run(task)` runs one."""
+    """The parts an episode runs with; `run(task)` runs one. What it does goes to `events`' listeners."""
 
     planner: Model
     executor: Model
     hub: ToolHub
-    store: RunStore
+    events: EventStream
     settings: AgentSettings
     bank: CaseBank | None = None
     judge: Model | None = None
-    progress: Progress = field(default_factory=Progress)
 
     async def run(
         self,
@@ -106,26 +119,29 @@ class Episode:
     ) -> EpisodeResult:
         """Run one task to its end; never raises for the run's own failures (they are its status)."""
         files = files or []
-        run_id = self.store.start_run(
-            task,
-            planner=self.planner.name,
-            executor=self.executor.name,
-            settings=self._settings_snapshot(policy, learn),
-            files=files,
-            source=source,
+        run_id = "run-" + uuid.uuid4().hex[:12]
+        self.events.emit(
+            RunStarted(
+                run_id=run_id,
+                task=task,
+                planner=self.planner.name,
+                executor=self.executor.name,
+                settings=self._settings_snapshot(policy, learn),
+                files=tuple(files),
+                source=source,
+            )
         )
-        self.progress.started(run_id, task)
-        state = _State(run_id=run_id, spending=Spending(self.settings.budgets))
+        state = _State(meter=Meter(events=self.events, run_id=run_id, spending=Spending(self.settings.budgets)))
         try:
             retrieval = self._read_memory(task, policy, k, state)
             await self._plan_and_execute(task, files, retrieval, state)
         except BudgetExhausted as spent:
             state.stopped_by = spent.name
             state.status = "budget_exhausted"
-            self.progress.note(f"budget spent: {spent.name}")
+            self._note(state, f"budget spent: {spent.name}")
         except (_Failed, MementoError) as exc:
             state.status, state.error = "failed", str(exc)
-            self.progress.note(f"failed: {exc}")
+            self._note(state, f"failed: {exc}")
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 self._finish(state, status="interrupted")
@@ -136,39 +152,32 @@ class Episode:
         if state.status == "budget_exhausted" and not state.answer:
             await self._answer_when_spent(state)
         if state.status != "failed" and truth is not None:
-            state.judgement = await judge_answer(task, state.answer, truth, self.judge)
-            if state.judgement.usage:
-                state.spending.add(state.judgement.usage)
-                self.store.log_model_call(
-                    run_id, role="judge", model=self.judge.name if self.judge else "", usage=state.judgement.usage, latency_s=0.0
-                )
+            state.judgement = await judge_answer(task, state.answer, truth, self.judge, meter=state.meter)
+            self.events.emit(Judged(run_id=run_id, judgement=state.judgement))
         case_id = self._write_memory(task, state, learn, source) if state.status != "failed" else None
         result = self._finish(state, case_id=case_id)
-        if self.settings.otel_endpoint:
-            await self._export(result.run_id)
+        await self.events.flush()  # listeners that act once a run has ended (the OTLP export) do it now
         return result
 
-    async def _export(self, run_id: str) -> None:
-        """Send the finished run to the OTLP collector (in a thread: the exporter blocks; failures are only logged)."""
-        from .otel import export_run, parse_headers
+    def _note(self, state: _State, text: str) -> None:
+        self.events.emit(Note(run_id=state.run_id, text=text))
 
-        record = self.store.get_run(run_id)
-        headers = parse_headers(self.settings.otel_headers)
-        await anyio.to_thread.run_sync(export_run, record, self.settings.otel_endpoint, headers)
+    def _answered(self, state: _State, answer: str, how: Literal["planner", "guess"]) -> None:
+        state.answer = answer
+        self.events.emit(Answered(run_id=state.run_id, answer=answer, how=how))
 
     # ---- the steps ----------------------------------------------------------------------------
 
     def _read_memory(self, task: str, policy: str, k: int | None, state: _State) -> Retrieval | None:
         if policy == "none" or self.bank is None:
-            self.progress.cases([])
+            self.events.emit(CasesShown(run_id=state.run_id, cases=(), policy="none"))
             return None
         retrieval = self.bank.retrieve(task, k=k, policy=policy)
         state.shown_ids = retrieval.ids
         state.cases_shown = [
             {"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": round(float(s.score), 4)} for s in retrieval.cases
         ]
-        self.store.log_cases_shown(state.run_id, state.cases_shown)
-        self.progress.cases(state.cases_shown)
+        self.events.emit(CasesShown(run_id=state.run_id, cases=tuple(state.cases_shown), policy=policy))
         return retrieval
 
     async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
@@ -176,14 +185,11 @@ class Episode:
         system = system_prompt(max_cycles)
         state.messages = [Message.user(first_turn(task, files, retrieval))]
         executor = Executor(
-            self.executor,
-            self.hub,
-            self.store,
-            state.run_id,
-            state.spending,
-            self.progress,
-            task,
-            files,
+            model=self.executor,
+            hub=self.hub,
+            meter=state.meter,
+            task=task,
+            files=files,
             max_steps=self.settings.budget_steps,
             max_tokens=self.settings.model_max_tokens,
         )
@@ -195,7 +201,8 @@ class Episode:
             calls = [read_call(call, plan_allowed=plan_allowed) for call in reply.tool_calls]
             answer = next((c for c in calls if c.kind == "answer"), None)
             if answer is not None:
-                state.answer, state.status = answer.answer, "answered"
+                state.status = "answered"
+                self._answered(state, answer.answer, "planner")
                 return
             plan = next((c for c in calls if c.kind == "plan"), None)
             results: list[ToolResultPart] = [
@@ -214,8 +221,7 @@ class Episode:
                 continue
             nudges = 0
             state.plans.append(plan.subtasks)
-            self.store.log_plan(state.run_id, len(state.plans), plan.subtasks)
-            self.progress.plan(len(state.plans), plan.subtasks)
+            self.events.emit(PlanMade(run_id=state.run_id, cycle=len(state.plans), subtasks=tuple(plan.subtasks)))
             state.pending_plan_call = plan.call.id
             state.pending_results = results
             report = await self._execute_plan(executor, plan.subtasks, state)
@@ -225,13 +231,9 @@ class Episode:
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
         tools = [PLAN_TOOL, ANSWER_TOOL] if plan_allowed else [ANSWER_TOOL]
-        reply = await metered_call(
+        reply = await state.meter.call(
             self.planner,
             "planner",
-            store=self.store,
-            run_id=state.run_id,
-            spending=state.spending,
-            progress=self.progress,
             system=system,
             messages=state.messages,
             tools=tools,
@@ -244,24 +246,27 @@ class Episode:
     async def _execute_plan(self, executor: Executor, subtasks: list[str], state: _State) -> str:
         cycle = len(state.plans)
         lines = []
+        run_id = state.run_id
         for index, subtask in enumerate(subtasks, start=1):
-            self.progress.subtask_started(index, len(subtasks), subtask)
+            self.events.emit(SubtaskStarted(run_id=run_id, cycle=cycle, index=index, total=len(subtasks), subtask=subtask))
             try:
                 result = await executor.run(subtask)
             except BudgetExhausted:
-                self.store.log_subtask(state.run_id, cycle, index, subtask, "(stopped: a budget of the run was spent)", "budget")
+                stopped = "(stopped: a budget of the run was spent)"
+                self.events.emit(SubtaskDone(run_id=run_id, cycle=cycle, index=index, subtask=subtask, result=stopped, status="budget"))
                 raise
             state.tools += [t for t in result.tools if t not in state.tools]
             state.findings.append((subtask, result.text))
-            self.store.log_subtask(state.run_id, cycle, index, subtask, result.text, result.status)
-            self.progress.subtask_finished(index, result.status, result.text)
+            self.events.emit(
+                SubtaskDone(run_id=run_id, cycle=cycle, index=index, subtask=subtask, result=result.text, status=result.status)
+            )
             lines.append(f"Subtask {index}: {subtask}\nResult ({result.status}):\n{result.text}")
         return "\n\n".join(lines)
 
     async def _answer_when_spent(self, state: _State) -> None:
         """A budget ended the run: ask the planner once more for its best answer, unless the budget was a hard one."""
         if state.stopped_by in HARD_BUDGETS or not state.messages:
-            state.answer = _best_guess(state)
+            self._answered(state, _best_guess(state), "guess")
             return
         closing: list[ToolResultPart | TextPart] = []
         if state.pending_plan_call is not None:
@@ -274,10 +279,13 @@ class Episode:
         try:
             reply = await self._ask_planner(system_prompt(self.settings.budget_cycles), state, plan_allowed=False)
             answer = next((c.answer for c in (read_call(x, plan_allowed=False) for x in reply.tool_calls) if c.kind == "answer"), "")
-            state.answer = answer or _best_guess(state)
         except MementoError as exc:
             log.warning("no closing answer after the %s budget: %s", state.stopped_by, exc)
-            state.answer = _best_guess(state)
+            answer = ""
+        if answer:
+            self._answered(state, answer, "planner")
+        else:
+            self._answered(state, _best_guess(state), "guess")
 
     def _write_memory(self, task: str, state: _State, learn: bool, source: str) -> str | None:
         if not learn or self.bank is None or not state.answer:
@@ -295,46 +303,47 @@ class Episode:
             "run_id": state.run_id,
         }
         reward = state.judgement.reward if state.judgement else None
-        if reward is None:  # learned from only once a reward arrives (memento feedback)
-            self.store.save_pending_case(state.run_id, record)
+        if reward is None:  # learned from only once a reward arrives (memento feedback): the trace keeps it till then
+            self.events.emit(CaseHeld(run_id=state.run_id, record=record))
             return None
         try:
             recorded = self.bank.record_episode(reward=reward, **record)
         except CaseMemoryError as exc:  # e.g. an answer over the memory's size limits: the run stands, unlearned
-            self.progress.note(f"not written to memory: {exc}")
+            self._note(state, f"not written to memory: {exc}")
             state.error = state.error or f"not written to memory: {exc}"
             return None
+        self.events.emit(CaseWritten(run_id=state.run_id, case_id=recorded.case_id))
         return recorded.case_id
 
     def _finish(self, state: _State, *, status: str | None = None, case_id: str | None = None) -> EpisodeResult:
         status = status or state.status or "answered"
         reward = state.judgement.reward if state.judgement else None
-        plan = state.plans[-1] if state.plans else []
-        self.store.finish_run(
-            state.run_id,
+        self.events.emit(
+            RunFinished(
+                run_id=state.run_id,
+                answer=state.answer,
+                status=status,
+                reward=reward,
+                judgement=state.judgement,
+                case_id=case_id,
+                usage=state.spending.usage,
+                stopped_by=state.stopped_by,
+                error=state.error,
+            )
+        )
+        return EpisodeResult(
+            run_id=state.run_id,
             answer=state.answer,
             status=status,
             reward=reward,
-            judgement=state.judgement.to_json() if state.judgement else None,
+            cases_shown=state.cases_shown,
             case_id=case_id,
             usage=state.spending.usage,
+            plan=state.plans[-1] if state.plans else [],
+            plans=state.plans,
+            judgement=state.judgement,
             stopped_by=state.stopped_by,
             error=state.error,
-        )
-        self.progress.finished(status, state.answer)
-        return EpisodeResult(
-            state.run_id,
-            state.answer,
-            status,
-            reward,
-            state.cases_shown,
-            case_id,
-            state.spending.usage,
-            plan,
-            state.plans,
-            state.judgement,
-            state.stopped_by,
-            state.error,
         )
 
     def _settings_snapshot(self, policy: str, learn: bool) -> dict[str, Any]:
@@ -354,12 +363,11 @@ class Episode:
         return snapshot
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _State:
     """What an episode has so far; the steps fill it in."""
 
-    run_id: str
-    spending: Spending
+    meter: Meter  # the run's id, spending and event stream, for every metered call
     status: str = ""
     answer: str = ""
     messages: list[Message] = field(default_factory=list)
@@ -373,6 +381,14 @@ class _State:
     error: str | None = None
     pending_plan_call: str | None = None  # a submit_plan call whose subtasks are still running
     pending_results: list[ToolResultPart] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.meter.run_id
+
+    @property
+    def spending(self) -> Spending:
+        return self.meter.spending
 
 
 def _best_guess(state: _State) -> str:

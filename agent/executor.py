@@ -16,21 +16,20 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .budget import BudgetExhausted, Spending
+from .budget import BudgetExhausted
 from .context import compact
+from .events import ToolCalled, ToolStarted
 from .llm import Message, Model, Reply, ToolCall, ToolResultPart
-from .metered import metered_call
-from .progress import Progress
+from .metered import Meter
 from .prompting import prompt
 
 if TYPE_CHECKING:
     from .hub import ToolHub, ToolOutcome
-    from .traces import RunStore
 
 __all__ = ["Executor", "SubtaskResult"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SubtaskResult:
     """What one subtask produced: the executor's final text, and how it ended."""
 
@@ -39,16 +38,13 @@ class SubtaskResult:
     tools: list[str] = field(default_factory=list)  # hub tool names called, in order
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Executor:
-    """Runs subtasks of one task with one model over one hub, within the run's spending."""
+    """Runs subtasks of one task with one model over one hub, within the run's spending (its meter's)."""
 
     model: Model
     hub: ToolHub
-    store: RunStore
-    run_id: str
-    spending: Spending
-    progress: Progress
+    meter: Meter
     task: str
     files: list[str] = field(default_factory=list)
     max_steps: int = 12
@@ -67,46 +63,38 @@ class Executor:
         messages = [Message.user(subtask)]
         used: list[str] = []
         last_text = ""
+        spending = self.meter.spending
         for _step in range(self.max_steps):
-            self.spending.check()
+            spending.check()
             compact(system, messages, self.model.context_tokens)
             reply = await self._generate(system, messages)
             messages.append(reply.message)
             last_text = reply.text or last_text
             calls = reply.tool_calls
             if not calls:
-                return SubtaskResult(reply.text.strip() or "(the executor replied with nothing)", "done", used)
-            if self.spending.tool_calls + len(calls) > self.spending.budgets.budget_tool_calls:
+                return SubtaskResult(text=reply.text.strip() or "(the executor replied with nothing)", status="done", tools=used)
+            if spending.tool_calls + len(calls) > spending.budgets.budget_tool_calls:
                 raise BudgetExhausted("tool_calls")
-            self.spending.tool_calls += len(calls)
+            spending.tool_calls += len(calls)
             used += [c.name for c in calls]
             results = await self._call_tools(calls)
             messages.append(Message("user", list(results)))
         note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
-        return SubtaskResult(f"{last_text.strip()}\n{note}".strip(), "budget", used)
+        return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip(), status="budget", tools=used)
 
     async def _generate(self, system: str, messages: list[Message]) -> Reply:
-        return await metered_call(
-            self.model,
-            "executor",
-            store=self.store,
-            run_id=self.run_id,
-            spending=self.spending,
-            progress=self.progress,
-            system=system,
-            messages=messages,
-            tools=self.hub.specs(),
-            max_tokens=self.max_tokens,
+        return await self.meter.call(
+            self.model, "executor", system=system, messages=messages, tools=self.hub.specs(), max_tokens=self.max_tokens
         )
 
     async def _call_tools(self, calls: list[ToolCall]) -> list[ToolResultPart]:
         results: list[ToolResultPart | None] = [None] * len(calls)
 
         async def one(index: int, call: ToolCall) -> None:
-            self.progress.tool_started(call.name, call.arguments)
-            outcome = await self.hub.call(call.name, call.arguments, scope=self.run_id)
-            self.progress.tool_finished(call.name, outcome.is_error, outcome.seconds)
-            self._log_tool(call, outcome)
+            run_id = self.meter.run_id
+            self.meter.events.emit(ToolStarted(run_id=run_id, name=call.name, arguments=call.arguments))
+            outcome = await self.hub.call(call.name, call.arguments, scope=run_id)
+            self.meter.events.emit(_called(run_id, call, outcome))
             results[index] = ToolResultPart(call.id, _result_text(outcome), tuple(outcome.images), outcome.is_error)
 
         async with anyio.create_task_group() as group:
@@ -114,20 +102,22 @@ class Executor:
                 group.start_soon(one, index, call)
         return [r for r in results if r is not None]
 
-    def _log_tool(self, call: ToolCall, outcome: ToolOutcome) -> None:
-        self.store.log_tool_call(
-            self.run_id,
-            server=outcome.server,
-            tool=outcome.tool,
-            arguments=call.arguments,
-            result_chars=len(outcome.text),
-            is_error=outcome.is_error,
-            seconds=outcome.seconds,
-            preview=outcome.text[:300],
-            truncated=outcome.truncated,
-            restarted=outcome.restarted,
-            images=[(image.mime_type, _decoded(image.data)) for image in outcome.images],
-        )
+
+def _called(run_id: str, call: ToolCall, outcome: ToolOutcome) -> ToolCalled:
+    return ToolCalled(
+        run_id=run_id,
+        name=call.name,
+        server=outcome.server,
+        tool=outcome.tool,
+        arguments=call.arguments,
+        result_chars=len(outcome.text),
+        is_error=outcome.is_error,
+        seconds=outcome.seconds,
+        preview=outcome.text[:300],
+        truncated=outcome.truncated,
+        restarted=outcome.restarted,
+        images=tuple((image.mime_type, _decoded(image.data)) for image in outcome.images),
+    )
 
 
 def _decoded(data: str) -> bytes:

@@ -15,7 +15,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -23,6 +23,9 @@ from memento.core.errors import ModelFailed
 
 from .llm import Message, Model, ToolSpec, Usage
 from .prompting import prompt
+
+if TYPE_CHECKING:
+    from .metered import Meter
 
 __all__ = ["ANSWER_SPLIT", "Judgement", "exact_match", "judge_answer", "normalise_answer", "split_truth", "token_f1"]
 
@@ -76,7 +79,7 @@ def token_f1(answer: str, truth: str | Sequence[str]) -> float:
     return best
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Judgement:
     """How an answer scored; `reward` is None when no verdict could be reached."""
 
@@ -97,25 +100,38 @@ async def judge_answer(
     truth: str | Sequence[str],
     model: Model | None,
     timeout_s: float = 120.0,
+    *,
+    meter: Meter | None = None,
 ) -> Judgement:
-    """Score `answer`: exact match wins at once; otherwise the LLM judge decides (if there is one)."""
+    """Score `answer`: exact match wins at once; otherwise the LLM judge decides (if there is one).
+
+    Within a run, `meter` counts the judge's call like any other (trace, costs, the run's usage).
+    """
     exact, f1 = exact_match(answer, truth), token_f1(answer, truth)
     if exact:
-        return Judgement(1.0, True, f1, None)
+        return Judgement(reward=1.0, exact=True, f1=f1, llm=None)
     if not answer.strip():
-        return Judgement(0.0, False, 0.0, None, "no answer")
+        return Judgement(reward=0.0, exact=False, f1=0.0, llm=None, reason="no answer")
     if model is None:
-        return Judgement(0.0, False, f1, None, "no judge model; exact match only")
-    verdict, reason, usage = await _ask_judge(question, answer, split_truth(truth), model, timeout_s)
+        return Judgement(reward=0.0, exact=False, f1=f1, llm=None, reason="no judge model; exact match only")
+    verdict, reason, usage = await _ask_judge(question, answer, split_truth(truth), model, timeout_s, meter)
     reward = {"correct": 1.0, "incorrect": 0.0}.get(verdict)
-    return Judgement(reward, False, f1, verdict, reason, usage)
+    return Judgement(reward=reward, exact=False, f1=f1, llm=verdict, reason=reason, usage=usage)
 
 
-async def _ask_judge(question: str, answer: str, truths: list[str], model: Model, timeout_s: float) -> tuple[Verdict, str, Usage | None]:
+async def _ask_judge(
+    question: str, answer: str, truths: list[str], model: Model, timeout_s: float, meter: Meter | None
+) -> tuple[Verdict, str, Usage | None]:
     case = json.dumps({"question": question, "reference_answers": truths, "predicted_answer": answer}, ensure_ascii=False, indent=1)
+    system, messages = prompt("judge"), [Message.user(case)]
     try:
         with anyio.fail_after(timeout_s):
-            reply = await model.generate(prompt("judge"), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512)
+            if meter is None:
+                reply = await model.generate(system, messages, [VERDICT_TOOL], tool_choice="any", max_tokens=512)
+            else:
+                reply = await meter.call(
+                    model, "judge", system=system, messages=messages, tools=[VERDICT_TOOL], tool_choice="any", max_tokens=512
+                )
     except (ModelFailed, TimeoutError) as exc:
         return "unknown", f"the judge failed: {exc or 'timed out'}", None
     for call in reply.tool_calls:

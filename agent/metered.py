@@ -1,45 +1,55 @@
-"""One model call of a run, metered: its usage added to the run's spending, written to the trace, shown.
+"""One model call of a run, metered: timed, its usage added to the run's spending, stated as one `ModelCalled` event.
 
-Planner, executor and judge calls all go through `metered_call`, so no call is
-ever missing from the trace or the budget — including a call that failed.
+Planner, executor and judge calls all go through `Meter.call`, so no call is
+ever missing from the trace, the costs or the budget — including a call that
+failed or was cancelled. It writes nothing itself: listeners do.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from .budget import Spending
+from .events import EventStream, ModelCalled, Role
 from .llm import Message, Model, Reply, ToolSpec, Usage
-from .progress import Progress
 
-if TYPE_CHECKING:
-    from .traces import RunStore
-
-__all__ = ["metered_call"]
+__all__ = ["Meter"]
 
 
-async def metered_call(
-    model: Model,
-    role: str,
-    *,
-    store: RunStore,
-    run_id: str,
-    spending: Spending,
-    progress: Progress,
-    system: str,
-    messages: list[Message],
-    tools: list[ToolSpec],
-    **options: Any,
-) -> Reply:
-    """`model.generate(...)`, with its cost counted and logged as `role` (planner, executor, judge)."""
-    try:
-        reply = await model.generate(system, messages, tools, **options)
-    except Exception as exc:
-        store.log_model_call(run_id, role=role, model=model.name, usage=Usage(), latency_s=0.0, error=str(exc))
-        raise
-    spending.add(reply.usage)
-    store.log_model_call(
-        run_id, role=role, model=reply.model or model.name, usage=reply.usage, latency_s=reply.latency_s, stop_reason=reply.stop_reason
-    )
-    progress.usage(spending.usage)
-    return reply
+@dataclass(kw_only=True)
+class Meter:
+    """What a metered call needs of its run: where events go, the run's id and its spending."""
+
+    events: EventStream
+    run_id: str
+    spending: Spending
+
+    async def call(self, model: Model, role: Role, *, system: str, messages: list[Message], tools: list[ToolSpec], **options: Any) -> Reply:
+        """`model.generate(...)`, with its cost counted and stated as `role`'s call."""
+        started = time.perf_counter()
+        try:
+            reply = await model.generate(system, messages, tools, **options)
+        except BaseException as exc:  # a cancelled call (a timeout, Ctrl-C) still happened and may have cost
+            self._emit(role, model.name, Usage(), time.perf_counter() - started, error=str(exc) or type(exc).__name__)
+            raise
+        self.spending.add(reply.usage)
+        # The provider's own latency when it measured one; the wall time around the call otherwise (a stand-in model).
+        latency = reply.latency_s or (time.perf_counter() - started)
+        self._emit(role, reply.model or model.name, reply.usage, latency, stop_reason=reply.stop_reason)
+        return reply
+
+    def _emit(self, role: Role, model: str, usage: Usage, latency_s: float, *, stop_reason: str = "", error: str | None = None) -> None:
+        self.events.emit(
+            ModelCalled(
+                run_id=self.run_id,
+                role=role,
+                model=model,
+                usage=usage,
+                latency_s=latency_s,
+                run_usage=self.spending.usage,
+                stop_reason=stop_reason,
+                error=error,
+            )
+        )

@@ -1,7 +1,8 @@
 """Export a finished run as an OpenTelemetry trace (OTLP over HTTP), following the GenAI semantic conventions.
 
-Imported only when `MEMENTO_OTEL_ENDPOINT` is set. The trace is built from the
-run's record in runs.sqlite once the run has ended: a root `invoke_agent` span
+Imported only when `MEMENTO_OTEL_ENDPOINT` is set. `OtelExport` is a listener
+of the run's events (events.py): it keeps what the spans need as the run goes,
+and sends the whole tree once the run has ended: a root `invoke_agent` span
 for the episode, a `chat` span per model call and an `execute_tool` span per
 MCP tool call, each with its real start and duration and the token usage. No
 prompt, answer, tool argument or result goes into a span (the conventions make
@@ -17,7 +18,11 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["export_run", "parse_headers", "traces_url"]
+import anyio
+
+from .events import Event, ModelCalled, RunFinished, RunStarted, ToolCalled
+
+__all__ = ["OtelExport", "export_run", "parse_headers", "traces_url"]
 
 log = logging.getLogger("memento.agent.otel")
 
@@ -36,6 +41,75 @@ def parse_headers(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs if name.strip()}
 
 
+class OtelExport:
+    """A listener that exports each finished run to an OTLP/HTTP collector.
+
+    Spans are built from events, not read back from the trace, so the export does not
+    depend on how runs.sqlite stores a run. A run that never finishes (interrupted) is
+    not sent; the send itself happens in `flush`, in a thread, since the exporter blocks.
+    """
+
+    def __init__(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.headers = headers or {}
+        self._runs: dict[str, dict[str, Any]] = {}  # run id -> the record export_run reads, as it grows
+        self._ready: list[dict[str, Any]] = []
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self._runs[event.run_id] = {
+                    "id": event.run_id,
+                    "started_ts": event.at,
+                    "planner": event.planner,
+                    "executor": event.executor,
+                    "model_calls": [],
+                    "tool_calls": [],
+                }
+            case ModelCalled() if event.run_id in self._runs:
+                run = self._runs[event.run_id]
+                run["model_calls"].append(
+                    {
+                        "offset_s": event.at - run["started_ts"],
+                        "latency_s": event.latency_s,
+                        "model": event.model,
+                        "role": event.role,
+                        "usage": event.usage.to_json(),
+                        "stop_reason": event.stop_reason,
+                        "error": event.error,
+                    }
+                )
+            case ToolCalled() if event.run_id in self._runs:
+                run = self._runs[event.run_id]
+                run["tool_calls"].append(
+                    {
+                        "offset_s": event.at - run["started_ts"],
+                        "seconds": event.seconds,
+                        "server": event.server,
+                        "tool": event.tool,
+                        "result_chars": event.result_chars,
+                        "is_error": event.is_error,
+                    }
+                )
+            case RunFinished() if event.run_id in self._runs:
+                run = self._runs.pop(event.run_id)
+                run.update(
+                    finished_ts=event.at,
+                    status=event.status,
+                    usage=event.usage.to_json(),
+                    cost_usd=event.usage.cost_usd,
+                    reward=event.reward,
+                    error=event.error,
+                )
+                if event.status != "interrupted":  # Ctrl-C should not wait on a collector
+                    self._ready.append(run)
+
+    async def flush(self) -> None:
+        ready, self._ready = self._ready, []
+        for run in ready:
+            await anyio.to_thread.run_sync(export_run, run, self.endpoint, self.headers)
+
+
 def _input_tokens(usage: dict[str, Any]) -> int:
     """All the prompt tokens of a usage record, cached or not (what GenAI's input_tokens counts)."""
     return int(usage["input_tokens"] + usage["cache_read_tokens"] + usage["cache_write_tokens"])
@@ -50,7 +124,7 @@ def _model_of(model: str) -> str:
 
 
 def export_run(run: dict[str, Any], endpoint: str, headers: dict[str, str] | None = None, timeout_s: float = 5.0) -> bool:
-    """Send `run` (a `RunStore.get_run` record) to the collector; whether it was accepted."""
+    """Send `run` (as `OtelExport` builds it: a subset of a `RunStore.get_run` record) to the collector; whether it was accepted."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -94,7 +168,8 @@ def export_run(run: dict[str, Any], endpoint: str, headers: dict[str, str] | Non
     def child(name: str, kind: SpanKind, call: dict[str, Any], seconds: float | None, attributes: dict[str, Any]) -> tuple[Any, int]:
         """The started span of one step, and when it ended: a step is logged as it ends, its duration reaches back."""
         finished = start + int(call["offset_s"] * 1e9)
-        span = tracer.start_span(name, context=context, kind=kind, start_time=finished - int((seconds or 0) * 1e9), attributes=attributes)
+        began = max(start, finished - int((seconds or 0) * 1e9))  # within its run, whatever a clock or a stand-in's duration says
+        span = tracer.start_span(name, context=context, kind=kind, start_time=began, attributes=attributes)
         return span, finished
 
     for call in run["model_calls"]:

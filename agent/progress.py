@@ -1,15 +1,28 @@
-"""Showing a run as it happens: the plan, the current subtask, tool calls, tokens and cost.
+"""Showing a run as it happens, from its events: the plan, the current subtask, tool calls, tokens and cost.
 
-`Progress` is the silent base (pipes, tests, the research server's own
-notifications); `TerminalProgress` draws on stderr with rich, so stdout keeps
-nothing but the result.
+`Progress` is the silent listener (pipes, tests); `TerminalProgress` draws on
+stderr with rich, so stdout keeps nothing but the result. Neither makes an
+event nor writes the trace: they only show.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .events import (
+    CasesShown,
+    Event,
+    ModelCalled,
+    Note,
+    PlanMade,
+    RunFinished,
+    RunStarted,
+    SubtaskDone,
+    SubtaskStarted,
+    ToolCalled,
+    ToolStarted,
+)
 from .llm import Usage
 
 if TYPE_CHECKING:
@@ -20,18 +33,10 @@ __all__ = ["Progress", "TerminalProgress"]
 
 
 class Progress:
-    """Receives a run's events; every method does nothing here."""
+    """A listener that shows nothing: what a run without a terminal gets."""
 
-    def started(self, run_id: str, task: str) -> None: ...
-    def cases(self, shown: list[dict[str, Any]]) -> None: ...
-    def plan(self, cycle: int, subtasks: list[str]) -> None: ...
-    def subtask_started(self, index: int, total: int, subtask: str) -> None: ...
-    def subtask_finished(self, index: int, status: str, text: str) -> None: ...
-    def tool_started(self, name: str, arguments: dict[str, Any]) -> None: ...
-    def tool_finished(self, name: str, is_error: bool, seconds: float) -> None: ...
-    def usage(self, usage: Usage) -> None: ...
-    def note(self, text: str) -> None: ...
-    def finished(self, status: str, answer: str) -> None: ...
+    def handle(self, event: Event) -> None:
+        """Ignore `event`."""
 
 
 def _short(text: str, limit: int = 100) -> str:
@@ -58,52 +63,54 @@ class TerminalProgress(Progress):
         else:
             self._status.update(line)
 
-    def started(self, run_id: str, task: str) -> None:
-        self.console.print(f"[bold]{run_id}[/bold]  {_short(task, 120)}")
-        self._doing = "reading the case memory"
+    def handle(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self._usage = Usage()
+                self.console.print(f"[bold]{event.run_id}[/bold]  {_short(event.task, 120)}")
+                self._doing = "reading the case memory"
+            case CasesShown():
+                self._cases(event)
+                self._doing = "planning"
+            case PlanMade():
+                self.console.print(f"[bold]plan {event.cycle}[/bold]")
+                for number, subtask in enumerate(event.subtasks, start=1):
+                    self.console.print(f"  {number}. {_short(subtask, 110)}")
+                return
+            case SubtaskStarted():
+                self._doing = f"subtask {event.index}/{event.total}: {_short(event.subtask, 60)}"
+            case SubtaskDone():
+                colour = "green" if event.status == "done" else "yellow"
+                self.console.print(f"  [{colour}]✓ {event.index}[/{colour}] {_short(event.result, 110)}")
+                self._doing = "planning"
+            case ToolStarted():
+                shown = _short(json.dumps(dict(event.arguments), ensure_ascii=False, default=str), 80)
+                self.console.print(f"    [cyan]→ {event.name}[/cyan] [dim]{shown}[/dim]")
+                return
+            case ToolCalled(is_error=True):
+                self.console.print(f"    [red]✗ {event.name} failed[/red] [dim]({event.seconds:.1f} s)[/dim]")
+                return
+            case ModelCalled():
+                self._usage = event.run_usage
+            case Note():
+                self.console.print(f"[yellow]{event.text}[/yellow]")
+                return
+            case RunFinished():
+                self._finished(event)
+                return
+            case _:
+                return
         self._refresh()
 
-    def cases(self, shown: list[dict[str, Any]]) -> None:
-        if not shown:
+    def _cases(self, event: CasesShown) -> None:
+        if not event.cases:
             self.console.print("[dim]memory: no similar past task[/dim]")
-        for case in shown:
+        for case in event.cases:
             mark = "[green]+[/green]" if case.get("outcome") == "positive" else "[red]-[/red]"
             self.console.print(f"memory {mark} {case.get('score', 0):.2f}  {_short(str(case.get('task', '')), 90)}")
-        self._doing = "planning"
-        self._refresh()
 
-    def plan(self, cycle: int, subtasks: list[str]) -> None:
-        self.console.print(f"[bold]plan {cycle}[/bold]")
-        for number, subtask in enumerate(subtasks, start=1):
-            self.console.print(f"  {number}. {_short(subtask, 110)}")
-
-    def subtask_started(self, index: int, total: int, subtask: str) -> None:
-        self._doing = f"subtask {index}/{total}: {_short(subtask, 60)}"
-        self._refresh()
-
-    def subtask_finished(self, index: int, status: str, text: str) -> None:
-        colour = "green" if status == "done" else "yellow"
-        self.console.print(f"  [{colour}]✓ {index}[/{colour}] {_short(text, 110)}")
-        self._doing = "planning"
-        self._refresh()
-
-    def tool_started(self, name: str, arguments: dict[str, Any]) -> None:
-        shown = _short(json.dumps(arguments, ensure_ascii=False), 80)
-        self.console.print(f"    [cyan]→ {name}[/cyan] [dim]{shown}[/dim]")
-
-    def tool_finished(self, name: str, is_error: bool, seconds: float) -> None:
-        if is_error:
-            self.console.print(f"    [red]✗ {name} failed[/red] [dim]({seconds:.1f} s)[/dim]")
-
-    def usage(self, usage: Usage) -> None:
-        self._usage = usage
-        self._refresh()
-
-    def note(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/yellow]")
-
-    def finished(self, status: str, answer: str) -> None:
+    def _finished(self, event: RunFinished) -> None:
         if self._status is not None:
             self._status.stop()
             self._status = None
-        self.console.print(f"[bold]{status}[/bold]  {self._usage.total_tokens:,} tokens · ${self._usage.cost_usd:.4f}")
+        self.console.print(f"[bold]{event.status}[/bold]  {event.usage.total_tokens:,} tokens · ${event.usage.cost_usd:.4f}")

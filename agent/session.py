@@ -1,12 +1,13 @@
-"""Opening what an episode runs with — models, tool hub, case memory, traces — and closing it all.
+"""Opening what an episode runs with — models, tool hub, case memory, the listeners of its events — and closing it all.
 
-Shared by the CLI (`memento run`, `memento chat`) and the research MCP server,
-so both check models the same way and start the same servers.
+Shared by the CLI (`memento run`, `memento chat`, `memento eval`) and the research
+MCP server, so all check models the same way, start the same servers and keep
+the same trace. The listeners are wired here, never in the agent loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +16,16 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .episode import Episode
+from .events import EventStream, Listener, Note
 from .llm import Model
-from .progress import Progress
 from .settings import AgentSettings
 
 if TYPE_CHECKING:
     from memento.memory import MemorySettings
 
-__all__ = ["RunOptions", "check_models", "open_episode"]
+    from .traces import RunStore
+
+__all__ = ["RunOptions", "check_models", "open_episode", "run_events"]
 
 
 @dataclass
@@ -44,13 +47,30 @@ def check_models(settings: AgentSettings) -> None:
         check_configured(spec, settings)
 
 
+def run_events(store: RunStore, settings: AgentSettings, listeners: Iterable[Listener] = ()) -> EventStream:
+    """The event stream of a run: its trace in `store`, then `listeners` (progress), then the OTLP export when configured."""
+    from .trace_writer import TraceWriter
+
+    events = EventStream([TraceWriter(store), *listeners])
+    if settings.otel_endpoint:  # only then is the exporter imported at all
+        from .otel import OtelExport, parse_headers
+
+        events.add(OtelExport(settings.otel_endpoint, parse_headers(settings.otel_headers)))
+    return events
+
+
 @asynccontextmanager
 async def open_episode(
-    options: RunOptions, inputs: Path | None = None, progress: Progress | None = None, exclude: Collection[str] = ("research",)
+    options: RunOptions,
+    inputs: Path | None = None,
+    progress: Listener | None = None,
+    exclude: Collection[str] = ("research",),
+    listeners: Iterable[Listener] = (),
 ) -> AsyncIterator[Episode]:
     """An `Episode` ready to run tasks: the servers of the MCP config (less `exclude`) started, closed on exit.
 
     `inputs` is a folder of attachments, shown to the documents server and at /inputs in the code server.
+    `progress` and `listeners` receive the run's events after the trace writer.
     """
     from memento.memory import CaseBank, MemorySettings
 
@@ -59,7 +79,6 @@ async def open_episode(
     from .llm import make_model
     from .traces import RunStore
 
-    progress = progress or Progress()
     settings = options.settings
     entries = [e for e in load_config(settings.mcp_config or default_config_path()) if e.name not in exclude]
     env: dict[str, str] = {}
@@ -77,6 +96,7 @@ async def open_episode(
             opened.push_async_callback(_close_model, judge)
         store = RunStore.open(settings.home)
         opened.callback(store.close)
+        events = run_events(store, settings, [*([progress] if progress is not None else []), *listeners])
         bank = CaseBank.open(options.memory or MemorySettings.from_env()) if options.policy != "none" or options.learn else None
         if bank is not None:
             opened.callback(bank.close)
@@ -90,8 +110,8 @@ async def open_episode(
             )
         )
         for name, problem in hub.failed.items():
-            progress.note(f"server {name} did not start: {problem}")
-        yield Episode(planner, executor, hub, store, settings, bank=bank, judge=judge, progress=progress)
+            events.emit(Note(run_id="", text=f"server {name} did not start: {problem}"))  # before any run: no trace step
+        yield Episode(planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge)
 
 
 async def _close_model(model: Model) -> None:

@@ -11,6 +11,7 @@ one model call to the next, so it holds everything the executor does between the
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,15 @@ from _common import ROOT, doc_dir, ms, percentile, print_header
 from agent_hub import SOURCE, settings
 
 from memento.agent.budget import Spending
+from memento.agent.events import EventStream, RunStarted
 from memento.agent.executor import Executor
 from memento.agent.hosts import load_config
 from memento.agent.hub import ToolHub
 from memento.agent.llm import Message, Model, Reply, ToolSpec, make_model
 from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
-from memento.agent.progress import Progress
+from memento.agent.metered import Meter
 from memento.agent.settings import AgentSettings
+from memento.agent.trace_writer import TraceWriter
 from memento.agent.traces import RunStore
 from tests.fake_llm import FakeAnthropic, ToolUse, answer
 
@@ -36,6 +39,14 @@ BARE_PER_SUBTASK = 10
 WARMUP_SUBTASKS = 2
 GOAL_STEP_P50_S = 0.020
 TOOL = "documents__document_info"
+
+
+def traced_meter(store: RunStore, executor: str, agent: AgentSettings) -> Meter:
+    """A run of its own in `store`, its events written by the trace listener as an episode's are."""
+    events = EventStream([TraceWriter(store)])
+    run_id = "run-" + uuid.uuid4().hex[:12]
+    events.emit(RunStarted(run_id=run_id, task="bench: read notes.txt", planner="bench", executor=executor, settings={}))
+    return Meter(events=events, run_id=run_id, spending=Spending(agent.budgets))
 
 
 @dataclass(eq=False)
@@ -92,13 +103,10 @@ async def measure(folder: Path, agent: AgentSettings, fake: FakeAnthropic) -> di
                     clocked,
                     script,
                     Executor(
-                        clocked,
-                        hub,
-                        store,
-                        store.start_run("bench: read notes.txt", planner="bench", executor=clocked.name, settings={}),
-                        Spending(agent.budgets),
-                        Progress(),
-                        "Describe notes.txt",
+                        model=clocked,
+                        hub=hub,
+                        meter=traced_meter(store, clocked.name, agent),
+                        task="Describe notes.txt",
                         max_steps=STEPS_PER_SUBTASK + 1,
                     ),
                 )

@@ -18,6 +18,7 @@ from memento.agent.episode import Episode
 from memento.agent.hub import ToolOutcome
 from memento.agent.llm import Message, ToolResultPart, ToolSpec, Usage
 from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
+from memento.agent.session import run_events
 from memento.agent.settings import AgentSettings
 from memento.agent.traces import RunStore
 from memento.core.errors import ModelFailed
@@ -66,7 +67,16 @@ def store(memento_home: Path):
 
 
 def episode(planner: ScriptedModel, executor: ScriptedModel, hub: StubHub, store: RunStore, bank: Any = None, **settings: Any) -> Episode:
-    return Episode(planner, executor, hub, store, AgentSettings(**settings), bank=bank, judge=planner)  # type: ignore[arg-type]
+    agent_settings = AgentSettings(**settings)
+    return Episode(
+        planner=planner,
+        executor=executor,
+        hub=hub,  # type: ignore[arg-type]
+        events=run_events(store, agent_settings),
+        settings=agent_settings,
+        bank=bank,
+        judge=planner,
+    )
 
 
 async def test_a_planner_may_answer_at_once_without_a_plan(store: RunStore) -> None:

@@ -334,7 +334,17 @@ async def _one(
                 source="eval",
             )
         except Exception as exc:  # one task's crash is its result line, not the end of the eval
-            result = EpisodeResult("", "", "failed", None, [], None, Usage(), [], error=f"{type(exc).__name__}: {exc}")
+            result = EpisodeResult(
+                run_id="",
+                answer="",
+                status="failed",
+                reward=None,
+                cases_shown=[],
+                case_id=None,
+                usage=Usage(),
+                plan=[],
+                error=f"{type(exc).__name__}: {exc}",
+            )
         scores = await _score(plan, grader, task, result) if truth and result.status != "failed" else {}
         row = _row(plan, task, iteration, attempt, result, scores, time.monotonic() - started, seen.get(task.id))
         log.append(row)

@@ -9,15 +9,12 @@ shapes the reply.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from memento.agent.progress import Progress
 from memento.agent.settings import AgentSettings
 from memento.servers.common.errors import tool_errors
 from memento.servers.common.runner import serve
@@ -32,31 +29,6 @@ INSTRUCTIONS = """\
 A research agent. Give deep_research a question that needs searching, reading or computing;
 it plans, uses web search, web pages, code and documents, and answers concisely. It learns from
 past tasks through a case memory. One call can take minutes."""
-
-
-class _Forward(Progress):
-    """Progress events as short lines on a stream, for the tool to send as notifications."""
-
-    def __init__(self, send: MemoryObjectSendStream[str]) -> None:
-        self.send = send
-
-    def _say(self, text: str) -> None:
-        try:
-            self.send.send_nowait(text)
-        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # progress is best effort; the episode never waits for it
-
-    def plan(self, cycle: int, subtasks: list[str]) -> None:
-        self._say(f"plan {cycle}: " + "; ".join(subtasks))
-
-    def subtask_started(self, index: int, total: int, subtask: str) -> None:
-        self._say(f"subtask {index}/{total}: {subtask}")
-
-    def tool_started(self, name: str, arguments: dict[str, Any]) -> None:
-        self._say(f"calling {name}")
-
-    def note(self, text: str) -> None:
-        self._say(text)
 
 
 def build(settings: CommonSettings, agent_settings: AgentSettings, policy: str = "similarity") -> MCPServer:
@@ -78,30 +50,11 @@ def build(settings: CommonSettings, agent_settings: AgentSettings, policy: str =
         answers in as few words as possible. Takes from seconds to minutes; progress is reported.
         Example: deep_research(question="Which element has the highest melting point, and by how much does it beat the runner-up?")
         """
-        send, receive = anyio.create_memory_object_stream[str](100)
-        outcome: list[Any] = []
-        failure: list[BaseException] = []
 
-        async def forward() -> None:
-            step = 0
-            async with receive:
-                async for line in receive:
-                    step += 1
-                    await ctx.report_progress(step, None, line)
+        async def report(step: int, line: str) -> None:
+            await ctx.report_progress(step, None, line)
 
-        async def work() -> None:
-            async with send:
-                try:
-                    outcome.append(await service.research(question, _Forward(send), learn=learn))
-                except Exception as exc:  # re-raised below, outside the task group, so tool_errors sees it whole
-                    failure.append(exc)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(forward)
-            await work()
-        if failure:
-            raise failure[0]
-        return present.researched(outcome[0])
+        return present.researched(await service.research(question, report, learn=learn))
 
     return server
 

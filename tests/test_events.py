@@ -1,0 +1,201 @@
+"""The event stream of an episode: each fact stated once, seen alike by every listener, and no listener able to break a run.
+
+The episode is the real loop with scripted models and the stub hub of
+test_episode.py; the trace is the real RunStore, written by its listener.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from memento.agent.episode import Episode
+from memento.agent.events import (
+    Answered,
+    CasesShown,
+    Event,
+    EventStream,
+    Judged,
+    ModelCalled,
+    Note,
+    PlanMade,
+    RunFinished,
+    RunStarted,
+    SubtaskDone,
+    SubtaskStarted,
+    ToolCalled,
+    ToolStarted,
+)
+from memento.agent.llm import Usage
+from memento.agent.progress import TerminalProgress
+from memento.agent.session import run_events
+from memento.agent.settings import AgentSettings
+from memento.agent.traces import RunStore
+from tests.test_episode import ScriptedModel, StubHub, answer, call, plan, store, text_reply, tool_reply, usage
+
+__all__ = ["store"]  # the fixture, shared with test_episode
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """A listener that keeps every event it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def handle(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class Broken:
+    """A listener that fails on every event."""
+
+    def handle(self, event: Event) -> None:
+        raise RuntimeError("this listener is broken")
+
+
+def run_record(store: RunStore, run_id: str) -> dict[str, Any]:
+    """The run as `memento runs show --json` gives it."""
+    run = store.get_run(run_id)
+    return run.to_json() if hasattr(run, "to_json") else run  # type: ignore[no-any-return]
+
+
+def wired(planner: ScriptedModel, executor: ScriptedModel, hub: StubHub, store: RunStore, *listeners: Any) -> Episode:
+    settings = AgentSettings()
+    return Episode(
+        planner=planner,
+        executor=executor,
+        hub=hub,  # type: ignore[arg-type]
+        events=run_events(store, settings, listeners),
+        settings=settings,
+        judge=planner,
+    )
+
+
+def two_subtasks() -> tuple[ScriptedModel, ScriptedModel, StubHub]:
+    hub = StubHub({"code__run_python": lambda a: "4", "search__web_search": lambda a: "Paris"})
+    planner = ScriptedModel([plan("Add the numbers", "Name the capital"), answer("4, Paris")])
+    executor = ScriptedModel(
+        [
+            tool_reply(call("code__run_python", q="2+2"), usage=usage(30)),
+            text_reply("It is 4", usage=usage(20)),
+            tool_reply(call("search__web_search", q="capital of France"), usage=usage(40)),
+            text_reply("Paris", usage=usage(10)),
+        ]
+    )
+    return planner, executor, hub
+
+
+async def test_every_model_call_is_one_event_and_the_trace_holds_exactly_those(store: RunStore) -> None:
+    planner, executor, hub = two_subtasks()
+    seen = Recorder()
+    result = await wired(planner, executor, hub, store, seen).run("What is 2 + 2, and the capital of France?", policy="none")
+    assert result.status == "answered" and result.answer == "4, Paris"
+
+    calls = seen.of(ModelCalled)
+    assert len(calls) == len(planner.calls) + len(executor.calls) == 6
+    assert [c.role for c in calls] == ["planner", "executor", "executor", "executor", "executor", "planner"]
+    traced = run_record(store, result.run_id)["model_calls"]
+    assert [(c["role"], c["usage"]["input_tokens"]) for c in traced] == [(c.role, c.usage.input_tokens) for c in calls]
+    assert calls[-1].run_usage == result.usage  # the running total a terminal shows ends at the run's usage
+
+    tools = seen.of(ToolCalled)
+    assert [t.name for t in tools] == [t.name for t in seen.of(ToolStarted)] == ["code__run_python", "search__web_search"]
+    assert [f"{t['server']}__{t['tool']}" for t in run_record(store, result.run_id)["tool_calls"]] == [t.name for t in tools]
+
+
+async def test_a_run_states_its_facts_once_each_from_start_to_finish(store: RunStore) -> None:
+    planner, executor, hub = two_subtasks()
+    seen = Recorder()
+    result = await wired(planner, executor, hub, store, seen).run("What is 2 + 2, and the capital of France?", policy="none")
+    assert isinstance(seen.events[0], RunStarted) and isinstance(seen.events[-1], RunFinished)
+    assert {e.run_id for e in seen.events} == {result.run_id}
+    assert len(seen.of(RunStarted)) == len(seen.of(RunFinished)) == len(seen.of(PlanMade)) == len(seen.of(Answered)) == 1
+    assert [(s.index, s.total) for s in seen.of(SubtaskStarted)] == [(1, 2), (2, 2)]
+    assert [(s.index, s.status) for s in seen.of(SubtaskDone)] == [(1, "done"), (2, "done")]
+    assert seen.of(CasesShown)[0].policy == "none" and not seen.of(Judged)  # no truth: nothing judged
+    finished = seen.of(RunFinished)[0]
+    assert finished.status == "answered" and finished.answer == "4, Paris" and finished.usage == result.usage
+    record = run_record(store, result.run_id)
+    assert len(record["plans"]) == 1 and len(record["subtasks"]) == 2 and record["status"] == "answered"
+
+
+async def test_the_terminal_shows_what_the_events_say_once_each(store: RunStore) -> None:
+    planner, executor, hub = two_subtasks()
+    screen = io.StringIO()
+    terminal = TerminalProgress(Console(file=screen, force_terminal=False, width=200))
+    result = await wired(planner, executor, hub, store, terminal).run("What is 2 + 2, and the capital of France?", policy="none")
+    shown = screen.getvalue()
+    assert shown.count(result.run_id) == 1 and shown.count("plan 1") == 1
+    assert shown.count("→ code__run_python") == 1 and shown.count("→ search__web_search") == 1
+    assert f"answered  {result.usage.total_tokens:,} tokens" in shown
+
+
+async def test_a_failing_listener_is_logged_and_the_run_and_its_trace_go_on(store: RunStore, caplog: pytest.LogCaptureFixture) -> None:
+    planner, executor, hub = two_subtasks()
+    seen = Recorder()
+    with caplog.at_level(logging.ERROR, logger="memento.agent.events"):
+        result = await wired(planner, executor, hub, store, Broken(), seen).run("What is 2 + 2?", policy="none")
+    assert result.status == "answered" and result.answer == "4, Paris"
+    assert isinstance(seen.events[-1], RunFinished)  # the listeners after the broken one still saw everything
+    record = run_record(store, result.run_id)
+    assert record["status"] == "answered" and len(record["model_calls"]) == 6
+    assert "Broken failed on RunStarted" in caplog.text
+
+
+async def test_the_judges_call_is_metered_like_any_other(store: RunStore) -> None:
+    judge_usage = Usage(input_tokens=70, output_tokens=5, cost_usd=0.002)
+    planner = ScriptedModel(
+        [answer("The Big Apple"), tool_reply(call("submit_verdict", verdict="correct", reason="its nickname"), usage=judge_usage)]
+    )
+    seen = Recorder()
+    result = await wired(planner, ScriptedModel(), StubHub({}), store, seen).run("Which city?", truth="New York City", policy="none")
+    assert result.reward == 1.0
+
+    [judged] = [c for c in seen.of(ModelCalled) if c.role == "judge"]
+    assert judged.usage == judge_usage and judged.latency_s > 0
+    [traced] = [c for c in run_record(store, result.run_id)["model_calls"] if c["role"] == "judge"]
+    assert traced["latency_s"] > 0 and traced["usage"]["input_tokens"] == 70 and traced["usage"]["output_tokens"] == 5
+    assert result.usage == usage() + judge_usage  # the planner's one call and the judge's
+    assert seen.of(Judged)[0].judgement.llm == "correct"
+
+
+def test_an_event_stream_gives_each_event_to_its_listeners_in_the_order_they_were_added() -> None:
+    order: list[str] = []
+
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def handle(self, event: Event) -> None:
+            order.append(self.name)
+
+    stream = EventStream([Named("trace")])
+    stream.add(Named("terminal"))
+    stream.emit(Note(run_id="", text="server code did not start"))
+    assert order == ["trace", "terminal"]
+
+
+def test_events_are_frozen_and_take_keywords_only() -> None:
+    note = Note(run_id="run-1", text="hello")
+    with pytest.raises(AttributeError):
+        note.text = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Note("run-1", "hello")  # type: ignore[misc]
+
+
+def test_the_run_json_keeps_its_agreed_keys_with_keyword_records() -> None:
+    from memento.agent.episode import EpisodeResult
+
+    result = EpisodeResult(run_id="r", answer="a", status="answered", reward=None, cases_shown=[], case_id=None, usage=Usage(), plan=[])
+    assert list(result.to_json()) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan"]
+    with pytest.raises(TypeError):
+        EpisodeResult("r", "a", "answered", None, [], None, Usage(), [])  # type: ignore[misc]
