@@ -18,7 +18,7 @@ from rich.text import Text
 
 from memento.core.settings import MementoSettings
 
-from .traces import RunStore
+from .traces import RunRecord, RunStore, Step
 
 __all__ = ["feedback", "runs"]
 
@@ -77,7 +77,7 @@ def list_(limit: int, status: str | None, search: str | None, as_json: bool) -> 
     """The latest runs: id, status, reward, tokens, cost, duration and task."""
     found = _store().list_runs(limit=limit, status=status, search=search)
     if as_json:
-        click.echo(json.dumps({"runs": found}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"runs": [r.to_json() for r in found]}, indent=2, ensure_ascii=False))
         return
     if not found:
         click.echo("No runs yet; memento run TASK starts one.")
@@ -85,14 +85,14 @@ def list_(limit: int, status: str | None, search: str | None, as_json: bool) -> 
     columns = ("id", "started", "status", "reward", "tokens", "cost", "time", "task")
     rows = [
         (
-            r["id"],
-            r["started"].replace("T", " ")[:16],  # UTC, to the minute
-            r["status"],
-            _reward(r["reward"]),
-            str(r["tokens"]),
-            _cost(r["cost_usd"]),
-            _seconds(r["seconds"]),
-            _short(r["task"], 70),
+            r.id,
+            r.started.replace("T", " ")[:16],  # UTC, to the minute
+            r.status,
+            _reward(r.reward),
+            str(r.tokens),
+            _cost(r.cost_usd),
+            _seconds(r.seconds),
+            _short(r.task, 70),
         )
         for r in found
     ]
@@ -129,7 +129,7 @@ def show(run_id: str, as_json: bool) -> None:
     """One run as a timeline: plans, subtasks, model and tool calls (RUN_ID may be a unique prefix)."""
     run = _store().get_run(run_id)
     if as_json:
-        click.echo(json.dumps(run, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(run.to_json(), indent=2, ensure_ascii=False))
         return
     lines = _timeline(run)
     if _is_terminal():
@@ -141,105 +141,101 @@ def show(run_id: str, as_json: bool) -> None:
             click.echo(line.plain)
 
 
-def _timeline(run: dict[str, Any]) -> list[Text]:
+def _timeline(run: RunRecord) -> list[Text]:
     """The run as lines of text: a header, the cases shown, then every step in the order it happened."""
-    usage = run["usage"]
-    totals = run["totals"]
+    usage = run.usage
+    totals = run.totals
     lines = [
-        Text.assemble(("run ", "bold"), (run["id"], "bold cyan"), f"  started {run['started']}  source {run['source']}"),
-        Text.assemble(("task      ", "bold"), run["task"]),
-        Text.assemble(("models    ", "bold"), f"planner {run['planner']}, executor {run['executor']}"),
+        Text.assemble(("run ", "bold"), (run.id, "bold cyan"), f"  started {run.started}  source {run.source}"),
+        Text.assemble(("task      ", "bold"), run.task),
+        Text.assemble(("models    ", "bold"), f"planner {run.planner}, executor {run.executor}"),
         Text.assemble(
             ("status    ", "bold"),
-            (run["status"], STATUS_STYLES.get(run["status"], "")),
-            f"  stopped by {run['stopped_by']}" if run["stopped_by"] else "",
-            f"  took {_seconds(run['seconds'])}" if run["seconds"] is not None else "",
+            (run.status, STATUS_STYLES.get(run.status, "")),
+            f"  stopped by {run.stopped_by}" if run.stopped_by else "",
+            f"  took {_seconds(run.seconds)}" if run.seconds is not None else "",
         ),
         Text.assemble(
             ("usage     ", "bold"),
-            f"{usage['total_tokens']} tokens (in {usage['input_tokens']}, out {usage['output_tokens']}, "
-            f"cache read {usage['cache_read_tokens']}, cache write {usage['cache_write_tokens']}), {_cost(usage['cost_usd'])}; "
-            f"{totals['model_calls']} model calls, {totals['tool_calls']} tool calls ({totals['tool_errors']} failed)",
+            f"{usage.total_tokens} tokens (in {usage.input_tokens}, out {usage.output_tokens}, "
+            f"cache read {usage.cache_read_tokens}, cache write {usage.cache_write_tokens}), {_cost(usage.cost_usd)}; "
+            f"{totals.model_calls} model calls, {totals.tool_calls} tool calls ({totals.tool_errors} failed)",
         ),
-        Text.assemble(("reward    ", "bold"), _reward(run["reward"]), f" ({run['reward_source']})" if run["reward_source"] else ""),
+        Text.assemble(("reward    ", "bold"), _reward(run.reward), f" ({run.reward_source})" if run.reward_source else ""),
     ]
-    if run["files"]:
-        lines.append(Text.assemble(("files     ", "bold"), ", ".join(run["files"])))
-    if run["case_id"]:
-        lines.append(Text.assemble(("case      ", "bold"), run["case_id"]))
-    if run["error"]:
-        lines.append(Text.assemble(("error     ", "bold red"), (run["error"], "red")))
+    if run.files:
+        lines.append(Text.assemble(("files     ", "bold"), ", ".join(run.files)))
+    if run.case_id:
+        lines.append(Text.assemble(("case      ", "bold"), run.case_id))
+    if run.error:
+        lines.append(Text.assemble(("error     ", "bold red"), (run.error, "red")))
     lines.append(Text(""))
-    lines.append(Text(f"cases shown ({len(run['cases_shown'])})", style="bold"))
-    for case in run["cases_shown"]:
-        score = "" if case["score"] is None else f"{case['score']:.3f} "
-        lines.append(Text(f"  {score}{case['outcome'] or '?':<8} {_short(case['task'], 90)}  [{case['id']}]"))
-    if not run["cases_shown"]:
+    lines.append(Text(f"cases shown ({len(run.cases_shown)})", style="bold"))
+    for case in run.cases_shown:
+        score = "" if case.score is None else f"{case.score:.3f} "
+        lines.append(Text(f"  {score}{case.outcome or '?':<8} {_short(case.task, 90)}  [{case.id}]"))
+    if not run.cases_shown:
         lines.append(Text("  (none)", style="dim"))
     lines.append(Text(""))
     lines.append(Text("timeline", style="bold"))
     for _, step_lines in sorted(_events(run), key=lambda event: event[0]):
         lines.extend(step_lines)
-    if not any(run[k] for k in ("plans", "subtasks", "model_calls", "tool_calls")):
+    if not (run.plans or run.subtasks or run.model_calls or run.tool_calls):
         lines.append(Text("  (no steps logged)", style="dim"))
     lines.append(Text(""))
     lines.append(Text("answer", style="bold"))
-    lines.extend(Text("  " + line) for line in (run["answer"] or "(none)").splitlines())
-    if run["judgement"]:
+    lines.extend(Text("  " + line) for line in (run.answer or "(none)").splitlines())
+    if run.judgement:
         lines.append(Text(""))
         lines.append(Text("judgement", style="bold"))
-        lines.append(Text("  " + json.dumps(run["judgement"], ensure_ascii=False)))
+        lines.append(Text("  " + json.dumps(run.judgement, ensure_ascii=False)))
     return lines
 
 
-def _events(run: dict[str, Any]) -> list[tuple[int, list[Text]]]:
+def _events(run: RunRecord) -> list[tuple[int, list[Text]]]:
     """Every step as (step number, its lines); the step numbers give the order they happened in."""
 
-    def stamp(step: dict[str, Any]) -> str:
-        return f"  {step['offset_s']:>8.1f}s  "
+    def stamp(step: Step) -> str:
+        return f"  {step.offset_s:>8.1f}s  "
 
     events: list[tuple[int, list[Text]]] = []
-    for plan in run["plans"]:
-        lines = [
-            Text.assemble(stamp(plan), (f"plan, cycle {plan['cycle']}", "bold magenta"), f": {_count(len(plan['subtasks']), 'subtask')}")
-        ]
-        lines += [Text(f"{'':14}{i}. {_short(s, 100)}") for i, s in enumerate(plan["subtasks"], 1)]
-        events.append((plan["step"], lines))
-    for sub in run["subtasks"]:
-        style = {"done": "green", "failed": "red", "budget": "yellow"}.get(sub["status"], "")
-        head = Text.assemble(
-            stamp(sub), (f"subtask {sub['cycle']}.{sub['index']} {sub['status']}", style), f": {_short(sub['subtask'], 80)}"
-        )
-        events.append((sub["step"], [head, Text(f"{'':14}→ {_short(sub['result'], 100)}", style="dim")]))
-    for call in run["model_calls"]:
-        used = call["usage"]
+    for plan in run.plans:
+        lines = [Text.assemble(stamp(plan), (f"plan, cycle {plan.cycle}", "bold magenta"), f": {_count(len(plan.subtasks), 'subtask')}")]
+        lines += [Text(f"{'':14}{i}. {_short(s, 100)}") for i, s in enumerate(plan.subtasks, 1)]
+        events.append((plan.step, lines))
+    for sub in run.subtasks:
+        style = {"done": "green", "failed": "red", "budget": "yellow"}.get(sub.status, "")
+        head = Text.assemble(stamp(sub), (f"subtask {sub.cycle}.{sub.index} {sub.status}", style), f": {_short(sub.subtask, 80)}")
+        events.append((sub.step, [head, Text(f"{'':14}→ {_short(sub.result, 100)}", style="dim")]))
+    for call in run.model_calls:
+        used = call.usage
         text = Text.assemble(
             stamp(call),
-            (f"model {call['role']}", "blue"),
-            f" {call['model']}: in {used['input_tokens']}, out {used['output_tokens']}, cached {used['cache_read_tokens']}"
-            f", {call['latency_s']:.1f}s, {_cost(used['cost_usd'])}",
-            f", {call['stop_reason']}" if call["stop_reason"] else "",
+            (f"model {call.role}", "blue"),
+            f" {call.model}: in {used.input_tokens}, out {used.output_tokens}, cached {used.cache_read_tokens}"
+            f", {call.latency_s:.1f}s, {_cost(used.cost_usd)}",
+            f", {call.stop_reason}" if call.stop_reason else "",
         )
-        if call["error"]:
-            text.append(f"  error: {_short(call['error'], 80)}", style="red")
-        events.append((call["step"], [text]))
-    for call in run["tool_calls"]:
-        arguments = _short(json.dumps(call["arguments"], ensure_ascii=False), 80)
+        if call.error:
+            text.append(f"  error: {_short(call.error, 80)}", style="red")
+        events.append((call.step, [text]))
+    for call in run.tool_calls:
+        arguments = _short(json.dumps(call.arguments, ensure_ascii=False), 80)
         text = Text.assemble(
             stamp(call),
-            (f"tool {call['server']}.{call['tool']}", "red" if call["is_error"] else "cyan"),
-            f" {arguments}: {call['seconds']:.1f}s, {call['result_chars']} chars",
-            " (truncated)" if call["truncated"] else "",
-            " (server restarted)" if call["restarted"] else "",
+            (f"tool {call.server}.{call.tool}", "red" if call.is_error else "cyan"),
+            f" {arguments}: {call.seconds:.1f}s, {call.result_chars} chars",
+            " (truncated)" if call.truncated else "",
+            " (server restarted)" if call.restarted else "",
         )
         lines = [text]
-        if call["is_error"]:
-            lines.append(Text(f"{'':14}error: {_short(call['preview'], 100)}", style="red"))
-        elif call["preview"]:
-            lines.append(Text(f"{'':14}{_short(call['preview'], 100)}", style="dim"))
-        events.append((call["step"], lines))
-    for given in run["rewards"]:
-        events.append((given["step"], [Text.assemble(stamp(given), ("reward", "bold"), f" {given['reward']:g} ({given['source']})")]))
+        if call.is_error:
+            lines.append(Text(f"{'':14}error: {_short(call.preview, 100)}", style="red"))
+        elif call.preview:
+            lines.append(Text(f"{'':14}{_short(call.preview, 100)}", style="dim"))
+        events.append((call.step, lines))
+    for given in run.rewards:
+        events.append((given.step, [Text.assemble(stamp(given), ("reward", "bold"), f" {given.reward:g} ({given.source})")]))
     return events
 
 

@@ -85,7 +85,7 @@ async def test_a_planner_may_answer_at_once_without_a_plan(store: RunStore) -> N
     assert result.status == "answered" and result.answer == "4" and result.plan == []
     assert planner.calls[0].tool_choice == "any" and {t.name for t in planner.calls[0].tools} == {"submit_plan", "submit_answer"}
     run = store.get_run(result.run_id)
-    assert run["status"] == "answered" and run["answer"] == "4"
+    assert run.status == "answered" and run.answer == "4"
 
 
 async def test_subtasks_run_through_the_tools_and_their_results_reach_the_planner(store: RunStore) -> None:
@@ -118,7 +118,7 @@ async def test_subtasks_run_through_the_tools_and_their_results_reach_the_planne
     assert isinstance(report, ToolResultPart) and "Tungsten (3422 C)" in report.text and "The gap is 132 degrees" in report.text
     assert result.usage.total_tokens == 600 and result.usage.cost_usd == pytest.approx(0.006)
     run = store.get_run(result.run_id)
-    assert len(run["tool_calls"]) == 3 and len(run["model_calls"]) == 6 and len(run["subtasks"]) == 2
+    assert len(run.tool_calls) == 3 and len(run.model_calls) == 6 and len(run.subtasks) == 2
 
 
 async def test_a_tool_error_goes_back_to_the_model_and_the_loop_goes_on(store: RunStore) -> None:
@@ -153,7 +153,7 @@ async def test_a_planner_that_never_uses_its_tools_fails_the_run_cleanly(store: 
     planner = ScriptedModel([text_reply("I think it is 42")] * 3)
     result = await episode(planner, ScriptedModel(), StubHub({}), store).run("The answer?", policy="none")
     assert result.status == "failed" and "did not call submit_plan" in (result.error or "")
-    assert store.get_run(result.run_id)["status"] == "failed"
+    assert store.get_run(result.run_id).status == "failed"
 
 
 async def test_after_the_last_cycle_only_submit_answer_is_offered(store: RunStore) -> None:
@@ -170,8 +170,8 @@ async def test_a_subtask_that_runs_out_of_steps_reports_what_it_had(store: RunSt
     planner = ScriptedModel([plan("dig"), answer("partial")])
     executor = ScriptedModel([tool_reply(call("search__web_search", q=str(i)), text=f"step {i}") for i in range(3)])
     result = await episode(planner, executor, hub, store, budget_steps=3).run("Dig deep", policy="none")
-    subtask = store.get_run(result.run_id)["subtasks"][0]
-    assert subtask["status"] == "budget" and "step 2" in subtask["result"] and "per-subtask limit" in subtask["result"]
+    subtask = store.get_run(result.run_id).subtasks[0]
+    assert subtask.status == "budget" and "step 2" in subtask.result and "per-subtask limit" in subtask.result
 
 
 async def test_the_tool_call_budget_ends_the_run_with_the_planners_best_answer(store: RunStore) -> None:
@@ -187,7 +187,7 @@ async def test_the_tool_call_budget_ends_the_run_with_the_planners_best_answer(s
     # every tool call of the planner is still answered (the vendors refuse an unanswered one)
     assert isinstance(closing.messages[-1].parts[0], ToolResultPart)
     run = store.get_run(result.run_id)
-    assert run["status"] == "budget_exhausted" and run["stopped_by"] == "tool_calls"
+    assert run.status == "budget_exhausted" and run.stopped_by == "tool_calls"
 
 
 async def test_a_spent_cost_budget_makes_no_further_model_call(store: RunStore) -> None:
@@ -204,8 +204,8 @@ async def test_a_model_that_fails_for_good_fails_the_run_and_keeps_its_trace(sto
     result = await episode(planner, executor, StubHub({}), store).run("Fragile", policy="none")
     assert result.status == "failed" and "retries spent" in (result.error or "")
     run = store.get_run(result.run_id)
-    assert run["status"] == "failed" and run["subtasks"][0]["result"] == "done"
-    assert any(m["error"] for m in run["model_calls"])
+    assert run.status == "failed" and run.subtasks[0].result == "done"
+    assert any(m.error for m in run.model_calls)
 
 
 async def test_the_json_result_has_exactly_the_agreed_keys(store: RunStore) -> None:

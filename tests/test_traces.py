@@ -96,17 +96,105 @@ def test_migrations_are_applied_once_and_recorded_and_reopening_changes_nothing(
         db.close()
 
 
+def test_a_file_written_by_an_older_version_is_migrated_and_its_runs_read_back(memento_home: Path) -> None:
+    # The file as the version before images and run owners wrote it: migrations m001..m004 only.
+    memento_home.mkdir(parents=True)
+    old = sqlite3.connect(memento_home / "runs.sqlite")
+    try:
+        old.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+        for name, migration in MIGRATIONS[:4]:
+            migration(old)
+            old.execute("INSERT INTO migrations (name, applied) VALUES (?, ?)", (name, 1.0))
+        old.execute(
+            "INSERT INTO runs (id, task, source, planner, executor, settings, files, status, answer, reward, reward_source,"
+            " input_tokens, output_tokens, cost_usd, started, finished, steps)"
+            " VALUES ('run-0ld0ld0ld0ld', 'An old task', 'user', 'p', 'e', '{}', '[]', 'answered', 'Old answer', 1.0, 'judge',"
+            " 10, 5, 0.01, 1000.0, 1002.5, 2)"
+        )
+        old.execute(
+            "INSERT INTO tool_calls (run_id, seq, server, tool, arguments, result_chars, is_error, seconds, preview, truncated,"
+            " restarted, created) VALUES ('run-0ld0ld0ld0ld', 1, 'search', 'web_search', '{\"query\": \"tea\"}', 10, 0, 0.5,"
+            " 'ok', 0, 0, 1001.0)"
+        )
+        old.execute("INSERT INTO rewards (run_id, seq, reward, source, created) VALUES ('run-0ld0ld0ld0ld', 2, 1.0, 'judge', 1002.5)")
+        old.commit()
+    finally:
+        old.close()
+    with RunStore.open(memento_home) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        [listed] = store.list_runs()
+        assert (listed.id, listed.status, listed.tokens, listed.seconds) == ("run-0ld0ld0ld0ld", "answered", 15, 2.5)
+        run = store.get_run("0ld0")
+        assert (run.task, run.answer, run.reward, run.case_pending) == ("An old task", "Old answer", 1.0, False)
+        [call] = run.tool_calls
+        assert (call.tool, call.arguments, call.images, call.step, call.offset_s) == ("web_search", {"query": "tea"}, [], 1, 1.0)
+        assert [(r.reward, r.source) for r in run.rewards] == [(1.0, "judge")]
+        # The migrated file takes new runs beside the old one.
+        store.start_run("A new task", planner="p", executor="e", settings={})
+        assert len(store.list_runs()) == 2
+
+
+def test_a_run_as_json_has_exactly_the_keys_memento_runs_show_has_always_printed(store: RunStore) -> None:
+    run = store.get_run(record_run(store)).to_json()
+    assert list(run) == [
+        "id", "task", "source", "status", "planner", "executor", "settings", "files", "answer", "reward", "reward_source",
+        "judgement", "case_id", "case_pending", "stopped_by", "error", "usage", "tokens", "cost_usd", "started", "finished",
+        "seconds", "started_ts", "finished_ts", "cases_shown", "plans", "subtasks", "model_calls", "tool_calls", "rewards", "totals",
+    ]  # fmt: skip
+    assert set(run["usage"]) == {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens", "cost_usd"}
+    at = {"step", "offset_s"}
+    assert set(run["cases_shown"][0]) == {"id", "task", "outcome", "score"} | at
+    assert set(run["plans"][0]) == {"cycle", "subtasks"} | at
+    assert set(run["subtasks"][0]) == {"cycle", "index", "subtask", "result", "status"} | at
+    assert set(run["model_calls"][0]) == {"role", "model", "usage", "latency_s", "stop_reason", "error"} | at
+    assert set(run["tool_calls"][0]) == {
+        "server", "tool", "arguments", "result_chars", "is_error", "seconds", "preview", "truncated", "restarted", "images",
+    } | at  # fmt: skip
+    assert set(run["rewards"][0]) == {"reward", "source"} | at
+    assert json.loads(json.dumps(run)) == run  # plain JSON all the way down
+    [listed] = store.list_runs()
+    assert list(listed.to_json()) == [
+        "id",
+        "task",
+        "status",
+        "answer",
+        "reward",
+        "planner",
+        "executor",
+        "tokens",
+        "cost_usd",
+        "seconds",
+        "started",
+    ]
+
+
+def test_errors_and_results_that_quote_a_key_are_masked_in_the_trace(store: RunStore) -> None:
+    run_id = store.start_run("Keys in errors", planner="p", executor="e", settings={})
+    store.log_model_call(
+        run_id, role="planner", model="p", usage=Usage(), latency_s=0.1, error="401: bad key sk-ant-api03-abcdefghijklmnop"
+    )
+    store.log_subtask(run_id, 1, 1, "read the config", "found OPENAI_API_KEY=sk-proj-0123456789abcdefABCDEF in .env", "done")
+    store.finish_run(
+        run_id, answer="", status="failed", reward=None, judgement=None, case_id=None, usage=Usage(),
+        error="gave up: https://api.example.com/v1?api_key=abc123def456 refused",
+    )  # fmt: skip
+    run = store.get_run(run_id)
+    assert run.model_calls[0].error == "401: bad key ***"
+    assert run.subtasks[0].result == "found OPENAI_API_KEY=*** in .env"
+    assert run.error == "gave up: https://api.example.com/v1?api_key=*** refused"
+
+
 def test_a_whole_run_reads_back_in_the_order_it_was_logged_with_its_totals(store: RunStore) -> None:
     run_id = record_run(store)
     assert run_id.startswith("run-") and len(run_id) == len("run-") + 12
     run = store.get_run(run_id)
-    assert run["task"] == "What is the capital of Australia?" and run["status"] == "answered"
-    assert (run["planner"], run["executor"], run["files"]) == ("fake:planner", "fake:executor", ["notes.pdf"])
-    assert run["settings"] == SETTINGS  # max_tokens is a count, not a secret
-    assert run["answer"] == "Canberra" and run["reward"] == 1.0 and run["reward_source"] == "judge"
-    assert run["judgement"] == {"correct": True} and run["case_id"] == "case-ccc"
-    assert [c["id"] for c in run["cases_shown"]] == ["case-aaa", "case-bbb"]
-    assert run["cases_shown"][0] | {"offset_s": 0} == {
+    assert run.task == "What is the capital of Australia?" and run.status == "answered"
+    assert (run.planner, run.executor, run.files) == ("fake:planner", "fake:executor", ["notes.pdf"])
+    assert run.settings == SETTINGS  # max_tokens is a count, not a secret
+    assert run.answer == "Canberra" and run.reward == 1.0 and run.reward_source == "judge"
+    assert run.judgement == {"correct": True} and run.case_id == "case-ccc"
+    assert [c.id for c in run.cases_shown] == ["case-aaa", "case-bbb"]
+    assert run.cases_shown[0].to_json() | {"offset_s": 0} == {
         "id": "case-aaa",
         "task": "What is the capital of Canada?",
         "outcome": "positive",
@@ -114,14 +202,14 @@ def test_a_whole_run_reads_back_in_the_order_it_was_logged_with_its_totals(store
         "step": 1,
         "offset_s": 0,
     }
-    assert [(p["cycle"], p["subtasks"]) for p in run["plans"]] == [(1, ["search the capital", "check it"]), (2, ["check on another site"])]
-    assert [(s["cycle"], s["index"], s["status"]) for s in run["subtasks"]] == [(1, 1, "done"), (1, 2, "failed"), (2, 1, "done")]
-    assert [c["role"] for c in run["model_calls"]] == ["planner", "executor"]
-    assert run["model_calls"][1]["usage"]["cache_read_tokens"] == 50
-    assert [(c["tool"], c["is_error"]) for c in run["tool_calls"]] == [("web_search", False), ("fetch_page", True)]
-    assert run["tool_calls"][1]["preview"] == "FetchFailed: HTTP 503"
+    assert [(p.cycle, p.subtasks) for p in run.plans] == [(1, ["search the capital", "check it"]), (2, ["check on another site"])]
+    assert [(s.cycle, s.index, s.status) for s in run.subtasks] == [(1, 1, "done"), (1, 2, "failed"), (2, 1, "done")]
+    assert [c.role for c in run.model_calls] == ["planner", "executor"]
+    assert run.model_calls[1].usage.cache_read_tokens == 50
+    assert [(c.tool, c.is_error) for c in run.tool_calls] == [("web_search", False), ("fetch_page", True)]
+    assert run.tool_calls[1].preview == "FetchFailed: HTTP 503"
     kinds = ("cases_shown", "plans", "subtasks", "model_calls", "tool_calls", "rewards")
-    every_step = sorted(((s["step"], kind, s) for kind in kinds for s in run[kind]), key=lambda found: found[0])
+    every_step = sorted(((s.step, kind, s) for kind in kinds for s in getattr(run, kind)), key=lambda found: found[0])
     assert [kind for _, kind, _ in every_step] == [
         "cases_shown",
         "cases_shown",  # one step: shown together
@@ -136,9 +224,9 @@ def test_a_whole_run_reads_back_in_the_order_it_was_logged_with_its_totals(store
         "subtasks",
         "rewards",
     ]
-    assert all(0 <= step["offset_s"] <= run["seconds"] + 0.001 for _, _, step in every_step)
-    assert run["usage"] == Usage(300, 50, 50, cost_usd=0.003).to_json() and run["tokens"] == 400
-    assert run["totals"] == {
+    assert run.seconds is not None and all(0 <= step.offset_s <= run.seconds + 0.001 for _, _, step in every_step)
+    assert run.usage == Usage(300, 50, 50, cost_usd=0.003) and run.tokens == 400
+    assert run.totals.to_json() == {
         "cycles": 2,
         "subtasks": 3,
         "model_calls": 2,
@@ -149,7 +237,7 @@ def test_a_whole_run_reads_back_in_the_order_it_was_logged_with_its_totals(store
         "tool_errors": 1,
         "tool_seconds": 1.0,
     }
-    assert [(r["reward"], r["source"]) for r in run["rewards"]] == [(1.0, "judge")]
+    assert [(r.reward, r.source) for r in run.rewards] == [(1.0, "judge")]
 
 
 def test_a_running_run_shows_the_tokens_of_its_calls_so_far(store: RunStore) -> None:
@@ -157,8 +245,8 @@ def test_a_running_run_shows_the_tokens_of_its_calls_so_far(store: RunStore) -> 
     store.log_model_call(run_id, role="planner", model="p", usage=Usage(10, 5, cost_usd=0.5), latency_s=0.1)
     store.log_model_call(run_id, role="executor", model="e", usage=Usage(1, 1, cost_usd=0.25), latency_s=0.1, error="overloaded")
     [listed] = store.list_runs()
-    assert (listed["status"], listed["tokens"], listed["cost_usd"], listed["seconds"]) == ("running", 17, 0.75, None)
-    assert store.get_run(run_id)["model_calls"][1]["error"] == "overloaded"
+    assert (listed.status, listed.tokens, listed.cost_usd, listed.seconds) == ("running", 17, 0.75, None)
+    assert store.get_run(run_id).model_calls[1].error == "overloaded"
 
 
 def test_secrets_in_settings_and_tool_arguments_never_reach_the_database(store: RunStore, memento_home: Path) -> None:
@@ -173,11 +261,11 @@ def test_secrets_in_settings_and_tool_arguments_never_reach_the_database(store: 
     arguments = {"url": "https://example.org", "auth": {"access_token": "sk-argument-1"}, "items": [{"PASSWORD": "sk-argument-2"}]}
     store.log_tool_call(run_id, server="browse", tool="fetch_page", arguments=arguments, result_chars=1, is_error=False, seconds=0.1)
     run = store.get_run(run_id)
-    assert run["settings"]["api_key"] == run["settings"]["Anthropic_ApiKey"] == "***"
-    assert run["settings"]["max_tokens"] == 1000
-    assert run["settings"]["providers"][0]["headers"] == {"Authorization": "***", "X-Trace": "keep"}
-    assert set(run["settings"]["nested"]["deeper"].values()) == {"***"}
-    assert run["tool_calls"][0]["arguments"] == {
+    assert run.settings["api_key"] == run.settings["Anthropic_ApiKey"] == "***"
+    assert run.settings["max_tokens"] == 1000
+    assert run.settings["providers"][0]["headers"] == {"Authorization": "***", "X-Trace": "keep"}
+    assert set(run.settings["nested"]["deeper"].values()) == {"***"}
+    assert run.tool_calls[0].arguments == {
         "url": "https://example.org",
         "auth": {"access_token": "***"},
         "items": [{"PASSWORD": "***"}],
@@ -195,10 +283,10 @@ def test_credentials_in_tool_output_and_free_text_arguments_are_masked_by_their_
         run_id, server="code", tool="run_shell", arguments={"command": "echo sk-proj-0123456789abcdefABCDEF"},
         result_chars=len(printed), is_error=False, seconds=0.1, preview=printed,
     )  # fmt: skip
-    call = store.get_run(run_id)["tool_calls"][0]
-    assert call["arguments"] == {"command": "echo ***"}
-    assert "sk-ant" not in call["preview"] and "eyJhbGci" not in call["preview"] and "ghp_" not in call["preview"]
-    assert call["preview"].startswith("ANTHROPIC_API_KEY=***")
+    call = store.get_run(run_id).tool_calls[0]
+    assert call.arguments == {"command": "echo ***"}
+    assert "sk-ant" not in call.preview and "eyJhbGci" not in call.preview and "ghp_" not in call.preview
+    assert call.preview.startswith("ANTHROPIC_API_KEY=***")
     assert scrub_text("max_tokens=4096, task-skim, a sketchy sk-") == "max_tokens=4096, task-skim, a sketchy sk-"  # no false alarms
 
 
@@ -257,11 +345,11 @@ def test_several_processes_write_runs_at_once_without_losing_any(memento_home: P
     with RunStore.open(memento_home) as store:
         found = store.list_runs(limit=1000)
         assert len(found) == writers * count
-        assert all(r["status"] == "answered" for r in found)
+        assert all(r.status == "answered" for r in found)
         assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
         for run in found[:: count // 2]:
-            steps = store.get_run(run["id"])
-            assert (len(steps["plans"]), len(steps["subtasks"]), len(steps["model_calls"]), len(steps["tool_calls"])) == (1, 1, 1, 1)
+            steps = store.get_run(run.id)
+            assert (len(steps.plans), len(steps.subtasks), len(steps.model_calls), len(steps.tool_calls)) == (1, 1, 1, 1)
 
 
 def test_images_a_tool_returned_are_kept_as_files_and_found_only_by_their_names(store: RunStore) -> None:
@@ -271,7 +359,7 @@ def test_images_a_tool_returned_are_kept_as_files_and_found_only_by_their_names(
         run_id, server="browse", tool="screenshot", arguments={}, result_chars=0, is_error=False, seconds=0.1,
         images=[("image/png", png), ("text/html", b"<b>not an image</b>"), ("image/jpeg", b"")],
     )  # fmt: skip
-    [name] = store.get_run(run_id)["tool_calls"][-1]["images"]
+    [name] = store.get_run(run_id).tool_calls[-1].images
     path = store.image_path(run_id, name)
     assert path is not None and path.read_bytes() == png and name.endswith(".png")
     assert store.image_path(run_id, "../../runs.sqlite") is None
@@ -282,8 +370,8 @@ def test_images_a_tool_returned_are_kept_as_files_and_found_only_by_their_names(
 def test_a_run_is_found_by_a_unique_prefix_of_its_id(store: RunStore) -> None:
     first = store.start_run("one", planner="p", executor="e", settings={}, run_id="run-aaa111")
     store.start_run("two", planner="p", executor="e", settings={}, run_id="run-aaa222")
-    assert store.get_run("run-aaa1")["id"] == first
-    assert store.get_run("aaa1")["id"] == first  # "run-" may be left off
+    assert store.get_run("run-aaa1").id == first
+    assert store.get_run("aaa1").id == first  # "run-" may be left off
     with pytest.raises(RunNotFound, match="several runs"):
         store.get_run("run-aaa")
 
@@ -303,12 +391,12 @@ def test_an_unknown_run_is_run_not_found_for_reads_and_writes(store: RunStore) -
 def test_listing_filters_by_status_and_text_newest_first(store: RunStore) -> None:
     answered = record_run(store, "Who wrote Frankenstein?")
     running = store.start_run("How tall is K2? 100%", planner="p", executor="e", settings={})
-    assert [r["id"] for r in store.list_runs()] == [running, answered]
-    assert [r["id"] for r in store.list_runs(status="answered")] == [answered]
-    assert [r["id"] for r in store.list_runs(search="frankenstein")] == [answered]
-    assert [r["id"] for r in store.list_runs(search="canberra")] == [answered]  # the answer is searched too
-    assert [r["id"] for r in store.list_runs(search="100%")] == [running]
-    assert [r["id"] for r in store.list_runs(search="_")] == []  # LIKE wildcards are taken literally
+    assert [r.id for r in store.list_runs()] == [running, answered]
+    assert [r.id for r in store.list_runs(status="answered")] == [answered]
+    assert [r.id for r in store.list_runs(search="frankenstein")] == [answered]
+    assert [r.id for r in store.list_runs(search="canberra")] == [answered]  # the answer is searched too
+    assert [r.id for r in store.list_runs(search="100%")] == [running]
+    assert [r.id for r in store.list_runs(search="_")] == []  # LIKE wildcards are taken literally
     assert len(store.list_runs(limit=1)) == 1
 
 
@@ -316,8 +404,8 @@ def test_a_later_reward_replaces_the_run_reward_and_keeps_the_history(store: Run
     run_id = record_run(store)
     store.set_reward(run_id, 0.0)
     run = store.get_run(run_id)
-    assert (run["reward"], run["reward_source"]) == (0.0, "feedback")
-    assert [(r["reward"], r["source"]) for r in run["rewards"]] == [(1.0, "judge"), (0.0, "feedback")]
+    assert (run.reward, run.reward_source) == (0.0, "feedback")
+    assert [(r.reward, r.source) for r in run.rewards] == [(1.0, "judge"), (0.0, "feedback")]
 
 
 # ---- the commands ---------------------------------------------------------------------------
@@ -411,7 +499,7 @@ def test_feedback_sets_the_trace_reward_and_the_case_memory_reward(memento_home:
     assert done.exit_code == 0, done.stderr
     assert "Case memory updated: 1 case(s)" in done.stdout
     with RunStore.open(memento_home) as store:
-        assert store.get_run(run_id)["reward"] == 1.0
+        assert store.get_run(run_id).reward == 1.0
     with CaseBank.open(MemorySettings.from_env()) as bank:
         case = bank.get(recorded.case_id)
         assert (case.reward, case.outcome) == (1.0, "positive")
@@ -425,7 +513,7 @@ def test_feedback_on_a_run_the_memory_never_saw_still_sets_the_trace_reward(meme
     assert done.exit_code == 0, done.stderr
     assert "case memory was not changed" in done.stdout
     with RunStore.open(memento_home) as store:
-        assert store.get_run(run_id)["reward"] == 0.25
+        assert store.get_run(run_id).reward == 0.25
 
 
 def test_feedback_teaches_the_memory_a_case_that_waited_for_its_reward(memento_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -435,16 +523,17 @@ def test_feedback_teaches_the_memory_a_case_that_waited_for_its_reward(memento_h
         store.finish_run(run_id, answer="Santiago", status="answered", reward=None, judgement=None, case_id=None, usage=Usage())
         record = {"task": "What is the capital of Chile?", "plan": ["search"], "answer": "Santiago", "run_id": run_id, "source": "user"}
         store.save_pending_case(run_id, record)
-        assert store.pending_case(run_id) == record and store.get_run(run_id)["case_pending"]
+        assert store.pending_case(run_id) == record and store.get_run(run_id).case_pending
     done = invoke("feedback", run_id, "good")
     assert done.exit_code == 0, done.stderr
     assert "Case memory learned the run" in done.stdout
     with RunStore.open(memento_home) as store:
         run = store.get_run(run_id)
-        assert run["reward"] == 1.0 and run["case_id"] and not run["case_pending"]
+        assert run.reward == 1.0 and run.case_id and not run.case_pending
         assert store.pending_case(run_id) is None  # learned once, never again
     with CaseBank.open(MemorySettings.from_env()) as bank:
-        case = bank.get(run["case_id"])
+        assert run.case_id is not None
+        case = bank.get(run.case_id)
         assert (case.answer, case.reward, case.run_id) == ("Santiago", 1.0, run_id)
 
 
@@ -455,7 +544,7 @@ def test_feedback_refuses_a_reward_that_is_not_good_bad_or_between_0_and_1(memen
     done = invoke("feedback", run_id, "--", reward)
     assert done.exit_code == 2 and ("good, bad" in done.stderr or "between 0 and 1" in done.stderr), done.stderr
     with RunStore.open(memento_home) as store:
-        assert store.get_run(run_id)["reward"] == 1.0
+        assert store.get_run(run_id).reward == 1.0
 
 
 def test_feedback_on_an_unknown_run_changes_nothing() -> None:
@@ -476,11 +565,11 @@ def test_a_run_whose_process_was_killed_reads_as_interrupted_not_running(memento
     try:
         run_id = process.stdout.readline().strip()
         with RunStore.open(memento_home) as store:
-            assert store.get_run(run_id)["status"] == "running"  # its process is alive: it is running
+            assert store.get_run(run_id).status == "running"  # its process is alive: it is running
             process.kill()
             process.wait(30)
             run = store.get_run(run_id)
-            assert run["status"] == "interrupted" and "ended before it finished" in run["error"]
+            assert run.status == "interrupted" and "ended before it finished" in (run.error or "")
             assert store.list_runs(status="running") == []
     finally:
         if process.poll() is None:

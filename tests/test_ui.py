@@ -220,7 +220,7 @@ def test_a_form_from_another_site_or_a_foreign_host_is_refused(ui) -> None:
     rebound = httpx.get(f"{base}/runs", headers={"Host": "attacker.example"})
     assert rebound.status_code == 400
     with RunStore.open(ui[2]) as store:
-        assert store.get_run(ids["pending"])["reward"] is None
+        assert store.get_run(ids["pending"]).reward is None
 
 
 def test_a_running_run_updates_live_and_settles_when_it_ends(ui, page) -> None:

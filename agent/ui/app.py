@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from memento.core.errors import CaseNotFound, MementoError, RunNotFound
 
-from ..traces import RunStore
+from ..traces import RunRecord, RunStore, Step
 
 __all__ = ["UIConfig", "build_app", "find_evals"]
 
@@ -108,7 +108,7 @@ class _Pages:
         rows = self.store.list_runs(limit=200, status=status if status in statuses else None, search=query or None)
         return self.render("runs.html", request, runs=rows, q=query, status=status, statuses=statuses)
 
-    def _run(self, run_id: str) -> dict[str, Any]:
+    def _run(self, run_id: str) -> RunRecord:
         try:
             return self.store.get_run(run_id)
         except RunNotFound as exc:
@@ -123,7 +123,7 @@ class _Pages:
         return self.render("timeline.html", request, run=run, events=_timeline(run))
 
     async def events(self, request: Request) -> Response:
-        run_id = self._run(request.path_params["run_id"])["id"]
+        run_id = self._run(request.path_params["run_id"]).id
 
         async def stream() -> AsyncIterator[str]:
             last: tuple[str, int] | None = None
@@ -151,7 +151,7 @@ class _Pages:
         form = await request.form()
         if not secrets.compare_digest(str(form.get("token", "")), self.config.token):
             raise HTTPException(403, "This form is stale or came from another site; reload the page.")
-        run_id = self._run(request.path_params["run_id"])["id"]
+        run_id = self._run(request.path_params["run_id"]).id
         value = {"good": 1.0, "bad": 0.0}.get(str(form.get("reward")))
         if value is None:
             raise HTTPException(400, "reward must be good or bad.")
@@ -247,11 +247,17 @@ def _pct(value: float | None) -> str:
     return "–" if value is None or _missing(value) else f"{100 * value:.1f}%"
 
 
-def _timeline(run: dict[str, Any]) -> list[dict[str, Any]]:
+def _timeline(run: RunRecord) -> list[dict[str, Any]]:
     """Every step of a run in order, each tagged with its kind, for the timeline template."""
-    events = [{"kind": "cases", "step": c["step"], "offset_s": c["offset_s"], "item": c} for c in run["cases_shown"][:1]]
-    for kind in ("plans", "subtasks", "model_calls", "tool_calls", "rewards"):
-        events += [{"kind": kind, "step": item["step"], "offset_s": item["offset_s"], "item": item} for item in run[kind]]
+    kinds: list[tuple[str, Sequence[Step]]] = [
+        ("cases", run.cases_shown[:1]),  # the cases were shown together: one event
+        ("plans", run.plans),
+        ("subtasks", run.subtasks),
+        ("model_calls", run.model_calls),
+        ("tool_calls", run.tool_calls),
+        ("rewards", run.rewards),
+    ]
+    events = [{"kind": kind, "step": item.step, "offset_s": item.offset_s, "item": item} for kind, items in kinds for item in items]
     return sorted(events, key=lambda e: (e["step"], e["kind"]))
 
 
