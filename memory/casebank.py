@@ -7,7 +7,8 @@
 Reading embeds the task once and asks Chroma for its nearest cases; the `q`
 policy re-ranks those candidates with the learned Q(s, c). Writing stores the
 case (or updates it: one case per task), one transition per case that was
-shown, and takes a few online steps of Q. Nothing here reads the environment.
+shown, and takes a few online steps of Q (`learning.py` turns transitions into
+what Q trains on). Nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
 from .embeddings import TextEmbedder, make_embedder
 from .errors import CaseMemoryError, CaseNotFound
+from .learning import Example, QLearning
 from .limits import CaseLimits, case_chars
 from .mirror import StatsMirror
 from .policy import QPolicy, select
@@ -34,10 +36,6 @@ from .versions import ChromaVersions
 __all__ = ["CaseBank", "Recorded", "Retrieval", "ScoredCase"]
 
 log = logging.getLogger("memento.memory")
-
-
-# One training example of Q: task vector, case vector, the case's statistics, the reward observed.
-Example = tuple[np.ndarray, np.ndarray, dict[str, float], float]
 
 
 @dataclass
@@ -110,6 +108,7 @@ class CaseBank:
             else settings.casebank_dir / "policy"
         )
         self.q = QPolicy(versions, settings.memory_min_transitions)
+        self.learning = QLearning(self.store, self.q, settings, self._read_cases_with_vectors, self.rng)
         self.mirror = StatsMirror(self.store.cases)
         self.limits = CaseLimits.of(settings)
 
@@ -298,7 +297,7 @@ class CaseBank:
                     documents=[task] * len(transitions),
                     metadatas=[{"run_id": run_id, "case_id": t.case_id, "reward": reward, "created": now} for t in transitions],
                 )
-            q_updated = self._online_update(vector, transitions) if transitions else False
+            q_updated = self.learning.online_update(vector, transitions)
         return Recorded(run_id, case.id, not existing, replaced or not existing, near, len(transitions), q_updated)
 
     def _check_known(self, case_ids: Sequence[str]) -> None:
@@ -331,37 +330,6 @@ class CaseBank:
         if cases:
             self.store.cases.update(ids=[c.id for c in cases], metadatas=[c.to_metadata() for c in cases])
             self.mirror.note(cases)
-
-    def _online_update(self, task_vector: np.ndarray, transitions: list[Transition]) -> bool:
-        steps = self.settings.memory_online_steps
-        if steps == 0:
-            return False
-        cases, embeddings = self._read_cases_with_vectors([t.case_id for t in transitions])
-        by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
-        batch = [(task_vector, by_id[t.case_id][1], by_id[t.case_id][0].stats(), t.reward) for t in transitions if t.case_id in by_id]
-        if not batch:  # every shown case was deleted meanwhile: nothing new to learn from
-            return False
-        replay = self._replay_sample(64)
-        return self.q.update(batch, replay, steps)
-
-    def _replay_sample(self, size: int) -> list[Example]:
-        total = self.store.transitions.count()
-        if total == 0:
-            return []
-        offset = int(self.rng.integers(0, max(1, total - size + 1)))
-        got = self.store.transitions.get(limit=size, offset=offset, include=["metadatas", "embeddings"])
-        return self._training_rows(got)
-
-    def _training_rows(self, got: dict[str, Any]) -> list[Example]:
-        rows: list[Example] = []
-        case_ids = [m["case_id"] for m in got["metadatas"]]
-        cases, embeddings = self._read_cases_with_vectors(list(dict.fromkeys(case_ids)))
-        by_id = {c.id: (c, e) for c, e in zip(cases, embeddings)}
-        for meta, task_vector in zip(got["metadatas"], got["embeddings"]):
-            if meta["case_id"] in by_id:
-                case, case_vector = by_id[meta["case_id"]]
-                rows.append((np.asarray(task_vector, np.float32), case_vector, case.stats(), float(meta["reward"])))
-        return rows
 
     def feedback(self, case_or_run_id: str, reward: float) -> dict[str, Any]:
         """Set a reward that arrived later, for a run or for a case, and let everything it taught follow.
@@ -419,26 +387,11 @@ class CaseBank:
 
     def training_rows(self) -> list[Example]:
         """Every stored transition as (task vector, case vector, case statistics, reward), for training Q."""
-        rows: list[Example] = []
-        offset = 0
-        while True:
-            got = self.store.transitions.get(limit=2000, offset=offset, include=["metadatas", "embeddings"])
-            if not got["ids"]:
-                return rows
-            rows += self._training_rows(got)
-            offset += len(got["ids"])
+        return self.learning.training_rows()
 
     def train(self) -> dict[str, Any]:
         """Retrain Q from every stored transition."""
-        rows = self.training_rows()
-        needed = self.settings.memory_min_transitions
-        if len(rows) < needed:
-            raise CaseMemoryError(
-                f"Only {len(rows)} transitions are stored; Q needs at least {needed} to train "
-                "(MEMENTO_MEMORY_MIN_TRANSITIONS, the same number policy=q waits for)."
-            )
-        with self.store.writing():
-            return self.q.fit(rows)
+        return self.learning.train()
 
     def stats(self) -> dict[str, Any]:
         positive = negative = uses = 0

@@ -355,7 +355,7 @@ def test_a_seeded_bank_rehearses_the_same_replay_samples(tmp_path: Path) -> None
             shown = [bank.record_episode(f"shown task {i}", ["look"], "x", 1.0).case_id for i in range(3)]
             for i in range(40):  # 120 transitions: more than one replay sample of 64 holds
                 bank.record_episode(f"task {i}", ["a"], "b", float(i % 2), shown_case_ids=shown, run_id=f"run-{i:04d}")
-            return [[row[0].tobytes().hex()[:16] + str(row[3]) for row in bank._replay_sample(8)] for _ in range(3)]
+            return [[row[0].tobytes().hex()[:16] + str(row[3]) for row in bank.learning.replay_sample(8)] for _ in range(3)]
 
     assert samples(7) == samples(7)
     assert samples(7) != samples(8)
