@@ -40,10 +40,10 @@ def test_the_configuration_page_is_generated_from_the_settings() -> None:
 
 
 def test_the_configuration_page_lists_every_setting_once() -> None:
-    from memento.agent.cli import _settings_tables
+    from memento.agent.cli.config import settings_tables
 
     text = (DOCS / "configuration.md").read_text()
-    variables = [row[0] for _, _, rows in _settings_tables() for row in rows]
+    variables = [row[0] for _, _, rows in settings_tables() for row in rows]
     assert len(variables) == len(set(variables))
     assert all(text.count(f"| `{variable}` |") == 1 for variable in variables)
 

@@ -14,8 +14,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from memento.agent.cli.runs import feedback, runs
 from memento.agent.llm import Usage
-from memento.agent.runs_cli import feedback, runs
 from memento.agent.traces import MIGRATIONS, RunStore, scrub_text
 from memento.core.errors import MementoError, RunNotFound
 from memento.memory import CaseBank, MemorySettings

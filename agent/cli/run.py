@@ -10,80 +10,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 import click
 
-from memento.core.errors import ModelNotConfigured
-
-from .session import RunOptions, check_models, open_episode
-from .settings import AgentSettings
+from .options import agent_options, run_options, run_until_signal
+from .servers import servers_check
 
 __all__ = ["chat", "demo", "run"]
 
-T = TypeVar("T")
-
 DEMO_TASK = "Which chemical element has the highest melting point, and by how many degrees Celsius does it beat the runner-up?"
-
-
-def _agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--planner", help="Planner model as provider:model (default MEMENTO_PLANNER_MODEL)."),
-        click.option("--executor", help="Executor model as provider:model (default MEMENTO_EXECUTOR_MODEL)."),
-        click.option(
-            "--memory",
-            "policy",
-            type=click.Choice(["none", "similarity", "q"]),
-            default=None,
-            help="How cases are chosen from memory (default MEMENTO_MEMORY_POLICY; none: no memory).",
-        ),
-        click.option("-k", "k", type=click.IntRange(1, 64), default=None, help="Cases shown to the planner (default MEMENTO_MEMORY_K, 4)."),
-        click.option("--no-learn", is_flag=True, help="Do not write this run to the case memory."),
-        click.option(
-            "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="MCP config naming the tool servers."
-        ),
-        click.option("--max-cycles", type=click.IntRange(1), help="Planner cycles (MEMENTO_BUDGET_CYCLES)."),
-        click.option("--max-steps", type=click.IntRange(1), help="Executor steps per subtask (MEMENTO_BUDGET_STEPS)."),
-        click.option("--max-tool-calls", type=click.IntRange(1), help="Tool calls per run (MEMENTO_BUDGET_TOOL_CALLS)."),
-        click.option("--max-tokens", type=click.IntRange(1000), help="Model tokens per run (MEMENTO_BUDGET_TOKENS)."),
-        click.option("--max-seconds", type=click.FloatRange(min=1), help="Wall time per run (MEMENTO_BUDGET_SECONDS)."),
-        click.option("--max-cost", type=click.FloatRange(min=0), help="Model cost per run in USD (MEMENTO_BUDGET_COST_USD; 0: no cap)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _options(
-    planner: str | None, executor: str | None, policy: str | None, k: int | None, no_learn: bool, config_path: Path | None, **budgets: Any
-) -> RunOptions:
-    from memento.memory import MemorySettings
-
-    names = {
-        "max_cycles": "budget_cycles",
-        "max_steps": "budget_steps",
-        "max_tool_calls": "budget_tool_calls",
-        "max_tokens": "budget_tokens",
-        "max_seconds": "budget_seconds",
-        "max_cost": "budget_cost_usd",
-    }
-    overrides: dict[str, Any] = {names[flag]: value for flag, value in budgets.items() if value is not None}
-    if planner:
-        overrides["planner_model"] = planner
-    if executor:
-        overrides["executor_model"] = executor
-    if config_path:
-        overrides["mcp_config"] = config_path
-    settings = AgentSettings.from_env(**overrides)
-    memory = MemorySettings.from_env()
-    return RunOptions(settings, policy or memory.memory_policy, k, settings.learn and not no_learn)
 
 
 @asynccontextmanager
@@ -101,40 +42,8 @@ async def _inputs(files: list[Path]) -> AsyncIterator[Path | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _cancel_on_signals(scope: anyio.CancelScope, interrupted: list[int]) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            interrupted.append(signum)
-            scope.cancel()
-            return
-
-
-def _run_until_signal(body: Callable[[], Awaitable[T]]) -> T:
-    """Run `body` on an event loop; SIGINT/SIGTERM cancel it (cleanly) and exit with 130."""
-    interrupted: list[int] = []
-    outcome: list[T] = []
-    failure: list[Exception] = []
-
-    async def main() -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(_cancel_on_signals, group.cancel_scope, interrupted)
-            try:
-                outcome.append(await body())
-            except Exception as exc:  # re-raised below, outside the task group, so the CLI sees it whole, not in a group
-                failure.append(exc)
-            group.cancel_scope.cancel()
-
-    anyio.run(main)
-    if failure and not interrupted:
-        raise failure[0]
-    if interrupted or not outcome:
-        click.echo("Interrupted; the run's trace is kept (memento runs list).", err=True)
-        sys.exit(130)
-    return outcome[0]
-
-
 def _progress(quiet: bool) -> Any:
-    from .progress import Progress, TerminalProgress
+    from memento.agent.progress import Progress, TerminalProgress
 
     return TerminalProgress() if not quiet and sys.stderr.isatty() else Progress()
 
@@ -161,7 +70,7 @@ def _attachments(paths: tuple[Path, ...]) -> list[Path]:
     help="Print exactly one JSON object: run_id, answer, status, reward, cases_shown, case_id, usage, plan.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
-@_agent_options
+@agent_options
 def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, quiet: bool, **flags: Any) -> None:
     """Research TASK with the tool servers and answer it; the run is traced and, once rewarded, learned from.
 
@@ -172,7 +81,9 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
     """
     if not task.strip():
         raise click.BadParameter("the task is empty.", param_hint="TASK")
-    options = _options(**flags)
+    from memento.agent.session import check_models, open_episode
+
+    options = run_options(**flags)
     check_models(options.settings)
     attachments = _attachments(files)
     progress = _progress(quiet or as_json)
@@ -182,7 +93,7 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
             shown = [str(inputs / p.name) for p in attachments] if inputs else []
             return await episode.run(task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn)
 
-    result = _run_until_signal(body)
+    result = run_until_signal(body)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -195,13 +106,17 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
 
 @click.command()
 @click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
-@_agent_options
+@agent_options
 def chat(quiet: bool, **flags: Any) -> None:
     """Talk with the agent: each message is researched like `memento run`, with the conversation so far as context.
 
     End with an empty line, Ctrl-D or Ctrl-C.
     """
-    options = _options(**flags)
+    import anyio
+
+    from memento.agent.session import check_models, open_episode
+
+    options = run_options(**flags)
     check_models(options.settings)
     progress = _progress(quiet)
 
@@ -217,7 +132,7 @@ def chat(quiet: bool, **flags: Any) -> None:
                 click.echo(result.answer or f"(no answer: {result.status})")
                 turns.append((line, result.answer))
 
-    _run_until_signal(body)
+    run_until_signal(body)
 
 
 def _read_line() -> str:
@@ -237,12 +152,14 @@ def _with_history(turns: list[tuple[str, str]], line: str) -> str:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """What `make run` does: research a demo question when a model is configured, else check the servers."""
+    from memento.agent.session import check_models
+    from memento.agent.settings import AgentSettings
+    from memento.core.errors import ModelNotConfigured
+
     settings = AgentSettings.from_env()
     try:
         check_models(settings)
     except ModelNotConfigured as exc:
-        from .cli import servers_check
-
         click.echo(f"No model is configured, so this checks the tool servers instead.\n{exc}\n", err=True)
         ctx.invoke(servers_check, config_path=settings.mcp_config, names=(), timeout=60.0, as_json=False)
         return

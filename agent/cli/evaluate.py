@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .run_cli import _agent_options, _options, _run_until_signal
+from .options import agent_options, run_options, run_until_signal
 
 __all__ = ["evaluate"]
 
@@ -85,7 +85,7 @@ def evaluate() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json at the end instead of a text summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-@_agent_options
+@agent_options
 def eval_run(
     dataset: Path,
     fmt: str,
@@ -111,14 +111,14 @@ def eval_run(
     **flags: Any,
 ) -> None:
     """Run DATASET's tasks through the agent, score each answer, and write results.jsonl, summary.json, report.md and plots."""
-    from .evals.datasets import load_dataset, parse_shard, select_tasks
-    from .evals.runner import EvalPlan, finished, prepare_folder, report, run_eval
-    from .evals.scoring import needs_model
-    from .session import check_models, open_episode
+    from memento.agent.evals.datasets import load_dataset, parse_shard, select_tasks
+    from memento.agent.evals.runner import EvalPlan, finished, prepare_folder, report, run_eval
+    from memento.agent.evals.scoring import needs_model
+    from memento.agent.session import check_models, open_episode
 
     if retry_failed and not resume:
         raise click.UsageError("--retry-failed continues an eval: give --resume too.")
-    options = _options(**flags)
+    options = run_options(**flags)
     data = load_dataset(dataset, fmt, question_field=question_field, answer_field=answer_field, id_field=id_field)
     shard_of = parse_shard(shard) if shard else None
     tasks = select_tasks(data.tasks, sample=sample, seed=seed, limit=limit, shard=shard_of)
@@ -175,7 +175,7 @@ def eval_run(
                 return await run_eval(plan, episode, config, display.update)
 
     try:
-        summary = _run_until_signal(body)
+        summary = run_until_signal(body)
     except SystemExit as stop:
         if stop.code == 130:
             click.echo(f"Results so far are in {out}/results.jsonl; continue with: memento eval ... --out {out} --resume", err=True)
@@ -197,7 +197,7 @@ def eval_run(
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a text summary.")
 def eval_report(dirs: tuple[Path, ...], out: Path | None, as_json: bool) -> None:
     """Summarise eval folders: shards of one eval merge, other evals (e.g. memory designs) go side by side."""
-    from .evals.report import load_groups, write_report
+    from memento.agent.evals.report import load_groups, write_report
 
     try:
         groups = load_groups(list(dirs))
@@ -214,7 +214,7 @@ def eval_report(dirs: tuple[Path, ...], out: Path | None, as_json: bool) -> None
 
 
 def _scorers(names: tuple[str, ...], dataset_format: str) -> list[str]:
-    from .evals.runner import auto_scorers
+    from memento.agent.evals.runner import auto_scorers
 
     chosen: list[str] = []
     for name in names or ("auto",):

@@ -36,8 +36,8 @@ def ui(host: str, port: int, eval_dirs: tuple[Path, ...]) -> None:
     """
     import uvicorn
 
-    from .settings import AgentSettings
-    from .ui.app import UIConfig, build_app
+    from memento.agent.settings import AgentSettings
+    from memento.agent.ui.app import UIConfig, build_app
 
     if not _loopback(host):
         click.echo(f"Warning: listening on {host}: anyone who can reach it can read your runs and give feedback.", err=True)

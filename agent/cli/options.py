@@ -1,0 +1,127 @@
+"""What several commands share: the agent's options and settings, and running until SIGINT/SIGTERM.
+
+`run`, `chat`, `demo` and `eval` import from here; this module imports no command
+module, and anyio and the settings only when a command runs.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    import anyio
+
+    from memento.agent.session import RunOptions
+
+__all__ = ["CONFIG_OPTION", "agent_options", "run_options", "run_until_signal"]
+
+T = TypeVar("T")
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="MCP host config in the mcpServers format (default: ./mcp.json, else the project's).",
+)
+
+# The agent's flag → the AgentSettings field it overrides.
+_BUDGETS = {
+    "max_cycles": "budget_cycles",
+    "max_steps": "budget_steps",
+    "max_tool_calls": "budget_tool_calls",
+    "max_tokens": "budget_tokens",
+    "max_seconds": "budget_seconds",
+    "max_cost": "budget_cost_usd",
+}
+
+
+def agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The models, memory, MCP config and budget options of every command that runs the agent."""
+    options = [
+        click.option("--planner", help="Planner model as provider:model (default MEMENTO_PLANNER_MODEL)."),
+        click.option("--executor", help="Executor model as provider:model (default MEMENTO_EXECUTOR_MODEL)."),
+        click.option(
+            "--memory",
+            "policy",
+            type=click.Choice(["none", "similarity", "q"]),
+            default=None,
+            help="How cases are chosen from memory (default MEMENTO_MEMORY_POLICY; none: no memory).",
+        ),
+        click.option("-k", "k", type=click.IntRange(1, 64), default=None, help="Cases shown to the planner (default MEMENTO_MEMORY_K, 4)."),
+        click.option("--no-learn", is_flag=True, help="Do not write this run to the case memory."),
+        click.option(
+            "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="MCP config naming the tool servers."
+        ),
+        click.option("--max-cycles", type=click.IntRange(1), help="Planner cycles (MEMENTO_BUDGET_CYCLES)."),
+        click.option("--max-steps", type=click.IntRange(1), help="Executor steps per subtask (MEMENTO_BUDGET_STEPS)."),
+        click.option("--max-tool-calls", type=click.IntRange(1), help="Tool calls per run (MEMENTO_BUDGET_TOOL_CALLS)."),
+        click.option("--max-tokens", type=click.IntRange(1000), help="Model tokens per run (MEMENTO_BUDGET_TOKENS)."),
+        click.option("--max-seconds", type=click.FloatRange(min=1), help="Wall time per run (MEMENTO_BUDGET_SECONDS)."),
+        click.option("--max-cost", type=click.FloatRange(min=0), help="Model cost per run in USD (MEMENTO_BUDGET_COST_USD; 0: no cap)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_options(
+    planner: str | None, executor: str | None, policy: str | None, k: int | None, no_learn: bool, config_path: Path | None, **budgets: Any
+) -> RunOptions:
+    """The settings and choices of one command, from the environment and the `agent_options` flags."""
+    from memento.agent.session import RunOptions
+    from memento.agent.settings import AgentSettings
+    from memento.memory import MemorySettings
+
+    overrides: dict[str, Any] = {_BUDGETS[flag]: value for flag, value in budgets.items() if value is not None}
+    if planner:
+        overrides["planner_model"] = planner
+    if executor:
+        overrides["executor_model"] = executor
+    if config_path:
+        overrides["mcp_config"] = config_path
+    settings = AgentSettings.from_env(**overrides)
+    memory = MemorySettings.from_env()
+    return RunOptions(settings, policy or memory.memory_policy, k, settings.learn and not no_learn)
+
+
+async def _cancel_on_signals(scope: anyio.CancelScope, interrupted: list[int]) -> None:
+    import anyio
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            interrupted.append(signum)
+            scope.cancel()
+            return
+
+
+def run_until_signal(body: Callable[[], Awaitable[T]]) -> T:
+    """Run `body` on an event loop; SIGINT/SIGTERM cancel it (cleanly) and exit with 130."""
+    import anyio
+
+    interrupted: list[int] = []
+    outcome: list[T] = []
+    failure: list[Exception] = []
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_cancel_on_signals, group.cancel_scope, interrupted)
+            try:
+                outcome.append(await body())
+            except Exception as exc:  # re-raised below, outside the task group, so the CLI sees it whole, not in a group
+                failure.append(exc)
+            group.cancel_scope.cancel()
+
+    anyio.run(main)
+    if failure and not interrupted:
+        raise failure[0]
+    if interrupted or not outcome:
+        click.echo("Interrupted; the run's trace is kept (memento runs list).", err=True)
+        sys.exit(130)
+    return outcome[0]
