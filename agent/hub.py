@@ -26,16 +26,15 @@ from typing import IO, Any, TextIO, cast
 import anyio
 import mcp_types as types
 from mcp import Client
-from mcp.client._transport import Transport, TransportStreams
+from mcp.client import Transport
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._stream_protocols import ReadStream
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from memento.core.errors import ConfigError, ToolHubError
-from memento.core.streams import ReadStreamWrapper
+from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 
 from .hosts import ServerEntry, stdio_parameters
 from .llm import ImagePart, ToolSpec
@@ -43,6 +42,8 @@ from .llm import ImagePart, ToolSpec
 __all__ = ["HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
 
 log = logging.getLogger(__name__)
+
+TransportStreams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]  # what a Transport yields
 
 MAX_NAME = 64  # what every vendor accepts for a tool name
 MAX_RESTARTS = 1  # a server that dies again after one restart is broken, not unlucky

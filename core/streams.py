@@ -2,16 +2,45 @@
 
 The agent's hub (noticing a server's death) and the servers' runner (answering
 malformed lines) each wrap a read stream and change only what `receive` does.
+`ReadStream`/`WriteStream` describe the SDK's transport streams by their shape,
+so no code imports the SDK's private stream module.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import anyio
 
-__all__ = ["ReadStreamWrapper"]
+__all__ = ["ReadStream", "ReadStreamWrapper", "WriteStream"]
+
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class ReadStream(Protocol[T_co]):
+    """What an MCP transport reads from: anyio's receive stream, by shape."""
+
+    async def receive(self) -> T_co: ...
+    async def aclose(self) -> None: ...
+    def __aiter__(self) -> ReadStream[T_co]: ...
+    async def __anext__(self) -> T_co: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool | None: ...
+
+
+class WriteStream(Protocol[T_contra]):
+    """What an MCP transport writes to: anyio's send stream, by shape."""
+
+    async def send(self, item: T_contra, /) -> None: ...
+    async def aclose(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool | None: ...
 
 
 class ReadStreamWrapper:

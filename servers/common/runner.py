@@ -24,12 +24,11 @@ import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
-from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, CallToolResult, ErrorData, JSONRPCError, RequestId, TextContent
 from pydantic import ValidationError
 
-from memento.core.streams import ReadStreamWrapper
+from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 
 from .errors import MAX_MESSAGE, shown
 from .logs import configure_logging
