@@ -174,21 +174,21 @@ def _events(run: RunRecord) -> list[tuple[int, list[Text]]]:
         if call.error:
             text.append(f"  error: {_short(call.error, 80)}", style="red")
         events.append((call.step, [text]))
-    for call in run.tool_calls:
-        arguments = _short(json.dumps(call.arguments, ensure_ascii=False), 80)
+    for tool_call in run.tool_calls:
+        arguments = _short(json.dumps(tool_call.arguments, ensure_ascii=False), 80)
         text = Text.assemble(
-            stamp(call),
-            (f"tool {call.server}.{call.tool}", "red" if call.is_error else "cyan"),
-            f" {arguments}: {call.seconds:.1f}s, {call.result_chars} chars",
-            " (truncated)" if call.truncated else "",
-            " (server restarted)" if call.restarted else "",
+            stamp(tool_call),
+            (f"tool {tool_call.server}.{tool_call.tool}", "red" if tool_call.is_error else "cyan"),
+            f" {arguments}: {tool_call.seconds:.1f}s, {tool_call.result_chars} chars",
+            " (truncated)" if tool_call.truncated else "",
+            " (server restarted)" if tool_call.restarted else "",
         )
         lines = [text]
-        if call.is_error:
-            lines.append(Text(f"{'':14}error: {_short(call.preview, 100)}", style="red"))
-        elif call.preview:
-            lines.append(Text(f"{'':14}{_short(call.preview, 100)}", style="dim"))
-        events.append((call.step, lines))
+        if tool_call.is_error:
+            lines.append(Text(f"{'':14}error: {_short(tool_call.preview, 100)}", style="red"))
+        elif tool_call.preview:
+            lines.append(Text(f"{'':14}{_short(tool_call.preview, 100)}", style="dim"))
+        events.append((tool_call.step, lines))
     for given in run.rewards:
         events.append((given.step, [Text.assemble(stamp(given), ("reward", "bold"), f" {given.reward:g} ({given.source})")]))
     return events
