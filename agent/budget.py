@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from memento.core.errors import AgentError
+
 from .llm import Usage
 from .settings import Budgets
 
 __all__ = ["BudgetExhausted", "Spending"]
 
 
-class BudgetExhausted(Exception):
+class BudgetExhausted(AgentError):
     """Internal signal: a budget is spent. `name` is the budget (cycles, steps, tool_calls, tokens, seconds, cost)."""
 
     def __init__(self, name: str) -> None:

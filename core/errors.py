@@ -15,18 +15,36 @@ message says what went wrong and what to do next.
      │    ├── TimedOut              took longer than its time limit
      │    ├── UnsupportedFormat     content of a kind no converter reads
      │    ├── ConversionFailed      a reader failed on corrupt or encrypted content
-     │    └── FetchFailed           a download failed (DNS, refused, HTTP status)
+     │    ├── FetchFailed           a download failed (DNS, refused, HTTP status)
+     │    │    ├── HttpStatusError       servers/common/webclient.py: a 4xx or 5xx answer; `.status`
+     │    │    └── BackendError          servers/search/backends/base.py: a search backend could not
+     │    │                              answer; `.kind` decides retry or fall back
+     │    ├── NotAWebPage           servers/browse/rendering.py: the URL is a download, not a page
+     │    ├── BrowserUnavailable    servers/browse/browser.py: Chromium could not be started
+     │    ├── StartFailed           servers/code/interpreter.py: a session's interpreter did not start
+     │    └── OversizedReply        servers/code/interpreter.py: a kernel announced a reply over the
+     │                              limit (caught with EOFError: either ends the conversation)
      ├── CaseMemoryError            the case memory failed
      │    ├── EmbeddingError        the embedding model could not be loaded or run
      │    ├── ImportFormatError     a JSONL line is malformed: names the line and field
      │    ├── CaseNotFound          no case or run with that id
      │    ├── StoreError            the Chroma store failed or is locked
      │    └── QFunctionError        Q cannot be trained, loaded or used as asked
-     └── AgentError                 the research agent could not go on
-          ├── ModelNotConfigured    no key or endpoint for the chosen provider; names the variable
-          ├── ModelFailed           a model call failed for good (retries spent, request refused)
-          ├── ToolHubError          the MCP tool servers could not be started or reached
-          └── RunNotFound           no stored run with that id
+     ├── AgentError                 the research agent could not go on
+     │    ├── ModelNotConfigured    no key or endpoint for the chosen provider; names the variable
+     │    ├── ModelFailed           a model call failed for good (retries spent, request refused)
+     │    ├── ToolHubError          the MCP tool servers could not be started or reached
+     │    ├── RunNotFound           no stored run with that id
+     │    └── BudgetExhausted       agent/budget.py: internal signal, a run's budget is spent;
+     │                              the episode ends the run with its best answer
+     ├── DatasetError               agent/evals/datasets.py: an eval dataset cannot be read as asked
+     ├── EvalError                  agent/evals/runner.py: an eval cannot start or continue as asked
+     └── CostCapReached             agent/evals/runner.py: the eval's cost cap stopped it early
+
+Classes without a path live in this module (the servers' ones are re-exported by
+`memento.servers.common.errors`). Outside the tree on purpose: the sandbox kernel's
+CpuLimitExceeded (servers/code/kernel.py runs alone in the sandbox and imports no
+memento code). tests/test_architecture.py keeps this drawing complete.
 
 Third-party errors are translated where they are caught, `raise X(...) from exc`.
 """

@@ -178,3 +178,19 @@ def test_a_missing_bwrap_stops_the_server_with_what_to_do(tmp_path: Path) -> Non
     settings = CodeSettings.from_env({"MEMENTO_HOME": str(tmp_path), "MEMENTO_CODE_BWRAP": "/no/such/bwrap"})
     with pytest.raises(SettingsError, match=r"apt-get install bubblewrap.*MEMENTO_CODE_SANDBOX=none"):
         Sandbox(settings).check()
+
+
+def test_a_reply_announced_over_the_limit_is_refused_before_it_is_read_and_ends_the_conversation() -> None:
+    from memento.core.errors import MementoError
+    from memento.servers.code import interpreter
+
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, kernel_io.HEADER.pack(1_000_000))
+        with pytest.raises(interpreter.OversizedReply, match="1,000,000 bytes") as caught:
+            interpreter._Replies(read_fd, limit=1000).next(5.0)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert isinstance(caught.value, MementoError)
+    assert isinstance(caught.value, interpreter._GONE)  # caught wherever a closed reply pipe is

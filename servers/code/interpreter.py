@@ -89,8 +89,16 @@ class CallOutcome:
     elapsed_s: float = 0.0
 
 
-class OversizedReply(EOFError):
-    """The kernel announced a reply larger than the server accepts (an honest kernel never does)."""
+class OversizedReply(ServerError):
+    """The kernel announced a reply larger than the server accepts (an honest kernel never does).
+
+    Like a closed pipe it ends the conversation with that kernel, so whoever catches
+    `EOFError` from the reply reader catches this too (`_GONE`).
+    """
+
+
+# What the reply reader raises when no more replies can come from a kernel.
+_GONE = (EOFError, OversizedReply)
 
 
 class _Replies:
@@ -184,7 +192,7 @@ class Interpreter:
         """Wait for the kernel's first frame; raise `StartFailed` with one line saying why it did not come."""
         try:
             ready = self._replies.next(_START_TIMEOUT_S)
-        except EOFError:
+        except _GONE:
             ready = None
         if ready and ready.get("op") == "ready":
             return
@@ -275,7 +283,7 @@ class Interpreter:
                 reply = self._replies.next(deadline - time.monotonic())
                 if reply is not None and reply.get("id") == self._ids:
                     return reply
-        except (EOFError, OSError):
+        except (*_GONE, OSError):
             pass
         return None
 
