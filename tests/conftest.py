@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memento.agent.llm import registry as llm_registry
+from memento.agent.llm import vendors as llm_vendors
 from tests import docgen
 from tests.fake_llm import FakeAnthropic, FakeOpenAI
 from tests.search_fakes import FakeVendors
@@ -110,7 +110,8 @@ def no_vendor_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(("ANTHROPIC_", "OPENAI_")):
             monkeypatch.delenv(key)
-    monkeypatch.setattr(llm_registry, "VENDOR_URLS", dict.fromkeys(llm_registry.VENDOR_URLS, CLOSED_PORT))
+    for provider in llm_vendors.BUILT_IN:
+        monkeypatch.setattr(provider, "default_url", CLOSED_PORT)
 
 
 # The model providers' fake vendors: a fresh server per test, stopped when it ends.

@@ -17,11 +17,11 @@ import pytest
 from memento.agent.episode import Episode
 from memento.agent.hub import ToolOutcome
 from memento.agent.llm import Message, ToolResultPart, ToolSpec, Usage
-from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
 from memento.agent.session import run_events
 from memento.agent.settings import AgentSettings
 from memento.agent.traces import RunStore
 from memento.core.errors import ModelFailed
+from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
 
 pytestmark = pytest.mark.anyio
 

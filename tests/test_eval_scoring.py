@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Unpack
 
 import anyio
 import pytest
@@ -21,10 +21,10 @@ from memento.agent.evals.scoring import (
     score_gaia,
     simpleqa_metrics,
 )
-from memento.agent.llm import Message, Reply, ToolSpec, Usage
-from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
+from memento.agent.llm import CallOptions, Message, Reply, ToolSpec, Usage
 from memento.agent.prompting import prompt
 from memento.core.errors import ModelFailed
+from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
 
 # -- GAIA ----------------------------------------------------------------------------------------
 
@@ -143,15 +143,7 @@ class HangingModel:
     name = "hanging:model"
     context_tokens = 200_000
 
-    async def generate(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-    ) -> Reply:
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 

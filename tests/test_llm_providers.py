@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from memento.agent.llm import ImagePart, Message, Model, OpaquePart, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage
+from memento.agent.llm import ImagePart, Message, Model, OpaquePart, Provider, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage, register
+from memento.agent.llm import registry as llm_registry
 from memento.agent.llm.pricing import cost, price_of
 from memento.agent.llm.registry import check_configured, context_window, make_model, parse_spec
-from memento.agent.llm.scripted import ScriptedModel, ScriptExhausted, call, text_reply, tool_reply
 from memento.agent.settings import AgentSettings
 from memento.core.errors import ModelFailed, ModelNotConfigured
 from tests.fake_llm import (
@@ -35,6 +35,7 @@ from tests.fake_llm import (
     stream_error,
     unauthorized,
 )
+from tests.scripted_model import ScriptedModel, ScriptExhausted, call, text_reply, tool_reply
 
 pytestmark = pytest.mark.anyio
 
@@ -412,6 +413,39 @@ def test_specs_parse_with_anthropic_as_the_default_and_unknown_providers_refused
         parse_spec("mistral:large")
     with pytest.raises(ModelNotConfigured, match="No model name"):
         parse_spec("openai:")
+
+
+class ScriptedProvider(Provider):
+    """A plug-in provider: `scripted:NAME` models answer from a script, configured by MEMENTO_PLANNER_MODEL alone."""
+
+    prefix = "scripted"
+    example = "echo"
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+
+    def problem(self, settings: AgentSettings) -> str | None:
+        return None if self.script else "No script: give the scripted provider its replies first."
+
+    def make(self, model: str, settings: AgentSettings, *, context_tokens: int) -> Model:
+        return ScriptedModel(list(self.script), name=f"scripted:{model}", context_tokens=context_tokens)
+
+
+async def test_a_registered_provider_makes_the_models_its_prefix_names_and_checks_its_own_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(llm_registry, "_PROVIDERS", dict(llm_registry._PROVIDERS))  # registered for this test only
+    settings = AgentSettings(home=tmp_path, context_tokens=32_000)
+    with pytest.raises(ModelNotConfigured, match="anthropic, openai"):
+        parse_spec("scripted:echo")
+    register(ScriptedProvider([]))
+    with pytest.raises(ModelNotConfigured, match="No script"):
+        check_configured("scripted:echo", settings)
+    register(ScriptedProvider([text_reply("hello")]))  # the same prefix again replaces the first
+    model = make_model("scripted:echo", settings)
+    assert model.name == "scripted:echo" and model.context_tokens == 32_000
+    assert (await model.generate("", [Message.user("hi")], [])).text == "hello"
+    assert [p.prefix for p in llm_registry.providers()] == ["anthropic", "openai", "scripted"]
 
 
 def test_context_windows_come_from_the_table_unless_the_setting_says(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
 from memento.agent.otel import parse_headers, traces_url
 from memento.agent.traces import RunStore
+from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
 from tests.test_episode import StubHub, answer, episode, plan, usage
 
 pytestmark = pytest.mark.anyio

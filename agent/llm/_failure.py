@@ -23,6 +23,11 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text if len(text) <= _LONGEST_DETAIL else text[: _LONGEST_DETAIL - 1] + "…"
 
 
+def _capitalised(vendor: str) -> str:
+    # "the OpenAI-compatible endpoint" starts a sentence as "The OpenAI-compatible endpoint".
+    return vendor[:1].upper() + vendor[1:]
+
+
 def _retries(n: int) -> str:
     return "1 retry" if n == 1 else f"{n} retries"
 
@@ -51,7 +56,7 @@ def status_failed(
         hint = f"check the model name {model!r} and the base URL"
     else:
         hint = "the request was refused as sent"
-    return ModelFailed(f"{vendor} answered {status} for {model} ({said}); {hint}.")
+    return ModelFailed(f"{_capitalised(vendor)} answered {status} for {model} ({said}); {hint}.")
 
 
 def connection_failed(vendor: str, model: str, detail: str, *, retries: int, url_variable: str, secrets: tuple[str, ...]) -> ModelFailed:
@@ -62,6 +67,6 @@ def connection_failed(vendor: str, model: str, detail: str, *, retries: int, url
 
 def timed_out(vendor: str, model: str, timeout_s: float, *, retries: int) -> ModelFailed:
     return ModelFailed(
-        f"{vendor} did not answer for {model} within {timeout_s:g} s (after {_retries(retries)}); "
+        f"{_capitalised(vendor)} did not answer for {model} within {timeout_s:g} s (after {_retries(retries)}); "
         "raise MEMENTO_MODEL_TIMEOUT_S or try again later."
     )

@@ -9,20 +9,17 @@ becomes `ModelFailed`. The key stays inside the SDK client: never in a repr or a
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any, Literal
+from typing import Any
 
 import anthropic
 import anyio
 
 from memento.agent.settings import AgentSettings
-from memento.core.errors import ModelFailed
 
-from . import registry
-from ._failure import connection_failed, status_failed, timed_out
 from ._names import ToolNames
-from .base import ImagePart, Message, OpaquePart, Part, Reply, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage
-from .pricing import Price, cost
+from ._vendor import Call, Endpoint, SdkErrors, VendorModel
+from .base import ImagePart, Message, OpaquePart, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
+from .pricing import cost
 
 __all__ = ["AnthropicModel"]
 
@@ -34,74 +31,34 @@ _RETRYABLE_IN_STREAM = frozenset({"overloaded_error", "api_error", "rate_limit_e
 _MIN_THINKING = 1024
 
 
-class AnthropicModel:
+class AnthropicModel(VendorModel):
     """A Claude model (`anthropic:claude-sonnet-4-5`) with tool use, prompt caching and optional extended thinking."""
 
     provider = "anthropic"
+    errors = SdkErrors(anthropic.AnthropicError, anthropic.APITimeoutError, anthropic.APIConnectionError, anthropic.APIStatusError)
 
-    def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int = 200_000) -> None:
-        self.model = model
-        self.name = f"anthropic:{model}"
-        self.context_tokens = context_tokens
-        self._max_tokens = settings.model_max_tokens
+    def __init__(self, model: str, settings: AgentSettings, endpoint: Endpoint, *, context_tokens: int = 200_000) -> None:
+        super().__init__(model, settings, endpoint, context_tokens=context_tokens)
         self._thinking = settings.thinking_budget if settings.thinking_budget >= _MIN_THINKING else 0
-        self._retries = settings.model_retries
-        self._timeout_s = settings.model_timeout_s
-        self._fallback = Price.flat(settings.price_input_per_mtok, settings.price_output_per_mtok)
-        self._secrets = (settings.anthropic_api_key,)
-        # An explicit base URL keeps the SDK from reading ANTHROPIC_BASE_URL on its own: settings decide.
-        self._client = anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key,
-            base_url=settings.anthropic_base_url or registry.VENDOR_URLS["anthropic"],
-            max_retries=settings.model_retries,
-            timeout=settings.model_timeout_s,
-        )
 
-    def __repr__(self) -> str:
-        return f"AnthropicModel({self.name!r})"
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def generate(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-    ) -> Reply:
-        names = ToolNames(t.name for t in tools)
-        request = self.request(system, messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, names=names)
-        started = time.monotonic()
-        final = await self._stream(request)
-        latency = time.monotonic() - started
-        return self._reply(final, names, latency)
+    def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=retries, timeout=timeout_s)
 
     # -- request ---------------------------------------------------------------------------------
 
-    def request(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-        names: ToolNames | None = None,
-    ) -> dict[str, Any]:
+    def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
         """The keyword arguments of `messages.stream(...)` for this call (public for tests and traces)."""
-        names = names or ToolNames(t.name for t in tools)
-        limit = max_tokens or self._max_tokens
-        request: dict[str, Any] = {"model": self.model, "messages": _messages(messages, names)}
-        if system:
+        limit = call.max_tokens or self._max_tokens
+        request: dict[str, Any] = {"model": self.model, "messages": _messages(call.messages, names)}
+        if call.system:
             # The system prompt and the tool list are the stable prefix: one cache breakpoint after each.
-            request["system"] = [{"type": "text", "text": system, "cache_control": dict(_CACHE)}]
-        if tools:
-            request["tools"] = [{"name": names.safe(t.name), "description": t.description, "input_schema": t.input_schema} for t in tools]
+            request["system"] = [{"type": "text", "text": call.system, "cache_control": dict(_CACHE)}]
+        if call.tools:
+            request["tools"] = [
+                {"name": names.safe(t.name), "description": t.description, "input_schema": t.input_schema} for t in call.tools
+            ]
             request["tools"][-1]["cache_control"] = dict(_CACHE)
-            choice = tool_choice
+            choice = call.tool_choice
             if self._thinking and choice == "any":
                 # With thinking on the API accepts only auto or none; the caller sees whether a tool was called.
                 log.debug("tool_choice 'any' becomes 'auto': extended thinking is on")
@@ -117,41 +74,28 @@ class AnthropicModel:
 
     # -- call ------------------------------------------------------------------------------------
 
-    async def _stream(self, request: dict[str, Any]) -> anthropic.types.Message:
+    async def send(self, request: dict[str, Any]) -> anthropic.types.Message:
+        # Every call streams: the API refuses long non-streaming calls.
         attempt = 0
         while True:
             try:
                 async with self._client.messages.stream(**request) as stream:
                     return await stream.get_final_message()
-            except anthropic.APITimeoutError as exc:
-                raise timed_out("Anthropic", self.name, self._timeout_s, retries=self._retries) from exc
-            except anthropic.APIConnectionError as exc:
-                raise connection_failed(
-                    "Anthropic", self.name, exc.message, retries=self._retries, url_variable="ANTHROPIC_BASE_URL", secrets=self._secrets
-                ) from exc
             except anthropic.APIStatusError as exc:
                 # An error event inside a stream arrives after the HTTP 200, past the SDK's retries: retry it here.
-                in_stream = exc.status_code < 400
-                if in_stream and exc.type in _RETRYABLE_IN_STREAM and attempt < self._retries:
+                if exc.status_code < 400 and exc.type in _RETRYABLE_IN_STREAM and attempt < self._retries:
                     attempt += 1
                     log.info("Anthropic stream broke off (%s); retry %d of %d", exc.type, attempt, self._retries)
                     await anyio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
                     continue
-                status = exc.status_code if not in_stream else 529 if exc.type == "overloaded_error" else 500
-                raise status_failed(
-                    "Anthropic",
-                    self.name,
-                    status,
-                    exc.body,
-                    retries=self._retries,
-                    key_variable="ANTHROPIC_API_KEY",
-                    secrets=self._secrets,
-                ) from exc
-            except (anthropic.AnthropicError, ValueError) as exc:
-                # ValueError: the SDK could not parse a tool's streamed JSON input.
-                raise ModelFailed(f"Anthropic call to {self.name} failed: {type(exc).__name__}: {exc}"[:400]) from exc
+                raise
 
-    def _reply(self, final: anthropic.types.Message, names: ToolNames, latency: float) -> Reply:
+    def status(self, exc: Any) -> tuple[int, Any]:
+        if exc.status_code < 400:  # an error event inside a stream: reported as the HTTP status it stands for
+            return (529 if exc.type == "overloaded_error" else 500), exc.body
+        return exc.status_code, exc.body
+
+    def reply(self, final: anthropic.types.Message, names: ToolNames, latency: float) -> Reply:
         parts: list[Part] = []
         for block in final.content:
             if block.type == "text":

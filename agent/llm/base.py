@@ -16,10 +16,11 @@ A provider must:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from dataclasses import asdict, astuple, dataclass, field
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
+    "CallOptions",
     "ImagePart",
     "Message",
     "Model",
@@ -28,10 +29,21 @@ __all__ = [
     "Reply",
     "TextPart",
     "ToolCall",
+    "ToolChoice",
     "ToolResultPart",
     "ToolSpec",
     "Usage",
 ]
+
+# auto: the model may call a tool; any: it must call one; none: it must not.
+ToolChoice = Literal["auto", "any", "none"]
+
+
+class CallOptions(TypedDict, total=False):
+    """The keyword options of `Model.generate`, for a model that takes them as `**options: Unpack[CallOptions]`."""
+
+    tool_choice: ToolChoice
+    max_tokens: int | None
 
 
 @dataclass(frozen=True)
@@ -121,23 +133,12 @@ class Usage:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.cost_usd + other.cost_usd,
-        )
+        return Usage(*(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True)))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": round(self.cost_usd, 6),
-        }
+        counts = asdict(self)
+        cost_usd = counts.pop("cost_usd")
+        return {**counts, "total_tokens": self.total_tokens, "cost_usd": round(cost_usd, 6)}
 
 
 @dataclass
@@ -172,7 +173,7 @@ class Model(Protocol):
         messages: list[Message],
         tools: list[ToolSpec],
         *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
+        tool_choice: ToolChoice = "auto",
         max_tokens: int | None = None,
     ) -> Reply:
         """One call: the reply to `messages` under `system`, free to call `tools` (`any`: must call one)."""

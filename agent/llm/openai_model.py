@@ -9,122 +9,54 @@ still fails becomes `ModelFailed`. The key never leaves the SDK client.
 from __future__ import annotations
 
 import json
-import time
-from typing import Any, Literal
+from typing import Any
 
 import openai
 
-from memento.agent.settings import AgentSettings
 from memento.core.errors import ModelFailed
 
-from . import registry
-from ._failure import connection_failed, status_failed, timed_out
 from ._names import ToolNames
-from .base import ImagePart, Message, Part, Reply, TextPart, ToolCall, ToolResultPart, ToolSpec, Usage
-from .pricing import Price, cost
+from ._vendor import Call, SdkErrors, VendorModel
+from .base import ImagePart, Message, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
+from .pricing import cost
 
 __all__ = ["OpenAIModel"]
 
-# Local servers (Ollama, llama.cpp, vLLM) take no key, but the SDK insists on one.
-PLACEHOLDER_KEY = "no-key"
 _CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
-class OpenAIModel:
+class OpenAIModel(VendorModel):
     """A chat-completions model (`openai:gpt-4.1`, or any name an OpenAI-compatible server serves)."""
 
     provider = "openai"
+    errors = SdkErrors(openai.OpenAIError, openai.APITimeoutError, openai.APIConnectionError, openai.APIStatusError)
 
-    def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int = 128_000) -> None:
-        self.model = model
-        self.name = f"openai:{model}"
-        self.context_tokens = context_tokens
-        self._max_tokens = settings.model_max_tokens
-        self._retries = settings.model_retries
-        self._timeout_s = settings.model_timeout_s
-        self._fallback = Price.flat(settings.price_input_per_mtok, settings.price_output_per_mtok)
-        self._secrets = (settings.openai_api_key,)
-        # An explicit base URL keeps the SDK from reading OPENAI_BASE_URL on its own: settings decide.
-        self._client = openai.AsyncOpenAI(
-            api_key=settings.openai_api_key or PLACEHOLDER_KEY,
-            base_url=settings.openai_base_url or registry.VENDOR_URLS["openai"],
-            max_retries=settings.model_retries,
-            timeout=settings.model_timeout_s,
-        )
+    def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=retries, timeout=timeout_s)
 
-    def __repr__(self) -> str:
-        return f"OpenAIModel({self.name!r})"
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def generate(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-    ) -> Reply:
-        names = ToolNames(t.name for t in tools)
-        request = self.request(system, messages, tools, tool_choice=tool_choice, max_tokens=max_tokens, names=names)
-        started = time.monotonic()
-        try:
-            completion = await self._client.chat.completions.create(**request)
-        except openai.APITimeoutError as exc:
-            raise timed_out("OpenAI-compatible endpoint", self.name, self._timeout_s, retries=self._retries) from exc
-        except openai.APIConnectionError as exc:
-            raise connection_failed(
-                "the OpenAI-compatible endpoint",
-                self.name,
-                exc.message,
-                retries=self._retries,
-                url_variable="OPENAI_BASE_URL",
-                secrets=self._secrets,
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise status_failed(
-                "The OpenAI-compatible endpoint",
-                self.name,
-                exc.status_code,
-                exc.body if isinstance(exc.body, dict) and "error" in exc.body else {"error": exc.body},
-                retries=self._retries,
-                key_variable="OPENAI_API_KEY",
-                secrets=self._secrets,
-            ) from exc
-        except openai.OpenAIError as exc:
-            raise ModelFailed(f"OpenAI-compatible call to {self.name} failed: {type(exc).__name__}: {exc}"[:400]) from exc
-        return self._reply(completion, names, time.monotonic() - started)
-
-    # -- request ---------------------------------------------------------------------------------
-
-    def request(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-        names: ToolNames | None = None,
-    ) -> dict[str, Any]:
+    def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
         """The keyword arguments of `chat.completions.create(...)` for this call (public for tests and traces)."""
-        names = names or ToolNames(t.name for t in tools)
-        chat: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-        for message in messages:
+        chat: list[dict[str, Any]] = [{"role": "system", "content": call.system}] if call.system else []
+        for message in call.messages:
             chat.extend(_chat_messages(message, names))
         # max_completion_tokens, not max_tokens: reasoning models (o1, o3, o4…) refuse the older name.
-        request: dict[str, Any] = {"model": self.model, "messages": chat, "max_completion_tokens": max_tokens or self._max_tokens}
-        if tools:
+        request: dict[str, Any] = {"model": self.model, "messages": chat, "max_completion_tokens": call.max_tokens or self._max_tokens}
+        if call.tools:
             request["tools"] = [
                 {"type": "function", "function": {"name": names.safe(t.name), "description": t.description, "parameters": t.input_schema}}
-                for t in tools
+                for t in call.tools
             ]
-            request["tool_choice"] = _CHOICES[tool_choice]
+            request["tool_choice"] = _CHOICES[call.tool_choice]
         return request
 
-    def _reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
+    async def send(self, request: dict[str, Any]) -> Any:
+        return await self._client.chat.completions.create(**request)
+
+    def status(self, exc: Any) -> tuple[int, Any]:
+        # Compatible servers do not all wrap their errors in {"error": …}: the message helpers expect it.
+        return exc.status_code, exc.body if isinstance(exc.body, dict) and "error" in exc.body else {"error": exc.body}
+
+    def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
         if not completion.choices:
             raise ModelFailed(f"The OpenAI-compatible endpoint answered {self.name} with no choices; try again or choose another model.")
         choice = completion.choices[0]

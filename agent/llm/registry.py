@@ -1,23 +1,27 @@
 """From a `provider:model` string to a ready `Model`, and the one-line check that it can be used.
 
-`check_configured` runs before anything starts, so a missing key is one clear
-line naming the variable, not a stack trace from deep in an episode. Vendor
-SDKs are imported only when their model is made.
+Providers are objects registered here by prefix (the built-in ones at import,
+others through `register`). `check_configured` runs before anything starts, so a
+missing key is one clear line naming the variable, not a stack trace from deep in
+an episode. No vendor SDK is imported until its model is made.
 """
 
 from __future__ import annotations
 
-from memento.agent.settings import AgentSettings
+from typing import TYPE_CHECKING
+
 from memento.core.errors import ModelNotConfigured
 
-from .base import Model
+from .provider import Provider
+from .vendors import BUILT_IN
 
-__all__ = ["CONTEXT_WINDOWS", "PROVIDERS", "VENDOR_URLS", "check_configured", "context_window", "make_model", "parse_spec"]
+if TYPE_CHECKING:
+    from memento.agent.settings import AgentSettings
 
-PROVIDERS = ("anthropic", "openai")
-# Where a provider goes when no base URL is set. Passed explicitly so the SDKs never pick one from the
-# environment on their own; the test suite points these at a closed loopback port.
-VENDOR_URLS = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+    from .base import Model
+
+__all__ = ["CONTEXT_WINDOWS", "check_configured", "context_window", "make_model", "parse_spec", "providers", "register"]
+
 DEFAULT_CONTEXT = 128_000
 
 # Name prefix → context window in tokens; the longest matching prefix wins.
@@ -31,22 +35,32 @@ CONTEXT_WINDOWS = {
     "o4-mini": 200_000,
 }
 
+_PROVIDERS: dict[str, Provider] = {p.prefix: p for p in BUILT_IN}
+
+
+def register(provider: Provider) -> None:
+    """Make `provider:…` specs name `provider`'s models (a provider of the same prefix is replaced)."""
+    _PROVIDERS[provider.prefix] = provider
+
+
+def providers() -> list[Provider]:
+    """The registered providers, built-in ones first."""
+    return list(_PROVIDERS.values())
+
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """`provider:model` → (provider, model); a bare model name means Anthropic."""
-    provider, sep, model = spec.strip().partition(":")
+    prefix, sep, model = spec.strip().partition(":")
     if not sep:
-        provider, model = "anthropic", provider
-    provider, model = provider.strip().lower(), model.strip()
-    if provider not in PROVIDERS:
+        prefix, model = "anthropic", prefix
+    prefix, model = prefix.strip().lower(), model.strip()
+    if prefix not in _PROVIDERS:
         raise ModelNotConfigured(
-            f"Unknown model provider {provider!r} in {spec!r}: choose one of {', '.join(PROVIDERS)} (e.g. anthropic:claude-sonnet-4-5)."
+            f"Unknown model provider {prefix!r} in {spec!r}: choose one of {', '.join(_PROVIDERS)} (e.g. anthropic:claude-sonnet-4-5)."
         )
     if not model:
-        raise ModelNotConfigured(
-            f"No model name in {spec!r}: write provider:model, e.g. {provider}:{'claude-sonnet-4-5' if provider == 'anthropic' else 'gpt-4.1'}."
-        )
-    return provider, model
+        raise ModelNotConfigured(f"No model name in {spec!r}: write provider:model, e.g. {prefix}:{_PROVIDERS[prefix].example}.")
+    return prefix, model
 
 
 def context_window(model: str, settings: AgentSettings) -> int:
@@ -60,27 +74,14 @@ def context_window(model: str, settings: AgentSettings) -> int:
 
 def check_configured(spec: str, settings: AgentSettings) -> None:
     """Raise `ModelNotConfigured`, one line naming the variable to set, when `spec` cannot be called."""
-    provider, _ = parse_spec(spec)
-    if provider == "anthropic" and not settings.anthropic_api_key:
-        raise ModelNotConfigured(
-            "No Anthropic API key: set ANTHROPIC_API_KEY (or MEMENTO_ANTHROPIC_API_KEY), or choose another model with --planner/--executor."
-        )
-    if provider == "openai" and not (settings.openai_api_key or settings.openai_base_url):
-        raise ModelNotConfigured(
-            "No OpenAI key or endpoint: set OPENAI_API_KEY (or MEMENTO_OPENAI_API_KEY), or OPENAI_BASE_URL for a local "
-            "OpenAI-compatible server (vLLM, Ollama, llama.cpp), or choose another model with --planner/--executor."
-        )
+    prefix, _ = parse_spec(spec)
+    problem = _PROVIDERS[prefix].problem(settings)
+    if problem:
+        raise ModelNotConfigured(problem)
 
 
 def make_model(spec: str, settings: AgentSettings) -> Model:
     """The model named by `spec` (`anthropic:claude-sonnet-4-5`, `openai:gpt-4.1`, or a bare Claude name)."""
     check_configured(spec, settings)
-    provider, model = parse_spec(spec)
-    window = context_window(model, settings)
-    if provider == "openai":
-        from .openai_model import OpenAIModel
-
-        return OpenAIModel(model, settings, context_tokens=window)
-    from .anthropic_model import AnthropicModel
-
-    return AnthropicModel(model, settings, context_tokens=window)
+    prefix, model = parse_spec(spec)
+    return _PROVIDERS[prefix].make(model, settings, context_tokens=context_window(model, settings))

@@ -1,7 +1,7 @@
-"""Non-HTML responses (PDF, Office, spreadsheets, JSON, text, images) through the documents converters.
+"""Non-HTML responses (PDF, Office, spreadsheets, JSON, text, images) through the shared converters.
 
-The format is told from the bytes by the documents server's `detect_format`;
-conversion runs its `convert` inside the documents worker pool, so a hostile
+The format is told from the bytes by `memento.convert`'s `detect_format`;
+conversion runs its `convert` inside a bounded worker pool, so a hostile
 PDF costs one bounded process (time and memory), never this server. The pool
 starts on the first document, not with the server.
 """

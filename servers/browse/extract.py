@@ -4,7 +4,7 @@ Main content comes from trafilatura (tables, lists and headings kept;
 navigation, ads and footers left out), after `furniture` has removed what it
 lets through on real pages (hidden parts, forms, cookie notices, comments,
 lists of other articles). When it finds no main content, the
-documents server's HTML converter turns the whole page into Markdown instead.
+shared HTML converter (`memento.convert`) turns the whole page into Markdown instead.
 `needs_rendering` is the judgement behind render="auto". Nothing here fetches.
 """
 

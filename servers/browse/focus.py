@@ -1,7 +1,7 @@
 """Query-aware reading: the passages of a page that answer a query come first.
 
 The page is cut into passages at paragraph breaks and ranked with the
-documents server's BM25 ranker. Matching passages come first, best first;
+shared BM25 ranker (`memento.convert.passages`). Matching passages come first, best first;
 the rest follow in page order, so nothing is dropped and pagination still
 reaches every word. Each passage carries a marker with its place on the page
 ("passage 7 of 23"), so a model can tell what came before what.

@@ -4,7 +4,7 @@ Incremental by default: a file whose size and mtime are unchanged is not read;
 one whose bytes hash the same is not converted again; a changed file's sections
 are replaced; a file gone from a root it was found under is removed. URLs are
 fetched every build (through the URL guard) and replaced when their content
-hash changes. Conversion runs in the documents server's bounded worker pool, so
+hash changes. Conversion runs in `memento.convert`'s bounded worker pool, so
 one bad file is a line in the report, not a failed build.
 """
 

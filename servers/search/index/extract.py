@@ -1,8 +1,8 @@
 """Worker side of indexing: one file or download → its format, title, date and text sections.
 
-Runs inside a documents conversion worker (bounded in time and memory), so a
-corrupt or hostile file costs one worker, not the build. Conversion is the
-documents server's own: `detect_format` and `formats.convert`, with OCR off
+Runs inside a conversion worker (bounded in time and memory), so a corrupt or
+hostile file costs one worker, not the build. Conversion is the documents
+server's, from `memento.convert`: `detect_format` and `formats.convert`, with OCR off
 (slow, and images rarely carry searchable prose). Returns plain data, cheap to
 pickle back to the builder.
 """

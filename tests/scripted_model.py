@@ -1,8 +1,9 @@
-"""A deterministic stand-in for a model: replies from a script, every call recorded.
+"""A deterministic stand-in for a model, for the tests: replies from a script, every call recorded.
 
 Tests of the planner, executor and episode loop run on it without a vendor or a
 fake server. A script entry is a `Reply`, a function of the call returning one,
-or an exception to raise; running out of script is a test error, never a silent reply.
+or an exception to raise; running out of script is an error, never a silent reply.
+It lives with the tests: nothing installed imports it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Unpack
 
-from .base import Message, Reply, TextPart, ToolCall, ToolSpec, Usage
+from memento.agent.llm import CallOptions, Message, Reply, TextPart, ToolCall, ToolSpec, Usage
+from memento.core.errors import AgentError
 
 __all__ = ["ScriptExhausted", "ScriptedCall", "ScriptedModel", "Step", "call", "text_reply", "tool_reply"]
 
@@ -21,8 +23,12 @@ Responder = Callable[[str, list[Message], list[ToolSpec]], Reply]
 Step = Reply | Responder | BaseException
 
 
-class ScriptExhausted(AssertionError):
-    """The code under test called the model more often than the test scripted."""
+class ScriptExhausted(AgentError):
+    """The code under test called the model more often than the test scripted.
+
+    An `AgentError` like any model failure, so an episode records it as the run's error (a test
+    then sees a failed run naming the extra call) instead of a crash from inside its task group.
+    """
 
 
 @dataclass
@@ -61,16 +67,9 @@ class ScriptedModel:
     def remaining(self) -> int:
         return len(self._queue)
 
-    async def generate(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: Literal["auto", "any", "none"] = "auto",
-        max_tokens: int | None = None,
-    ) -> Reply:
-        seen = ScriptedCall(system, [Message(m.role, list(m.parts)) for m in messages], list(tools), tool_choice, max_tokens)
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
+        history = [Message(m.role, list(m.parts)) for m in messages]
+        seen = ScriptedCall(system, history, list(tools), options.get("tool_choice", "auto"), options.get("max_tokens"))
         self.calls.append(seen)
         if not self._queue:
             raise ScriptExhausted(
