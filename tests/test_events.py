@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +37,7 @@ from memento.agent.progress import TerminalProgress
 from memento.agent.session import run_events
 from memento.agent.settings import AgentSettings
 from memento.agent.traces import RunStore
-from tests.test_episode import ScriptedModel, StubHub, answer, call, plan, store, text_reply, tool_reply, usage
-
-__all__ = ["store"]  # the fixture, shared with test_episode
+from tests.test_episode import ScriptedModel, StubHub, answer, call, plan, text_reply, tool_reply, usage
 
 pytestmark = pytest.mark.anyio
 
@@ -62,10 +62,10 @@ class Broken:
         raise RuntimeError("this listener is broken")
 
 
-def run_record(store: RunStore, run_id: str) -> dict[str, Any]:
-    """The run as `memento runs show --json` gives it."""
-    run = store.get_run(run_id)
-    return run.to_json() if hasattr(run, "to_json") else run  # type: ignore[no-any-return]
+@pytest.fixture
+def store(memento_home: Path) -> Iterator[RunStore]:
+    with RunStore.open(memento_home) as opened:
+        yield opened
 
 
 def wired(planner: ScriptedModel, executor: ScriptedModel, hub: StubHub, store: RunStore, *listeners: Any) -> Episode:
@@ -103,13 +103,13 @@ async def test_every_model_call_is_one_event_and_the_trace_holds_exactly_those(s
     calls = seen.of(ModelCalled)
     assert len(calls) == len(planner.calls) + len(executor.calls) == 6
     assert [c.role for c in calls] == ["planner", "executor", "executor", "executor", "executor", "planner"]
-    traced = run_record(store, result.run_id)["model_calls"]
-    assert [(c["role"], c["usage"]["input_tokens"]) for c in traced] == [(c.role, c.usage.input_tokens) for c in calls]
+    traced = store.get_run(result.run_id).model_calls
+    assert [(c.role, c.usage.input_tokens) for c in traced] == [(c.role, c.usage.input_tokens) for c in calls]
     assert calls[-1].run_usage == result.usage  # the running total a terminal shows ends at the run's usage
 
     tools = seen.of(ToolCalled)
     assert [t.name for t in tools] == [t.name for t in seen.of(ToolStarted)] == ["code__run_python", "search__web_search"]
-    assert [f"{t['server']}__{t['tool']}" for t in run_record(store, result.run_id)["tool_calls"]] == [t.name for t in tools]
+    assert [f"{t.server}__{t.tool}" for t in store.get_run(result.run_id).tool_calls] == [t.name for t in tools]
 
 
 async def test_a_run_states_its_facts_once_each_from_start_to_finish(store: RunStore) -> None:
@@ -124,8 +124,8 @@ async def test_a_run_states_its_facts_once_each_from_start_to_finish(store: RunS
     assert seen.of(CasesShown)[0].policy == "none" and not seen.of(Judged)  # no truth: nothing judged
     finished = seen.of(RunFinished)[0]
     assert finished.status == "answered" and finished.answer == "4, Paris" and finished.usage == result.usage
-    record = run_record(store, result.run_id)
-    assert len(record["plans"]) == 1 and len(record["subtasks"]) == 2 and record["status"] == "answered"
+    record = store.get_run(result.run_id)
+    assert len(record.plans) == 1 and len(record.subtasks) == 2 and record.status == "answered"
 
 
 async def test_the_terminal_shows_what_the_events_say_once_each(store: RunStore) -> None:
@@ -146,8 +146,8 @@ async def test_a_failing_listener_is_logged_and_the_run_and_its_trace_go_on(stor
         result = await wired(planner, executor, hub, store, Broken(), seen).run("What is 2 + 2?", policy="none")
     assert result.status == "answered" and result.answer == "4, Paris"
     assert isinstance(seen.events[-1], RunFinished)  # the listeners after the broken one still saw everything
-    record = run_record(store, result.run_id)
-    assert record["status"] == "answered" and len(record["model_calls"]) == 6
+    record = store.get_run(result.run_id)
+    assert record.status == "answered" and len(record.model_calls) == 6
     assert "Broken failed on RunStarted" in caplog.text
 
 
@@ -162,8 +162,8 @@ async def test_the_judges_call_is_metered_like_any_other(store: RunStore) -> Non
 
     [judged] = [c for c in seen.of(ModelCalled) if c.role == "judge"]
     assert judged.usage == judge_usage and judged.latency_s > 0
-    [traced] = [c for c in run_record(store, result.run_id)["model_calls"] if c["role"] == "judge"]
-    assert traced["latency_s"] > 0 and traced["usage"]["input_tokens"] == 70 and traced["usage"]["output_tokens"] == 5
+    [traced] = [c for c in store.get_run(result.run_id).model_calls if c.role == "judge"]
+    assert traced.latency_s > 0 and traced.usage.input_tokens == 70 and traced.usage.output_tokens == 5
     assert result.usage == usage() + judge_usage  # the planner's one call and the judge's
     assert seen.of(Judged)[0].judgement.llm == "correct"
 
@@ -199,3 +199,38 @@ def test_the_run_json_keeps_its_agreed_keys_with_keyword_records() -> None:
     assert list(result.to_json()) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan"]
     with pytest.raises(TypeError):
         EpisodeResult("r", "a", "answered", None, [], None, Usage(), [])  # type: ignore[misc]
+
+
+def test_the_research_servers_progress_lines_come_from_the_events_and_never_wait() -> None:
+    import anyio
+
+    from memento.servers.research.service import ProgressLines
+
+    send, receive = anyio.create_memory_object_stream[str](3)
+    lines = ProgressLines(send)
+    lines.handle(PlanMade(run_id="r", cycle=1, subtasks=("Find it", "Check it")))
+    lines.handle(SubtaskStarted(run_id="r", cycle=1, index=1, total=2, subtask="Find it"))
+    lines.handle(ModelCalled(run_id="r", role="executor", model="m", usage=Usage(), latency_s=0.1, run_usage=Usage()))  # not a line
+    lines.handle(ToolStarted(run_id="r", name="search__web_search", arguments={}))
+    lines.handle(Note(run_id="r", text="budget spent: tokens"))  # the queue is full: dropped, not waited for
+    send.close()
+    with receive:
+        assert [receive.receive_nowait() for _ in range(3)] == [
+            "plan 1: Find it; Check it",
+            "subtask 1/2: Find it",
+            "calling search__web_search",
+        ]
+
+
+async def test_an_interrupted_run_is_not_exported_and_a_finished_one_is_sent_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memento.agent import otel
+
+    sent: list[str] = []
+    monkeypatch.setattr(otel, "export_run", lambda run, endpoint, headers: sent.append(run["id"]) or True)
+    export = otel.OtelExport("http://127.0.0.1:4318")
+    for run_id, status in (("run-a", "interrupted"), ("run-b", "answered")):
+        export.handle(RunStarted(run_id=run_id, task="t", planner="p", executor="e", settings={}))
+        export.handle(RunFinished(run_id=run_id, answer="", status=status, reward=None, judgement=None, case_id=None, usage=Usage()))
+    await export.flush()
+    await export.flush()
+    assert sent == ["run-b"]
