@@ -8,6 +8,7 @@ failure in one server is recorded and the others are still checked.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,11 @@ class CheckResult:
     error: str = ""
 
 
-async def check_server(entry: ServerEntry, timeout_s: float = 60.0, cwd: Path | None = None) -> CheckResult:
+async def check_server(entry: ServerEntry, environ: Mapping[str, str], timeout_s: float = 60.0, cwd: Path | None = None) -> CheckResult:
+    """`environ`: what the server inherits (`hosts.server_environment(settings)`)."""
     result = CheckResult(entry.name)
     try:
-        target: Any = entry.url if entry.url else stdio_parameters(entry, cwd=cwd, quiet=True)
+        target: Any = entry.url if entry.url else stdio_parameters(entry, environ, cwd=cwd, quiet=True)
     except ConfigError as exc:
         result.error = str(exc)
         return result

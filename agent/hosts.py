@@ -3,7 +3,8 @@
 The agent talks to tool servers only over MCP, like any other host: this
 module turns a config entry into the official client's stdio parameters, with
 the command found in this installation's bin folder when it is not on PATH
-and the `MEMENTO_*` settings passed through.
+and the `MEMENTO_*` settings passed through. It never reads the process
+environment: the entry point's settings hand it over (`server_environment`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 from mcp.client.stdio import StdioServerParameters
 
 from memento.core.errors import ConfigError
+from memento.core.settings import MementoSettings
 
-__all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "stdio_parameters"]
+__all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "server_environment", "stdio_parameters"]
 
 
 @dataclass(frozen=True)
@@ -70,26 +72,33 @@ def load_config(path: Path) -> list[ServerEntry]:
     return entries
 
 
-def resolve_command(command: str) -> str:
-    """An absolute path for `command`, looking beside this Python first (a venv's bin folder)."""
+def resolve_command(command: str, path: str = "") -> str:
+    """An absolute path for `command`, looking beside this Python first (a venv's bin folder), then on `path` (a PATH)."""
     if os.path.isabs(command):
         return command
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    search = os.pathsep.join([str(Path(sys.executable).parent), path])
     found = shutil.which(command, path=search)
     if found is None:
         raise ConfigError(f"Command {command!r} was not found on PATH or beside {sys.executable}.")
     return found
 
 
-def passthrough_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def server_environment(settings: MementoSettings) -> dict[str, str]:
+    """What the launched servers inherit from the agent: the variables its settings pass on, and its home."""
+    return {**settings.passed_environment, "MEMENTO_HOME": str(settings.home)}
+
+
+def passthrough_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The `MEMENTO_*` settings (and proxy-free basics) a launched server should see."""
-    environ = os.environ if environ is None else environ
     return {k: v for k, v in environ.items() if k.startswith("MEMENTO_") or k in ("HF_HUB_OFFLINE", "PYTHONPATH")}
 
 
-def stdio_parameters(entry: ServerEntry, cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
-    """Launch parameters; `quiet` lowers the server's log level unless the user set one."""
-    env = passthrough_env()
+def stdio_parameters(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
+    """Launch parameters. `environ`: the agent's environment as its settings read it (`server_environment`);
+    its MEMENTO_* variables pass on and its PATH finds the command. `quiet` lowers the server's log level
+    unless the user set one."""
+    env = passthrough_env(environ)
     if quiet:
         env.setdefault("MEMENTO_LOG_LEVEL", "WARNING")
-    return StdioServerParameters(command=resolve_command(entry.command), args=entry.args, env={**env, **entry.env}, cwd=cwd)
+    command = resolve_command(entry.command, environ.get("PATH", ""))
+    return StdioServerParameters(command=command, args=entry.args, env={**env, **entry.env}, cwd=cwd)

@@ -202,6 +202,7 @@ class ToolHub:
         cls,
         entries: list[ServerEntry],
         *,
+        environ: Mapping[str, str],
         start_timeout_s: float = 60,
         call_timeout_s: float = 180,
         result_max_chars: int = 20_000,
@@ -212,7 +213,8 @@ class ToolHub:
         """Start every server concurrently and yield the hub; leaving stops them all, also on error or cancel.
 
         A server that fails to start is in `hub.failed` and the others still serve; `ToolHubError` only
-        when none started. `env` is added to each launched server's environment (over the config's own).
+        when none started. `environ` is what the servers inherit (`hosts.server_environment(settings)`);
+        `env` is added to each launched server's environment (over the config's own).
         """
         hub = cls(start_timeout_s=start_timeout_s, call_timeout_s=call_timeout_s, result_max_chars=result_max_chars, on_event=on_event)
         up: dict[str, list[types.Tool]] = {}
@@ -220,7 +222,7 @@ class ToolHub:
         async with AsyncExitStack() as stack:
             for entry in entries:
                 try:
-                    target = entry.url or _launch(entry, cwd, env or {})
+                    target = entry.url or _launch(entry, cwd, environ, env or {})
                 except ConfigError as exc:
                     hub._unstartable[entry.name] = str(exc)
                     continue
@@ -443,8 +445,8 @@ class ToolHub:
             log.exception("on_event(%r) raised", kind)
 
 
-def _launch(entry: ServerEntry, cwd: Path | None, env: Mapping[str, str]) -> StdioServerParameters:
-    params = stdio_parameters(entry, cwd=cwd, quiet=True)
+def _launch(entry: ServerEntry, cwd: Path | None, environ: Mapping[str, str], env: Mapping[str, str]) -> StdioServerParameters:
+    params = stdio_parameters(entry, environ, cwd=cwd, quiet=True)
     return params.model_copy(update={"env": {**(params.env or {}), **env}})
 
 

@@ -74,7 +74,7 @@ async def open_episode(
     """
     from memento.memory import CaseBank, MemorySettings
 
-    from .hosts import default_config_path, load_config
+    from .hosts import default_config_path, load_config, server_environment
     from .hub import ToolHub
     from .llm import make_model
     from .traces import RunStore
@@ -103,6 +103,7 @@ async def open_episode(
         hub = await opened.enter_async_context(
             ToolHub.start(
                 entries,
+                environ=server_environment(settings),
                 start_timeout_s=settings.server_start_timeout_s,
                 call_timeout_s=settings.tool_timeout_s,
                 result_max_chars=settings.tool_result_max_chars,

@@ -44,6 +44,10 @@ class Budgets(MementoSettings):
 class AgentSettings(Budgets):
     """Everything `memento run` reads from the environment, besides the case memory's settings."""
 
+    # Handed on to the tool servers the agent launches (agent/hosts.py): their MEMENTO_* settings, PATH to
+    # find their commands, and the basics a Python server needs.
+    passed_on = ("MEMENTO_*", "PATH", "PYTHONPATH", "HF_HUB_OFFLINE")
+
     planner_model: str = Field(
         default=DEFAULT_MODEL, description="Planner model as provider:model, e.g. anthropic:claude-sonnet-4-5 or openai:gpt-4.1."
     )

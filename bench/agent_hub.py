@@ -6,6 +6,7 @@ documents server launch, measured in the same run."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -44,12 +45,12 @@ async def start_up(folder: Path) -> tuple[list[float], float, dict[str, list[flo
     sequential = 0.0
     for entry in entries:  # the comparison: one after another, as `memento servers check` starts them
         began = time.perf_counter()
-        async with ToolHub.start([entry], env=settings(folder), cwd=folder):
+        async with ToolHub.start([entry], environ=os.environ, env=settings(folder), cwd=folder):
             sequential += time.perf_counter() - began
     per_server = {entry.name: [] for entry in entries}  # only the parallel rounds count below
     for _ in range(ROUNDS):
         began = time.perf_counter()
-        async with ToolHub.start(entries, env=settings(folder), cwd=folder, on_event=on_event) as hub:
+        async with ToolHub.start(entries, environ=os.environ, env=settings(folder), cwd=folder, on_event=on_event) as hub:
             totals.append(time.perf_counter() - began)
             failed.update(hub.failed)
     return totals, sequential, per_server, failed
@@ -59,10 +60,13 @@ async def round_trips(folder: Path) -> dict[str, list[float]]:
     """Both launches open side by side and called alternately, so drift on the machine hits both alike."""
     [documents] = [entry for entry in load_config(ROOT / "mcp.json") if entry.name == "documents"]
     arguments = {"source": SOURCE}
-    params = stdio_parameters(documents, cwd=folder, quiet=True)
+    params = stdio_parameters(documents, os.environ, cwd=folder, quiet=True)
     params = params.model_copy(update={"env": {**(params.env or {}), **settings(folder)}})
     times: dict[str, list[float]] = {"through the hub": [], "bare mcp.Client": []}
-    async with ToolHub.start([documents], env=settings(folder), cwd=folder) as hub, Client(params, mode="legacy") as client:
+    async with (
+        ToolHub.start([documents], environ=os.environ, env=settings(folder), cwd=folder) as hub,
+        Client(params, mode="legacy") as client,
+    ):
         for i in range(WARMUP + CALLS):
             began = time.perf_counter()
             outcome = await hub.call("documents__document_info", arguments)

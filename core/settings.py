@@ -52,7 +52,8 @@ class MementoSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Non-MEMENTO variables a subprocess of this area needs as the user set them (HTTPS_PROXY for pip, ...).
+    # Variables the programs this area starts need as the user set them (HTTPS_PROXY for pip, MEMENTO_* for
+    # the servers the agent launches); a trailing '*' names a prefix.
     passed_on: ClassVar[tuple[str, ...]] = ()
     _passed: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -85,7 +86,7 @@ class MementoSettings(BaseModel):
             settings = cls(**raw)
         except ValidationError as exc:
             raise SettingsError(_problems(exc, shown)) from None
-        settings._passed = {name: environ[name] for name in cls.passed_on if environ.get(name)}
+        settings._passed = {name: value for name, value in environ.items() if value and _named(name, cls.passed_on)}
         return settings
 
     @property
@@ -108,6 +109,11 @@ class MementoSettings(BaseModel):
                 default = _show(value)
             rows.append((env_name(name), default, field.description or ""))
         return rows
+
+
+def _named(variable: str, patterns: tuple[str, ...]) -> bool:
+    """Whether `variable` is one of `patterns` (a trailing '*' matches any rest: 'MEMENTO_*')."""
+    return any(variable == p or (p.endswith("*") and variable.startswith(p[:-1])) for p in patterns)
 
 
 def is_secret(field: FieldInfo) -> bool:

@@ -137,7 +137,7 @@ async def hub(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> AsyncIt
     entries = [BUNDLED["documents"], BUNDLED["code"]]
     with anyio.fail_after(90):
         async with ToolHub.start(
-            entries, env=env, cwd=ROOT, result_max_chars=3000, on_event=lambda kind, data: EVENTS.append((kind, data))
+            entries, environ=os.environ, env=env, cwd=ROOT, result_max_chars=3000, on_event=lambda kind, data: EVENTS.append((kind, data))
         ) as hub:
             yield hub
 
@@ -234,7 +234,7 @@ async def test_a_server_over_streamable_http_works_beside_a_launched_one() -> No
     with http_server("documents") as url, no_process_outlives() as seen:
         http_pid = server_pid("--transport")
         with anyio.fail_after(60):
-            async with ToolHub.start([ServerEntry("web_docs", url=url), BUNDLED["code"]]) as hub:
+            async with ToolHub.start([ServerEntry("web_docs", url=url), BUNDLED["code"]], environ=os.environ) as hub:
                 seen.extend(p for p in server_processes() if p.pid != http_pid)
                 assert {"web_docs__read_document", "code__run_python"} <= {t.name for t in hub.tools}
                 outcome = await hub.call("web_docs__read_document", {"source": "data:text/plain,over%20http"})
@@ -247,7 +247,7 @@ async def test_a_server_killed_during_a_call_is_restarted_once_and_the_call_repo
     events: list[str] = []
     earlier = {p.pid for p in server_processes()}  # the module's shared hub has a code server too
     with no_process_outlives() as seen, anyio.fail_after(120):
-        async with ToolHub.start([BUNDLED["code"]], on_event=lambda kind, data: events.append(kind)) as hub:
+        async with ToolHub.start([BUNDLED["code"]], environ=os.environ, on_event=lambda kind, data: events.append(kind)) as hub:
             first_pid = server_pid("memento-code", earlier)
             seen.extend(server_processes())
             outcomes = []
@@ -282,7 +282,9 @@ async def test_a_server_killed_during_a_call_is_restarted_once_and_the_call_repo
 async def test_a_server_that_cannot_start_is_in_failed_and_the_others_work() -> None:
     missing = ServerEntry("missing", "memento-no-such-command")
     with no_process_outlives() as seen, anyio.fail_after(60):
-        async with ToolHub.start([EXITS_AT_ONCE, missing, NEVER_ANSWERS, BUNDLED["documents"]], start_timeout_s=8) as hub:
+        async with ToolHub.start(
+            [EXITS_AT_ONCE, missing, NEVER_ANSWERS, BUNDLED["documents"]], environ=os.environ, start_timeout_s=8
+        ) as hub:
             seen.extend(server_processes())
             assert set(hub.failed) == {"broken", "missing", "silent"}
             assert "no settings for this server" in hub.failed["broken"]  # the server's own last words
@@ -296,17 +298,17 @@ async def test_a_server_that_cannot_start_is_in_failed_and_the_others_work() -> 
 @pytest.mark.integration
 async def test_when_no_server_starts_the_hub_raises_tool_hub_error() -> None:
     with anyio.fail_after(30), pytest.raises(ToolHubError, match=r"broken.*no settings for this server"):
-        async with ToolHub.start([EXITS_AT_ONCE, ServerEntry("missing", "memento-no-such-command")]):
+        async with ToolHub.start([EXITS_AT_ONCE, ServerEntry("missing", "memento-no-such-command")], environ=os.environ):
             raise AssertionError("the body must not run")
     with pytest.raises(ToolHubError, match="no servers"):
-        async with ToolHub.start([]):
+        async with ToolHub.start([], environ=os.environ):
             raise AssertionError("the body must not run")
 
 
 @pytest.mark.integration
 async def test_no_server_process_outlives_the_hub_when_the_body_raises() -> None:
     with no_process_outlives() as seen, anyio.fail_after(60), pytest.raises(RuntimeError, match="the body failed"):
-        async with ToolHub.start([BUNDLED["documents"], BUNDLED["code"]]) as hub:
+        async with ToolHub.start([BUNDLED["documents"], BUNDLED["code"]], environ=os.environ) as hub:
             seen.extend(server_processes())
             await hub.call("code__run_python", {"code": "1"})  # a sandboxed interpreter below the server too
             seen.extend(server_processes())
@@ -317,7 +319,7 @@ async def test_no_server_process_outlives_the_hub_when_the_body_raises() -> None
 async def test_no_server_process_outlives_the_hub_when_it_is_cancelled_during_a_call() -> None:
     with no_process_outlives() as seen, anyio.fail_after(60):
         with anyio.CancelScope() as scope:
-            async with ToolHub.start([BUNDLED["documents"], BUNDLED["code"]]) as hub:
+            async with ToolHub.start([BUNDLED["documents"], BUNDLED["code"]], environ=os.environ) as hub:
                 seen.extend(server_processes())
                 async with anyio.create_task_group() as group:
                     group.start_soon(hub.call, "code__run_python", {"code": "import time\ntime.sleep(60)"})
@@ -336,7 +338,7 @@ async def test_no_server_process_outlives_a_hub_cancelled_while_servers_start() 
             async with anyio.create_task_group() as group:
 
                 async def start_hub() -> None:
-                    async with ToolHub.start([BUNDLED["documents"], NEVER_ANSWERS]):
+                    async with ToolHub.start([BUNDLED["documents"], NEVER_ANSWERS], environ=os.environ):
                         raise AssertionError("the silent server holds the start for 60 s")
 
                 group.start_soon(start_hub)

@@ -61,13 +61,16 @@ def servers_check(config_path: Path | None, names: tuple[str, ...], timeout: flo
     import anyio
 
     from memento.agent.checks import check_server
+    from memento.agent.hosts import server_environment
+    from memento.agent.settings import AgentSettings
 
+    environ = server_environment(AgentSettings.from_env())
     path, entries = _entries(config_path, names)
     if not as_json:
         click.echo(f"Checking {len(entries)} server(s) from {path}", err=True)
     results = []
     for entry in entries:
-        result = anyio.run(check_server, entry, timeout)
+        result = anyio.run(check_server, entry, environ, timeout)
         results.append(result)
         if as_json:
             click.echo(json.dumps(result.__dict__))
@@ -97,14 +100,16 @@ def servers_check(config_path: Path | None, names: tuple[str, ...], timeout: flo
 def servers_config(config_path: Path | None, style: str) -> None:
     """Print a host config for this installation, with absolute commands, ready to paste."""
     from memento.agent.hosts import resolve_command
+    from memento.agent.settings import AgentSettings
 
+    path = AgentSettings.from_env().passed_environment.get("PATH", "")
     _, entries = _entries(config_path)
     out: dict[str, dict] = {}
     for entry in entries:
         if entry.url:
             spec: dict = {"type": "http", "url": entry.url} if style == "vscode" else {"url": entry.url}
         else:
-            command = resolve_command(entry.command)
+            command = resolve_command(entry.command, path)
             spec = {"type": "stdio"} if style == "vscode" else {}
             spec |= {"command": command, "args": entry.args}
             if entry.env:
