@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from memento.core.errors import CaseMemoryError, MementoError
+from memento.core.errors import AgentError, CaseMemoryError, MementoError
 
 from .budget import BudgetExhausted, Spending
 from .events import (
@@ -90,7 +90,7 @@ class EpisodeResult:
         }
 
 
-class _Failed(Exception):
+class _Failed(AgentError):
     """Internal: the planner could not be brought to use its tools."""
 
 

@@ -35,8 +35,8 @@ log = logging.getLogger("memento.convert")
 _HEADER = struct.Struct("!Q")
 
 
-class _WorkerDied(Exception):
-    pass
+class _WorkerDied(errors.MementoError):
+    """Internal: the worker's pipe ended; the parent reports it as ConversionFailed."""
 
 
 def _write_frame(stream: IO[bytes], value: Any) -> None:
