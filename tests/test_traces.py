@@ -489,6 +489,14 @@ def test_an_unknown_run_is_one_line_and_exit_1() -> None:
     assert done.stderr.strip() == "Error: No run with id 'run-nothere'; memento runs list shows the runs."
 
 
+def test_the_memento_command_shows_an_error_that_quotes_a_key_with_the_key_masked() -> None:
+    from memento.agent.cli import cli
+
+    done = CliRunner().invoke(cli, ["runs", "show", "sk-ant-api03-abcdefghijklmnop"], prog_name="memento")
+    assert done.exit_code == 1
+    assert done.stderr.strip() == "Error: No run with id '***'; memento runs list shows the runs."
+
+
 def test_feedback_sets_the_trace_reward_and_the_case_memory_reward(memento_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("memento.memory.casebank.make_embedder", lambda *args, **kwargs: HashEmbedder())
     with RunStore.open(memento_home) as store:

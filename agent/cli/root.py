@@ -47,9 +47,11 @@ class _MementoGroup(click.Group):
         except Exception as exc:
             # Imported here, not at the top: memento.core brings pydantic, which `memento --help` does not need.
             from memento.core.errors import MementoError
+            from memento.core.secrets import scrub_text
 
             if isinstance(exc, MementoError):
-                raise click.ClickException(str(exc)) from None
+                # A message may quote what a vendor or a tool echoed back: keys are masked before it is shown.
+                raise click.ClickException(scrub_text(str(exc))) from None
             raise
 
 
