@@ -181,3 +181,30 @@ def test_bad_query_parts_are_refused_before_any_request() -> None:
     assert query.text == "solar panels" and query.site == "www.nature.com" and query.language == "pt-BR"
     with pytest.raises(InvalidInput, match="site must be a domain"):
         service.make_query("x", site="exa mple.org")
+
+
+def test_each_backend_checks_the_options_it_owns_and_the_settings_ask_it() -> None:
+    from memento.servers.search.backends import BACKENDS, check_setting
+    from memento.servers.search.backends.base import Backend
+
+    class Gopher(Backend):
+        name = "gopher"
+        label = "Gopher"
+        url_field = "gopher_url"
+
+        @classmethod
+        def check_option(cls, field: str, value: object) -> object:
+            if field == cls.url_field and isinstance(value, str) and value.endswith(".invalid"):
+                raise ValueError("names a test-only host")
+            return super().check_option(field, value)
+
+    assert BACKENDS["brave"].options() == {"brave_api_key", "brave_url"}
+    assert check_setting("brave_url", "https://proxy.example/brave/") == "https://proxy.example/brave"
+    assert check_setting("search_backends", [" Brave", "local", "brave"]) == ["brave", "local"]
+    assert check_setting("search_timeout_s", 3.0) == 3.0  # not a backend's option: left alone
+    with pytest.raises(ValueError, match="http:// or https://"):
+        Gopher.check_option("gopher_url", "gopher://x")
+    with pytest.raises(ValueError, match="test-only"):
+        Gopher.check_option("gopher_url", "http://x.invalid")
+    with pytest.raises(SettingsError, match="MEMENTO_EXA_URL='ftp://exa' is not valid"):
+        SearchSettings.from_env({"MEMENTO_EXA_URL": "ftp://exa"})
