@@ -42,7 +42,7 @@ from .events import (
 from .executor import Executor
 from .judge import Judgement, judge_answer
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
-from .metered import Meter
+from .metered import Meter, MeteredModel
 from .planner import ANSWER_TOOL, PLAN_TOOL, first_turn, read_call, system_prompt
 from .settings import AgentSettings
 
@@ -152,7 +152,8 @@ class Episode:
         if state.status == "budget_exhausted" and not state.answer:
             await self._answer_when_spent(state)
         if state.status != "failed" and truth is not None:
-            state.judgement = await judge_answer(task, state.answer, truth, self.judge, meter=state.meter)
+            judge = MeteredModel(model=self.judge, role="judge", meter=state.meter) if self.judge else None
+            state.judgement = await judge_answer(task, state.answer, truth, judge)
             self.events.emit(Judged(run_id=run_id, judgement=state.judgement))
         case_id = self._write_memory(task, state, learn, source) if state.status != "failed" else None
         result = self._finish(state, case_id=case_id)

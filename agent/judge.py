@@ -15,7 +15,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -23,9 +23,6 @@ from memento.core.errors import ModelFailed
 
 from .llm import Message, Model, ToolSpec, Usage
 from .prompting import prompt
-
-if TYPE_CHECKING:
-    from .metered import Meter
 
 __all__ = ["ANSWER_SPLIT", "Judgement", "exact_match", "judge_answer", "normalise_answer", "split_truth", "token_f1"]
 
@@ -100,12 +97,10 @@ async def judge_answer(
     truth: str | Sequence[str],
     model: Model | None,
     timeout_s: float = 120.0,
-    *,
-    meter: Meter | None = None,
 ) -> Judgement:
     """Score `answer`: exact match wins at once; otherwise the LLM judge decides (if there is one).
 
-    Within a run, `meter` counts the judge's call like any other (trace, costs, the run's usage).
+    Within a run, `model` is metered (metered.MeteredModel), so the judge's call is counted like any other.
     """
     exact, f1 = exact_match(answer, truth), token_f1(answer, truth)
     if exact:
@@ -114,24 +109,16 @@ async def judge_answer(
         return Judgement(reward=0.0, exact=False, f1=0.0, llm=None, reason="no answer")
     if model is None:
         return Judgement(reward=0.0, exact=False, f1=f1, llm=None, reason="no judge model; exact match only")
-    verdict, reason, usage = await _ask_judge(question, answer, split_truth(truth), model, timeout_s, meter)
+    verdict, reason, usage = await _ask_judge(question, answer, split_truth(truth), model, timeout_s)
     reward = {"correct": 1.0, "incorrect": 0.0}.get(verdict)
     return Judgement(reward=reward, exact=False, f1=f1, llm=verdict, reason=reason, usage=usage)
 
 
-async def _ask_judge(
-    question: str, answer: str, truths: list[str], model: Model, timeout_s: float, meter: Meter | None
-) -> tuple[Verdict, str, Usage | None]:
+async def _ask_judge(question: str, answer: str, truths: list[str], model: Model, timeout_s: float) -> tuple[Verdict, str, Usage | None]:
     case = json.dumps({"question": question, "reference_answers": truths, "predicted_answer": answer}, ensure_ascii=False, indent=1)
-    system, messages = prompt("judge"), [Message.user(case)]
     try:
         with anyio.fail_after(timeout_s):
-            if meter is None:
-                reply = await model.generate(system, messages, [VERDICT_TOOL], tool_choice="any", max_tokens=512)
-            else:
-                reply = await meter.call(
-                    model, "judge", system=system, messages=messages, tools=[VERDICT_TOOL], tool_choice="any", max_tokens=512
-                )
+            reply = await model.generate(prompt("judge"), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512)
     except (ModelFailed, TimeoutError) as exc:
         return "unknown", f"the judge failed: {exc or 'timed out'}", None
     for call in reply.tool_calls:

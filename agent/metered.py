@@ -2,20 +2,21 @@
 
 Planner, executor and judge calls all go through `Meter.call`, so no call is
 ever missing from the trace, the costs or the budget — including a call that
-failed or was cancelled. It writes nothing itself: listeners do.
+failed or was cancelled. `MeteredModel` is the same for code that takes a plain
+`Model` (the judge). It writes nothing itself: listeners do.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .budget import Spending
 from .events import EventStream, ModelCalled, Role
-from .llm import Message, Model, Reply, ToolSpec, Usage
+from .llm import Message, Model, Reply, ToolChoice, ToolSpec, Usage
 
-__all__ = ["Meter"]
+__all__ = ["Meter", "MeteredModel"]
 
 
 @dataclass(kw_only=True)
@@ -53,3 +54,33 @@ class Meter:
                 error=error,
             )
         )
+
+
+@dataclass(kw_only=True)
+class MeteredModel:
+    """A `Model` whose every call is metered as `role`'s: what the episode hands the judge, which knows no meter."""
+
+    model: Model
+    role: Role
+    meter: Meter
+    name: str = field(init=False)  # plain attributes, as the Model protocol has them
+    context_tokens: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name, self.context_tokens = self.model.name, self.model.context_tokens
+
+    async def generate(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        tool_choice: ToolChoice = "auto",
+        max_tokens: int | None = None,
+    ) -> Reply:
+        return await self.meter.call(
+            self.model, self.role, system=system, messages=messages, tools=tools, tool_choice=tool_choice, max_tokens=max_tokens
+        )
+
+    async def aclose(self) -> None:
+        """Nothing: the wrapped model belongs to whoever opened it."""

@@ -185,10 +185,6 @@ def test_the_cycle_finder_sees_a_cycle_through_a_function_level_import_and_a_pac
     assert "servers.search.backends" in import_graph()["servers.search.service"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one cycle left, through annotations of the event stream being built: agent.events ↔ agent.judge ↔ agent.metered",
-)
 def test_no_module_of_the_library_imports_itself_back_even_from_inside_a_function() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles (each line one cycle):\n" + "\n".join(" ↔ ".join(c) for c in found)
