@@ -25,7 +25,7 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 # scipy.special alone costs 0.2 s to import, which is most of what this module saves.
 _ERF_P = 0.3275911
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-_FEED_FORWARD_ROWS = 256
+_FEED_FORWARD_ROWS = 128
 
 
 def _read_json(path: Path) -> Any:
@@ -256,24 +256,28 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """The exact (erf) GELU BERT uses, not the tanh approximation: x · Φ(x). Overwrites `x`'s
-    temporaries in place, since this runs on the largest activations of every layer."""
-    z = np.abs(x)
-    z *= np.float32(1.0 / np.sqrt(2.0))
-    t = z * np.float32(_ERF_P)
+    """The exact (erf) GELU BERT uses, not the tanh approximation: x · Φ(x), with Φ from erfc.
+
+    In place on its temporaries, with no `where=` (14 ns an element against 0.2 for plain
+    arithmetic): this runs on the widest activations of every layer.
+    """
+    # For z = |x| / √2 ≥ 0, erfc(z) ≈ poly(t) · exp(-z²) with t = 1 / (1 + p·z), and Φ(x) is
+    # 1 - erfc(z)/2 for x ≥ 0 and erfc(z)/2 below: 0.5 + copysign(0.5 - erfc(z)/2, x).
+    t = np.abs(x)
+    t *= np.float32(_ERF_P / np.sqrt(2.0))
     t += np.float32(1.0)
     np.reciprocal(t, out=t)
-    a1, a2, a3, a4, a5 = (np.float32(a) for a in _ERF_A)
-    poly = t * a5
+    a1, a2, a3, a4, a5 = (np.float32(a / 2) for a in _ERF_A)  # halved: the polynomial gives erfc/2
+    half_erfc = t * a5
     for coefficient in (a4, a3, a2, a1):
-        poly += coefficient
-        poly *= t
-    np.square(z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    poly *= z  # 1 - erf(|x| / sqrt 2)
-    # x · Φ(x) = x/2 · (1 + sign(x) · erf(|x|/√2)) = x/2 · (2 - poly) for x ≥ 0 and x/2 · poly below 0
-    np.subtract(np.float32(2.0), poly, out=poly, where=x >= 0)
-    poly *= x
-    poly *= np.float32(0.5)
-    return poly
+        half_erfc += coefficient
+        half_erfc *= t
+    np.square(x, out=t)
+    t *= np.float32(-0.5)  # -z² = -x²/2
+    np.exp(t, out=t)
+    half_erfc *= t
+    np.subtract(np.float32(0.5), half_erfc, out=half_erfc)
+    np.copysign(half_erfc, x, out=half_erfc)
+    half_erfc += np.float32(0.5)
+    half_erfc *= x
+    return half_erfc
