@@ -106,3 +106,19 @@ def test_help_explains_the_commands() -> None:
         [sys.executable, "-m", "memento.servers.documents", "--help"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )
     assert "--transport" in server_help.stdout and "MEMENTO_" in server_help.stdout
+
+
+def test_help_lists_every_command_without_importing_the_agent_or_its_sdks() -> None:
+    # --help imports each command's module to show its line: none may bring the heavy libraries with it.
+    probe = (
+        "import sys; from click.testing import CliRunner; from memento.agent.cli import cli; "
+        "done = CliRunner().invoke(cli, ['--help'], prog_name='memento'); print(done.output); "
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line.startswith("  ")}
+    assert listed == {"chat", "config", "demo", "eval", "feedback", "index", "memory", "run", "runs", "servers", "ui"}
+    loaded = done.stdout.split("LOADED")[1]
+    for heavy in ("anyio", "anthropic", "openai", "chromadb", "mcp", "pydantic", "rich", "uvicorn"):
+        assert f"'{heavy}'" not in loaded, f"memento --help imported {heavy}"
