@@ -1,1 +1,1 @@
-"""Memento's client side: the CLI today; LLM providers, planner, executor and episode loop to come."""
+"""Memento's client side: LLM providers, the MCP tool hub, planner, executor, the episode loop and its events, traces, evals, the web UI and the `memento` CLI."""

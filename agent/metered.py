@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from .budget import Spending
 from .events import EventStream, ModelCalled, Role
-from .llm import Message, Model, Reply, ToolChoice, ToolSpec, Usage
+from .llm import CallOptions, Message, Model, Reply, ToolSpec, Usage
 
 __all__ = ["Meter", "MeteredModel"]
 
@@ -69,18 +69,8 @@ class MeteredModel:
     def __post_init__(self) -> None:
         self.name, self.context_tokens = self.model.name, self.model.context_tokens
 
-    async def generate(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        tool_choice: ToolChoice = "auto",
-        max_tokens: int | None = None,
-    ) -> Reply:
-        return await self.meter.call(
-            self.model, self.role, system=system, messages=messages, tools=tools, tool_choice=tool_choice, max_tokens=max_tokens
-        )
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
+        return await self.meter.call(self.model, self.role, system=system, messages=messages, tools=tools, **options)
 
     async def aclose(self) -> None:
         """Nothing: the wrapped model belongs to whoever opened it."""

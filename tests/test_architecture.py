@@ -39,8 +39,6 @@ ENVIRONMENT_EDGES = {
 NOT_MEMENTO_ERRORS = {
     # Runs alone inside the sandbox (`python -I kernel.py`): it cannot import memento.
     "servers.code.kernel.CpuLimitExceeded": "the sandbox kernel imports nothing of memento",
-    # A test double's assertion: a scripted model asked for a reply nobody scripted (moving to tests/).
-    "agent.llm.scripted.ScriptExhausted": "an AssertionError on purpose: it fails the test that under-scripted",
 }
 
 
