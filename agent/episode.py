@@ -105,6 +105,7 @@ class Episode:
     settings: AgentSettings
     bank: CaseBank | None = None
     judge: Model | None = None
+    recall_own_task: bool = True  # False (an eval's default): a task's own earlier case is never shown to it
 
     async def run(
         self,
@@ -173,7 +174,10 @@ class Episode:
         if policy == "none" or self.bank is None:
             self.events.emit(CasesShown(run_id=state.run_id, cases=(), policy="none"))
             return None
-        retrieval = self.bank.retrieve(task, k=k, policy=policy)
+        from memento.memory.cases import case_id_for  # one case per task text: its id names the task's own case
+
+        exclude = () if self.recall_own_task else (case_id_for(task),)
+        retrieval = self.bank.retrieve(task, k=k, policy=policy, exclude=exclude)
         state.shown_ids = retrieval.ids
         state.cases_shown = [
             {"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": round(float(s.score), 4)} for s in retrieval.cases

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +182,7 @@ class CaseBank:
         explore: bool = False,
         task_embedding: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
+        exclude: Collection[str] = (),
     ) -> Retrieval:
         """The k cases most likely to help with `task`, split into successes and failures.
 
@@ -190,9 +191,12 @@ class CaseBank:
         explore: draw k cases from softmax(score / MEMENTO_MEMORY_TEMPERATURE) instead of the top k,
         as during learning. task_embedding: the task's vector when the caller already has it (saves
         one embedding). rng: the random generator exploration draws from, for reproducible runs.
+        exclude: case ids never to return (an eval leaves out a task's own case); they are dropped from the
+        candidates before the top k, so k cases still come when the bank holds k others.
         """
         k = k or self.settings.memory_k
         policy = policy or self.settings.memory_policy
+        exclude = frozenset(exclude)
         if policy not in ("similarity", "q"):
             raise CaseMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
         if not task.strip():
@@ -200,22 +204,26 @@ class CaseBank:
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
         use_q = policy == "q" and self.q.ready()
         if not use_q:  # k nearest, read whole: few rows, so the metadata costs little
-            hits = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=k, include=["metadatas", "documents", "distances"])
-            cases = [Case.from_store(i, d, m) for i, d, m in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0])]
-            similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
+            hits = self.store.cases.query(
+                query_embeddings=[vector.tolist()], n_results=k + len(exclude), include=["metadatas", "documents", "distances"]
+            )
+            rows = [r for r in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0], hits["distances"][0]) if r[0] not in exclude]
+            cases = [Case.from_store(i, d, m) for i, d, m, _ in rows]
+            similarity = 1.0 - np.asarray([r[3] for r in rows], dtype=np.float32)
             chosen = select(similarity, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
             return self._split(task, "similarity", [cases[i] for i in chosen], similarity[chosen], similarity[chosen], self.limits)
         # Q: many candidates by ANN, ranked on vectors and mirrored statistics; read only the chosen cases.
         hits = self.store.cases.query(
             query_embeddings=[vector.tolist()],
-            n_results=max(self.settings.memory_candidates, k),
+            n_results=max(self.settings.memory_candidates, k) + len(exclude),
             include=["distances", "embeddings"],
         )
-        ids = hits["ids"][0]
+        kept = [index for index, case_id in enumerate(hits["ids"][0]) if case_id not in exclude]
+        ids = [hits["ids"][0][index] for index in kept]
         if not ids:
             return Retrieval(task, "q")
-        similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)
-        embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)
+        similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)[kept]
+        embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)[kept]
         scores = self.q.score(vector, embeddings, self.mirror.stats(ids))
         chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
         by_id = {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
