@@ -27,19 +27,21 @@ _VENDOR_KEY = re.compile(
 )
 
 # `user:password@` in a URL: the whole user information goes, the host stays (it says where the call went).
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]+:[^\s/@]+@")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)[^\s/@:]{1,200}:[^\s/@]{1,200}@")
 
 # A query parameter that carries a key or a signature, in a URL: `?key=…`, `&sig=…` (names too generic for free text).
 _URL_KEY_PARAMETER = re.compile(r"(?i)([?&](?:key|sig|signature|auth)=)[^&#\s\"']+")
 
 # `NAME=value` and `NAME: value` where NAME names a secret (ANTHROPIC_API_KEY=…, "password": "…", x-api-key: …).
 # After `=` any value goes; after `:`, which prose uses too ("secret: the answer"), only a token-shaped one of 8+ characters.
+# A match starts at the word naming the secret (what precedes it, ANTHROPIC_, stays as it is) and every repeat is
+# bounded, so a long text is scanned in linear time: these run over tool output and log lines of any size.
 _ASSIGNED = re.compile(
-    r"(?i)(\b[\w.-]*(?:api[_-]?key|apikey|secret|passw(?:or)?d|token(?!s)|authorization)[\w-]*[\"']?\s*=\s*[\"']?)"
+    r"(?i)((?:api[_-]?key|apikey|secret|passw(?:or)?d|token(?!s)|authorization)[\w-]{0,40}[\"']?\s*=\s*[\"']?)"
     r"(?:(?:bearer|basic|token)\s+)?[^\s\"'&,;]+"
 )
 _ASSIGNED_COLON = re.compile(
-    r"(?i)(\b[\w.-]*(?:api[_-]?key|apikey|secret|passw(?:or)?d|token(?!s)|authorization)[\w-]*[\"']?\s*:\s*[\"']?)"
+    r"(?i)((?:api[_-]?key|apikey|secret|passw(?:or)?d|token(?!s)|authorization)[\w-]{0,40}[\"']?\s*:\s*[\"']?)"
     r"(?:(?:bearer|basic|token)\s+)?[A-Za-z0-9._~+/=-]{8,}"
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -113,3 +114,12 @@ def test_the_logging_filter_masks_messages_arguments_and_tracebacks(caplog: pyte
     assert "abcdefghijklmnopqrstuvwxyz" not in shown
     assert "calling https://api.example.com/v1?api_key=*** with ***" in shown
     assert "RuntimeError" in shown  # the traceback is kept, only masked
+
+
+@pytest.mark.parametrize("unit", ["a-", "a.", "x_", "a+", "token ", "password", "http://a:"])
+def test_a_long_text_is_scrubbed_in_linear_time_whatever_it_repeats(unit: str) -> None:
+    # Tool output and log lines can be megabytes; a pattern that backtracks would hang the run for minutes.
+    text = unit * (200_000 // len(unit))
+    started = time.perf_counter()
+    scrub_text(text)
+    assert time.perf_counter() - started < 5.0  # linear: well under a second; quadratic: minutes
