@@ -22,6 +22,7 @@ SCRIPTS = [
     "browse_quality.py",
     "browse_extraction.py",
     "memory_retrieval.py",
+    "embeddings_cold.py",
     "qfunction_eval.py",
     "continual.py",
     "agent_hub.py",
