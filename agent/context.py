@@ -3,7 +3,9 @@
 When the estimated size nears the window, the oldest tool results are replaced
 by a short stub that says what was removed. A tool result stays in its place
 (only its text shrinks), so a tool call is never separated from its result,
-and the latest turns are left whole.
+and the latest turns are left whole. `episode_record` is the compact record of
+an episode's finished subtasks that each new subtask starts from, kept within a
+character budget.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import replace
 
 from .llm import ImagePart, Message, OpaquePart, Part, TextPart, ToolCall, ToolResultPart
 
-__all__ = ["compact", "estimate_tokens"]
+__all__ = ["compact", "episode_record", "estimate_tokens"]
 
 CHARS_PER_TOKEN = 4  # a rough, safe-side average for English text and JSON
 IMAGE_TOKENS = 1600  # an image downscaled by the vendor costs about this much
@@ -58,3 +60,27 @@ def compact(system: str, messages: list[Message], context_tokens: int) -> int:
             total -= before - _part_tokens(message.parts[i])
             shrunk += 1
     return shrunk
+
+
+def episode_record(findings: list[tuple[str, str]], budget_chars: int) -> str:
+    """What the earlier subtasks of an episode found, newest kept longest, in at most about `budget_chars` characters.
+
+    Every finding gets an equal share of the budget (cut with an ellipsis); when even the shares do not
+    fit, the oldest findings are left out and the record says how many.
+    """
+    if not findings or budget_chars <= 0:
+        return ""
+    head = "What the earlier subtasks of this task found (use it; do not redo their work):"
+    share = max(200, budget_chars // len(findings))
+    lines = []
+    for number, (subtask, result) in enumerate(findings, start=1):
+        found = " ".join(result.split())
+        found = found if len(found) <= share else found[: share - 1] + "…"
+        lines.append(f"{number}. {' '.join(subtask.split())[:300]}\n   → {found}")
+    left_out = 0
+    while len(lines) > 1 and sum(len(line) + 1 for line in lines) > budget_chars:
+        lines.pop(0)  # the oldest: later subtasks usually build on it already
+        left_out += 1
+    if left_out:
+        lines.insert(0, f"({left_out} earlier subtask(s) left out to keep this short)")
+    return "\n".join([head, *lines])

@@ -1,10 +1,14 @@
 """One episode of the memory-augmented planner–executor: read memory, plan, execute, answer, reward, write memory.
 
     task ─► CaseBank.retrieve ─► planner ⇄ submit_plan / submit_answer
-                                    │ subtasks
+                                    │ subtasks (each with the record of the ones before)
                                     ▼
-                                 executor ⇄ MCP tools (hub)
-    answer ─► judge (when the truth is known) ─► CaseBank.record_episode
+                                 executor ⇄ MCP tools (hub) ─► the run's sources
+    answer (+ report citing those sources) ─► judge (when the truth is known) ─► CaseBank.record_episode
+
+Two answer modes: `short`, the exact form a scorer expects (evals), and `report`,
+a short answer then a brief report whose citations are checked against the
+sources the run's tools gave (people: run, chat, deep_research).
 
 Every step is stated once, as an event (events.py), as it happens; the
 listeners wired from outside (trace, terminal, host progress, OTLP export) make
@@ -15,8 +19,10 @@ of it what they keep, so a crash, a spent budget or Ctrl-C leaves a readable rec
 
 from __future__ import annotations
 
+import datetime
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +31,7 @@ import anyio
 from memento.core.errors import AgentError, CaseMemoryError, MementoError
 
 from .budget import BudgetExhausted, Spending
+from .context import episode_record
 from .events import (
     Answered,
     CaseHeld,
@@ -34,6 +41,7 @@ from .events import (
     Judged,
     Note,
     PlanMade,
+    Reported,
     RunFinished,
     RunStarted,
     SubtaskDone,
@@ -43,8 +51,9 @@ from .executor import Executor
 from .judge import Judgement, judge_answer
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
 from .metered import Meter, MeteredModel
-from .planner import ANSWER_TOOL, PLAN_TOOL, first_turn, read_call, system_prompt
+from .planner import PLAN_TOOL, AnswerMode, answer_tool, first_turn, read_call, system_prompt, tool_catalogue
 from .settings import AgentSettings
+from .sources import Sources
 
 if TYPE_CHECKING:
     from memento.memory import CaseBank, Retrieval
@@ -75,9 +84,12 @@ class EpisodeResult:
     judgement: Judgement | None = None
     stopped_by: str | None = None
     error: str | None = None
+    report: str = ""  # answer mode `report`: the brief report, its citations checked
+    sources: list[dict[str, Any]] = field(default_factory=list)  # the sources it cites: {n, url_or_path, title?}
+    dropped_citations: list[str] = field(default_factory=list)  # what was removed from the report, and why
 
     def to_json(self) -> dict[str, Any]:
-        """The agreed keys of `memento run --json`, in order."""
+        """The agreed keys of `memento run --json`, in order (`report` and `sources` came last, later)."""
         return {
             "run_id": self.run_id,
             "answer": self.answer,
@@ -87,6 +99,8 @@ class EpisodeResult:
             "case_id": self.case_id,
             "usage": self.usage.to_json(),
             "plan": self.plan,
+            "report": self.report,
+            "sources": self.sources,
         }
 
 
@@ -105,6 +119,7 @@ class Episode:
     settings: AgentSettings
     bank: CaseBank | None = None
     judge: Model | None = None
+    clock: Callable[[], datetime.date] = datetime.date.today  # today's date for the prompts; tests pass a fixed one
     recall_own_task: bool = True  # False (an eval's default): a task's own earlier case is never shown to it
 
     async def run(
@@ -117,8 +132,13 @@ class Episode:
         k: int | None = None,
         learn: bool = True,
         source: str = "user",
+        answer_mode: AnswerMode = "short",
     ) -> EpisodeResult:
-        """Run one task to its end; never raises for the run's own failures (they are its status)."""
+        """Run one task to its end; never raises for the run's own failures (they are its status).
+
+        `answer_mode` `short` answers in the exact form a scorer expects; `report` adds a brief report
+        citing the run's sources (what a person asking should get).
+        """
         files = files or []
         run_id = "run-" + uuid.uuid4().hex[:12]
         self.events.emit(
@@ -127,12 +147,12 @@ class Episode:
                 task=task,
                 planner=self.planner.name,
                 executor=self.executor.name,
-                settings=self._settings_snapshot(policy, learn),
+                settings=self._settings_snapshot(policy, learn) | {"answer_mode": answer_mode},
                 files=tuple(files),
                 source=source,
             )
         )
-        state = _State(meter=Meter(events=self.events, run_id=run_id, spending=Spending(self.settings.budgets)))
+        state = _State(meter=Meter(events=self.events, run_id=run_id, spending=Spending(self.settings.budgets)), mode=answer_mode)
         try:
             retrieval = self._read_memory(task, policy, k, state)
             await self._plan_and_execute(task, files, retrieval, state)
@@ -152,6 +172,8 @@ class Episode:
             raise
         if state.status == "budget_exhausted" and not state.answer:
             await self._answer_when_spent(state)
+        if state.mode == "report" and state.answer:
+            self._check_report(state)
         if state.status != "failed" and truth is not None:
             judge = MeteredModel(model=self.judge, role="judge", meter=state.meter) if self.judge else None
             state.judgement = await judge_answer(task, state.answer, truth, judge)
@@ -164,9 +186,25 @@ class Episode:
     def _note(self, state: _State, text: str) -> None:
         self.events.emit(Note(run_id=state.run_id, text=text))
 
-    def _answered(self, state: _State, answer: str, how: Literal["planner", "guess"]) -> None:
-        state.answer = answer
+    def _answered(self, state: _State, answer: str, how: Literal["planner", "guess"], report: str = "") -> None:
+        state.answer, state.report = answer, report
         self.events.emit(Answered(run_id=state.run_id, answer=answer, how=how))
+
+    def _check_report(self, state: _State) -> None:
+        """Keep only the report's citations that number a source a tool of this run gave; say what was dropped."""
+        checked = state.sources.check(state.report)
+        state.report, state.cited, state.dropped = checked.text, [s.to_json() for s in checked.cited], checked.dropped
+        for problem in checked.dropped:
+            self._note(state, f"citation dropped from the report: {problem}")
+        self.events.emit(
+            Reported(
+                run_id=state.run_id,
+                report=state.report,
+                sources=tuple(state.cited),
+                collected=len(state.sources.items),
+                dropped=tuple(state.dropped),
+            )
+        )
 
     # ---- the steps ----------------------------------------------------------------------------
 
@@ -187,7 +225,8 @@ class Episode:
 
     async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
         max_cycles = self.settings.budget_cycles
-        system = system_prompt(max_cycles)
+        today = self.clock()
+        state.system = system = system_prompt(max_cycles, today=today, tools=tool_catalogue(self.hub.specs()), mode=state.mode)
         state.messages = [Message.user(first_turn(task, files, retrieval))]
         executor = Executor(
             model=self.executor,
@@ -197,6 +236,8 @@ class Episode:
             files=files,
             max_steps=self.settings.budget_steps,
             max_tokens=self.settings.model_max_tokens,
+            today=today,
+            sources=state.sources,
         )
         nudges = 0
         while True:
@@ -207,7 +248,7 @@ class Episode:
             answer = next((c for c in calls if c.kind == "answer"), None)
             if answer is not None:
                 state.status = "answered"
-                self._answered(state, answer.answer, "planner")
+                self._answered(state, answer.answer, "planner", answer.report)
                 return
             plan = next((c for c in calls if c.kind == "plan"), None)
             results: list[ToolResultPart] = [
@@ -235,7 +276,7 @@ class Episode:
             state.messages.append(Message("user", [*results]))
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
-        tools = [PLAN_TOOL, ANSWER_TOOL] if plan_allowed else [ANSWER_TOOL]
+        tools = [PLAN_TOOL, answer_tool(state.mode)] if plan_allowed else [answer_tool(state.mode)]
         reply = await state.meter.call(
             self.planner,
             "planner",
@@ -254,8 +295,9 @@ class Episode:
         run_id = state.run_id
         for index, subtask in enumerate(subtasks, start=1):
             self.events.emit(SubtaskStarted(run_id=run_id, cycle=cycle, index=index, total=len(subtasks), subtask=subtask))
+            record = episode_record(state.findings, self.settings.executor_record_chars)
             try:
-                result = await executor.run(subtask)
+                result = await executor.run(subtask, record)
             except BudgetExhausted:
                 stopped = "(stopped: a budget of the run was spent)"
                 self.events.emit(SubtaskDone(run_id=run_id, cycle=cycle, index=index, subtask=subtask, result=stopped, status="budget"))
@@ -266,6 +308,8 @@ class Episode:
                 SubtaskDone(run_id=run_id, cycle=cycle, index=index, subtask=subtask, result=result.text, status=result.status)
             )
             lines.append(f"Subtask {index}: {subtask}\nResult ({result.status}):\n{result.text}")
+        if state.mode == "report":
+            lines.append(state.sources.listing())
         return "\n\n".join(lines)
 
     async def _answer_when_spent(self, state: _State) -> None:
@@ -278,17 +322,19 @@ class Episode:
             done = "\n\n".join(f"Subtask: {s}\nResult:\n{r}" for s, r in state.findings[-3:])
             closing.append(ToolResultPart(state.pending_plan_call, f"Stopped early: the {state.stopped_by} budget is spent.\n\n{done}"))
             closing += state.pending_results
-        closing.append(TextPart(f"The {state.stopped_by} budget is spent. Call submit_answer with your best answer now."))
+        listing = f"\n\n{state.sources.listing()}" if state.mode == "report" else ""
+        closing.append(TextPart(f"The {state.stopped_by} budget is spent. Call submit_answer with your best answer now.{listing}"))
         if state.messages[-1].role == "assistant":
             state.messages.append(Message("user", list(closing)))
         try:
-            reply = await self._ask_planner(system_prompt(self.settings.budget_cycles), state, plan_allowed=False)
-            answer = next((c.answer for c in (read_call(x, plan_allowed=False) for x in reply.tool_calls) if c.kind == "answer"), "")
+            reply = await self._ask_planner(state.system, state, plan_allowed=False)
+            read = [c for c in (read_call(x, plan_allowed=False) for x in reply.tool_calls) if c.kind == "answer"]
+            answer, report = (read[0].answer, read[0].report) if read else ("", "")
         except MementoError as exc:
             log.warning("no closing answer after the %s budget: %s", state.stopped_by, exc)
-            answer = ""
+            answer, report = "", ""
         if answer:
-            self._answered(state, answer, "planner")
+            self._answered(state, answer, "planner", report)
         else:
             self._answered(state, _best_guess(state), "guess")
 
@@ -296,7 +342,7 @@ class Episode:
         if not learn or self.bank is None or not state.answer:
             return None
         plan = [step for steps in state.plans for step in steps]
-        summary = _summary(state)
+        summary = _summary(state, state.judgement)
         record: dict[str, Any] = {
             "task": task,
             "plan": plan,
@@ -349,6 +395,9 @@ class Episode:
             judgement=state.judgement,
             stopped_by=state.stopped_by,
             error=state.error,
+            report=state.report,
+            sources=state.cited,
+            dropped_citations=state.dropped,
         )
 
     def _settings_snapshot(self, policy: str, learn: bool) -> dict[str, Any]:
@@ -361,6 +410,7 @@ class Episode:
             "thinking_budget",
             "tool_timeout_s",
             "tool_result_max_chars",
+            "executor_record_chars",
         )
         snapshot: dict[str, Any] = {name: getattr(self.settings, name) for name in keep}
         snapshot.update(self.settings.budgets.model_dump(exclude={"home"}))
@@ -373,8 +423,14 @@ class _State:
     """What an episode has so far; the steps fill it in."""
 
     meter: Meter  # the run's id, spending and event stream, for every metered call
+    mode: AnswerMode = "short"
+    system: str = ""  # the planner's system prompt, the same for every call of the run
     status: str = ""
     answer: str = ""
+    report: str = ""
+    sources: Sources = field(default_factory=Sources)  # every URL or file the run's tools read or returned
+    cited: list[dict[str, Any]] = field(default_factory=list)  # the sources the checked report cites
+    dropped: list[str] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     plans: list[list[str]] = field(default_factory=list)
     findings: list[tuple[str, str]] = field(default_factory=list)  # (subtask, result)
@@ -405,10 +461,13 @@ def _best_guess(state: _State) -> str:
     return ""
 
 
-def _summary(state: _State, limit: int = 1500) -> str:
-    """A short trajectory summary for the case: subtasks and the start of their results."""
+def _summary(state: _State, judgement: Judgement | None = None, limit: int = 1500) -> str:
+    """A short trajectory summary for the case: subtasks and the start of their results, and why a failure failed."""
     lines = [f"{subtask} → {' '.join(result.split())[:200]}" for subtask, result in state.findings]
     if state.tools:
         lines.append("tools: " + ", ".join(state.tools))
+    if judgement is not None and judgement.reward is not None and judgement.reward < 0.5 and judgement.reason:
+        # Kept first, so the cut below never loses it: the planner reads it when this case is shown as a failure.
+        lines.insert(0, f"why it failed (judge): {' '.join(judgement.reason.split())[:300]}")
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,7 +7,7 @@ caller's (session, CLI, research server), so adding a listener touches no agent 
 
     Event ─┬─ RunStarted      CasesShown     PlanMade       SubtaskStarted   SubtaskDone
            ├─ ModelCalled     ToolStarted    ToolCalled
-           ├─ Answered        Judged         CaseWritten    CaseHeld
+           ├─ Answered        Reported       Judged         CaseWritten    CaseHeld
            └─ Note            RunFinished
 """
 
@@ -37,6 +37,7 @@ __all__ = [
     "ModelCalled",
     "Note",
     "PlanMade",
+    "Reported",
     "Role",
     "RunFinished",
     "RunStarted",
@@ -144,6 +145,17 @@ class Answered(Event):
 
     answer: str
     how: Literal["planner", "guess"] = "planner"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reported(Event):
+    """A user-facing run's report, its citations checked: `sources` ({n, url_or_path, title?}) are the ones it cites,
+    all from tool results of the run; `collected` counts every source the run had; `dropped` says what was removed."""
+
+    report: str
+    sources: tuple[Mapping[str, Any], ...]
+    collected: int
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,13 +3,16 @@
 Each step asks the model; the tool calls it makes run at once (in parallel)
 through the hub, and their results go back as the next turn. A tool error is
 a result like any other: the model reads it and the loop goes on. The subtask
-ends when the model replies without a tool call; its text is the result.
+ends when the model replies without a tool call; its text is the result. The
+executor sees its subtask and the record of what earlier subtasks found (the
+episode keeps that record); what its tools read is added to the run's sources.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +25,7 @@ from .events import ToolCalled, ToolStarted
 from .llm import Message, Model, Reply, ToolCall, ToolResultPart
 from .metered import Meter
 from .prompting import prompt
+from .sources import Sources
 
 if TYPE_CHECKING:
     from .hub import ToolHub, ToolOutcome
@@ -49,18 +53,21 @@ class Executor:
     files: list[str] = field(default_factory=list)
     max_steps: int = 12
     max_tokens: int | None = None
+    today: datetime.date = field(default_factory=datetime.date.today)
+    sources: Sources = field(default_factory=Sources)  # the run's: every URL or file a tool read or returned
 
     def system_prompt(self) -> str:
         files = ""
         if self.files:
             listed = "\n".join(f"- {name}" for name in self.files)
             files = f"\nAttached files (read them with the documents tools, or at /inputs/NAME in the code tools):\n{listed}"
-        return prompt("executor", task=self.task, files=files)
+        return prompt("executor", task=self.task, files=files, today=self.today.isoformat())
 
-    async def run(self, subtask: str) -> SubtaskResult:
-        """Carry out `subtask`; `BudgetExhausted` escapes when a run-wide budget is spent."""
+    async def run(self, subtask: str, record: str = "") -> SubtaskResult:
+        """Carry out `subtask`, knowing `record` (what earlier subtasks found); `BudgetExhausted` escapes when a run-wide budget is spent."""
         system = self.system_prompt()
-        messages = [Message.user(subtask)]
+        turn = f"{record}\n\nYour subtask:\n{subtask}" if record else subtask
+        messages = [Message.user(turn)]
         used: list[str] = []
         last_text = ""
         spending = self.meter.spending
@@ -94,6 +101,7 @@ class Executor:
             run_id = self.meter.run_id
             self.meter.events.emit(ToolStarted(run_id=run_id, name=call.name, arguments=call.arguments))
             outcome = await self.hub.call(call.name, call.arguments, scope=run_id)
+            self.sources.add_outcome(outcome.tool, call.arguments, outcome)
             self.meter.events.emit(_called(run_id, call, outcome))
             results[index] = ToolResultPart(call.id, _result_text(outcome), tuple(outcome.images), outcome.is_error)
 

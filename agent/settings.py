@@ -53,7 +53,11 @@ class AgentSettings(Budgets):
     )
     executor_model: str = Field(default=DEFAULT_MODEL, description="Executor model (runs the tools) as provider:model, e.g. openai:o3.")
     judge_model: str = Field(
-        default="", description="Model of the LLM judge that scores answers against a known truth (empty: the planner model)."
+        default="",
+        description=(
+            "Model of the LLM judge that scores answers against a known truth, as provider:model (empty: the planner model, "
+            "which then grades its own answers: memento eval warns)."
+        ),
     )
     anthropic_api_key: str = Field(
         default="", repr=False, json_schema_extra=SECRET, description="Anthropic API key (default: ANTHROPIC_API_KEY)."
@@ -66,6 +70,12 @@ class AgentSettings(Budgets):
     )
     openai_base_url: str = Field(
         default="", description="Base URL of an OpenAI-compatible endpoint: vLLM, Ollama, llama.cpp, LiteLLM (default: OPENAI_BASE_URL)."
+    )
+    executor_record_chars: int = Field(
+        default=4000,
+        ge=0,
+        le=100_000,
+        description="Characters of the episode so far (earlier subtasks and what each found) shown to the executor with each subtask (0: none).",
     )
     model_max_tokens: int = Field(default=8192, ge=256, description="Longest reply of one model call, in tokens.")
     model_retries: int = Field(

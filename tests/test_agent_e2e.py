@@ -130,7 +130,7 @@ def test_a_two_subtask_research_is_answered_scored_learned_and_shown_to_the_next
     done = memento(workplace, fake_anthropic, "run", task, "--truth", "Tungsten, 236", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # exactly one JSON object on stdout
-    assert list(result) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan"]
+    assert list(result) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources"]
     assert result["status"] == "answered" and result["answer"] == "Tungsten, 236" and result["reward"] == 1.0
     assert result["case_id"] and result["plan"] == ["Find the two highest melting points", "Compute their difference"]
     assert result["usage"]["total_tokens"] > 0

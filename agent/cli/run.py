@@ -2,7 +2,7 @@
 
 The command checks the models are configured before any server starts, then
 starts the tool servers of the MCP config, runs the episode, and prints the
-answer (or one JSON object with `--json`). SIGINT and SIGTERM end the run
+answer, then its report and numbered sources (or one JSON object with `--json`). SIGINT and SIGTERM end the run
 cleanly: its trace is marked interrupted and no server outlives the command.
 """
 
@@ -67,7 +67,7 @@ def _attachments(paths: tuple[Path, ...]) -> list[Path]:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print exactly one JSON object: run_id, answer, status, reward, cases_shown, case_id, usage, plan.",
+    help="Print exactly one JSON object: run_id, answer, status, reward, cases_shown, case_id, usage, plan, report, sources.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
 @agent_options
@@ -91,13 +91,15 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
     async def body() -> Any:
         async with _inputs(attachments) as inputs, open_episode(options, inputs, progress) as episode:
             shown = [str(inputs / p.name) for p in attachments] if inputs else []
-            return await episode.run(task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn)
+            return await episode.run(
+                task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn, answer_mode="report"
+            )
 
     result = run_until_signal(body)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        click.echo(result.answer)
+        click.echo(_answer_text(result))
         reward = "pending (memento feedback " + result.run_id + " good|bad)" if result.reward is None else f"{result.reward:g}"
         click.echo(f"{result.run_id} · {result.status} · reward {reward}", err=True)
     if result.status == "failed":
@@ -128,11 +130,26 @@ def chat(quiet: bool, **flags: Any) -> None:
                 if not line:
                     return len(turns)
                 task = line if not turns else _with_history(turns, line)
-                result = await episode.run(task, policy=options.policy, k=options.k, learn=options.learn, source="chat")
-                click.echo(result.answer or f"(no answer: {result.status})")
+                result = await episode.run(
+                    task, policy=options.policy, k=options.k, learn=options.learn, source="chat", answer_mode="report"
+                )
+                click.echo(_answer_text(result) if result.answer else f"(no answer: {result.status})")
                 turns.append((line, result.answer))
 
     run_until_signal(body)
+
+
+def _answer_text(result: Any) -> str:
+    """The answer, then the report and its numbered sources (each one a URL or file a tool of the run gave)."""
+    parts = [result.answer]
+    if result.report:
+        parts.append(result.report)
+    if result.sources:
+        lines = [
+            f"[{s['n']}] {s['title']} — {s['url_or_path']}" if s.get("title") else f"[{s['n']}] {s['url_or_path']}" for s in result.sources
+        ]
+        parts.append("Sources:\n" + "\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def _read_line() -> str:

@@ -1,4 +1,4 @@
-"""What `deep_research` returns: the answer first, then how it was reached."""
+"""What `deep_research` returns: the answer first, then the report with its numbered sources, then how it was reached."""
 
 from __future__ import annotations
 
@@ -24,11 +24,22 @@ class Researched(BaseModel):
     case_id: str | None
     usage: dict[str, Any]
     plan: list[str]
+    report: str = Field(default="", description="A brief report citing the sources as [n]; every citation names a source below.")
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The cited sources, each {n, url_or_path, title?}: URLs and files this run's tools read or returned.",
+    )
 
 
 def researched(result: EpisodeResult) -> CallToolResult:
     """The reply: the answer, the plan followed and the run id to give feedback on."""
     lines = [result.answer or f"(no answer: the run ended {result.status})", ""]
+    if result.report:
+        lines += [result.report, ""]
+    if result.sources:
+        lines.append("Sources:")
+        lines += [_source_line(source) for source in result.sources]
+        lines.append("")
     if result.plan:
         lines.append("Plan followed:")
         lines += [f"{n}. {step}" for n, step in enumerate(result.plan, start=1)]
@@ -39,3 +50,8 @@ def researched(result: EpisodeResult) -> CallToolResult:
     if result.error:
         lines.append(f"Error: {result.error}")
     return tool_result("\n".join(lines), Researched(**result.to_json()), is_error=result.status == "failed")
+
+
+def _source_line(source: dict[str, Any]) -> str:
+    title = f"{source['title']} — " if source.get("title") else ""
+    return f"[{source['n']}] {title}{source['url_or_path']}"

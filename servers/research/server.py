@@ -27,7 +27,7 @@ __all__ = ["build", "main"]
 
 INSTRUCTIONS = """\
 A research agent. Give deep_research a question that needs searching, reading or computing;
-it plans, uses web search, web pages, code and documents, and answers concisely. It learns from
+it plans, uses web search, web pages, code and documents, and answers concisely with cited sources. It learns from
 past tasks through a case memory. One call can take minutes."""
 
 
@@ -43,11 +43,12 @@ def build(settings: CommonSettings, agent_settings: AgentSettings, policy: str =
         ctx: Context,
         learn: Annotated[bool, Field(description="Add this run to the case memory once it is rewarded.")] = True,
     ) -> CallToolResult:
-        """Research a question with the Memento agent and return a short, checked answer.
+        """Research a question with the Memento agent and return a short, checked answer with a cited report.
 
         Use it for questions that need several searches, reading pages or documents, or computing:
         the agent plans subtasks, runs them with web search, browsing, code and documents, and
-        answers in as few words as possible. Takes from seconds to minutes; progress is reported.
+        answers briefly, then gives a short report citing as [n] the sources its tools actually read
+        (listed after it). Takes from seconds to minutes; progress is reported.
         Example: deep_research(question="Which element has the highest melting point, and by how much does it beat the runner-up?")
         """
 

@@ -101,4 +101,5 @@ class ResearchService:
     async def _run(self, question: str, progress: ProgressLines, learn: bool) -> EpisodeResult:
         options = RunOptions(self.settings, self.policy, None, self.settings.learn and learn)
         async with open_episode(options, progress=progress, exclude=(OWN_NAME,)) as episode:
-            return await episode.run(question, policy=options.policy, learn=options.learn, source="mcp")
+            # A host's user asked: a short answer, then a report whose citations are the run's own sources.
+            return await episode.run(question, policy=options.policy, learn=options.learn, source="mcp", answer_mode="report")
