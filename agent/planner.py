@@ -101,7 +101,7 @@ def tool_catalogue(specs: list[ToolSpec]) -> str:
 
 def system_prompt(max_cycles: int, *, today: datetime.date, tools: str, mode: AnswerMode = "short") -> str:
     """The planner's system prompt: stable for a run, so providers can cache it."""
-    rules = prompt("report_rules", max_subtasks=MAX_SUBTASKS) if mode == "report" else prompt("answer_rules")
+    rules = prompt("report_rules") if mode == "report" else prompt("answer_rules")
     return prompt(
         "planner",
         max_cycles=max_cycles,
