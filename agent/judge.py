@@ -24,7 +24,16 @@ from memento.core.errors import ModelFailed
 from .llm import Message, Model, ToolSpec, Usage
 from .prompting import prompt
 
-__all__ = ["ANSWER_SPLIT", "Judgement", "exact_match", "judge_answer", "normalise_answer", "split_truth", "token_f1"]
+__all__ = [
+    "ANSWER_SPLIT",
+    "Judgement",
+    "exact_match",
+    "judge_answer",
+    "normalise_answer",
+    "self_grading",
+    "split_truth",
+    "token_f1",
+]
 
 ANSWER_SPLIT = "<|answer_split|>"
 Verdict = Literal["correct", "incorrect", "unknown"]
@@ -44,6 +53,17 @@ VERDICT_TOOL = ToolSpec(
         "required": ["verdict"],
     },
 )
+
+
+def self_grading(planner_model: str, judge_model: str) -> str | None:
+    """The warning to give when the judge is the planner's own model (it would grade its own answers), else None."""
+    judge = judge_model or planner_model
+    if judge != planner_model:
+        return None
+    return (
+        f"the judge is the planner's model ({planner_model}), so it grades its own answers; "
+        "set MEMENTO_JUDGE_MODEL to another model for a score others can trust"
+    )
 
 
 def split_truth(truth: str | Sequence[str]) -> list[str]:

@@ -29,6 +29,7 @@ from memento.agent.traces import RunStore
 from tests.fake_llm import FakeAnthropic, Text, ToolUse, answer
 from tests.scripted_model import ScriptedModel, call, tool_reply
 from tests.test_agent_e2e import memento, run_record, site, workplace  # noqa: F401  (fixtures)
+from tests.test_eval import eval_env, write_jsonl  # noqa: F401  (a fixture)
 
 TODAY = datetime.date(2031, 5, 17)
 PAGE_URL = "https://metals.example.org/refractory"
@@ -300,3 +301,31 @@ def test_memento_run_json_gives_a_report_whose_every_citation_is_a_url_a_tool_of
     with sqlite3.connect(memento_home / "runs.sqlite") as db:
         fetched = [json.loads(a)["url"] for (a,) in db.execute("SELECT arguments FROM tool_calls WHERE run_id = ?", (result["run_id"],))]
     assert all(source["url_or_path"] in fetched for source in result["sources"])
+
+
+@pytest.mark.integration
+def test_an_eval_whose_judge_is_the_planners_model_warns_once_and_says_so_in_its_config_and_report(
+    tmp_path: Path,
+    eval_env: dict[str, str],  # noqa: F811
+    fake_anthropic: FakeAnthropic,
+) -> None:
+    from tests.eval_helpers import EvalResponder
+    from tests.test_agent_more import memento as memento_cli
+
+    fake_anthropic.responder = EvalResponder({"What is the capital of France?": "Paris"})
+    fake_anthropic.max_requests = 100
+    dataset = write_jsonl(tmp_path / "one.jsonl", [{"qid": "q1", "q": "What is the capital of France?", "a": "Paris"}])
+    fields = ("--question-field", "q", "--answer-field", "a", "--id-field", "qid", "--memory", "none")
+
+    done = memento_cli(eval_env, "eval", str(dataset), *fields, "--out", str(tmp_path / "self"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("the judge is the planner's model") == 1 and "grades its own answers" in done.stderr
+    assert json.loads((tmp_path / "self" / "config.json").read_text())["judge_self_grading"] is True
+    assert "self-grading" in (tmp_path / "self" / "report.md").read_text()
+
+    apart = {**eval_env, "MEMENTO_JUDGE_MODEL": "anthropic:claude-haiku-4-5"}
+    done = memento_cli(apart, "eval", str(dataset), *fields, "--out", str(tmp_path / "apart"))
+    assert done.returncode == 0, done.stderr
+    assert "the judge is the planner's model" not in done.stderr
+    assert json.loads((tmp_path / "apart" / "config.json").read_text())["judge_self_grading"] is False
+    assert "not the planner's model" in (tmp_path / "apart" / "report.md").read_text()

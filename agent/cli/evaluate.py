@@ -114,6 +114,7 @@ def eval_run(
     from memento.agent.evals.datasets import load_dataset, parse_shard, select_tasks
     from memento.agent.evals.runner import EvalPlan, finished, prepare_folder, report, run_eval
     from memento.agent.evals.scoring import needs_model
+    from memento.agent.judge import self_grading
     from memento.agent.session import check_models, open_episode
 
     if retry_failed and not resume:
@@ -163,6 +164,8 @@ def eval_run(
         click.echo(f"note: {note}", err=True)
     if any(needs_model(s) for s in scorers):
         click.echo(f"grader: {options.settings.judge_model or options.settings.planner_model}", err=True)
+    if warning := self_grading(options.settings.planner_model, options.settings.judge_model):
+        click.echo(f"warning: {warning}", err=True)  # once; config.json and report.md say it too
     click.echo(
         f"{len(tasks)} task(s) × {iterations} iteration(s) × {attempts} attempt(s) · memory {memory} · {', '.join(scorers)} → {out}",
         err=True,

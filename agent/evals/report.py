@@ -195,6 +195,8 @@ def _markdown(summaries: list[dict[str, Any]], groups: list[Group], plots: list[
 
     row("dataset", (f"`{Path(s['dataset'] or '?').name}`" for s in summaries))
     row("models", (", ".join(f"{k} `{v}`" for k, v in s["models"].items() if v) or "–" for s in summaries))
+    judges = ((s["models"].get("judge"), s["models"].get("planner")) for s in summaries)
+    row("judge", ("–" if not j else "⚠ the planner's own model (self-grading)" if j == p else "not the planner's model" for j, p in judges))
     row("results (tasks × iterations × attempts)", (str(s["n"]) for s in summaries))
     row("accuracy (95% interval)", (f"{_pct(s['accuracy'])} ({_interval(s['accuracy_ci95'])})" for s in summaries))
     row("correct / scored", (f"{s['correct']} / {s['scored']}" for s in summaries))

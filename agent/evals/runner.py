@@ -27,6 +27,7 @@ import anyio
 from memento.core.errors import MementoError
 
 from ..episode import Episode, EpisodeResult
+from ..judge import self_grading
 from ..llm import Usage
 from ..session import RunOptions
 from .datasets import Dataset, EvalTask
@@ -133,6 +134,7 @@ def _config(plan: EvalPlan) -> dict[str, Any]:
             "executor": settings.executor_model,
             "judge": settings.judge_model or settings.planner_model,
         },
+        "judge_self_grading": self_grading(settings.planner_model, settings.judge_model) is not None,
         "settings": {name: getattr(settings, name) for name in keep} | settings.budgets.model_dump(mode="json", exclude={"home"}),
         "scorers": plan.scorers,
         "primary_scorer": plan.primary,
