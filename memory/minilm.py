@@ -92,7 +92,11 @@ class BertWeights:
         except Exception as exc:  # safetensors raises its own error types and OSError
             raise EmbeddingError(f"Cannot read the weights in {path}: {exc}") from exc
         # Some exports prefix every name with the architecture ("bert."); the encoder is the same.
-        tensors = {name.removeprefix("bert."): np.asarray(value, dtype=np.float32) for name, value in raw.items()}
+        tensors = {
+            name.removeprefix("bert."): np.asarray(value, dtype=np.float32)
+            for name, value in raw.items()
+            if np.issubdtype(value.dtype, np.floating)  # not the int64 position_ids buffer
+        }
 
         def get(name: str) -> np.ndarray:
             if name not in tensors:
