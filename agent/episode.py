@@ -194,6 +194,8 @@ class Episode:
         """Keep only the report's citations that number a source a tool of this run gave; say what was dropped."""
         checked = state.sources.check(state.report)
         state.report, state.cited, state.dropped = checked.text, [s.to_json() for s in checked.cited], checked.dropped
+        if checked.dropped:  # the reader learns that something was cited without a source, not what it was
+            state.report += f"\n\n(Removed: {len(checked.dropped)} citation(s) of sources no tool of this run read or returned.)"
         for problem in checked.dropped:
             self._note(state, f"citation dropped from the report: {problem}")
         self.events.emit(

@@ -120,6 +120,7 @@ class Sources:
 
         text = _CITATION.sub(citation, report)
         text = _URL.sub(url, text)
+        text = re.sub(r"\(\s*[,;]?\s*\)", "", text)  # brackets left empty by a removed citation
         text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
         return CheckedReport(text, [cited[n] for n in sorted(cited)], dropped)
 
