@@ -3,21 +3,21 @@
 `ToolHub.start(entries)` launches (stdio) or connects to (streamable HTTP) every server at once, names
 their tools `{server}__{tool}` for models, and turns each call's result, failure, timeout or dead server
 into a `ToolOutcome` a model can read. It imports no server code and never raises for a model's mistake.
+`hub.confined(folder)` is the same hub for one run that may read only `folder`: each of its calls says so
+in the request's `_meta`, which no model can set.
 """
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import logging
 import math
 import os
-import re
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,46 +37,27 @@ from memento.core.errors import ConfigError, ToolHubError
 from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 
 from .hosts import ServerEntry, stdio_parameters
+from .hubnames import MAX_NAME, HubTool, hub_tools, scoped_session, tool_names
 from .llm import ImagePart, ToolSpec
 
-__all__ = ["HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
+__all__ = ["INPUTS_META", "MAX_NAME", "HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
 
 log = logging.getLogger(__name__)
 
 TransportStreams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]  # what a Transport yields
 
-MAX_NAME = 64  # what every vendor accepts for a tool name
+# The `_meta` key naming the one folder of attachments a call may read (servers/common/tooling.py reads it;
+# the agent imports no server code, so the protocol's key is written twice).
+INPUTS_META = "memento/inputs"
 MAX_RESTARTS = 1  # a server that dies again after one restart is broken, not unlucky
 _CALL_GRACE_S = 5.0  # beyond the read timeout, for a write stuck on a server that stopped reading
 _STDERR_TAIL = 2000
 _LIST_PAGES = 100
-_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 
 STOPPED_AND_RESTARTED = (
     "The {server} server stopped during this call and was restarted; the call was not repeated because "
     "it may have had effects — call again if safe."
 )
-
-
-def scoped_session(scope: str, session: Any) -> str:
-    """`session` of the run `scope`, as a session name servers accept: `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`."""
-    prefix = re.sub(r"[^A-Za-z0-9]", "", scope.removeprefix("run-"))[:16] or "run"
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", str(session or "default"))
-    return f"{prefix}-{name}"[:64]
-
-
-@dataclass(frozen=True)
-class HubTool:
-    """One tool as models see it: `name` is unique across servers; `tool` is the server's own name."""
-
-    name: str
-    server: str
-    tool: str
-    description: str
-    input_schema: dict[str, Any]
-
-    def spec(self) -> ToolSpec:
-        return ToolSpec(self.name, self.description, self.input_schema)
 
 
 @dataclass
@@ -92,45 +73,6 @@ class ToolOutcome:
     seconds: float = 0.0
     truncated: bool = False
     restarted: bool = False  # the server died and was restarted for this call (the call is never replayed)
-
-
-def tool_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Model-facing names for (server, tool) pairs, each unique and the same in every run.
-
-    `server__tool` with anything outside [a-zA-Z0-9_-] replaced by `_`; a name over 64 characters, or
-    one that two pairs would share, is cut and ends with a hash of its exact pair instead.
-    """
-    plain = {pair: _UNSAFE.sub("_", f"{pair[0]}__{pair[1]}") for pair in dict.fromkeys(pairs)}
-    shared = Counter(plain.values())
-    names = {pair: name if len(name) <= MAX_NAME and shared[name] == 1 else _hashed(pair, name, 8) for pair, name in plain.items()}
-    # A hashed name could still equal a plain one (or two short hashes meet): longer hashes until none do.
-    digits = 8
-    while clashes := [pair for pair, name in names.items() if Counter(names.values())[name] > 1]:
-        digits += 8
-        if digits > 40:
-            raise AssertionError(f"tool names still clash with 40-digit hashes: {clashes}")
-        for pair in clashes:
-            names[pair] = _hashed(pair, plain[pair], digits)
-    return names
-
-
-def _hashed(pair: tuple[str, str], name: str, digits: int) -> str:
-    digest = hashlib.sha256("\0".join(pair).encode()).hexdigest()[:digits]
-    return f"{name[: MAX_NAME - digits - 1]}_{digest}"
-
-
-def hub_tools(listings: Mapping[str, Sequence[types.Tool]]) -> list[HubTool]:
-    """The hub's tool list from each server's `tools/list`, in config order; a tool listed twice counts once."""
-    pairs = [(server, tool.name) for server, tools in listings.items() for tool in tools]
-    names = tool_names(pairs)
-    found: dict[str, HubTool] = {}
-    for server, tools in listings.items():
-        for tool in tools:
-            name = names[(server, tool.name)]
-            if name not in found:
-                description = tool.description or tool.title or f"The {tool.name} tool of the {server} server."
-                found[name] = HubTool(name, server, tool.name, description, {"type": "object", **tool.input_schema})
-    return list(found.values())
 
 
 class _Connection:
@@ -195,6 +137,7 @@ class ToolHub:
         self._result_max_chars = result_max_chars
         self._on_event = on_event
         self._closing = False
+        self._inputs: Path | None = None  # set on a confined view: the only attachments its calls may read
 
     @classmethod
     @asynccontextmanager
@@ -264,6 +207,16 @@ class ToolHub:
     def specs(self) -> list[ToolSpec]:
         return [tool.spec() for tool in self.tools]
 
+    def confined(self, inputs: Path) -> ToolHub:
+        """This hub for one run whose tools may read only the attachments in `inputs` (its servers, shared).
+
+        Every call of the view carries `inputs` in its `_meta`: the documents server reads only that folder and
+        the code server mounts it at /inputs for the run's sessions. The view is never started or closed itself.
+        """
+        view = copy.copy(self)  # the same servers, tools and limits; only the folder differs
+        view._inputs = inputs
+        return view
+
     async def call(self, name: str, arguments: dict[str, Any], timeout_s: float | None = None, scope: str | None = None) -> ToolOutcome:
         """Call a tool by its hub name; every failure (unknown name, tool error, timeout, dead server) is an outcome.
 
@@ -278,7 +231,10 @@ class ToolHub:
             arguments = {**arguments, "session": scoped_session(scope, arguments.get("session"))}
         self._emit("tool_start", {"name": name, "server": tool.server, "tool": tool.tool, "arguments": arguments})
         began = time.perf_counter()
-        outcome = await self._call(self._servers[tool.server], tool, arguments, self._call_timeout_s if timeout_s is None else timeout_s)
+        meta = {INPUTS_META: str(self._inputs)} if self._inputs is not None else None
+        outcome = await self._call(
+            self._servers[tool.server], tool, arguments, self._call_timeout_s if timeout_s is None else timeout_s, meta
+        )
         outcome.server, outcome.tool, outcome.seconds = tool.server, tool.tool, time.perf_counter() - began
         self._emit(
             "tool_end",
@@ -296,7 +252,9 @@ class ToolHub:
         )
         return outcome
 
-    async def _call(self, server: _Server, tool: HubTool, arguments: dict[str, Any], timeout_s: float) -> ToolOutcome:
+    async def _call(
+        self, server: _Server, tool: HubTool, arguments: dict[str, Any], timeout_s: float, meta: dict[str, Any] | None = None
+    ) -> ToolOutcome:
         restarts = server.restarts
         connection = await self._connection(server)
         if connection is None:
@@ -304,7 +262,9 @@ class ToolHub:
         restarted = server.restarts > restarts  # it had died between calls and this call waited for the new one
         try:
             with anyio.fail_after(timeout_s + _CALL_GRACE_S):
-                result = await connection.client.call_tool(tool.tool, arguments, read_timeout_seconds=timeout_s)
+                result = await connection.client.call_tool(
+                    tool.tool, arguments, read_timeout_seconds=timeout_s, meta=cast(types.RequestParamsMeta, meta) if meta else None
+                )
         except MCPError as exc:
             if exc.code == REQUEST_TIMEOUT:
                 return self._timed_out(tool, timeout_s)

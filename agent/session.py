@@ -7,6 +7,8 @@ the same trace. The listeners are wired here, never in the agent loop.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from .traces import RunStore
 
-__all__ = ["RunOptions", "check_models", "open_episode", "run_events"]
+__all__ = ["SEALED_EXCLUDE", "RunOptions", "check_models", "open_episode", "run_events"]
 
 
 @dataclass
@@ -59,17 +61,25 @@ def run_events(store: RunStore, settings: AgentSettings, listeners: Iterable[Lis
     return events
 
 
+SEALED_EXCLUDE = ("research", "casebank")  # what an eval never offers, whatever the settings say
+
+
 @asynccontextmanager
 async def open_episode(
     options: RunOptions,
     inputs: Path | None = None,
     progress: Listener | None = None,
-    exclude: Collection[str] = ("research",),
+    exclude: Collection[str] = (),
     listeners: Iterable[Listener] = (),
+    *,
+    sealed: bool = False,
 ) -> AsyncIterator[Episode]:
-    """An `Episode` ready to run tasks: the servers of the MCP config (less `exclude`) started, closed on exit.
+    """An `Episode` ready to run tasks: the servers of the MCP config started, closed on exit.
 
-    `inputs` is a folder of attachments, shown to the documents server and at /inputs in the code server.
+    Left out: `settings.episode_exclude` and `exclude`. `inputs` is a folder of attachments, read-only at /inputs
+    in the code server and readable by the documents server (with the working folder when
+    `settings.run_reads_workdir`). `sealed` (an eval): `inputs` holds one folder per task, the documents server
+    reads nothing else, and each task runs on `episode.hub.confined(its folder)`.
     `progress` and `listeners` receive the run's events after the trace writer.
     """
     from memento.memory import CaseBank, MemorySettings
@@ -80,13 +90,11 @@ async def open_episode(
     from .traces import RunStore
 
     settings = options.settings
-    entries = [e for e in load_config(settings.mcp_config or default_config_path()) if e.name not in exclude]
-    env: dict[str, str] = {}
-    if inputs is not None:
-        env["MEMENTO_CODE_INPUTS"] = str(inputs)
-        env["MEMENTO_DOCUMENTS_ROOTS"] = f"{inputs}:{Path.cwd()}"
+    left_out = {*settings.episode_exclude, *exclude, *(SEALED_EXCLUDE if sealed else ())}
+    entries = [e for e in load_config(settings.mcp_config or default_config_path()) if e.name not in left_out]
     async with AsyncExitStack() as opened:
         # Each part is registered as soon as it exists, so a failure half-way still closes what was opened.
+        env = _inputs_environment(inputs, settings.run_reads_workdir and not sealed, opened)
         planner = make_model(settings.planner_model, settings)
         opened.push_async_callback(_close_model, planner)
         executor = make_model(settings.executor_model, settings)
@@ -113,6 +121,19 @@ async def open_episode(
         for name, problem in hub.failed.items():
             events.emit(Note(run_id="", text=f"server {name} did not start: {problem}"))  # before any run: no trace step
         yield Episode(planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge)
+
+
+def _inputs_environment(inputs: Path | None, workdir: bool, opened: AsyncExitStack) -> dict[str, str]:
+    """What the documents and code servers may read: `inputs` (at /inputs in code), and for documents the working
+    folder too when `workdir`; without it and without inputs, an empty private folder (documents needs a root)."""
+    if inputs is None and workdir:
+        return {}  # each server's own default (documents: the working folder)
+    if inputs is None:
+        inputs = Path(opened.enter_context(tempfile.TemporaryDirectory(prefix="memento-noinputs-")))
+    env = {"MEMENTO_CODE_INPUTS": str(inputs), "MEMENTO_DOCUMENTS_ROOTS": str(inputs)}
+    if workdir:
+        env["MEMENTO_DOCUMENTS_ROOTS"] += os.pathsep + str(Path.cwd())
+    return env
 
 
 async def _close_model(model: Model) -> None:

@@ -103,6 +103,21 @@ class AgentSettings(Budgets):
         default=None, description="MCP host config naming the tool servers (default: ./mcp.json, else the project's)."
     )
     learn: bool = Field(default=True, description="Write each finished run to the case memory (false: read only).")
+    episode_exclude: list[str] = Field(
+        default_factory=lambda: ["research", "casebank"],
+        description=(
+            "Servers of the MCP config an episode does not start (by their config name): research is the agent itself, "
+            "and casebank would let the executor read and write memory, which reaches an episode only through the "
+            "planner's retrieved cases. An eval leaves both out whatever this says."
+        ),
+    )
+    run_reads_workdir: bool = Field(
+        default=True,
+        description=(
+            "memento run and chat may read files of the working folder with the documents tools, besides their --file "
+            "attachments (false: the attachments only). Never in an eval: each task reads only its own attachments."
+        ),
+    )
     otel_endpoint: str = Field(
         default="",
         description="OTLP/HTTP collector to export each finished run to as a trace, e.g. http://127.0.0.1:4318 (empty: nothing is sent).",

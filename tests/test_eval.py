@@ -389,7 +389,8 @@ def test_gaia_runs_with_its_attachments_and_rules_and_shards_merge_into_one_repo
     by_id = {r["id"]: r for out in shards for r in results(out)}
     assert by_id["t1"]["correct"] is True and by_id["t2"]["correct"] is True and by_id["t3"]["correct"] is False
     assert set(by_id["t1"]["scores"]) == {"gaia"} and by_id["t1"]["level"] == "1"
-    assert str(gaia / "prices.csv") in responder.shown[rows[0]["Question"]][0]  # the planner was told of the file
+    told = responder.shown[rows[0]["Question"]][0]
+    assert "/prices.csv" in told and str(gaia) not in told  # told of the task's own copy, never of the dataset's folder
 
     merged = memento(eval_env, "eval", "report", *map(str, shards), "--out", str(tmp_path / "merged"))
     assert merged.returncode == 0, merged.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ def evaluate() -> None:
     multiple=True,
     help="How answers are scored (repeatable; default auto: gaia for GAIA, simpleqa for SimpleQA, else em + f1 + llm).",
 )
+@click.option(
+    "--self-recall",
+    is_flag=True,
+    help="The paper's protocol: on iteration 2+ a task may be shown its own earlier case (default: never; see docs/eval.md).",
+)
 @click.option("--exclude-seen", is_flag=True, help="Leave out tasks whose question (or a near duplicate) is already in the case bank.")
 @click.option("--fresh-memory", is_flag=True, help="Start from an empty case bank in OUT/memory instead of the configured one.")
 @click.option("--resume", is_flag=True, help="Continue the eval in --out: finished tasks are not run again.")
@@ -100,6 +106,7 @@ def eval_run(
     iterations: int,
     attempts: int,
     scorer_names: tuple[str, ...],
+    self_recall: bool,
     exclude_seen: bool,
     fresh_memory: bool,
     resume: bool,
@@ -152,6 +159,7 @@ def eval_run(
         resume=resume,
         retry_failed=retry_failed,
         max_cost_usd=max_eval_cost,
+        self_recall=self_recall,
         selection={"sample": sample, "seed": seed if sample else None, "limit": limit, "shard": shard, "format": data.format},
     )
     config = prepare_folder(plan)
@@ -166,16 +174,20 @@ def eval_run(
         click.echo(f"grader: {options.settings.judge_model or options.settings.planner_model}", err=True)
     if warning := self_grading(options.settings.planner_model, options.settings.judge_model):
         click.echo(f"warning: {warning}", err=True)  # once; config.json and report.md say it too
+    recall = " (self-recall)" if self_recall and memory != "none" else ""
     click.echo(
-        f"{len(tasks)} task(s) × {iterations} iteration(s) × {attempts} attempt(s) · memory {memory} · {', '.join(scorers)} → {out}",
+        f"{len(tasks)} task(s) × {iterations} iteration(s) × {attempts} attempt(s) · memory {memory}{recall} · {', '.join(scorers)} → {out}",
         err=True,
     )
     display = _Display(quiet or not sys.stderr.isatty())
 
     async def body() -> dict[str, Any]:
-        async with open_episode(options, data.attachments_dir) as episode:
-            with display:
-                return await run_eval(plan, episode, config, display.update)
+        # Sealed: the servers see one private folder of per-task folders, never the dataset's folder or this one.
+        with tempfile.TemporaryDirectory(prefix="memento-eval-inputs-") as root:
+            plan.inputs_root = Path(root)
+            async with open_episode(options, plan.inputs_root, sealed=True) as episode:
+                with display:
+                    return await run_eval(plan, episode, config, display.update)
 
     try:
         summary = run_until_signal(body)

@@ -1,6 +1,6 @@
 """From result lines to `summary.json`, `report.md` and PNG plots, for one eval folder or several side by side.
 
-Folders whose `config.json` names the same dataset and memory design (the
+Folders whose `config.json` names the same dataset, memory design and self-recall (the
 shards of one eval) merge into one group; other folders become groups of their
 own, so `memento eval report none/ similarity/ q/` draws one curve per design.
 Accuracy counts only scored results: a grader that could not decide (`unknown`)
@@ -36,16 +36,18 @@ class Group:
 
 def load_groups(dirs: Sequence[Path]) -> list[Group]:
     """Read each folder's config and results; shards of the same eval join one group."""
-    groups: dict[tuple[str, str], Group] = {}
+    groups: dict[tuple[str, str, str], Group] = {}
     for folder in dirs:
         config_path = folder / "config.json"
         if not config_path.is_file():
             raise FileNotFoundError(f"{folder} is not an eval folder (no config.json).")
         config = json.loads(config_path.read_text())
-        key = (config.get("dataset", {}).get("sha256", ""), config.get("memory", ""))
+        recall = config.get("self_recall")  # None: a folder from before sealed evals
+        key = (config.get("dataset", {}).get("sha256", ""), config.get("memory", ""), str(recall))
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(str(config.get("memory", folder.name)), config)
+            label = str(config.get("memory", folder.name)) + (" · self-recall" if recall else "")
+            group = groups[key] = Group(label, config)
         group.dirs.append(folder)
         group.rows += ResultLog(folder / "results.jsonl").read()
     named = list(groups.values())
@@ -144,6 +146,7 @@ def summarise(group: Group) -> dict[str, Any]:
         "dirs": [str(d) for d in group.dirs],
         "dataset": config.get("dataset", {}).get("path"),
         "memory": config.get("memory"),
+        "self_recall": config.get("self_recall"),  # may a task be shown its own earlier case (None: not recorded)
         "models": config.get("models", {}),
         "tasks": len({str(r["id"]) for r in rows}),
         **tally,
@@ -202,6 +205,8 @@ def _markdown(summaries: list[dict[str, Any]], groups: list[Group], plots: list[
     row("correct / scored", (f"{s['correct']} / {s['scored']}" for s in summaries))
     row("grader unknown (not counted)", (str(s["unknown"]) for s in summaries))
     row("no known answer (not scored)", (str(s["unscored"]) for s in summaries))
+    recall = {True: "yes (--self-recall, the paper's protocol)", False: "no (sealed)", None: "not recorded"}
+    row("a task may recall its own case", (recall[s.get("self_recall")] for s in summaries))
     row("already in memory before the eval", (str(s["seen_in_memory"]) for s in summaries))
     row("statuses", (", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())) for s in summaries))
     row("tokens", (f"{s['tokens']:,}" for s in summaries))

@@ -7,16 +7,26 @@ reward, as `memento run --truth` does); attempts repeat a task within an
 iteration for avg@k / best@k. A result line is appended the moment its task
 finishes, so an eval stopped in any way is continued with `--resume` without
 repeating or losing a task.
+
+The eval is sealed (docs/eval.md): each task runs on the hub confined to a
+folder of its own holding copies of its attachments only (`task_inputs`), and
+never recalls its own earlier case unless `self_recall` asks for the paper's protocol.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
+import os
 import platform
+import re
+import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +44,18 @@ from .datasets import Dataset, EvalTask
 from .results import ResultLog, key_of, latest, replace_file
 from .scoring import Score, needs_model, score_answer
 
-__all__ = ["CostCapReached", "EvalError", "EvalPlan", "auto_scorers", "find_seen", "finished", "prepare_folder", "report", "run_eval"]
+__all__ = [
+    "CostCapReached",
+    "EvalError",
+    "EvalPlan",
+    "auto_scorers",
+    "find_seen",
+    "finished",
+    "prepare_folder",
+    "report",
+    "run_eval",
+    "task_inputs",
+]
 
 PRIMARY_ORDER = ("gaia", "simpleqa", "llm", "em", "f1")  # the scorer that decides `correct`, when several run
 
@@ -72,6 +93,8 @@ class EvalPlan:
     retry_failed: bool = False
     max_cost_usd: float = 0.0  # the whole eval's spending cap: no task starts once it is reached (0: none)
     selection: dict[str, Any] = field(default_factory=dict)  # sample, seed, limit, shard, as given
+    self_recall: bool = False  # the paper's protocol: a task may be shown its own earlier case
+    inputs_root: Path | None = None  # the folder the servers were given, holding one folder per running task
 
     @property
     def primary(self) -> str:
@@ -87,7 +110,12 @@ class EvalPlan:
             "scorers": self.scorers,
             "selection": self.selection,
             "exclude_seen": self.exclude_seen,
+            "self_recall": self.self_recall,
         }
+
+
+# What a key missing from an older folder's fingerprint meant when it was made (evals before issue 21 self-recalled).
+FINGERPRINT_DEFAULTS: dict[str, Any] = {"self_recall": True}
 
 
 def auto_scorers(dataset_format: str) -> list[str]:
@@ -142,6 +170,13 @@ def _config(plan: EvalPlan) -> dict[str, Any]:
         "attempts": plan.attempts,
         "concurrency": plan.concurrency,
         "selection": plan.selection,
+        "self_recall": plan.self_recall,
+        "sealed": {
+            "inputs": "each task's own attachments only, in a folder of its own",
+            "working_folder": False,
+            "memory_tools": False,
+            "own_case_recalled": plan.self_recall,
+        },
         "versions": _versions(),
         "git_commit": _git_commit(),
         "resumed": [],
@@ -159,7 +194,7 @@ def prepare_folder(plan: EvalPlan) -> dict[str, Any]:
             raise EvalError(f"{plan.out} already holds an eval; continue it with --resume, or choose another --out.")
         config = json.loads(config_path.read_text())
         before, now = config.get("fingerprint", {}), plan.fingerprint()
-        differ = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        differ = sorted(k for k in set(before) | set(now) if before.get(k, FINGERPRINT_DEFAULTS.get(k)) != now.get(k))
         if differ:
             raise EvalError(f"--resume: {plan.out} holds an eval with other {', '.join(differ)}; give the same arguments or another --out.")
         config["resumed"].append(datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
@@ -241,7 +276,8 @@ def report(plan: EvalPlan, config: dict[str, Any]) -> dict[str, Any]:
     from .report import Group, write_report
 
     rows = latest(ResultLog(plan.out / "results.jsonl").read())
-    return write_report(plan.out, [Group(plan.memory, config, [plan.out], rows)])
+    label = plan.memory + (" · self-recall" if plan.self_recall else "")
+    return write_report(plan.out, [Group(label, config, [plan.out], rows)])
 
 
 @dataclass
@@ -326,15 +362,17 @@ async def _one(
         truth = list(task.truth) or None
         learn = plan.memory != "none" and plan.options.learn
         try:
-            result = await episode.run(
-                task.question,
-                files=[str(f) for f in task.files],
-                truth=truth,
-                policy=plan.memory,
-                k=plan.options.k,
-                learn=learn,
-                source="eval",
-            )
+            async with task_inputs(plan.inputs_root, task) as folder:
+                sealed = dataclasses.replace(episode, hub=episode.hub.confined(folder), recall_own_task=plan.self_recall)
+                result = await sealed.run(
+                    task.question,
+                    files=[str(folder / f.name) for f in task.files],
+                    truth=truth,
+                    policy=plan.memory,
+                    k=plan.options.k,
+                    learn=learn,
+                    source="eval",
+                )
         except Exception as exc:  # one task's crash is its result line, not the end of the eval
             result = EpisodeResult(
                 run_id="",
@@ -352,6 +390,36 @@ async def _one(
         log.append(row)
         tally.add(row)
         notify(tally, row)
+
+
+@asynccontextmanager
+async def task_inputs(root: Path | None, task: EvalTask) -> AsyncIterator[Path]:
+    """A new folder in `root` holding copies (hard links when possible) of `task`'s attachments alone; removed after.
+
+    The folder and its files are readable by all (the code sandbox runs as another user); `root` itself stays
+    private, so only a sandbox it is mounted into sees them.
+    """
+    base = root if root is not None else Path(tempfile.gettempdir())
+    folder = Path(tempfile.mkdtemp(prefix=re.sub(r"[^A-Za-z0-9_-]", "_", task.id)[:40] + "-", dir=base))
+    try:
+        folder.chmod(0o755)
+        for source in task.files:
+            _place(source, folder / source.name)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _place(source: Path, target: Path) -> None:
+    """A hard link when the file is readable by all already (a link shares the original's mode), else a copy."""
+    if source.stat().st_mode & 0o004:
+        try:
+            os.link(source, target)  # free and instant; every mount of it is read-only
+            return
+        except OSError:
+            pass  # another file system: copy
+    shutil.copyfile(source, target)
+    target.chmod(0o644)
 
 
 async def _score(plan: EvalPlan, grader: Any, task: EvalTask, result: EpisodeResult) -> dict[str, Score]:

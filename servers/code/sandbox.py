@@ -56,6 +56,7 @@ class SessionPaths:
 
     workspace: Path
     site: Path
+    inputs: Path | None = None  # the attachments mounted read-only at /inputs
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,8 @@ class Sandbox:
         fonts = font_list(s.code_dir)
         if fonts is not None:  # saves each session's first plot a scan of the system's fonts
             options += ["--perms", "1777", "--dir", "/tmp/matplotlib", "--ro-bind", str(fonts), f"/tmp/matplotlib/{fonts.name}"]
-        if s.code_inputs is not None:
-            options += ["--ro-bind", str(s.code_inputs), INPUTS]
+        if paths.inputs is not None:
+            options += ["--ro-bind", str(paths.inputs), INPUTS]
         options += ["--chdir", WORKSPACE]
         return options
 

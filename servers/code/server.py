@@ -16,7 +16,15 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.tooling import (
+    READ_ONLY_CLOSED_WORLD,
+    MaxLength,
+    StartIndex,
+    call_inputs,
+    lifespan_state,
+    server_with_lifespan,
+    tool,
+)
 
 from . import present
 from .limits import describe_limits
@@ -36,8 +44,16 @@ Timeout = Annotated[float, Field(gt=0, description="Wall-time limit of this call
 WorkspacePath = Annotated[str, Field(description="Path relative to /workspace, or absolute under /workspace or /inputs.")]
 
 
-def _service(ctx: Context) -> CodeService:
-    return lifespan_state(ctx, CodeService)
+def _service(ctx: Context, session: str | None = None) -> CodeService:
+    """The service; with `session`, that session made (or checked) with the attachments the host confined the call to."""
+    service = lifespan_state(ctx, CodeService)
+    if session is not None:
+        # The host's folder must lie in MEMENTO_CODE_INPUTS (an eval's folder of per-task folders); it becomes /inputs.
+        allowed = [service.settings.code_inputs] if service.settings.code_inputs is not None else []
+        inputs = call_inputs(ctx, allowed)
+        if inputs is not None:
+            service.sessions.get(session, inputs)
+    return service
 
 
 def _instructions(settings: CodeSettings) -> str:
@@ -75,7 +91,7 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: run_python(code="import pandas as pd\\ndf = pd.read_csv('/inputs/sales.csv')\\ndf.describe()")
         """
-        service = _service(ctx)
+        service = _service(ctx, session)
         return present.run(service.run("run", code, session, timeout_s), service.warning)
 
     @tool(server, RUNS)
@@ -91,7 +107,7 @@ def build(settings: CodeSettings) -> MCPServer:
         as run_python; no network. A non-zero exit code is reported, not treated as a failure.
         Example: run_shell(command="head -5 /inputs/data.csv && wc -l /inputs/data.csv")
         """
-        service = _service(ctx)
+        service = _service(ctx, session)
         return present.run(service.run("shell", command, session, timeout_s), service.warning)
 
     @tool(server, READ_ONLY_CLOSED_WORLD)
@@ -105,7 +121,7 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: list_files(path="results", recursive=true) or list_files(path="/inputs")
         """
-        return present.file_listing(_service(ctx).list_files(path, session, recursive))
+        return present.file_listing(_service(ctx, session).list_files(path, session, recursive))
 
     @tool(server, READ_ONLY_CLOSED_WORLD)
     def read_file(
@@ -121,7 +137,7 @@ def build(settings: CodeSettings) -> MCPServer:
         When the reply ends with "[... Call again with start_index=N ...]", call again with that start_index.
         Example: read_file(path="report.md") or read_file(path="plot.png")
         """
-        return present.file_read(_service(ctx).read_file(path, session, start_index, max_length))
+        return present.file_read(_service(ctx, session).read_file(path, session, start_index, max_length))
 
     @tool(server, WRITES)
     def write_file(
@@ -135,7 +151,7 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: write_file(path="data/points.csv", content="x,y\\n1,2\\n2,4\\n")
         """
-        return present.written(_service(ctx).write_file(path, content, session, append))
+        return present.written(_service(ctx, session).write_file(path, content, session, append))
 
     @tool(server, INSTALLS)
     def install_packages(
@@ -149,7 +165,7 @@ def build(settings: CodeSettings) -> MCPServer:
         they can be imported right after. Use it only for packages that are not already there.
         Example: install_packages(names=["statsmodels"])
         """
-        return present.installed(_service(ctx).install(names, session))
+        return present.installed(_service(ctx, session).install(names, session))
 
     @tool(server, WRITES)
     def reset_session(
@@ -161,7 +177,7 @@ def build(settings: CodeSettings) -> MCPServer:
 
         Example: reset_session(session="default", delete_files=false)
         """
-        return present.reset(_service(ctx).reset(session, delete_files), delete_files)
+        return present.reset(_service(ctx, session).reset(session, delete_files), delete_files)
 
     @tool(server, READ_ONLY_CLOSED_WORLD)
     def list_sessions(ctx: Context) -> Annotated[CallToolResult, SessionList]:

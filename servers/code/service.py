@@ -86,7 +86,7 @@ class CodeService:
 
     def _roots(self, session_name: str) -> list[Root]:
         session = self.sessions.get(session_name)
-        return files.roots_for(session.paths.workspace, self.settings.code_inputs)
+        return files.roots_for(session.paths.workspace, session.paths.inputs)
 
     def list_files(self, path: str, session_name: str, recursive: bool) -> FileListing:
         """The entries of a folder of the workspace or /inputs, at most `_MAX_LISTED` of them."""

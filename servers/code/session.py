@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from memento.servers.common.errors import InvalidInput, ServerError, TimedOut
+from memento.servers.common.errors import AccessDenied, InvalidInput, ServerError, TimedOut
 
 from . import workspace
 from .interpreter import CallOutcome, Interpreter, Spawner, StartFailed
@@ -69,7 +70,9 @@ class Sessions:
 
     # ---- finding and holding a session ---------------------------------------------------------------
 
-    def get(self, name: str) -> Session:
+    def get(self, name: str, inputs: Path | None = None) -> Session:
+        """The session `name`, made on first use. `inputs`: the folder a host confined this call to; a new
+        session mounts it at /inputs (instead of MEMENTO_CODE_INPUTS), an existing one must have been made with it."""
         if not _NAME.match(name or ""):
             raise InvalidInput(
                 f"Session name {name!r} is not valid: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit."
@@ -77,9 +80,16 @@ class Sessions:
         with self._lock:
             session = self._sessions.get(name)
             if session is None:
-                paths = SessionPaths(workspace=self.settings.workspaces_dir / name, site=self.settings.code_dir / "site" / name)
+                paths = SessionPaths(
+                    workspace=self.settings.workspaces_dir / name,
+                    site=self.settings.code_dir / "site" / name,
+                    inputs=inputs or self.settings.code_inputs,
+                )
                 self.sandbox.prepare(paths)
                 session = self._sessions[name] = Session(name, paths)
+            elif inputs is not None and session.paths.inputs != inputs:
+                # A session's mount is fixed when its interpreter starts: never widen or swap it for another call.
+                raise AccessDenied(f"Session {name!r} was started with other attachments at /inputs; use another session.")
             return session
 
     @contextmanager

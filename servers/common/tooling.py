@@ -3,30 +3,35 @@ paging arguments, the reply builder.
 
 `server.py` modules build their server with `server_with_lifespan`, register
 tools with `tool` and read shared resources with `lifespan_state`;
-`present.py` modules build their replies with `tool_result`. Nothing here does
-a tool's work or phrases its text.
+`present.py` modules build their replies with `tool_result`; `call_inputs` reads
+the one folder of attachments a host confines a call to. Nothing here does a
+tool's work or phrases its text.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from .errors import tool_errors
+from .errors import AccessDenied, tool_errors
 
 __all__ = [
+    "INPUTS_META",
     "READ_ONLY_CLOSED_WORLD",
     "READ_ONLY_OPEN_WORLD",
     "Image",
     "MaxLength",
     "StartIndex",
+    "call_inputs",
     "lifespan_state",
     "server_with_lifespan",
     "tool",
@@ -34,6 +39,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# The request `_meta` key by which a host (the agent's hub, for one eval task) confines a call to one folder of
+# attachments. A host sets it, never a model: models only fill in `arguments`.
+INPUTS_META = "memento/inputs"
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Reads what lies outside the server (the web, user files, search engines) and changes nothing.
@@ -77,6 +86,24 @@ def lifespan_state(ctx: Context[Any, Any], kind: type[T]) -> T:
         # Only a wiring mistake gets here (a lifespan yielding something else), never a model's input.
         raise TypeError(f"the lifespan yielded {type(state).__name__}, not {kind.__name__}")
     return state
+
+
+def call_inputs(ctx: Context[Any, Any], allowed: list[Path]) -> Path | None:
+    """The folder this call is confined to (`_meta["memento/inputs"]`), or None when the host set none.
+
+    It can only narrow what the server may read: the folder must lie inside one of `allowed` (the server's own
+    configured folders), else the call is refused.
+    """
+    meta = ctx.request_context.meta or {}
+    raw = meta.get(INPUTS_META)
+    if raw is None:
+        return None
+    folder = Path(os.path.realpath(str(raw)))
+    inside = any(folder == root or folder.is_relative_to(root) for root in (Path(os.path.realpath(r)) for r in allowed))
+    if not isinstance(raw, str) or not os.path.isabs(raw) or not inside or not folder.is_dir():
+        where = ", ".join(str(r) for r in allowed) or "none configured"
+        raise AccessDenied(f"The host confined this call to {raw!r}, which is not a folder inside this server's own ({where}).")
+    return folder
 
 
 def server_with_lifespan(

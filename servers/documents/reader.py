@@ -8,10 +8,12 @@ event loop only waits; an archive member is expanded in the worker too.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -105,6 +107,15 @@ class DocumentReader:
 
     def close(self) -> None:
         self.pool.close()
+
+    def within(self, folder: Path) -> DocumentReader:
+        """This reader (its workers and cache, shared) with `folder` as its only root for local files.
+
+        The cache is keyed by content, so a confined call reuses a conversion only of bytes it could read itself.
+        """
+        view = copy.copy(self)
+        view.settings = self.settings.model_copy(update={"documents_roots": [folder]})
+        return view
 
     async def open(self, source: str, *, metadata_only: bool = False) -> Opened:
         outer, members = split_member(source.strip())

@@ -15,7 +15,15 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.tooling import (
+    READ_ONLY_OPEN_WORLD,
+    MaxLength,
+    StartIndex,
+    call_inputs,
+    lifespan_state,
+    server_with_lifespan,
+    tool,
+)
 
 from . import present
 from .present import CellsResult, DocumentInfo, DocumentSearchResult, ReadResult, RenderResult
@@ -40,7 +48,10 @@ Source = Annotated[
 
 
 def _service(ctx: Context) -> DocumentService:
-    return lifespan_state(ctx, DocumentService)
+    service = lifespan_state(ctx, DocumentService)
+    # A host may confine one call to one folder of attachments (an eval task's own): then it is the only root.
+    inputs = call_inputs(ctx, service.reader.settings.documents_roots)
+    return service if inputs is None else service.within(inputs)
 
 
 def build(settings: DocumentsSettings) -> MCPServer:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from memento.convert.formats.cells import CellsReport
@@ -76,6 +77,10 @@ class DocumentService:
             yield cls(reader)
         finally:
             reader.close()
+
+    def within(self, folder: Path) -> DocumentService:
+        """The same service (workers, cache) for calls that may read local files in `folder` only."""
+        return DocumentService(self.reader.within(folder))
 
     async def read(self, source: str, start_index: int, max_length: int, pages: str | None) -> DocumentText:
         """A window of the document's Markdown, of the selected pages, slides, sheets or chapters when given."""
