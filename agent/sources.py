@@ -75,8 +75,9 @@ class Sources:
             return
         where = data.get("url") or data.get("source") or (data.get("path") if tool == "read_file" else None)
         if isinstance(where, str) and where:
-            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-            self.add(where, str(data.get("title") or metadata.get("title") or ""))
+            metadata = data.get("metadata")
+            title = data.get("title") or (metadata.get("title") if isinstance(metadata, dict) else None)
+            self.add(where, str(title or ""))
             return
         if outcome.structured is None and tool.startswith(("fetch", "read")):
             # A reading tool that gave only text: what it was asked to read is what it read.

@@ -101,7 +101,7 @@ def episode(model: Model, store: RunStore, heard: Heard | None = None, **setting
         events=events,
         settings=agent_settings,
         judge=model,
-        clock=lambda: TODAY,  # type: ignore[arg-type]
+        clock=lambda: TODAY,
     )
 
 
@@ -158,11 +158,11 @@ async def test_a_plan_with_too_many_subtasks_is_refused_with_an_error_the_planne
     planner = ScriptedModel([tool_reply(call("submit_plan", subtasks=too_many)), tool_reply(call("submit_answer", answer="done"))])
     executor = ScriptedModel()
     agent_settings = AgentSettings()
-    run = Episode(planner=planner, executor=executor, hub=HUB, events=run_events(store, agent_settings), settings=agent_settings)  # type: ignore[arg-type]
+    run = Episode(planner=planner, executor=executor, hub=HUB, events=run_events(store, agent_settings), settings=agent_settings)
     result = await run.run("Plan big", policy="none")
     assert result.status == "answered" and result.plan == [] and not executor.calls  # nothing was run
     refusal = planner.calls[1].messages[-1].parts[0]
-    assert refusal.is_error and f"at most {MAX_SUBTASKS}" in refusal.text and str(MAX_SUBTASKS + 1) in refusal.text  # type: ignore[union-attr]
+    assert refusal.is_error and f"at most {MAX_SUBTASKS}" in refusal.text and str(MAX_SUBTASKS + 1) in refusal.text
     assert PLAN_TOOL.input_schema["properties"]["subtasks"]["maxItems"] == MAX_SUBTASKS
     assert read_call(call("submit_plan", subtasks=too_many[:MAX_SUBTASKS]), plan_allowed=True).kind == "plan"
 
@@ -329,3 +329,16 @@ def test_an_eval_whose_judge_is_the_planners_model_warns_once_and_says_so_in_its
     assert "the judge is the planner's model" not in done.stderr
     assert json.loads((tmp_path / "apart" / "config.json").read_text())["judge_self_grading"] is False
     assert "not the planner's model" in (tmp_path / "apart" / "report.md").read_text()
+
+
+def test_the_research_server_says_how_the_report_was_checked_in_a_progress_line() -> None:
+    import anyio
+
+    from memento.servers.research.service import ProgressLines
+
+    send, receive = anyio.create_memory_object_stream[str](2)
+    source = {"n": 1, "url_or_path": PAGE_URL}
+    ProgressLines(send).handle(Reported(run_id="r", report="x [1]", sources=(source,), collected=4, dropped=("[9] is not a source",)))
+    send.close()
+    with receive:
+        assert receive.receive_nowait() == "report: cites 1 of the run's 4 source(s); 1 citation(s) without a source removed"

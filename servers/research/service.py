@@ -15,7 +15,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from memento.agent.episode import EpisodeResult
-from memento.agent.events import Event, Note, PlanMade, SubtaskStarted, ToolStarted
+from memento.agent.events import Event, Note, PlanMade, Reported, SubtaskStarted, ToolStarted
 from memento.agent.session import RunOptions, check_models, open_episode
 from memento.agent.settings import AgentSettings
 from memento.core.errors import InvalidInput
@@ -42,6 +42,9 @@ class ProgressLines:
                 self._say(f"subtask {event.index}/{event.total}: {event.subtask}")
             case ToolStarted():
                 self._say(f"calling {event.name}")
+            case Reported():
+                dropped = f"; {len(event.dropped)} citation(s) without a source removed" if event.dropped else ""
+                self._say(f"report: cites {len(event.sources)} of the run's {event.collected} source(s){dropped}")
             case Note():
                 self._say(event.text)
 
