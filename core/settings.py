@@ -25,6 +25,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, PrivateAttr, Secret
 from pydantic.fields import FieldInfo
 
 from .errors import SettingsError
+from .secrets import MASK
 
 __all__ = ["SECRET", "MementoSettings", "env_name", "split_list"]
 
@@ -78,10 +79,10 @@ class MementoSettings(BaseModel):
             value = environ.get(env_name(name))
             if value is None or value.strip() == "":
                 continue
-            shown[name] = "***" if is_secret(field) else value.strip()
+            shown[name] = MASK if is_secret(field) else value.strip()
             raw[name] = split_list(value) if _is_list(field) else value.strip()
         raw.update(overrides)
-        shown.update({k: "***" if k in cls.model_fields and is_secret(cls.model_fields[k]) else v for k, v in overrides.items()})
+        shown.update({k: MASK if k in cls.model_fields and is_secret(cls.model_fields[k]) else v for k, v in overrides.items()})
         try:
             settings = cls(**raw)
         except ValidationError as exc:
