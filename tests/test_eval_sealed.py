@@ -250,3 +250,68 @@ def test_the_second_iteration_shows_the_other_tasks_case_and_the_own_one_only_wi
     report = (out / "report.md").read_text()
     expected = "yes (--self-recall, the paper's protocol)" if self_recall else "no (sealed)"
     assert f"| a task may recall its own case | {expected} |" in report
+
+
+# ---- memento run --file ------------------------------------------------------------------------------
+
+
+@dataclass
+class FileProber:
+    """Plays `memento run`'s planner and executor: reads its attachment, the file beside the original and the working folder's."""
+
+    source: Path
+    results: dict[str, tuple[str, bool]] = field(default_factory=dict)
+
+    def __call__(self, body: dict[str, Any]) -> Answer:
+        tools = [tool["name"] for tool in body.get("tools", [])]
+        messages = body["messages"]
+        returned = {
+            block["tool_use_id"]: block
+            for message in messages
+            if isinstance(message["content"], list)
+            for block in message["content"]
+            if block.get("type") == "tool_result"
+        }
+        if "submit_answer" in tools:
+            return answer(ToolUse("submit_answer", {"answer": "read"}) if returned else ToolUse("submit_plan", {"subtasks": ["Read."]}))
+        own = re.search(r"(/[^\s\"\\]*memento-inputs-[^/\s\"\\]+/inputs)/report\.txt", _body_text(body))
+        assert own, "the executor was not told where its attachment is"
+        calls = {
+            "attachment": ToolUse("documents__read_document", {"source": f"{own.group(1)}/report.txt"}, id="toolu_a1"),
+            "attachment in the sandbox": ToolUse("code__run_shell", {"command": "cat /inputs/report.txt"}, id="toolu_a2"),
+            "file beside the original": ToolUse("documents__read_document", {"source": str(self.source / "beside.txt")}, id="toolu_a3"),
+            "working folder": ToolUse("documents__read_document", {"source": "answers.jsonl"}, id="toolu_a4"),
+        }
+        if not returned:
+            return answer(*calls.values())
+        for probe, call in calls.items():
+            content = returned[call.id].get("content")
+            text = content if isinstance(content, str) else "\n".join(b.get("text", "") for b in content or [])
+            self.results[probe] = (text, bool(returned[call.id].get("is_error")))
+        return answer("Read.")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workdir_readable", [True, False], ids=["workdir", "attachments-only"])
+def test_memento_run_reads_a_copy_of_its_attachment_and_the_working_folder_only_when_the_setting_allows(
+    tmp_path: Path, memento_home: Path, fake_anthropic: FakeAnthropic, workdir_readable: bool
+) -> None:
+    source, workdir = tmp_path / "src", tmp_path / "work"
+    for folder in (source, workdir, tmp_path / "tmp"):
+        folder.mkdir()
+    (source / "report.txt").write_text("GAMMA-CONTENT\n")
+    (source / "beside.txt").write_text("SIBLING-SECRET\n")
+    (workdir / "answers.jsonl").write_text('{"answer": "WORKDIR-SECRET"}\n')
+    prober = FileProber(source)
+    fake_anthropic.responder = prober
+    env = _environment(tmp_path, memento_home, fake_anthropic, ["documents", "code"])
+    env.pop("MEMENTO_DOCUMENTS_ROOTS")
+    env["MEMENTO_RUN_READS_WORKDIR"] = str(workdir_readable).lower()
+    done = _memento(env, workdir, "run", "Read the report.", "--file", str(source / "report.txt"), "--memory", "none", "--json")
+    assert done.returncode == 0, done.stderr
+
+    found = prober.results
+    assert "GAMMA-CONTENT" in found["attachment"][0] and "GAMMA-CONTENT" in found["attachment in the sandbox"][0]
+    assert found["file beside the original"][1] and "SIBLING-SECRET" not in found["file beside the original"][0]
+    assert ("WORKDIR-SECRET" in found["working folder"][0]) is workdir_readable
+    assert not list((tmp_path / "tmp").iterdir())  # the run's copy is gone

@@ -29,17 +29,25 @@ DEMO_TASK = "Which chemical element has the highest melting point, and by how ma
 
 @asynccontextmanager
 async def _inputs(files: list[Path]) -> AsyncIterator[Path | None]:
-    """A private folder holding copies of the attachments, removed afterwards."""
+    """A folder of this run alone holding copies of the attachments, removed afterwards.
+
+    The tools read the copies, never the originals' folder. The folder and copies are readable by all (the
+    code sandbox may run as another user) inside a private parent, so nothing else on the machine sees them.
+    """
     if not files:
         yield None
         return
-    folder = Path(tempfile.mkdtemp(prefix="memento-inputs-"))
+    parent = Path(tempfile.mkdtemp(prefix="memento-inputs-"))
+    folder = parent / "inputs"
     try:
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o755)  # whatever the umask
         for path in files:
             shutil.copy2(path, folder / path.name)
+            (folder / path.name).chmod(0o644)
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _progress(quiet: bool) -> Any:

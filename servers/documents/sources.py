@@ -75,10 +75,12 @@ async def load_source(source: str, settings: DocumentsSettings) -> Loaded:
 
 
 def resolve_local(raw: str, roots: list[Path]) -> Path:
-    """The real path of `raw` if it lies under one of `roots`, after following symlinks."""
+    """The real path of `raw` if it lies under one of `roots`, after following symlinks; a relative `raw` is
+    looked for in each root in turn."""
     candidate = Path(os.path.expanduser(raw))
     if not candidate.is_absolute():
-        candidate = roots[0] / candidate
+        # Relative to the first root that holds it (attachments come first, then e.g. the working folder).
+        candidate = next((root / candidate for root in roots if _exists(root / candidate)), roots[0] / candidate)
     try:
         real = Path(os.path.realpath(candidate))
         inside = any(real == root or real.is_relative_to(root) for root in roots)
@@ -96,6 +98,13 @@ def resolve_local(raw: str, roots: list[Path]) -> Path:
     if real.is_dir():
         raise InvalidInput(f"{shown(raw)} is a folder, not a file. Pass the path of one file inside it.")
     return real
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte: resolve_local says so below
+        return False
 
 
 async def _load_local(raw: str, settings: DocumentsSettings) -> Loaded:
