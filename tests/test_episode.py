@@ -210,7 +210,18 @@ async def test_a_model_that_fails_for_good_fails_the_run_and_keeps_its_trace(sto
 
 async def test_the_json_result_has_exactly_the_agreed_keys(store: RunStore) -> None:
     result = await episode(ScriptedModel([answer("4")]), ScriptedModel(), StubHub({}), store).run("2+2?", policy="none")
-    assert list(result.to_json()) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources"]
+    assert list(result.to_json()) == [
+        "run_id",
+        "answer",
+        "status",
+        "reward",
+        "cases_shown",
+        "case_id",
+        "usage",
+        "plan",
+        "report",
+        "sources",
+    ]
     assert result.to_json()["reward"] is None
 
 

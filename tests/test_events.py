@@ -196,7 +196,18 @@ def test_the_run_json_keeps_its_agreed_keys_with_keyword_records() -> None:
     from memento.agent.episode import EpisodeResult
 
     result = EpisodeResult(run_id="r", answer="a", status="answered", reward=None, cases_shown=[], case_id=None, usage=Usage(), plan=[])
-    assert list(result.to_json()) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources"]
+    assert list(result.to_json()) == [
+        "run_id",
+        "answer",
+        "status",
+        "reward",
+        "cases_shown",
+        "case_id",
+        "usage",
+        "plan",
+        "report",
+        "sources",
+    ]
     with pytest.raises(TypeError):
         EpisodeResult("r", "a", "answered", None, [], None, Usage(), [])  # type: ignore[misc]
 
