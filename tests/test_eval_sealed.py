@@ -315,3 +315,51 @@ def test_memento_run_reads_a_copy_of_its_attachment_and_the_working_folder_only_
     assert found["file beside the original"][1] and "SIBLING-SECRET" not in found["file beside the original"][0]
     assert ("WORKDIR-SECRET" in found["working folder"][0]) is workdir_readable
     assert not list((tmp_path / "tmp").iterdir())  # the run's copy is gone
+
+
+# ---- the servers' side of `_meta` ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_host_confines_a_documents_call_to_one_folder_and_can_never_widen_it(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from memento.servers.documents.server import build
+    from memento.servers.documents.settings import DocumentsSettings
+
+    for name, text in (("a", "AAA-TEXT"), ("b", "BBB-TEXT")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(text)
+    settings = DocumentsSettings(home=tmp_path / "home", documents_roots=[tmp_path], documents_workers=1)
+    async with Client(build(settings)) as client:
+        confined = {"memento/inputs": str(tmp_path / "a")}
+        own = await client.call_tool("read_document", {"source": "a.txt"}, meta=confined)
+        assert not own.is_error and "AAA-TEXT" in own.content[0].text
+        other = await client.call_tool("read_document", {"source": str(tmp_path / "b" / "b.txt")}, meta=confined)
+        assert other.is_error and "BBB-TEXT" not in other.content[0].text
+        unconfined = await client.call_tool("read_document", {"source": str(tmp_path / "b" / "b.txt")})
+        assert not unconfined.is_error and "BBB-TEXT" in unconfined.content[0].text  # a call without _meta: the server's roots
+        for wider in ("/", str(tmp_path / ".."), "a", str(tmp_path / "missing")):
+            refused = await client.call_tool("read_document", {"source": str(tmp_path / "b" / "b.txt")}, meta={"memento/inputs": wider})
+            assert refused.is_error and "BBB-TEXT" not in refused.content[0].text, wider
+
+
+def test_a_code_session_keeps_the_attachments_it_was_started_with(tmp_path: Path) -> None:
+    from memento.servers.code.sandbox import Sandbox
+    from memento.servers.code.session import Sessions
+    from memento.servers.code.settings import CodeSettings
+    from memento.servers.common.errors import AccessDenied
+
+    first, second = tmp_path / "task-1", tmp_path / "task-2"
+    first.mkdir()
+    second.mkdir()
+    settings = CodeSettings(home=tmp_path / "home", code_inputs=tmp_path, code_sandbox="none")
+    sessions = Sessions(settings, Sandbox(settings))
+    try:
+        assert sessions.get("run1-default", first).paths.inputs == first
+        assert sessions.get("run1-default").paths.inputs == first  # a later call without _meta keeps the narrow mount
+        with pytest.raises(AccessDenied, match="other attachments"):
+            sessions.get("run1-default", second)
+        assert sessions.get("other-session").paths.inputs == tmp_path  # no host folder: MEMENTO_CODE_INPUTS
+    finally:
+        sessions.close()
