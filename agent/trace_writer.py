@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .events import CaseHeld, CasesShown, Event, ModelCalled, PlanMade, RunFinished, RunStarted, SubtaskDone, ToolCalled
+from .events import (
+    CaseHeld,
+    CasesShown,
+    Event,
+    ModelCalled,
+    PlanMade,
+    Reported,
+    RunFinished,
+    RunStarted,
+    SubtaskDone,
+    ToolCalled,
+)
 
 if TYPE_CHECKING:
     from .traces import RunStore
@@ -66,6 +77,14 @@ class TraceWriter:
                 store.log_plan(run_id, event.cycle, list(event.subtasks))
             case SubtaskDone():
                 store.log_subtask(run_id, event.cycle, event.index, event.subtask, event.result, event.status)
+            case Reported():
+                store.log_report(
+                    run_id,
+                    report=event.report,
+                    sources=[dict(source) for source in event.sources],
+                    collected=event.collected,
+                    citations_removed=len(event.dropped),
+                )
             case CaseHeld():
                 store.save_pending_case(run_id, dict(event.record))
             case RunFinished():

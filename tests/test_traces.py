@@ -134,13 +134,16 @@ def test_a_file_written_by_an_older_version_is_migrated_and_its_runs_read_back(m
         assert len(store.list_runs()) == 2
 
 
-def test_a_run_as_json_has_exactly_the_keys_memento_runs_show_has_always_printed(store: RunStore) -> None:
+def test_a_run_as_json_has_exactly_the_keys_memento_runs_show_has_always_printed_then_the_reports(store: RunStore) -> None:
     run = store.get_run(record_run(store)).to_json()
     assert list(run) == [
         "id", "task", "source", "status", "planner", "executor", "settings", "files", "answer", "reward", "reward_source",
         "judgement", "case_id", "case_pending", "stopped_by", "error", "usage", "tokens", "cost_usd", "started", "finished",
         "seconds", "started_ts", "finished_ts", "cases_shown", "plans", "subtasks", "model_calls", "tool_calls", "rewards", "totals",
+        # added with the report answer mode, after every earlier key
+        "report", "sources", "sources_collected", "citations_removed",
     ]  # fmt: skip
+    assert (run["report"], run["sources"], run["sources_collected"], run["citations_removed"]) == ("", [], 0, 0)
     assert set(run["usage"]) == {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens", "cost_usd"}
     at = {"step", "offset_s"}
     assert set(run["cases_shown"][0]) == {"id", "task", "outcome", "score"} | at

@@ -3,8 +3,8 @@
     schema.py       the tables and their append-only named migrations
     connection.py   the shared connection: WAL, the write lock, sqlite errors as AgentError
     queries.py      RunReader: a run with every step, the run list, the runs a case was shown in
-    store.py        RunStore(RunReader): the one writer, `start_run`, `log_*`, `finish_run`, rewards
-    records.py      RunRecord, RunSummary and the step and call records the queries return
+    store.py        RunStore(RunReader): the one writer, `start_run`, `log_*` (steps, calls, the report), `finish_run`, rewards
+    records.py      RunRecord, RunSummary and the step, call and report records the queries return
 
 Nothing here talks to a model or a tool: the episode tells the store what happened.
 """
@@ -16,6 +16,7 @@ from .records import (
     CaseShown,
     ModelCallRecord,
     PlanRecord,
+    ReportRecord,
     RewardRecord,
     RunRecord,
     RunShowing,
@@ -37,6 +38,7 @@ __all__ = [
     "CaseShown",
     "ModelCallRecord",
     "PlanRecord",
+    "ReportRecord",
     "RewardRecord",
     "RunReader",
     "RunRecord",

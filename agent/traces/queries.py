@@ -24,6 +24,7 @@ from .records import (
     CaseShown,
     ModelCallRecord,
     PlanRecord,
+    ReportRecord,
     RewardRecord,
     RunRecord,
     RunShowing,
@@ -212,6 +213,19 @@ class RunReader(TraceDB):
                 for r in steps("tool_calls")
             ],
             rewards=[RewardRecord(reward=r["reward"], source=r["source"], **at(r)) for r in steps("rewards")],
+            report=next(
+                (
+                    ReportRecord(
+                        text=r["report"],
+                        sources=json.loads(r["sources"]),
+                        sources_collected=r["sources_collected"],
+                        citations_removed=r["citations_removed"],
+                        **at(r),
+                    )
+                    for r in reversed(steps("reports"))
+                ),
+                None,
+            ),
         )
 
 

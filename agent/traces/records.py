@@ -15,6 +15,7 @@ __all__ = [
     "CaseShown",
     "ModelCallRecord",
     "PlanRecord",
+    "ReportRecord",
     "RewardRecord",
     "RunRecord",
     "RunShowing",
@@ -148,6 +149,29 @@ class RewardRecord(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReportRecord(Step):
+    """A user-facing run's report, its citations checked against the sources the run's tools gave.
+
+    `sources` are the ones it cites, each `{n, url_or_path, title?}` as `memento run --json` prints them;
+    `sources_collected` counts every source the run had; `citations_removed` those that named none of them.
+    """
+
+    text: str
+    sources: list[dict[str, Any]]
+    sources_collected: int
+    citations_removed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report": self.text,
+            "sources": [dict(s) for s in self.sources],
+            "sources_collected": self.sources_collected,
+            "citations_removed": self.citations_removed,
+            **self._at(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunTotals:
     """What a run's steps add up to."""
 
@@ -261,6 +285,7 @@ class RunRecord:
     model_calls: list[ModelCallRecord] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     rewards: list[RewardRecord] = field(default_factory=list)
+    report: ReportRecord | None = None  # answer mode `report` only: the last report the run gave
 
     @property
     def tokens(self) -> int:
@@ -319,4 +344,9 @@ class RunRecord:
             "tool_calls": [c.to_json() for c in self.tool_calls],
             "rewards": [r.to_json() for r in self.rewards],
             "totals": self.totals.to_json(),
+            # Added with the report answer mode; a run without one (an eval's, an older one) has them empty.
+            "report": self.report.text if self.report else "",
+            "sources": [dict(s) for s in self.report.sources] if self.report else [],
+            "sources_collected": self.report.sources_collected if self.report else 0,
+            "citations_removed": self.report.citations_removed if self.report else 0,
         }

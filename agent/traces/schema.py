@@ -161,6 +161,24 @@ def _m006_run_owner(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
 
 
+def _m007_reports(db: sqlite3.Connection) -> None:
+    # A user-facing run's report (answer mode `report`) with the numbered sources it cites ({n, url_or_path, title?}),
+    # how many sources the run's tools gave in all, and how many citations were removed for naming none of them.
+    db.execute(
+        """CREATE TABLE reports (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
+            report TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            sources_collected INTEGER NOT NULL,
+            citations_removed INTEGER NOT NULL,
+            created REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX reports_run ON reports(run_id, seq)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m001_runs", _m001_runs),
     ("m002_steps", _m002_steps),
@@ -168,6 +186,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m004_pending_cases", _m004_pending_cases),
     ("m005_tool_images", _m005_tool_images),
     ("m006_run_owner", _m006_run_owner),
+    ("m007_reports", _m007_reports),
 ]
 
 

@@ -166,6 +166,22 @@ class RunStore(RunReader):
         ]
         self._log_step(run_id, "cases_shown", rows)
 
+    def log_report(
+        self, run_id: str, *, report: str, sources: Sequence[dict[str, Any]], collected: int = 0, citations_removed: int = 0
+    ) -> None:
+        """A user-facing run's report, its citations checked: the numbered `sources` it cites ({n, url_or_path, title?}),
+        how many sources the run's tools gave (`collected`), how many citations were removed for naming none of them.
+
+        The report is model output that may quote a tool result, and a URL may carry a key in its query: both are scrubbed.
+        """
+        row = {
+            "report": scrub_text(report),
+            "sources": _dumps([scrub(dict(source)) for source in sources]),
+            "sources_collected": collected,
+            "citations_removed": citations_removed,
+        }
+        self._log_step(run_id, "reports", [row])
+
     def finish_run(
         self,
         run_id: str,
