@@ -48,6 +48,11 @@ def agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--planner", help="Planner model as provider:model (default MEMENTO_PLANNER_MODEL)."),
         click.option("--executor", help="Executor model as provider:model (default MEMENTO_EXECUTOR_MODEL)."),
         click.option(
+            "--judge",
+            help="Judge model that scores answers against a known truth, as provider:model (default MEMENTO_JUDGE_MODEL, "
+            "else the planner model: self-grading).",
+        ),
+        click.option(
             "--memory",
             "policy",
             type=click.Choice(["none", "similarity", "q"]),
@@ -72,7 +77,14 @@ def agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_options(
-    planner: str | None, executor: str | None, policy: str | None, k: int | None, no_learn: bool, config_path: Path | None, **budgets: Any
+    planner: str | None,
+    executor: str | None,
+    policy: str | None,
+    k: int | None,
+    no_learn: bool,
+    config_path: Path | None,
+    judge: str | None = None,
+    **budgets: Any,
 ) -> RunOptions:
     """The settings and choices of one command, from the environment and the `agent_options` flags."""
     from memento.agent.session import RunOptions
@@ -84,6 +96,8 @@ def run_options(
         overrides["planner_model"] = planner
     if executor:
         overrides["executor_model"] = executor
+    if judge:
+        overrides["judge_model"] = judge
     if config_path:
         overrides["mcp_config"] = config_path
     settings = AgentSettings.from_env(**overrides)

@@ -66,9 +66,10 @@ def list_(limit: int, status: str | None, search: str | None, as_json: bool) -> 
 
 @runs.command("show")
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the run and every step.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the run and every step, its report and sources.")
 def show(run_id: str, as_json: bool) -> None:
-    """One run as a timeline: plans, subtasks, model and tool calls (RUN_ID may be a unique prefix)."""
+    """One run as a timeline: plans, subtasks, model and tool calls, then the answer, and for a user-facing run
+    its report and numbered sources (RUN_ID may be a unique prefix)."""
     run = _store().get_run(run_id)
     if as_json:
         click.echo(json.dumps(run.to_json(), indent=2, ensure_ascii=False))

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from memento.agent.traces import RunRecord, RunSummary, Step
+    from memento.agent.traces import ReportRecord, RunRecord, RunSummary, Step
 
 __all__ = ["COLUMNS", "print_lines", "print_table", "table_rows", "timeline"]
 
@@ -140,10 +140,28 @@ def timeline(run: RunRecord) -> list[Text]:
     lines.append(Text(""))
     lines.append(Text("answer", style="bold"))
     lines.extend(Text("  " + line) for line in (run.answer or "(none)").splitlines())
+    if run.report:
+        lines.extend(_report(run.report))
     if run.judgement:
         lines.append(Text(""))
         lines.append(Text("judgement", style="bold"))
         lines.append(Text("  " + json.dumps(run.judgement, ensure_ascii=False)))
+    return lines
+
+
+def _report(report: ReportRecord) -> list[Text]:
+    """The report as the run gave it, then its numbered sources, each a URL or file a tool of the run gave."""
+    # Text(...) and never markup: the report is model output, and a `[bold]` in it must print as written.
+    lines = [Text(""), Text("report", style="bold")]
+    lines += [Text("  " + line) for line in report.text.splitlines()]
+    lines += [Text(""), Text(f"sources (cited {len(report.sources)} of the run's {report.sources_collected})", style="bold")]
+    for source in report.sources:
+        title = str(source.get("title") or "")
+        lines.append(Text(f"  [{source.get('n')}] " + (f"{title} — " if title else "") + str(source.get("url_or_path", ""))))
+    if not report.sources:
+        lines.append(Text("  (none cited)", style="dim"))
+    if report.citations_removed:
+        lines.append(Text(f"  {_count(report.citations_removed, 'citation')} without a source removed", style="yellow"))
     return lines
 
 

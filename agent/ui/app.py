@@ -10,7 +10,9 @@ DNS rebinding), and a form post must carry the token the page was rendered with
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -78,6 +80,8 @@ class _Pages:
         self.templates.filters["num"] = lambda v: "–" if _missing(v) else f"{v:,}"
         self.templates.filters["pretty"] = lambda v: json.dumps(v, indent=1, ensure_ascii=False)
         self.templates.filters["when"] = _when
+        self.templates.filters["cited"] = _cited
+        self.templates.filters["web_link"] = _web_link
 
     @property
     def bank(self) -> Any:
@@ -247,6 +251,36 @@ def _pct(value: float | None) -> str:
     return "–" if value is None or _missing(value) else f"{100 * value:.1f}%"
 
 
+_CITATION = re.compile(r"\[(\d+(?:,\s*\d+)*)\]")
+
+
+class _Html(str):
+    """Text already escaped here, which the templates' autoescaping takes as it is (its `__html__`)."""
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+def _cited(text: str, sources: Sequence[dict[str, Any]]) -> _Html:
+    """A report as escaped text whose citations `[n]` link to source n of the page's list.
+
+    The report is model output: it is escaped whole first, and the only markup added is those links,
+    for numbers the list holds (the citations were checked against the run's sources before the trace).
+    """
+    numbers = {s.get("n") for s in sources}
+
+    def link(match: re.Match[str]) -> str:
+        cited = [n.strip() for n in match.group(1).split(",")]
+        return "[" + ", ".join(f'<a href="#source-{n}">{n}</a>' if int(n) in numbers else n for n in cited) + "]"
+
+    return _Html(_CITATION.sub(link, html.escape(text)))
+
+
+def _web_link(where: str) -> bool:
+    """Whether a source is a web page the page may link to (a file path, or any other scheme, is shown as text)."""
+    return where.startswith(("https://", "http://"))
+
+
 def _timeline(run: RunRecord) -> list[dict[str, Any]]:
     """Every step of a run in order, each tagged with its kind, for the timeline template."""
     kinds: list[tuple[str, Sequence[Step]]] = [
@@ -256,6 +290,7 @@ def _timeline(run: RunRecord) -> list[dict[str, Any]]:
         ("model_calls", run.model_calls),
         ("tool_calls", run.tool_calls),
         ("rewards", run.rewards),
+        ("reports", [run.report] if run.report else []),
     ]
     events = [{"kind": kind, "step": item.step, "offset_s": item.offset_s, "item": item} for kind, items in kinds for item in items]
     return sorted(events, key=lambda e: (e["step"], e["kind"]))
