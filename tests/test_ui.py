@@ -1,9 +1,9 @@
 """`memento ui` in a real browser: the Debian Chromium through Playwright, against the real command on loopback.
 
-The test fills a traces database (a finished run with a plan, model and tool calls
+The test fills a traces database (a finished run with a plan, model and tool calls, a report
 and a screenshot, a run that is still going, a run waiting for feedback), a real
 case bank and an eval folder, starts `memento ui`, and reads the pages as a user
-would: the runs table, a run's timeline, a case, an eval's curve, a live run
+would: the runs table, a run's report and timeline, a case, an eval's curve, a live run
 updating, and the feedback button whose reward lands in the case bank.
 Set UI_SCREENSHOTS_DIR=DIR to keep the screenshots (the README's comes from here).
 """
@@ -61,6 +61,16 @@ def fill_traces(home: Path, case_id: str) -> dict[str, str]:
             preview="236",
         )
         store.log_subtask(done, 1, 0, "Search for the highest melting point", "Tungsten, 3422 C", "done")
+        store.log_report(
+            done,
+            report="Tungsten melts hottest, at 3422 °C [1]; rhenium follows at 3186 °C [1, 2].\n<b>not bold</b>",
+            sources=[
+                {"n": 1, "url_or_path": "https://example.org/metals", "title": "Refractory metals"},
+                {"n": 2, "url_or_path": "https://example.org/" + "a-very-long-path-segment-" * 8 + "tables"},
+            ],
+            collected=3,
+            citations_removed=1,
+        )
         store.finish_run(
             done, answer="Tungsten (3422 °C)", status="answered", reward=1.0, judgement=None, case_id=None,
             usage=Usage(1200, 80, cost_usd=0.0048), stopped_by=None, error=None,
@@ -173,6 +183,13 @@ def test_runs_timeline_case_and_eval_pages_read_as_a_user_sees_them(ui, page) ->
         assert text in timeline.inner_text()
     image = page.locator("img.shot")
     assert image.count() == 1 and page.evaluate("document.querySelector('img.shot').naturalWidth") == 2
+    report = page.locator("div.report")
+    assert "Tungsten melts hottest, at 3422 °C [1]" in report.inner_text() and "<b>not bold</b>" in report.inner_text()
+    assert report.locator("b").count() == 0  # model output is text, never markup
+    report.get_by_role("link", name="2").click()
+    assert page.url.endswith("#source-2")
+    source = page.get_by_role("link", name="Refractory metals")
+    assert source.get_attribute("href") == "https://example.org/metals" and source.get_attribute("rel") == "noopener noreferrer"
     shot(page, "ui-run.png")
 
     page.get_by_role("link", name="Melting points of metals").click()
