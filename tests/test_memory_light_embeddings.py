@@ -102,14 +102,12 @@ def test_an_empty_call_returns_no_rows(light: MiniLM) -> None:
     assert light.embed([]).shape == (0, 384)
 
 
-def test_the_packaged_model_uses_numpy_below_bulk_sizes_and_a_chosen_folder_uses_sentence_transformers(tmp_path: Path) -> None:
-    packaged = LocalEmbedder()
-    assert packaged.engine_for(1) == packaged.engine_for(499) == "numpy"
-    assert packaged.engine_for(500) == "sentence-transformers"  # bulk work, where torch measured faster
-    assert LocalEmbedder(engine="numpy").engine_for(5000) == "numpy"
+def test_the_packaged_model_uses_numpy_and_a_chosen_folder_uses_sentence_transformers(tmp_path: Path) -> None:
+    assert LocalEmbedder().runtime == "numpy"
+    assert LocalEmbedder(engine="sentence-transformers").runtime == "sentence-transformers"
     chosen = tmp_path / "my-model"
     shutil.copytree(default_model_path(), chosen, ignore=shutil.ignore_patterns("*.safetensors"))
-    assert LocalEmbedder(chosen).engine_for(1) == "sentence-transformers"
+    assert LocalEmbedder(chosen).runtime == "sentence-transformers"
 
 
 def test_a_folder_the_numpy_engine_cannot_run_is_refused_for_it(tmp_path: Path) -> None:
