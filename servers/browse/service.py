@@ -7,7 +7,6 @@ and phrases it. Failures are raised as `ServerError`s for the tool wrapper.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import anyio.to_thread
 
 from memento.servers.common.httpcache import HttpCache
 from memento.servers.common.urls import UrlPolicy
+from memento.servers.common.warmup import warm_later
 from memento.servers.common.webclient import WebClient
 
 from .browser import Chromium
@@ -78,7 +78,7 @@ class BrowseService:
     @asynccontextmanager
     async def running(cls, settings: BrowseSettings, policy: UrlPolicy) -> AsyncIterator[BrowseService]:
         """The service for the server's lifetime; Chromium starts on first use; everything is closed on the way out."""
-        threading.Thread(target=warm_up, name="warm-extractor", daemon=True).start()
+        warmup = warm_later(warm_up, "warm-extractor")
         cache = HttpCache(settings.http_cache_dir, settings.browse_cache_ttl_s, int(settings.browse_cache_max_bytes))
         client = WebClient(
             policy=policy,
@@ -94,6 +94,7 @@ class BrowseService:
         try:
             yield cls(client, chromium, converter, PageReader(settings, client, chromium, converter), sessions)
         finally:
+            warmup.cancel()
             await sessions.close_all()
             await chromium.close()
             await client.aclose()

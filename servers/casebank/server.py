@@ -9,9 +9,8 @@ registers the tools only: `service.py` does the work, `present.py` shapes result
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -20,6 +19,7 @@ from pydantic import Field
 from memento.servers.common.runner import serve
 from memento.servers.common.settings import CommonSettings
 from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.warmup import warm_later
 
 from . import present
 from .present import Retrieved, Saved
@@ -47,9 +47,14 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
     """
     service = CaseBankService(memory_settings, embedder)
 
-    def running() -> closing[CaseBankService]:
-        threading.Thread(target=service.warm, name="warm-casebank", daemon=True).start()
-        return closing(service)
+    @contextmanager
+    def running() -> Iterator[CaseBankService]:
+        warmup = warm_later(service.warm, "warm-casebank")  # Chroma's import alone takes a second: after tools/list
+        try:
+            yield service
+        finally:
+            warmup.cancel()
+            service.close()
 
     server = server_with_lifespan("memento-casebank", INSTRUCTIONS, running)
     # The defaults come from MEMENTO_MEMORY_K and MEMENTO_MEMORY_POLICY, so the schema a host reads shows them.

@@ -7,11 +7,11 @@ here knows MCP. Everything is blocking and runs on a worker thread (see
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 from memento.servers.common.errors import InvalidInput
+from memento.servers.common.warmup import warm_later
 
 from . import files, packages, results, workspace
 from .files import FileText
@@ -45,10 +45,12 @@ class CodeService:
         self.sessions = Sessions(settings, sandbox)
         self.warning = None if sandbox.sandboxed else UNSANDBOXED_WARNING
         path = settings.passed_environment.get("PATH", "/usr/bin:/bin")
-        threading.Thread(target=build_font_list, args=(settings.code_dir, sandbox.python, path), name="code-fonts", daemon=True).start()
+        # Held back until the tools are listed: it starts a sandboxed interpreter, which the start must not wait for.
+        self._fonts = warm_later(lambda: build_font_list(settings.code_dir, sandbox.python, path), "code-fonts")
 
     def close(self) -> None:
         """Stop every session's interpreter."""
+        self._fonts.cancel()
         self.sessions.close()
 
     # ---- running code -------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -33,6 +34,7 @@ from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 from .errors import MAX_MESSAGE, shown
 from .logs import configure_logging
 from .settings import CommonSettings, SettingsError
+from .warmup import after_listing
 
 __all__ = ["serve"]
 
@@ -72,11 +74,13 @@ def serve(
         return 2
     configure_logging(settings.log_level)
     try:
-        server = build(settings)
+        with _sdk_logging_left_alone():
+            server = build(settings)
     except SettingsError as exc:
         print(f"memento-{name}: configuration error: {exc}", file=sys.stderr)
         return 2
     server.middleware.append(bound_tool_errors)
+    server.middleware.append(after_listing)  # held-back warm-ups start once the tools are listed
 
     if args.transport == "stdio":
         log.info("%s server on stdio", name)
@@ -87,6 +91,27 @@ def serve(
     log.info("%s server on http://%s:%d/mcp", name, args.host, args.port)
     anyio.run(_serve_http, server, settings, args.host, args.port)
     return 0
+
+
+@contextmanager
+def _sdk_logging_left_alone() -> Iterator[None]:
+    """Build the server without the SDK's logging set-up, which `configure_logging` has already done our way.
+
+    MCPServer's constructor imports rich and builds a console handler that `logging.basicConfig` then
+    drops (the root logger has ours): some 50 ms of a start that should take well under a second.
+    """
+    from mcp.server.mcpserver import server as sdk_server
+
+    original = sdk_server.configure_logging
+    sdk_server.configure_logging = _no_logging_setup
+    try:
+        yield
+    finally:
+        sdk_server.configure_logging = original
+
+
+def _no_logging_setup(level: str = "INFO") -> None:
+    del level  # the runner configured logging before the server was built
 
 
 async def bound_tool_errors(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

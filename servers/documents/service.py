@@ -6,7 +6,6 @@ loading, converting and caching live in `reader.py` and the modules it uses.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from memento.convert.formats.cells import CellsReport
 from memento.convert.model import Picture
 from memento.convert.passages import Passage
 from memento.servers.common.paging import Page
+from memento.servers.common.warmup import warm_later
 
 from .reader import DocumentReader, Opened, Rendered
 from .settings import DocumentsSettings
@@ -71,11 +71,12 @@ class DocumentService:
     async def running(cls, settings: DocumentsSettings) -> AsyncIterator[DocumentService]:
         """The service for the server's lifetime; its workers are stopped on the way out."""
         reader = DocumentReader(settings)
-        # Start one worker in the background so the first conversion does not wait for it.
-        threading.Thread(target=reader.pool.warm, name="warm-worker", daemon=True).start()
+        # One worker started ahead so the first conversion does not wait for it, once the tools are listed.
+        warmup = warm_later(reader.pool.warm, "warm-worker")
         try:
             yield cls(reader)
         finally:
+            warmup.cancel()
             reader.close()
 
     def within(self, folder: Path) -> DocumentService:

@@ -23,7 +23,6 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 import anyio.to_thread
 
 from memento.servers.common.errors import AccessDenied, InvalidInput, NotFound, TooLarge, shown
-from memento.servers.common.http import download
 
 from .settings import DocumentsSettings
 
@@ -59,6 +58,8 @@ async def load_source(source: str, settings: DocumentsSettings) -> Loaded:
         raise InvalidInput("source is empty: pass a file path, a file:/data: URI or an http(s) URL.")
     scheme = urlsplit(source).scheme.lower() if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", source) else ""
     if scheme in ("http", "https"):
+        from memento.servers.common.http import download  # httpx and its stack: only when a URL is read
+
         fetched = await download(source, settings, max_bytes=int(settings.documents_max_bytes))
         name = unquote(urlsplit(fetched.url).path.rsplit("/", 1)[-1]) or urlsplit(fetched.url).hostname or "download"
         return Loaded(fetched.content, name, fetched.url, fetched.content_type)

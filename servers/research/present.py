@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
-from memento.agent.episode import EpisodeResult
 from memento.servers.common.tooling import tool_result
+
+if TYPE_CHECKING:  # the agent is imported by the first call, not by the server's start
+    from memento.agent.episode import EpisodeResult
 
 __all__ = ["Researched", "researched"]
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from memento.agent.episode import EpisodeResult
-from memento.agent.events import Event, Note, PlanMade, Reported, SubtaskStarted, ToolStarted
-from memento.agent.session import RunOptions, check_models, open_episode
 from memento.agent.settings import AgentSettings
 from memento.core.errors import InvalidInput
+
+if TYPE_CHECKING:  # the agent's run path is imported by the first call: tools/list must not wait for it
+    from memento.agent.episode import EpisodeResult
+    from memento.agent.events import Event
 
 __all__ = ["OWN_NAME", "ProgressLines", "Report", "ResearchService"]
 
@@ -35,6 +37,8 @@ class ProgressLines:
         self.send = send
 
     def handle(self, event: Event) -> None:
+        from memento.agent.events import Note, PlanMade, Reported, SubtaskStarted, ToolStarted  # loaded by the run already
+
         match event:
             case PlanMade():
                 self._say(f"plan {event.cycle}: " + "; ".join(event.subtasks))
@@ -64,6 +68,8 @@ class ResearchService:
 
     def check(self) -> None:
         """Fail early, with the variable to set, when no model is configured."""
+        from memento.agent.session import check_models
+
         check_models(self.settings)
 
     async def research(self, question: str, report: Report | None = None, *, learn: bool = True) -> EpisodeResult:
@@ -102,6 +108,8 @@ class ResearchService:
         return outcome[0]
 
     async def _run(self, question: str, progress: ProgressLines, learn: bool) -> EpisodeResult:
+        from memento.agent.session import RunOptions, open_episode
+
         options = RunOptions(self.settings, self.policy, None, self.settings.learn and learn)
         async with open_episode(options, progress=progress, exclude=(OWN_NAME,)) as episode:
             # A host's user asked: a short answer, then a report whose citations are the run's own sources.
