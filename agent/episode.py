@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -121,6 +121,9 @@ class Episode:
     judge: Model | None = None
     clock: Callable[[], datetime.date] = datetime.date.today  # today's date for the prompts; tests pass a fixed one
     recall_own_task: bool = True  # False (an eval's default): a task's own earlier case is never shown to it
+    # Awaited before a plan's subtasks run, so the executor is offered the tools of servers that are up (or known
+    # to have failed), not a cached listing: open_episode passes the hub's `started`; None when the hub is ready.
+    tools_ready: Callable[[], Awaitable[None]] | None = None
 
     async def run(
         self,
@@ -292,6 +295,8 @@ class Episode:
         return reply
 
     async def _execute_plan(self, executor: Executor, subtasks: list[str], state: _State) -> str:
+        if self.tools_ready is not None:
+            await self.tools_ready()
         cycle = len(state.plans)
         lines = []
         run_id = state.run_id

@@ -3,6 +3,8 @@
 `ToolHub.start(entries)` launches (stdio) or connects to (streamable HTTP) every server at once, names
 their tools `{server}__{tool}` for models, and turns each call's result, failure, timeout or dead server
 into a `ToolOutcome` a model can read. It imports no server code and never raises for a model's mistake.
+With `wait=False` it yields while the servers still start: `specs()` then shows the cached listing of a
+server not up yet (hub_cache.py), a call waits for its own server only, and `started()` waits for all.
 `hub.confined(folder)` is the same hub for one run that may read only `folder`: each of its calls says so
 in the request's `_meta`, which no model can set.
 """
@@ -10,14 +12,13 @@ in the request's `_meta`, which no model can set.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,10 @@ from memento.core.errors import ConfigError, ToolHubError
 from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 
 from .hosts import ServerEntry, stdio_parameters
+from .hub_cache import ToolListCache
+from .hub_results import ToolOutcome, outcome_of
 from .hubnames import MAX_NAME, HubTool, hub_tools, scoped_session, tool_names
-from .llm import ImagePart, ToolSpec
+from .llm import ToolSpec
 
 __all__ = ["INPUTS_META", "MAX_NAME", "HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
 
@@ -60,21 +63,6 @@ STOPPED_AND_RESTARTED = (
 )
 
 
-@dataclass
-class ToolOutcome:
-    """What one call gave back, ready for the model; failures are outcomes with `is_error`, never exceptions."""
-
-    text: str
-    images: list[ImagePart] = field(default_factory=list)
-    structured: dict[str, Any] | None = None
-    is_error: bool = False
-    server: str = ""
-    tool: str = ""
-    seconds: float = 0.0
-    truncated: bool = False
-    restarted: bool = False  # the server died and was restarted for this call (the call is never replayed)
-
-
 class _Connection:
     """One client of one server process; `closed` is set when either side ends it (or a call finds it gone)."""
 
@@ -86,6 +74,14 @@ class _Connection:
     def client(self) -> Client:
         assert self._client is not None, "a connection is handed out only once its client is up"
         return self._client
+
+
+@dataclass
+class _Catalogue:
+    """The tools as models see them, shared by a hub and its confined views (they must see servers come up)."""
+
+    tools: list[HubTool] = field(default_factory=list)
+    by_name: dict[str, HubTool] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -100,6 +96,7 @@ class _Server:
     restarts: int = 0
     error: str = ""
     tools: list[types.Tool] = field(default_factory=list)
+    cached: list[types.Tool] = field(default_factory=list)  # the last run's listing, shown until this one is known
     changed: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
@@ -128,10 +125,10 @@ class ToolHub:
         result_max_chars: int,
         on_event: Callable[[str, dict[str, Any]], None] | None,
     ) -> None:
-        self.tools: list[HubTool] = []
+        self._catalogue = _Catalogue()
         self._servers: dict[str, _Server] = {}
         self._unstartable: dict[str, str] = {}  # entries that could not even be turned into a launch
-        self._by_name: dict[str, HubTool] = {}
+        self._cache = ToolListCache(None)
         self._start_timeout_s = start_timeout_s
         self._call_timeout_s = call_timeout_s
         self._result_max_chars = result_max_chars
@@ -152,15 +149,20 @@ class ToolHub:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        wait: bool = True,
+        cache_dir: Path | None = None,
     ) -> AsyncIterator[ToolHub]:
         """Start every server concurrently and yield the hub; leaving stops them all, also on error or cancel.
 
-        A server that fails to start is in `hub.failed` and the others still serve; `ToolHubError` only
-        when none started. `environ` is what the servers inherit (`hosts.server_environment(settings)`);
-        `env` is added to each launched server's environment (over the config's own).
+        A server that fails to start is in `hub.failed` (and a `server_failed` event) and the others still
+        serve. `wait`: yield once every server is up or failed, `ToolHubError` when none started; without it,
+        yield at once (`ToolHubError` only when no entry can even be launched) and let calls wait for their
+        server. `cache_dir` keeps each server's last listing for the next start. `environ` is what the servers
+        inherit (`hosts.server_environment(settings)`); `env` is added to each launched server's environment.
         """
         hub = cls(start_timeout_s=start_timeout_s, call_timeout_s=call_timeout_s, result_max_chars=result_max_chars, on_event=on_event)
-        up: dict[str, list[types.Tool]] = {}
+        hub._cache = ToolListCache(cache_dir)
+        up = False
         body_error: Exception | None = None
         async with AsyncExitStack() as stack:
             for entry in entries:
@@ -168,6 +170,7 @@ class ToolHub:
                     target = entry.url or _launch(entry, cwd, environ, env or {})
                 except ConfigError as exc:
                     hub._unstartable[entry.name] = str(exc)
+                    hub._emit("server_failed", {"server": entry.name, "error": str(exc)})
                     continue
                 # Server logs go to a private file: the terminal stays the agent's, and a failure can quote them.
                 stderr = (
@@ -175,17 +178,14 @@ class ToolHub:
                     if entry.url
                     else stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", prefix=f"memento-{entry.name}-"))
                 )
-                hub._servers[entry.name] = _Server(entry, target, stderr)
+                hub._servers[entry.name] = _Server(entry, target, stderr, cached=hub._cached(entry))
             async with anyio.create_task_group() as group:
                 for server in hub._servers.values():
                     group.start_soon(hub._keep_alive, server)
                 try:
-                    for server in hub._servers.values():
-                        while server.state == "starting":
-                            await server.changed.wait()
-                    up = {name: server.tools for name, server in hub._servers.items() if server.state == "ready"}
-                    hub.tools = hub_tools(up)
-                    hub._by_name = {tool.name: tool for tool in hub.tools}
+                    if wait:
+                        await hub.started()
+                    up = bool(hub._servers) if not wait else any(s.state == "ready" for s in hub._servers.values())
                     if up:
                         yield hub
                 except Exception as exc:  # re-raised below, unwrapped: the caller's error, not the task group's
@@ -204,8 +204,55 @@ class ToolHub:
         gone = {name: server.error for name, server in self._servers.items() if server.state in ("failed", "dead")}
         return {**self._unstartable, **gone}
 
+    @property
+    def tools(self) -> list[HubTool]:
+        """The tools of the servers that came up (a server still starting adds its own once it lists them)."""
+        return self._catalogue.tools
+
     def specs(self) -> list[ToolSpec]:
-        return [tool.spec() for tool in self.tools]
+        """What a model is offered: the tools of the servers up, and the cached listing of those still starting."""
+        return [tool.spec() for tool in self._offered()]
+
+    def waiting_without_listing(self) -> list[str]:
+        """Servers still starting whose tools are not known yet (no cached listing): a catalogue would miss them."""
+        return [name for name, s in self._servers.items() if s.state == "starting" and not s.tools and not s.cached]
+
+    async def started(self, names: Collection[str] | None = None) -> None:
+        """Wait until each server (or each named one) is up or has failed; each start is bounded by its timeout."""
+        for name, server in self._servers.items():
+            if names is None or name in names:
+                while server.state == "starting":
+                    await server.changed.wait()
+
+    def _offered(self) -> list[HubTool]:
+        starting = {n: s.cached for n, s in self._servers.items() if s.state == "starting" and not s.tools and s.cached}
+        if not starting:
+            return self._catalogue.tools
+        return hub_tools({**{n: s.tools for n, s in self._servers.items() if s.tools}, **starting})
+
+    async def _resolve(self, name: str) -> HubTool | None:
+        """The tool `name` names; a name from a cached listing (or unknown while servers start) waits for its server."""
+        tool = self._catalogue.by_name.get(name)
+        if tool is not None or not any(s.state == "starting" for s in self._servers.values()):
+            return tool
+        promised = next((t.server for t in self._offered() if t.name == name), None)
+        await self.started([promised] if promised is not None else None)
+        return self._catalogue.by_name.get(name)
+
+    def _cached(self, entry: ServerEntry) -> list[types.Tool]:
+        listing = self._cache.load(entry)
+        try:
+            return [types.Tool.model_validate(tool) for tool in listing or ()]
+        except ValueError:  # a listing from another SDK's shape: start without it
+            return []
+
+    def _came_up(self, server: _Server, tools: list[types.Tool]) -> None:
+        server.tools = tools
+        self._catalogue.tools = hub_tools({n: s.tools for n, s in self._servers.items() if s.tools})
+        self._catalogue.by_name = {tool.name: tool for tool in self._catalogue.tools}
+        if tools != server.cached:
+            self._cache.save(server.entry, [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools])
+            server.cached = tools
 
     def confined(self, inputs: Path) -> ToolHub:
         """This hub for one run whose tools may read only the attachments in `inputs` (its servers, shared).
@@ -223,9 +270,9 @@ class ToolHub:
         `scope` (a run's id) keeps stateful sessions apart: a tool taking a `session` gets it prefixed with
         the scope, so runs sharing the hub (an eval's concurrent tasks) never share an interpreter.
         """
-        tool = self._by_name.get(name)
+        tool = await self._resolve(name)
         if tool is None:
-            available = ", ".join(self._by_name) or "none"
+            available = ", ".join(self._catalogue.by_name) or "none"
             return ToolOutcome(f"No tool named {name!r}; available: {available}.", is_error=True)
         if scope and "session" in tool.input_schema.get("properties", {}):
             arguments = {**arguments, "session": scoped_session(scope, arguments.get("session"))}
@@ -279,7 +326,7 @@ class ToolHub:
             return self._timed_out(tool, timeout_s)
         except Exception as exc:  # the client rejected the reply (schema, protocol): the model should know, the run go on
             return ToolOutcome(f"The call to {tool.name} failed in the MCP client: {_describe(exc)}", is_error=True)
-        return self._outcome(result, restarted)
+        return outcome_of(result, self._result_max_chars, restarted)
 
     async def _connection(self, server: _Server) -> _Connection | None:
         """The server's live connection, waiting (bounded) while it starts again; None once it is gone."""
@@ -299,41 +346,6 @@ class ToolHub:
             "Ask for less work per call, or pass a smaller job."
         )
         return ToolOutcome(text, is_error=True)
-
-    def _outcome(self, result: types.CallToolResult, restarted: bool) -> ToolOutcome:
-        texts: list[str] = []
-        images: list[ImagePart] = []
-        for block in result.content:
-            if isinstance(block, types.TextContent):
-                texts.append(block.text)
-            elif isinstance(block, types.ImageContent):
-                images.append(ImagePart(block.data, block.mime_type))
-            elif isinstance(block, types.EmbeddedResource):
-                resource = block.resource
-                if isinstance(resource, types.TextResourceContents):
-                    texts.append(resource.text)
-                else:
-                    texts.append(f"[binary resource {resource.uri} ({resource.mime_type or 'unknown type'}) not shown]")
-            elif isinstance(block, types.ResourceLink):
-                texts.append(f"[resource {block.name}: {block.uri}]")
-            else:
-                texts.append(f"[{block.type} content not shown]")
-        structured = result.structured_content
-        text = "\n".join(texts)
-        if not text and structured is not None:  # a structured-only reply still has to reach the model as text
-            text = json.dumps(structured, ensure_ascii=False)
-        text, truncated = self._cut(text)
-        return ToolOutcome(text, images, structured, bool(result.is_error), truncated=truncated, restarted=restarted)
-
-    def _cut(self, text: str) -> tuple[str, bool]:
-        cap = self._result_max_chars
-        if len(text) <= cap:
-            return text, False
-        note = (
-            f"\n\n[Cut here: {len(text) - cap:,} of {len(text):,} characters were left out (limit {cap:,}). "
-            "Ask for a smaller part, e.g. with start_index/max_length, or write the output to a file and read it in parts.]"
-        )
-        return text[:cap] + note, True
 
     async def _keep_alive(self, server: _Server) -> None:
         """Own one server's client for the hub's lifetime: start it, and once more if it dies."""
@@ -370,7 +382,8 @@ class ToolHub:
                     tools = await _list_tools(client)
                     server.scope.deadline = math.inf  # the start-up limit ends here; the client lives on
                     connection._client = client
-                    server.tools, server.connection, came_up = tools, connection, True
+                    self._came_up(server, tools)
+                    server.connection, came_up = connection, True
                     server.set_state("ready")
                     self._emit("server_started", {"server": server.entry.name, "seconds": time.perf_counter() - began, "tools": len(tools)})
                     await connection.closed.wait()

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -23,7 +23,7 @@ from .llm import Model
 from .settings import AgentSettings
 
 if TYPE_CHECKING:
-    from memento.memory import MemorySettings
+    from memento.memory import CaseBank, MemorySettings
 
     from .traces import RunStore
 
@@ -81,12 +81,14 @@ async def open_episode(
     `settings.run_reads_workdir`). `sealed` (an eval): `inputs` holds one folder per task, the documents server
     reads nothing else, and each task runs on `episode.hub.confined(its folder)`.
     `progress` and `listeners` receive the run's events after the trace writer.
-    """
-    from memento.memory import CaseBank, MemorySettings
 
+    What starts when: the servers are launched first and start in the background; the models and the case bank
+    (their SDK and Chroma imports) are opened meanwhile in worker threads; only a server whose tool listing is
+    not cached from an earlier run (hub_cache.py) is waited for before the episode is handed out. A subtask waits
+    for the servers before its executor is offered their tools; a server that fails to start is a note.
+    """
     from .hosts import default_config_path, load_config, server_environment
     from .hub import ToolHub
-    from .llm import make_model
     from .traces import RunStore
 
     settings = options.settings
@@ -95,19 +97,14 @@ async def open_episode(
     async with AsyncExitStack() as opened:
         # Each part is registered as soon as it exists, so a failure half-way still closes what was opened.
         env = _inputs_environment(inputs, settings.run_reads_workdir and not sealed, opened)
-        planner = make_model(settings.planner_model, settings)
-        opened.push_async_callback(_close_model, planner)
-        executor = make_model(settings.executor_model, settings)
-        opened.push_async_callback(_close_model, executor)
-        judge = make_model(settings.judge_model, settings) if settings.judge_model else planner
-        if judge is not planner:
-            opened.push_async_callback(_close_model, judge)
         store = RunStore.open(settings.home)
         opened.callback(store.close)
         events = run_events(store, settings, [*([progress] if progress is not None else []), *listeners])
-        bank = CaseBank.open(options.memory or MemorySettings.from_env()) if options.policy != "none" or options.learn else None
-        if bank is not None:
-            opened.callback(bank.close)
+
+        def on_hub_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "server_failed":  # the same note as when the hub was waited for, whenever it comes now
+                events.emit(Note(run_id="", text=f"server {data['server']} did not start: {data['error']}"))
+
         hub = await opened.enter_async_context(
             ToolHub.start(
                 entries,
@@ -116,11 +113,53 @@ async def open_episode(
                 call_timeout_s=settings.tool_timeout_s,
                 result_max_chars=settings.tool_result_max_chars,
                 env=env,
+                on_event=on_hub_event,
+                wait=False,
+                cache_dir=settings.home / "cache" / "tools",
             )
         )
-        for name, problem in hub.failed.items():
-            events.emit(Note(run_id="", text=f"server {name} did not start: {problem}"))  # before any run: no trace step
-        yield Episode(planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge)
+        planner, executor, judge, bank = await _open_parts(options, opened)
+        await hub.started(hub.waiting_without_listing())  # the first run of a config: the planner must see every tool
+        yield Episode(
+            planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge, tools_ready=hub.started
+        )
+
+
+async def _open_parts(options: RunOptions, opened: AsyncExitStack) -> tuple[Model, Model, Model, CaseBank | None]:
+    """The models and the case bank, opened in worker threads at once (SDK and Chroma imports) while servers start."""
+    from memento.memory import CaseBank, MemorySettings
+
+    from .llm import make_model
+
+    settings = options.settings
+    specs = list(dict.fromkeys([settings.planner_model, settings.executor_model, settings.judge_model or settings.planner_model]))
+    models: dict[str, Model] = {}
+    banks: list[CaseBank] = []
+
+    async def make(spec: str) -> None:
+        models[spec] = model = await anyio.to_thread.run_sync(make_model, spec, settings)
+        opened.push_async_callback(_close_model, model)
+
+    async def open_bank() -> None:
+        bank = await anyio.to_thread.run_sync(CaseBank.open, options.memory or MemorySettings.from_env())
+        opened.callback(bank.close)
+        banks.append(bank)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for spec in specs:
+                group.start_soon(make, spec)
+            if options.policy != "none" or options.learn:
+                group.start_soon(open_bank)
+    except ExceptionGroup as failed:  # the caller sees the error a part raised (ModelNotConfigured, StoreError), as before
+        raise failed.exceptions[0] from None
+    planner = models[settings.planner_model]
+    return (
+        planner,
+        models[settings.executor_model],
+        models[settings.judge_model] if settings.judge_model else planner,
+        next(iter(banks), None),
+    )
 
 
 def _inputs_environment(inputs: Path | None, workdir: bool, opened: AsyncExitStack) -> dict[str, str]:
