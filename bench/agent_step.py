@@ -27,12 +27,12 @@ from memento.agent.executor import Executor
 from memento.agent.hosts import load_config
 from memento.agent.hub import ToolHub
 from memento.agent.llm import Message, Model, Reply, ToolSpec, make_model
-from memento.agent.llm.scripted import ScriptedModel, call, text_reply, tool_reply
 from memento.agent.metered import Meter
 from memento.agent.settings import AgentSettings
 from memento.agent.trace_writer import TraceWriter
 from memento.agent.traces import RunStore
 from tests.fake_llm import FakeAnthropic, ToolUse, answer
+from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
 
 SUBTASKS = 30
 STEPS_PER_SUBTASK = 10  # the default per-subtask limit is 12 model calls
