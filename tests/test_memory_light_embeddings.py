@@ -98,6 +98,22 @@ def test_similar_questions_are_closer_than_unrelated_ones(light: MiniLM) -> None
     assert float(a @ b) > float(a @ c) + 0.2
 
 
+def test_a_query_runs_on_one_blas_thread_and_leaves_the_process_setting_as_it_found_it(light: MiniLM) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with ThreadPoolExecutor(4) as pool:  # overlapping small calls must not restore each other's limit
+            vectors = list(pool.map(lambda i: light.embed([f"question {i}"]), range(16)))
+        assert blas_threads() == before
+    assert all(v.shape == (1, light.dimension) for v in vectors)
+
+
 def test_an_empty_call_returns_no_rows(light: MiniLM) -> None:
     assert light.embed([]).shape == (0, 384)
 
