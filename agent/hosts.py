@@ -16,11 +16,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from mcp.client.stdio import StdioServerParameters
+from typing import TYPE_CHECKING
 
 from memento.core.errors import ConfigError
 from memento.core.settings import MementoSettings
+
+if TYPE_CHECKING:  # the MCP client (a second to import) is loaded when a server is launched, not to read a config
+    from mcp.client.stdio import StdioServerParameters
 
 __all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "server_environment", "stdio_parameters"]
 
@@ -97,6 +99,8 @@ def stdio_parameters(entry: ServerEntry, environ: Mapping[str, str], cwd: Path |
     """Launch parameters. `environ`: the agent's environment as its settings read it (`server_environment`);
     its MEMENTO_* variables pass on and its PATH finds the command. `quiet` lowers the server's log level
     unless the user set one."""
+    from mcp.client.stdio import StdioServerParameters
+
     env = passthrough_env(environ)
     if quiet:
         env.setdefault("MEMENTO_LOG_LEVEL", "WARNING")

@@ -1,9 +1,9 @@
 """`memento run`, `memento chat` and `memento demo`: the agent from the shell.
 
 The command checks the models are configured before any server starts, then
-starts the tool servers of the MCP config, runs the episode, and prints the
-answer, then its report and numbered sources (or one JSON object with `--json`). SIGINT and SIGTERM end the run
-cleanly: its trace is marked interrupted and no server outlives the command.
+starts the tool servers of the MCP config (in the background: see session.open_episode), runs the episode, and
+prints the answer, then its report and numbered sources (or one JSON object with `--json`) before it closes the
+servers. SIGINT and SIGTERM end the run cleanly: its trace is marked interrupted and no server outlives the command.
 """
 
 from __future__ import annotations
@@ -99,19 +99,24 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
     async def body() -> Any:
         async with _inputs(attachments) as inputs, open_episode(options, inputs, progress) as episode:
             shown = [str(inputs / p.name) for p in attachments] if inputs else []
-            return await episode.run(
+            result = await episode.run(
                 task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn, answer_mode="report"
             )
+            _show(result, as_json)  # now, not after the servers, models and case bank are closed
+            return result
 
     result = run_until_signal(body)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
-    else:
-        click.echo(_answer_text(result))
-        reward = "pending (memento feedback " + result.run_id + " good|bad)" if result.reward is None else f"{result.reward:g}"
-        click.echo(f"{result.run_id} · {result.status} · reward {reward}", err=True)
     if result.status == "failed":
         sys.exit(1)
+
+
+def _show(result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    click.echo(_answer_text(result))
+    reward = "pending (memento feedback " + result.run_id + " good|bad)" if result.reward is None else f"{result.reward:g}"
+    click.echo(f"{result.run_id} · {result.status} · reward {reward}", err=True)
 
 
 @click.command()
