@@ -105,9 +105,21 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
             _show(result, as_json)  # now, not after the servers, models and case bank are closed
             return result
 
+    _quick_exit()
     result = run_until_signal(body)
     if result.status == "failed":
         sys.exit(1)
+
+
+def _quick_exit() -> None:
+    """Skip the collector's passes over every object of the SDKs at interpreter exit (0.7 s on 2 busy cores, once
+    the run is over and closed): objects still alive then are frozen instead. Only at exit, so an in-process
+    caller (a test's CliRunner) keeps collecting as usual until it ends."""
+    import atexit
+    import gc
+
+    atexit.unregister(gc.freeze)  # once, however many runs one process makes
+    atexit.register(gc.freeze)
 
 
 def _show(result: Any, as_json: bool) -> None:
