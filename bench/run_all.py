@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "documents_cold_start.py",
+    "servers_cold_start.py",
     "documents_roundtrip.py",
     "documents_pdf.py",
     "documents_http_sessions.py",

@@ -34,7 +34,7 @@ from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 from .errors import MAX_MESSAGE, shown
 from .logs import configure_logging
 from .settings import CommonSettings, SettingsError
-from .warmup import after_listing
+from .warmup import ListedWhenSent, after_listing
 
 __all__ = ["serve"]
 
@@ -80,7 +80,6 @@ def serve(
         print(f"memento-{name}: configuration error: {exc}", file=sys.stderr)
         return 2
     server.middleware.append(bound_tool_errors)
-    server.middleware.append(after_listing)  # held-back warm-ups start once the tools are listed
 
     if args.transport == "stdio":
         log.info("%s server on stdio", name)
@@ -89,6 +88,7 @@ def serve(
     if args.host not in _LOOPBACK:
         log.warning("binding %s to %s: anyone who can reach it can call its tools", name, args.host)
     log.info("%s server on http://%s:%d/mcp", name, args.host, args.port)
+    server.middleware.append(after_listing)  # held-back warm-ups start once the tools are listed
     anyio.run(_serve_http, server, settings, args.host, args.port)
     return 0
 
@@ -139,7 +139,10 @@ async def _serve_stdio(server: MCPServer) -> None:
     # The SDK's run_stdio_async is these lines without the answering stream; MCPServer offers no hook for it.
     lowlevel = server._lowlevel_server
     async with stdio_server() as (read_stream, write_stream):
-        await lowlevel.run(AnswerMalformed(read_stream, write_stream), write_stream, lowlevel.create_initialization_options())
+        # Held-back warm-ups start once the first tools/list reply has left (see warmup.py).
+        replies = ListedWhenSent(write_stream)
+        reads = AnswerMalformed(read_stream, write_stream, seen=replies.expect)
+        await lowlevel.run(reads, replies, lowlevel.create_initialization_options())
 
 
 async def _serve_http(server: MCPServer, settings: CommonSettings, host: str, port: int) -> None:
@@ -161,17 +164,26 @@ class AnswerMalformed(ReadStreamWrapper):
 
     The stdio transport hands each line it could not validate to the server as
     an exception, which the SDK only logs; here it becomes the JSON-RPC 2.0 error
-    the spec asks for. Blank lines carry no message and get no answer.
+    the spec asks for. Blank lines carry no message and get no answer. `seen`
+    is shown each message passed on.
     """
 
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], replies: WriteStream[SessionMessage]) -> None:
+    def __init__(
+        self,
+        inner: ReadStream[SessionMessage | Exception],
+        replies: WriteStream[SessionMessage],
+        seen: Callable[[object], None] | None = None,
+    ) -> None:
         super().__init__(inner)
         self._replies = replies
+        self._seen = seen
 
     async def receive(self) -> SessionMessage | Exception:
         while True:
             item = await self._inner.receive()
             if not isinstance(item, Exception):
+                if self._seen is not None:
+                    self._seen(item.message)
                 return item
             error = _rejection(item)
             if error is None:

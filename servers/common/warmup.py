@@ -1,9 +1,11 @@
 """Warm-up work (a conversion worker, the case bank, the extractor) held back until the server has listed its tools.
 
 On two cores a warm-up thread started with the server halves the CPU the start itself gets, and the host
-waits for `tools/list` before anything else. So each warm-up waits until this process has answered its
-first `tools/list` (the runner's middleware says so) or `WARM_AFTER_S` has passed, whichever comes first.
-It must not warm anything after its server has closed: `cancel` it on the way out.
+waits for `tools/list` before anything else. So each warm-up waits until this process has sent its first
+`tools/list` reply (on stdio `ListedWhenSent` sees it leave; over HTTP the `after_listing` middleware sees it
+made) or `WARM_AFTER_S` has passed, whichever comes first. Waiting for the reply to leave matters: a warm-up
+importing Chroma holds module import locks the reply's path may need. It must not warm anything after its
+server has closed: `cancel` it on the way out.
 """
 
 from __future__ import annotations
@@ -11,16 +13,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse, RequestId
 
-__all__ = ["WARM_AFTER_S", "Warmup", "after_listing", "warm_later"]
+from memento.core.streams import WriteStream
+
+__all__ = ["WARM_AFTER_S", "ListedWhenSent", "Warmup", "after_listing", "warm_later"]
 
 log = logging.getLogger("memento.servers")
 
 # A host that never lists (the agent's hub may read its catalogue from a cache) still gets warm servers soon.
 WARM_AFTER_S = 1.0
+# After the reply is handed to the transport, time for it to be written and read: a warm-up loading extension
+# modules (Chroma's, numpy) holds the interpreter for long stretches, which would hold the reply back with it.
+GRACE_S = 0.2
 
 # Process-wide: a server process serves one server; in-memory tests share it, where waking early is harmless.
 _listed = threading.Event()
@@ -34,6 +44,40 @@ async def after_listing(ctx: ServerRequestContext[Any, Any], call_next: CallNext
     return result
 
 
+class ListedWhenSent:
+    """A server's write stream that lets the warm-ups start once the reply to a `tools/list` has been handed on.
+
+    The read side calls `expect` with each incoming message, so the reply is known by its request's id.
+    """
+
+    def __init__(self, inner: WriteStream[SessionMessage]) -> None:
+        self._inner = inner
+        self._pending: set[RequestId] = set()
+
+    def expect(self, message: object) -> None:
+        if isinstance(message, JSONRPCRequest) and message.method == "tools/list" and not _listed.is_set():
+            self._pending.add(message.id)
+
+    async def send(self, item: SessionMessage) -> None:
+        await self._inner.send(item)
+        reply = item.message
+        if self._pending and isinstance(reply, JSONRPCResponse | JSONRPCError) and reply.id in self._pending:
+            self._pending.clear()
+            _listed.set()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class Warmup:
     """One held-back warm-up on a daemon thread; `cancel()` stops it from starting if it has not yet."""
 
@@ -45,7 +89,8 @@ class Warmup:
         self._thread.start()
 
     def _run(self) -> None:
-        _listed.wait(self._after_s)
+        if _listed.wait(self._after_s):
+            self._cancelled.wait(GRACE_S)
         if self._cancelled.is_set():
             return
         try:
