@@ -26,11 +26,21 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 SERVERS = ("documents", "casebank", "code", "search", "browse", "research")
+FLOOR = "sdk-only"  # a one-tool server on the SDK alone, no Memento code: what any server here starts from
 PACKAGES = ("agent", "convert", "core", "memory", "servers")
 GOAL_S = 0.6
 
 # Starts a server module as `python -m` would, after putting a checkout's `memento` shim first on the path.
 _LAUNCH = "import sys, runpy; {path}runpy.run_module('memento.servers.{name}', run_name='__main__', alter_sys=True)"
+_FLOOR = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("sdk-only")
+@server.tool()
+def echo(text: str) -> str:
+    \"\"\"Echo the text.\"\"\"
+    return text
+server.run("stdio")
+"""
 
 
 @dataclass
@@ -51,7 +61,7 @@ class Tree:
             "MEMENTO_DOCUMENTS_ROOTS": str(home),
             "MEMENTO_LOG_LEVEL": "WARNING",
         }
-        code = _LAUNCH.format(path=path, name=name)
+        code = _FLOOR if name == FLOOR else _LAUNCH.format(path=path, name=name)
         return StdioServerParameters(command=sys.executable, args=["-c", code], env=env, cwd=str(home))
 
 
@@ -92,8 +102,10 @@ def sdk_import_seconds(runs: int) -> tuple[list[float], list[float], list[float]
     return whole, inside, bare
 
 
-def heaviest_imports(name: str, home: Path, top: int = 8) -> list[tuple[int, str]]:
-    """The top-level imports of server `name` by cumulative microseconds, up to its tools/list reply."""
+def heaviest_imports(name: str, home: Path, top: int = 8) -> tuple[int, int, list[tuple[int, str]]]:
+    """What server `name` imports up to its tools/list reply (-X importtime, microseconds): the SDK's imports
+    (mcp, mcp_types and all they pull in), Memento's own modules (self time), and the heaviest other
+    imports made outside the SDK (cumulative), each counted where Memento's code or the script asked for it."""
     params = Tree("now").params(name, home)
     messages = (
         '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
@@ -119,27 +131,46 @@ def heaviest_imports(name: str, home: Path, top: int = 8) -> list[tuple[int, str
     proc.kill()  # at once: what warm-ups import after the reply is not part of the start
     err = proc.stderr.read() if proc.stderr else ""
     proc.wait(timeout=30)
-    rows = []
-    for line in err.splitlines():
+    sdk = ours = 0
+    others: list[tuple[int, str]] = []
+    stack: list[str] = []
+    # importtime prints a module after what it imported: read backwards, each parent comes before its children.
+    for line in reversed(err.splitlines()):
         parts = line.split("|")
-        if len(parts) == 3 and parts[1].strip().isdigit():
-            module = parts[2]
-            if len(module) - len(module.lstrip()) <= 1:  # top-level imports only: nested ones are inside them
-                rows.append((int(parts[1]), module.strip()))
-    return sorted(rows, reverse=True)[:top]
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        depth = (len(parts[2]) - len(parts[2].lstrip()) - 1) // 2
+        module = parts[2].strip()
+        del stack[depth:]
+        stack.append(module)
+        self_us, cumulative_us = int(parts[0].split(":")[1]), int(parts[1])
+        if any(m.split(".")[0] in ("mcp", "mcp_types") for m in stack):
+            sdk += cumulative_us if len(stack) == 1 or stack[-2].split(".")[0] not in ("mcp", "mcp_types") else 0
+        elif module.startswith("memento"):
+            ours += self_us
+        elif len(stack) == 1 or stack[-2].startswith("memento"):
+            others.append((cumulative_us, module))
+    return sdk, ours, sorted(others, reverse=True)[:top]
 
 
-def measure(trees: list[Tree], servers: list[str], runs: int, home: Path) -> dict[str, int]:
+def measure(trees: list[Tree], servers: list[str], runs: int, home: Path) -> tuple[dict[str, int], dict[str, list[float]]]:
+    """Tool counts, and the floor's times taken in each server's own rounds (so 'over floor' compares like loads)."""
     counts: dict[str, int] = {}
+    floors: dict[str, list[float]] = {}
+    floor = Tree("floor")
     for name in servers:
-        for tree in trees:  # first starts: a checkout never started before compiles here
+        versions = trees[-1:] if name == FLOOR else trees  # the floor has no Memento code: one version
+        for tree in versions:  # first starts: a checkout never started before compiles here
             tree.first[name], counts[name] = anyio.run(one_cold_start, tree.params(name, home))
             tree.times[name] = []
+        floors[name] = []
         for _ in range(runs):
-            for tree in trees:  # interleaved, so both versions see the same load
+            for tree in versions:  # interleaved, so all versions see the same load
                 elapsed, _ = anyio.run(one_cold_start, tree.params(name, home))
                 tree.times[name].append(elapsed)
-    return counts
+            if name != FLOOR:
+                floors[name].append(anyio.run(one_cold_start, floor.params(FLOOR, home))[0])
+    return counts, floors
 
 
 def load() -> str:
@@ -147,26 +178,34 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def report(trees: list[Tree], servers: list[str], counts: dict[str, int], runs: int) -> None:
+def report(trees: list[Tree], servers: list[str], counts: dict[str, int], floors: dict[str, list[float]], runs: int) -> None:
     print(f"spawn -> tools/list answered, stdio, official client; {runs} fresh processes per server and version")
+    print("'over floor': this p50 minus the p50 of the sdk-only server timed in the same rounds (what Memento adds)")
     print(
-        f"{'server':<10} {'version':<8} {'tools':>5} {'first start':>12} {'min':>10} {'p50':>10} {'max':>10}  goal p50 < {GOAL_S * 1000:.0f} ms"
+        f"{'server':<10} {'version':<8} {'tools':>5} {'first start':>12} {'min':>10} {'p50':>10} {'max':>10} "
+        f"{'over floor':>11}  goal p50 < {GOAL_S * 1000:.0f} ms"
     )
     for name in servers:
+        floor = percentile(floors[name], 50) if floors.get(name) else None
         for tree in trees:
+            if name not in tree.times:
+                continue
             times = tree.times[name]
             p50 = percentile(times, 50)
             verdict = "MET" if p50 < GOAL_S else "NOT MET"
+            over = "" if floor is None or name == FLOOR else f"{(p50 - floor) * 1000:+.0f} ms"
             print(
                 f"{name:<10} {tree.label:<8} {counts[name]:>5} {ms(tree.first[name]):>12} {ms(min(times)):>10} "
-                f"{ms(p50):>10} {ms(max(times)):>10}  {verdict}"
+                f"{ms(p50):>10} {ms(max(times)):>10} {over:>11}  {verdict}"
             )
+        if floor is not None:
+            print(f"{'':<10} {'floor':<8} {'':>5} {'':>12} {ms(min(floors[name])):>10} {ms(floor):>10} {ms(max(floors[name])):>10}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed cold starts per server and version (default 7)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated servers (default: all six)")
+    parser.add_argument("--servers", default=",".join((FLOOR, *SERVERS)), help="comma-separated servers (default: the floor and all six)")
     parser.add_argument("--tree", action="append", default=[], help="LABEL=DIR: another checkout to time beside this one")
     parser.add_argument("--imports", action="store_true", help="also list each server's heaviest imports (-X importtime)")
     args = parser.parse_args()
@@ -181,10 +220,10 @@ def main() -> None:
             label, _, folder = given.partition("=")
             trees.append(Tree(label, shim_for(Path(folder), Path(tempfile.mkdtemp(dir=home)))))
         trees.append(Tree("now"))
-        counts = measure(trees, servers, args.runs, home)
+        counts, floors = measure(trees, servers, args.runs, home)
         print(f"after:  {load()}")
         print()
-        report(trees, servers, counts, args.runs)
+        report(trees, servers, counts, floors, args.runs)
         whole, inside, bare = sdk_import_seconds(5)
         print()
         print("context, p50 of 5 fresh interpreters:")
@@ -195,8 +234,11 @@ def main() -> None:
         if args.imports:
             for name in servers:
                 print()
-                print(f"{name}: heaviest top-level imports before tools/list (cumulative, -X importtime, one start)")
-                for micros, module in heaviest_imports(name, home):
+                sdk, ours, others = heaviest_imports(name, home)
+                print(f"{name}: imports before tools/list (-X importtime, one start; importtime slows them)")
+                print(f"  {sdk / 1000:8.1f} ms  the MCP SDK and all it pulls in")
+                print(f"  {ours / 1000:8.1f} ms  Memento's own modules (self time)")
+                for micros, module in others:
                     print(f"  {micros / 1000:8.1f} ms  {module}")
 
 
