@@ -343,3 +343,17 @@ def test_the_error_tree_drawn_in_core_errors_shows_every_error_class_under_its_r
         if drawn.get(cls.__name__) != base:
             wrong.append(f"{name}: drawn under {drawn.get(cls.__name__, 'nothing')}, derives from {base}")
     assert not wrong, "the tree in core/errors.py's docstring is out of date:\n" + "\n".join(wrong)
+
+
+MAX_MODULE_LINES = 500  # past ~400 a module is usually two ideas; past 500 it must be split
+
+
+def test_no_python_module_of_the_project_passes_500_lines() -> None:
+    folders = [*LIBRARY.values(), ROOT / "tests", ROOT / "bench"]
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for folder in folders
+        for path in folder.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"split these along an honest seam: {long}"
