@@ -29,6 +29,7 @@ SCRIPTS = [
     "agent_hub.py",
     "agent_step.py",
     "agent_memory.py",
+    "startup.py",
     "eval_harness.py",
 ]
 
