@@ -7,9 +7,11 @@ the same trace. The listeners are wired here, never in the agent loop.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-from collections.abc import AsyncIterator, Collection, Iterable
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +84,8 @@ async def open_episode(
     reads nothing else, and each task runs on `episode.hub.confined(its folder)`.
     `progress` and `listeners` receive the run's events after the trace writer.
 
-    What starts when: the servers are launched first and start in the background; the models and the case bank
-    (their SDK and Chroma imports) are opened meanwhile in worker threads; only a server whose tool listing is
+    What starts when: the models and the case bank are opened in threads of their own (their SDK and Chroma imports)
+    while the servers are launched, to start in the background; only a server whose tool listing is
     not cached from an earlier run (hub_cache.py) is waited for before the episode is handed out. A subtask waits
     for the servers before its executor is offered their tools; a server that fails to start is a note.
     """
@@ -96,6 +98,8 @@ async def open_episode(
     entries = [e for e in load_config(settings.mcp_config or default_config_path()) if e.name not in left_out]
     async with AsyncExitStack() as opened:
         # Each part is registered as soon as it exists, so a failure half-way still closes what was opened.
+        parts = _Parts(options)  # first: its imports overlap everything below
+        opened.push_async_callback(parts.aclose)
         env = _inputs_environment(inputs, settings.run_reads_workdir and not sealed, opened)
         store = RunStore.open(settings.home)
         opened.callback(store.close)
@@ -118,48 +122,68 @@ async def open_episode(
                 cache_dir=settings.home / "cache" / "tools",
             )
         )
-        planner, executor, judge, bank = await _open_parts(options, opened)
+        planner, executor, judge, bank = await parts.ready()
         await hub.started(hub.waiting_without_listing())  # the first run of a config: the planner must see every tool
         yield Episode(
             planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge, tools_ready=hub.started
         )
 
 
-async def _open_parts(options: RunOptions, opened: AsyncExitStack) -> tuple[Model, Model, Model, CaseBank | None]:
-    """The models and the case bank, opened in worker threads at once (SDK and Chroma imports) while servers start."""
-    from memento.memory import CaseBank, MemorySettings
+class _Parts:
+    """The models and the case bank, each made in a thread of its own as soon as the episode opens.
 
-    from .llm import make_model
+    Their SDK and Chroma imports (seconds on a busy machine) then overlap the hub's import and the servers'
+    launch instead of following them. `aclose` waits for every thread and closes whatever it made, also when the
+    episode never used it.
+    """
 
-    settings = options.settings
-    specs = list(dict.fromkeys([settings.planner_model, settings.executor_model, settings.judge_model or settings.planner_model]))
-    models: dict[str, Model] = {}
-    banks: list[CaseBank] = []
+    def __init__(self, options: RunOptions) -> None:
+        from memento.memory import CaseBank, MemorySettings
 
-    async def make(spec: str) -> None:
-        models[spec] = model = await anyio.to_thread.run_sync(make_model, spec, settings)
-        opened.push_async_callback(_close_model, model)
+        from .llm import make_model
 
-    async def open_bank() -> None:
-        bank = await anyio.to_thread.run_sync(CaseBank.open, options.memory or MemorySettings.from_env())
-        opened.callback(bank.close)
-        banks.append(bank)
+        settings = options.settings
+        specs = dict.fromkeys([settings.planner_model, settings.executor_model, settings.judge_model or settings.planner_model])
+        self._settings = settings
+        self._made: dict[str, Any] = {}
+        self._failures: list[Exception] = []
+        jobs: dict[str, Callable[[], Any]] = {spec: functools.partial(make_model, spec, settings) for spec in specs}
+        if options.policy != "none" or options.learn:
+            jobs["bank"] = functools.partial(CaseBank.open, options.memory or MemorySettings.from_env())
+        self._threads = [
+            threading.Thread(target=self._make, args=(key, job), name=f"memento-open-{key}", daemon=True) for key, job in jobs.items()
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    try:
-        async with anyio.create_task_group() as group:
-            for spec in specs:
-                group.start_soon(make, spec)
-            if options.policy != "none" or options.learn:
-                group.start_soon(open_bank)
-    except ExceptionGroup as failed:  # the caller sees the error a part raised (ModelNotConfigured, StoreError), as before
-        raise failed.exceptions[0] from None
-    planner = models[settings.planner_model]
-    return (
-        planner,
-        models[settings.executor_model],
-        models[settings.judge_model] if settings.judge_model else planner,
-        next(iter(banks), None),
-    )
+    def _make(self, key: str, job: Callable[[], Any]) -> None:
+        try:
+            self._made[key] = job()
+        except Exception as exc:  # raised to the episode's opener by `ready`
+            self._failures.append(exc)
+
+    async def _joined(self) -> None:
+        for thread in self._threads:
+            await anyio.to_thread.run_sync(thread.join)
+
+    async def ready(self) -> tuple[Model, Model, Model, CaseBank | None]:
+        """Planner, executor, judge and bank once made; the first failure (ModelNotConfigured, StoreError) raised."""
+        await self._joined()
+        if self._failures:
+            raise self._failures[0]
+        settings = self._settings
+        planner = self._made[settings.planner_model]
+        judge = self._made[settings.judge_model] if settings.judge_model else planner
+        return planner, self._made[settings.executor_model], judge, self._made.get("bank")
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):  # an interrupted run still closes its HTTP clients and the bank
+            await self._joined()
+            for key, part in self._made.items():
+                if key == "bank":
+                    part.close()
+                else:
+                    await part.aclose()
 
 
 def _inputs_environment(inputs: Path | None, workdir: bool, opened: AsyncExitStack) -> dict[str, str]:
@@ -173,8 +197,3 @@ def _inputs_environment(inputs: Path | None, workdir: bool, opened: AsyncExitSta
     if workdir:
         env["MEMENTO_DOCUMENTS_ROOTS"] += os.pathsep + str(Path.cwd())
     return env
-
-
-async def _close_model(model: Model) -> None:
-    with anyio.CancelScope(shield=True):  # an interrupted run still closes its HTTP clients
-        await model.aclose()

@@ -273,3 +273,15 @@ def test_a_cached_listing_is_keyed_by_the_servers_launch_and_a_broken_file_is_a_
     (tmp_path / f"{cache_key(one)}.json").write_text("{torn")
     assert cache.load(one) is None
     assert ToolListCache(None).load(one) is None
+
+
+@pytest.mark.integration
+async def test_a_confined_view_made_while_servers_start_sees_them_come_up(tmp_path: Path, slow: dict[str, Path]) -> None:
+    entry = ServerEntry("slow", sys.executable, [str(slow["script"]), str(slow["delay"]), str(slow["log"])])
+    slow["delay"].write_text("1")
+    with anyio.fail_after(60):
+        async with ToolHub.start([entry], environ=os.environ, wait=False) as hub:
+            view = hub.confined(tmp_path)  # as an eval makes one per task, maybe before any server is up
+            await hub.started()
+            assert [t.name for t in view.tools] == ["slow__echo"] and [s.name for s in view.specs()] == ["slow__echo"]
+            assert (await view.call("slow__echo", {"text": "v"})).text == "echo: v"
