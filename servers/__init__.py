@@ -9,4 +9,4 @@ import sys
 # import time), and no server uses it. Marked absent before httpx is first imported, httpx skips it and a
 # server answers tools/list that much sooner. Once httpx is loaded (a host process importing us) this is moot.
 if "httpx" not in sys.modules:
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "absent", to the import system
