@@ -43,9 +43,15 @@ def build(settings: SearchSettings) -> MCPServer:
 
     @asynccontextmanager
     async def running() -> AsyncIterator[SearchService]:
-        # No redirects: a vendor's auth header must never follow one to another host.
-        async with httpx.AsyncClient(headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False) as http:
-            yield SearchService(settings, http, build_backends(names, settings, index=local), local)
+        def open_http() -> httpx.AsyncClient:
+            # No redirects: a vendor's auth header must never follow one to another host.
+            return httpx.AsyncClient(headers={"User-Agent": settings.user_agent}, follow_redirects=False, trust_env=False)
+
+        service = SearchService(settings, None, build_backends(names, settings, index=local), local, open_http=open_http)
+        try:
+            yield service
+        finally:
+            await service.aclose()
 
     server = server_with_lifespan("memento-search", INSTRUCTIONS, running)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -74,14 +75,38 @@ class _Answer:
 class SearchService:
     """Web search over the chosen backends (with cache, pacing, retries, fallback or fusion) and the local index."""
 
-    def __init__(self, settings: SearchSettings, http: httpx.AsyncClient, backends: list[Backend], local: LocalIndex | None = None) -> None:
+    def __init__(
+        self,
+        settings: SearchSettings,
+        http: httpx.AsyncClient | None,
+        backends: list[Backend],
+        local: LocalIndex | None = None,
+        *,
+        open_http: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
         self.settings = settings
-        self.http = http
+        self._http = http
+        self._open_http = open_http  # http None: this opens the client on first use, and `aclose` closes it
         self.backends = backends
         self.local = local
         self.cache: TTLCache[list[SearchResult]] = TTLCache(settings.search_cache_ttl_s, settings.search_cache_entries)
         self.limiters = {b.name: RateLimiter(settings.rate_limit(b.name, b.default_rate)) for b in backends}
         self._resting: dict[str, tuple[float, BackendError]] = {}  # backend → (monotonic time it may be asked again, why)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client; one opened here waits for the first search (its TLS set-up is tens of ms of a start)."""
+        if self._http is None:
+            if self._open_http is None:
+                raise RuntimeError("this SearchService was given no HTTP client")
+            self._http = self._open_http()
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this service opened it (a client passed in belongs to the caller)."""
+        if self._open_http is not None and self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     # -- input -------------------------------------------------------------------------------
 
