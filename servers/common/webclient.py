@@ -101,18 +101,32 @@ class WebClient:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.cache = cache
-        backend = GuardedBackend(self.policy, network_backend)
-        self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(backend, max_connections),
-            timeout=httpx.Timeout(timeout_s),
-            headers={"User-Agent": user_agent, "Accept": _ACCEPT, "Accept-Language": "en;q=1.0, *;q=0.5"},
-            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._backend = GuardedBackend(self.policy, network_backend)
+        self._user_agent = user_agent
+        self._max_connections = max_connections
+        self._opened: httpx.AsyncClient | None = None
+        self._closed = False
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The httpx client, opened on first use: its TLS set-up is tens of ms a server's start need not wait for."""
+        if self._opened is None:
+            if self._closed:
+                raise RuntimeError("this WebClient is closed")
+            self._opened = httpx.AsyncClient(
+                transport=_GuardedTransport(self._backend, self._max_connections),
+                timeout=httpx.Timeout(self.timeout_s),
+                headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Language": "en;q=1.0, *;q=0.5"},
+                cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._opened is not None:
+            await self._opened.aclose()  # httpx refuses requests on a closed client, as before
 
     async def get(self, url: str, *, use_cache: bool = True) -> Fetched:
         """GET `url` within the limits, from the cache when fresh, or raise a `ServerError` saying why not."""
