@@ -1,6 +1,7 @@
 """What each tool server has imported by the time it answers `tools/list`: none of the heavy libraries its tools
 load on first use (Chroma, numpy, Chromium's driver, converters, the agent's run path), so a host sees its
 tools at once. Each server starts in a fresh interpreter through its real entry point, serving in memory.
+The warm-ups that load those libraries ahead of the first call wait until the tools/list reply has left.
 """
 
 from __future__ import annotations
@@ -109,3 +110,40 @@ def test_a_server_lists_its_tools_before_importing_any_heavy_library(name: str, 
     modules = set(seen["modules"])  # type: ignore[arg-type]
     loaded = [heavy for heavy in (*HEAVY, *also_heavy) if heavy in modules]
     assert loaded == [], f"memento-{name} imported {loaded} before answering tools/list"
+
+
+# The warm-up gate is process-wide, so it is exercised in a fresh interpreter of its own.
+_WARMUP = """
+import threading, time
+import anyio
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCRequest, JSONRPCResponse
+from memento.servers.common.warmup import ListedWhenSent, Warmup
+
+class Sink:
+    async def send(self, item):
+        pass
+
+ran, cancelled_ran = threading.Event(), threading.Event()
+warmup = Warmup(ran.set, "probe", after_s=30)
+cancelled = Warmup(cancelled_ran.set, "cancelled", after_s=30)
+cancelled.cancel()
+replies = ListedWhenSent(Sink())
+
+async def main():
+    await replies.send(SessionMessage(JSONRPCResponse(jsonrpc="2.0", id=1, result={})))  # the initialize reply
+    replies.expect(JSONRPCRequest(jsonrpc="2.0", id=2, method="tools/list"))
+    time.sleep(0.3)
+    before = ran.is_set()
+    await replies.send(SessionMessage(JSONRPCResponse(jsonrpc="2.0", id=2, result={"tools": []})))
+    return before
+
+before = anyio.run(main)
+print(before, ran.wait(5), cancelled_ran.wait(0.5))
+"""
+
+
+def test_warm_ups_start_once_the_tools_list_reply_has_left_and_never_once_cancelled(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _WARMUP], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "False"]
