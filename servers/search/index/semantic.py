@@ -3,7 +3,7 @@
 `LocalIndex` takes any `SemanticRanker`; its ordering of the BM25 candidates is
 fused with BM25's own by reciprocal rank. `EmbeddingRanker` is that ranker over
 `memento.memory.embeddings` (all-MiniLM-L6-v2 on the CPU), off unless
-MEMENTO_SEARCH_LOCAL_SEMANTIC=true: it loads torch on first use and embeds the
+MEMENTO_SEARCH_LOCAL_SEMANTIC=true: it loads the model on first use (numpy, no torch) and embeds the
 returned candidates at query time, which costs 0.1-1 s per query on a busy
 2-core CPU. Storing section vectors at build time would make it cheap; not done yet.
 """
@@ -44,7 +44,7 @@ class EmbeddingRanker:
     def rank(self, query: str, texts: Sequence[str]) -> Sequence[int]:
         with self._lock:
             if self._embedder is None:
-                from memento.memory.embeddings import make_embedder  # lazy: torch and the model load here, once
+                from memento.memory.embeddings import make_embedder  # lazy: the model loads here, once
 
                 self._embedder = make_embedder()
         vectors = self._embedder.embed([query, *texts])  # L2-normalised: the dot product is the cosine
