@@ -159,6 +159,8 @@ class ToolHub:
         yield at once (`ToolHubError` only when no entry can even be launched) and let calls wait for their
         server. `cache_dir` keeps each server's last listing for the next start. `environ` is what the servers
         inherit (`hosts.server_environment(settings)`); `env` is added to each launched server's environment.
+        `on_event(kind, data)` hears the servers' lives only (server_started, server_failed, server_dead,
+        server_restarting): a tool call is the episode's fact, stated once by the executor's events.
         """
         hub = cls(start_timeout_s=start_timeout_s, call_timeout_s=call_timeout_s, result_max_chars=result_max_chars, on_event=on_event)
         hub._cache = ToolListCache(cache_dir)
@@ -276,27 +278,12 @@ class ToolHub:
             return ToolOutcome(f"No tool named {name!r}; available: {available}.", is_error=True)
         if scope and "session" in tool.input_schema.get("properties", {}):
             arguments = {**arguments, "session": scoped_session(scope, arguments.get("session"))}
-        self._emit("tool_start", {"name": name, "server": tool.server, "tool": tool.tool, "arguments": arguments})
         began = time.perf_counter()
         meta = {INPUTS_META: str(self._inputs)} if self._inputs is not None else None
         outcome = await self._call(
             self._servers[tool.server], tool, arguments, self._call_timeout_s if timeout_s is None else timeout_s, meta
         )
         outcome.server, outcome.tool, outcome.seconds = tool.server, tool.tool, time.perf_counter() - began
-        self._emit(
-            "tool_end",
-            {
-                "name": name,
-                "server": tool.server,
-                "tool": tool.tool,
-                "seconds": outcome.seconds,
-                "is_error": outcome.is_error,
-                "truncated": outcome.truncated,
-                "restarted": outcome.restarted,
-                "chars": len(outcome.text),
-                "images": len(outcome.images),
-            },
-        )
         return outcome
 
     async def _call(

@@ -160,8 +160,8 @@ async def test_a_call_returns_the_tools_text_and_structured_content_from_a_root_
     assert outcome.structured is not None and "page" in outcome.structured
     assert (outcome.server, outcome.tool, outcome.truncated, outcome.restarted) == ("documents", "read_document", False, False)
     assert outcome.seconds > 0
-    kinds = [(kind, data["name"]) for kind, data in EVENTS if kind.startswith("tool_")]
-    assert ("tool_start", "documents__read_document") in kinds and ("tool_end", "documents__read_document") in kinds
+    # A tool call is the episode's fact (ToolStarted/ToolCalled, from the executor); the hub states only its servers' lives.
+    assert all(kind.startswith("server_") for kind, _ in EVENTS), EVENTS
 
 
 @pytest.mark.integration
