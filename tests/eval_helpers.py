@@ -9,14 +9,17 @@ submit_grade), the text tells the task.
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.fake_llm import Answer, ToolUse, answer
+from tests.fake_llm import Answer, FakeAnthropic, ToolUse, answer
 
 TASK = re.compile(r"Task:\n(.*?)(?:\n\n|$)", re.S)
 
@@ -61,3 +64,19 @@ class EvalResponder:
             grade = "correct" if right else ("not_attempted" if predicted in ("", "no idea") else "incorrect")
             return answer(ToolUse("submit_grade", {"grade": grade}))
         raise AssertionError(f"the fake does not know this request (tools {sorted(tools)})")
+
+
+def eval_environment(
+    folder: Path, memento_home: Path, fake_anthropic: FakeAnthropic, servers: tuple[str, ...] = ("documents",)
+) -> dict[str, str]:
+    """The environment of an eval run through the CLI: `servers` in folder/mcp.json, the fake vendor, a private home."""
+    entries = {name: {"command": sys.executable, "args": ["-m", f"memento.servers.{name}"]} for name in servers}
+    (folder / "mcp.json").write_text(json.dumps({"mcpServers": entries}))
+    return {
+        **os.environ,
+        "MEMENTO_HOME": str(memento_home),
+        "MEMENTO_MCP_CONFIG": str(folder / "mcp.json"),
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key",
+        "ANTHROPIC_BASE_URL": fake_anthropic.url,
+        "MEMENTO_MODEL_RETRIES": "1",
+    }

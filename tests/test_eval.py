@@ -24,7 +24,7 @@ import pytest
 from memento.agent.evals.datasets import DatasetError, EvalTask, load_dataset, parse_shard, select_tasks
 from memento.agent.evals.report import Group, load_groups, summarise, write_report
 from memento.agent.evals.results import ResultLog, latest
-from tests.eval_helpers import EvalResponder
+from tests.eval_helpers import EvalResponder, eval_environment
 from tests.fake_llm import FakeAnthropic
 from tests.test_agent_more import memento
 
@@ -222,16 +222,7 @@ def test_reports_merge_shards_and_put_memory_designs_side_by_side(tmp_path: Path
 @pytest.fixture
 def eval_env(tmp_path: Path, memento_home: Path, fake_anthropic: FakeAnthropic) -> dict[str, str]:
     """The environment of an eval: the documents server, the fake vendor, a private MEMENTO_HOME."""
-    servers = {"documents": {"command": sys.executable, "args": ["-m", "memento.servers.documents"]}}
-    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
-    return {
-        **os.environ,
-        "MEMENTO_HOME": str(memento_home),
-        "MEMENTO_MCP_CONFIG": str(tmp_path / "mcp.json"),
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key",
-        "ANTHROPIC_BASE_URL": fake_anthropic.url,
-        "MEMENTO_MODEL_RETRIES": "1",
-    }
+    return eval_environment(tmp_path, memento_home, fake_anthropic)
 
 
 def results(folder: Path) -> list[dict]:

@@ -8,7 +8,6 @@ working folder or the memory.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 
 from memento.memory import CaseBank, MemorySettings
 from memento.memory.cases import case_id_for
-from tests.eval_helpers import EvalResponder
+from tests.eval_helpers import EvalResponder, eval_environment
 from tests.fake_api import Answer, ToolUse, answer
 from tests.fake_llm import FakeAnthropic
 from tests.memory_helpers import HashEmbedder
@@ -156,15 +155,8 @@ def _memento(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Completed
 
 
 def _environment(tmp_path: Path, memento_home: Path, fake_anthropic: FakeAnthropic, servers: list[str]) -> dict[str, str]:
-    entries = {name: {"command": sys.executable, "args": ["-m", f"memento.servers.{name}"]} for name in servers}
-    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": entries}))
     return {
-        **os.environ,
-        "MEMENTO_HOME": str(memento_home),
-        "MEMENTO_MCP_CONFIG": str(tmp_path / "mcp.json"),
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key",
-        "ANTHROPIC_BASE_URL": fake_anthropic.url,
-        "MEMENTO_MODEL_RETRIES": "1",
+        **eval_environment(tmp_path, memento_home, fake_anthropic, tuple(servers)),
         "MEMENTO_EPISODE_EXCLUDE": "",  # a careless setting: the eval still offers no memory and no research tools
         "MEMENTO_DOCUMENTS_ROOTS": str(tmp_path),  # so is one that opens every folder of the test
         "TMPDIR": str(tmp_path / "tmp"),
