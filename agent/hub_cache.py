@@ -11,10 +11,10 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from memento.core.files import replace_file
 
 from .hosts import ServerEntry
 
@@ -70,13 +70,7 @@ class ToolListCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             body = json.dumps({"format": _FORMAT, "server": entry.name, "tools": tools}, ensure_ascii=False)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tools-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(body)
-                os.replace(tmp, self.folder / f"{cache_key(entry)}.json")
-            finally:
-                Path(tmp).unlink(missing_ok=True)  # gone already when the replace succeeded
+            replace_file(self.folder / f"{cache_key(entry)}.json", body)
         except OSError as exc:  # a read-only home costs the next run some start-up time, nothing more
             log.debug("tool list cache not written for %s: %s", entry.name, exc)
 

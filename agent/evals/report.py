@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .results import ResultLog, latest, replace_file
+from memento.core.files import replace_file
+
+from .results import ResultLog, latest
 
 __all__ = ["Group", "load_groups", "summarise", "write_report"]
 

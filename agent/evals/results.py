@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULT_FIELDS", "ResultLog", "key_of", "latest", "replace_file"]
+__all__ = ["RESULT_FIELDS", "ResultLog", "key_of", "latest"]
 
 # The keys every line carries, in this order (scripts read them: keep them stable).
 RESULT_FIELDS = (
@@ -49,13 +49,6 @@ def latest(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         by_key[key_of(row)] = row
     return list(by_key.values())
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Write `path` whole through a `.partial` beside it: readers see the old file or the new one, never half."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 @dataclass

@@ -35,13 +35,14 @@ from typing import Any
 import anyio
 
 from memento.core.errors import MementoError
+from memento.core.files import replace_file
 
 from ..episode import Episode, EpisodeResult
 from ..judge import self_grading
 from ..llm import Usage
 from ..session import RunOptions
 from .datasets import Dataset, EvalTask
-from .results import ResultLog, key_of, latest, replace_file
+from .results import ResultLog, key_of, latest
 from .scoring import Score, needs_model, score_answer
 
 __all__ = [
@@ -160,7 +161,7 @@ def _config(plan: EvalPlan) -> dict[str, Any]:
         "models": {
             "planner": settings.planner_model,
             "executor": settings.executor_model,
-            "judge": settings.judge_model or settings.planner_model,
+            "judge": settings.grader_model,
         },
         "judge_self_grading": self_grading(settings.planner_model, settings.judge_model) is not None,
         "settings": {name: getattr(settings, name) for name in keep} | settings.budgets.model_dump(mode="json", exclude={"home"}),
