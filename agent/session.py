@@ -47,7 +47,7 @@ def check_models(settings: AgentSettings) -> None:
     """Raise `ModelNotConfigured` (one line naming the variable) before anything starts."""
     from .llm import check_configured
 
-    for spec in dict.fromkeys([settings.planner_model, settings.executor_model, settings.judge_model or settings.planner_model]):
+    for spec in settings.model_specs:
         check_configured(spec, settings)
 
 
@@ -143,11 +143,10 @@ class _Parts:
         from .llm import make_model
 
         settings = options.settings
-        specs = dict.fromkeys([settings.planner_model, settings.executor_model, settings.judge_model or settings.planner_model])
         self._settings = settings
         self._made: dict[str, Any] = {}
         self._failures: list[Exception] = []
-        jobs: dict[str, Callable[[], Any]] = {spec: functools.partial(make_model, spec, settings) for spec in specs}
+        jobs: dict[str, Callable[[], Any]] = {spec: functools.partial(make_model, spec, settings) for spec in settings.model_specs}
         if options.policy != "none" or options.learn:
             jobs["bank"] = functools.partial(CaseBank.open, options.memory or MemorySettings.from_env())
         self._threads = [
@@ -172,9 +171,8 @@ class _Parts:
         if self._failures:
             raise self._failures[0]
         settings = self._settings
-        planner = self._made[settings.planner_model]
-        judge = self._made[settings.judge_model] if settings.judge_model else planner
-        return planner, self._made[settings.executor_model], judge, self._made.get("bank")
+        made = self._made
+        return made[settings.planner_model], made[settings.executor_model], made[settings.grader_model], made.get("bank")
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):  # an interrupted run still closes its HTTP clients and the bank

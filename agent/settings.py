@@ -141,6 +141,16 @@ class AgentSettings(Budgets):
         return super().from_env(environ, **fallbacks, **overrides)
 
     @property
+    def grader_model(self) -> str:
+        """The model the judge runs on: `judge_model`, else the planner's own (self-grading)."""
+        return self.judge_model or self.planner_model
+
+    @property
+    def model_specs(self) -> list[str]:
+        """Each distinct model a run makes, once: planner, executor, judge."""
+        return list(dict.fromkeys([self.planner_model, self.executor_model, self.grader_model]))
+
+    @property
     def budgets(self) -> Budgets:
         """Only the budget fields, as one value to hand to an episode."""
         return Budgets(home=self.home, **{name: getattr(self, name) for name in Budgets.model_fields if name != "home"})

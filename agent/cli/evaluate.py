@@ -171,7 +171,7 @@ def eval_run(
     for note in data.notes:
         click.echo(f"note: {note}", err=True)
     if any(needs_model(s) for s in scorers):
-        click.echo(f"grader: {options.settings.judge_model or options.settings.planner_model}", err=True)
+        click.echo(f"grader: {options.settings.grader_model}", err=True)
     if warning := self_grading(options.settings.planner_model, options.settings.judge_model):
         click.echo(f"warning: {warning}", err=True)  # once; config.json and report.md say it too
     recall = " (self-recall)" if self_recall and memory != "none" else ""
