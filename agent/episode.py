@@ -163,7 +163,7 @@ class Episode:
             state.stopped_by = spent.name
             state.status = "budget_exhausted"
             self._note(state, f"budget spent: {spent.name}")
-        except (_Failed, MementoError) as exc:
+        except MementoError as exc:  # _Failed among them
             state.status, state.error = "failed", str(exc)
             self._note(state, f"failed: {exc}")
         except anyio.get_cancelled_exc_class():
@@ -349,7 +349,7 @@ class Episode:
         if not learn or self.bank is None or not state.answer:
             return None
         plan = [step for steps in state.plans for step in steps]
-        summary = _summary(state, state.judgement)
+        summary = _summary(state)
         record: dict[str, Any] = {
             "task": task,
             "plan": plan,
@@ -468,11 +468,12 @@ def _best_guess(state: _State) -> str:
     return ""
 
 
-def _summary(state: _State, judgement: Judgement | None = None, limit: int = 1500) -> str:
+def _summary(state: _State, limit: int = 1500) -> str:
     """A short trajectory summary for the case: subtasks and the start of their results, and why a failure failed."""
     lines = [f"{subtask} → {' '.join(result.split())[:200]}" for subtask, result in state.findings]
     if state.tools:
         lines.append("tools: " + ", ".join(state.tools))
+    judgement = state.judgement
     if judgement is not None and judgement.reward is not None and judgement.reward < 0.5 and judgement.reason:
         # Kept first, so the cut below never loses it: the planner reads it when this case is shown as a failure.
         lines.insert(0, f"why it failed (judge): {' '.join(judgement.reason.split())[:300]}")

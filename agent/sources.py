@@ -95,7 +95,7 @@ class Sources:
     def check(self, report: str) -> CheckedReport:
         """Keep the citations of `report` that number a source; remove the others and any URL no tool gave."""
         known = {s.n: s for s in self.items}
-        places = {s.url_or_path for s in self.items}
+        by_place = {s.url_or_path: s for s in self.items}
         dropped: list[str] = []
         cited: dict[int, Source] = {}
 
@@ -112,10 +112,9 @@ class Sources:
         def url(match: re.Match[str]) -> str:
             found = match.group(0).rstrip(".,;:")
             tail = match.group(0)[len(found) :]
-            if found in places:
-                n = next(s.n for s in self.items if s.url_or_path == found)
-                cited[n] = known[n]
-                return f"[{n}]{tail}"
+            if (source := by_place.get(found)) is not None:
+                cited[source.n] = source
+                return f"[{source.n}]{tail}"
             dropped.append(f"{found} was not read or returned by a tool of this run")
             return tail
 
