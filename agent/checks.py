@@ -1,14 +1,17 @@
 """`memento servers check`: start each configured server through the official MCP client and probe it.
 
 For every entry: spawn it (stdio) or connect (HTTP), time the handshake, list
-its tools, and call one harmless tool when the server is one we know. A
-failure in one server is recorded and the others are still checked.
+its tools, and call the harmless tool the server declares as its probe (the
+`memento/probe` entry of a listed tool's `_meta`, set with
+`memento.servers.common.tooling.Probe`), so a server in its own package is
+checked like a bundled one. A failure in one server is recorded and the others
+are still checked. It knows no server by name.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +21,10 @@ from mcp import Client
 
 from .hosts import ConfigError, ServerEntry, stdio_parameters
 
-__all__ = ["CheckResult", "check_server", "PROBES"]
+__all__ = ["PROBE_META", "CheckResult", "check_server", "declared_probe"]
 
-# A harmless call per bundled server: (tool, arguments, text the reply must contain).
-PROBES: dict[str, tuple[str, dict[str, Any], str]] = {
-    "documents": ("read_document", {"source": "data:text/plain,memento%20servers%20check"}, "memento servers check"),
-    "casebank": ("memory_stats", {}, "cases"),
-    "search": ("list_search_backends", {}, "duckduckgo"),
-    "browse": ("browser_close", {}, "browser session"),
-    "code": ("run_python", {"code": "print('memento servers check')"}, "memento servers check"),
-}
+# The tool `_meta` key a server declares its probe under (the servers' `Probe`; the agent imports no server code).
+PROBE_META = "memento/probe"
 
 
 @dataclass
@@ -56,8 +53,8 @@ async def check_server(entry: ServerEntry, environ: Mapping[str, str], timeout_s
                 tools = await client.list_tools()
                 result.startup_s = time.perf_counter() - started
                 result.tools = [t.name for t in tools.tools]
-                probe = PROBES.get(entry.name)
-                if probe and probe[0] in result.tools:
+                probe = declared_probe(tools.tools)
+                if probe is not None:
                     tool, arguments, expected = probe
                     began = time.perf_counter()
                     reply = await client.call_tool(tool, arguments)
@@ -74,6 +71,19 @@ async def check_server(entry: ServerEntry, environ: Mapping[str, str], timeout_s
     except Exception as exc:  # any failure to start or talk is this server's failure, not the command's
         result.error = _describe(exc)
     return result
+
+
+def declared_probe(tools: Sequence[Any]) -> tuple[str, dict[str, Any], str] | None:
+    """(tool, arguments, text the reply must contain) of the first listed tool declaring a probe, else None.
+
+    A malformed declaration counts as none: the server is still checked by its start-up and tool list.
+    """
+    for listed in tools:
+        meta = getattr(listed, "meta", None)
+        entry = meta.get(PROBE_META) if isinstance(meta, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("arguments"), dict) and isinstance(entry.get("expect"), str):
+            return listed.name, entry["arguments"], entry["expect"]
+    return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, StartIndex, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.tooling import READ_ONLY_OPEN_WORLD, MaxLength, Probe, StartIndex, lifespan_state, server_with_lifespan, tool
 from memento.servers.common.urls import Resolver
 
 from . import present
@@ -189,7 +189,7 @@ def build(settings: BrowseSettings, *, resolver: Resolver | None = None) -> MCPS
         """
         return present.snapshot(await _service(ctx).back(_session_key(ctx)), 0, max_length)
 
-    @tool(server, ACT)
+    @tool(server, ACT, Probe({}, "browser session"))
     async def browser_close(ctx: Context) -> str:
         """Close this conversation's browser session (its tabs, cookies and history). browser_open starts a new one.
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from memento.servers.common.runner import serve
 from memento.servers.common.settings import CommonSettings
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, Probe, lifespan_state, server_with_lifespan, tool
 from memento.servers.common.warmup import warm_later
 
 from . import present
@@ -127,7 +127,7 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
         """
         return _service(ctx).feedback(case_id, reward)
 
-    @tool(server, READ_ONLY_CLOSED_WORLD)
+    @tool(server, READ_ONLY_CLOSED_WORLD, Probe({}, "cases"))
     def memory_stats(ctx: Context) -> dict[str, Any]:
         """How many cases the memory holds (successes, failures), transitions, and the learned policy's state."""
         return _service(ctx).stats()

@@ -19,6 +19,7 @@ from memento.servers.common.runner import serve
 from memento.servers.common.tooling import (
     READ_ONLY_CLOSED_WORLD,
     MaxLength,
+    Probe,
     StartIndex,
     call_inputs,
     lifespan_state,
@@ -72,7 +73,7 @@ def build(settings: CodeSettings) -> MCPServer:
 
     server = server_with_lifespan("memento-code", _instructions(settings), lambda: closing(CodeService(settings, sandbox)))
 
-    @tool(server, RUNS)
+    @tool(server, RUNS, Probe({"code": "print('memento servers check')"}, "memento servers check"))
     def run_python(
         code: Annotated[str, Field(description="Python source; the value of a last bare expression is shown.")],
         ctx: Context,

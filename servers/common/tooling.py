@@ -2,7 +2,8 @@
 paging arguments, the reply builder.
 
 `server.py` modules build their server with `server_with_lifespan`, register
-tools with `tool` and read shared resources with `lifespan_state`;
+tools with `tool` (with the `Probe` that `memento servers check` calls, when the
+tool is harmless) and read shared resources with `lifespan_state`;
 `present.py` modules build their replies with `tool_result`; `call_inputs` reads
 the one folder of attachments a host confines a call to. Nothing here does a
 tool's work or phrases its text.
@@ -26,6 +27,8 @@ from .errors import AccessDenied, tool_errors
 
 __all__ = [
     "INPUTS_META",
+    "PROBE_META",
+    "Probe",
     "READ_ONLY_CLOSED_WORLD",
     "READ_ONLY_OPEN_WORLD",
     "Image",
@@ -44,6 +47,10 @@ T = TypeVar("T")
 # attachments. A host sets it, never a model: models only fill in `arguments`.
 INPUTS_META = "memento/inputs"
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The tool `_meta` key holding the call `memento servers check` makes to see a server work. It travels in
+# tools/list, so a checker reads it over MCP from any server, bundled or not; other hosts ignore the key.
+PROBE_META = "memento/probe"
 
 # Reads what lies outside the server (the web, user files, search engines) and changes nothing.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(read_only_hint=True, open_world_hint=True, idempotent_hint=True)
@@ -66,6 +73,18 @@ class Image:
     def from_bytes(cls, raw: bytes, mime_type: str = "image/png") -> Image:
         """An image from its raw bytes."""
         return cls(base64.b64encode(raw).decode("ascii"), mime_type)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A harmless call of one tool that shows the server works: its arguments and a text the reply must contain."""
+
+    arguments: dict[str, Any]
+    expect: str
+
+    def meta(self) -> dict[str, Any]:
+        """The tool `_meta` entry declaring this probe."""
+        return {PROBE_META: {"arguments": self.arguments, "expect": self.expect}}
 
 
 def tool_result(text: str, structured: BaseModel | None = None, images: Sequence[Image] = (), *, is_error: bool = False) -> CallToolResult:
@@ -127,11 +146,14 @@ def server_with_lifespan(
     return MCPServer(name, instructions=instructions, lifespan=lifespan)
 
 
-def tool(server: MCPServer, annotations: ToolAnnotations | None = None) -> Callable[[F], F]:
-    """Register a function as one of `server`'s tools; its failures reach the model as tool errors (`tool_errors`)."""
+def tool(server: MCPServer, annotations: ToolAnnotations | None = None, probe: Probe | None = None) -> Callable[[F], F]:
+    """Register a function as one of `server`'s tools; its failures reach the model as tool errors (`tool_errors`).
+
+    `probe`: the call `memento servers check` makes to see the server work (one harmless tool per server).
+    """
 
     def register(fn: F) -> F:
-        server.tool(annotations=annotations)(tool_errors(fn))
+        server.tool(annotations=annotations, meta=probe.meta() if probe else None)(tool_errors(fn))
         return fn
 
     return register

@@ -18,6 +18,7 @@ from memento.servers.common.runner import serve
 from memento.servers.common.tooling import (
     READ_ONLY_OPEN_WORLD,
     MaxLength,
+    Probe,
     StartIndex,
     call_inputs,
     lifespan_state,
@@ -57,7 +58,7 @@ def _service(ctx: Context) -> DocumentService:
 def build(settings: DocumentsSettings) -> MCPServer:
     server = server_with_lifespan("memento-documents", INSTRUCTIONS, lambda: DocumentService.running(settings))
 
-    @tool(server, READ_ONLY_OPEN_WORLD)
+    @tool(server, READ_ONLY_OPEN_WORLD, Probe({"source": "data:text/plain,memento%20servers%20check"}, "memento servers check"))
     async def read_document(
         source: Source,
         ctx: Context,

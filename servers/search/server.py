@@ -16,7 +16,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from memento.servers.common.runner import serve
-from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, READ_ONLY_OPEN_WORLD, lifespan_state, server_with_lifespan, tool
+from memento.servers.common.tooling import READ_ONLY_CLOSED_WORLD, READ_ONLY_OPEN_WORLD, Probe, lifespan_state, server_with_lifespan, tool
 
 from . import present
 from .backends import backend_names, build_backends
@@ -112,7 +112,7 @@ def build(settings: SearchSettings) -> MCPServer:
             """
             return present.local(await _service(ctx).search_local(query, max_results))
 
-    @tool(server, READ_ONLY_CLOSED_WORLD)
+    @tool(server, READ_ONLY_CLOSED_WORLD, Probe({}, "duckduckgo"))
     def list_search_backends() -> Annotated[CallToolResult, BackendsReport]:
         """List the search backends: which are active (in order), which are configured, and what enables the others.
 
