@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field
 
@@ -20,6 +20,10 @@ from memento.core.settings import SECRET, MementoSettings
 __all__ = ["VENDOR_VARIABLES", "AgentSettings", "Budgets"]
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
+
+# Small local models (llama.cpp through the local: provider) ramble: their replies are capped per role by default.
+LOCAL_PREFIX = "local:"
+LOCAL_MAX_TOKENS = {"planner": 768, "executor": 512}
 
 # Field ← the vendor SDK's own variable, used when the MEMENTO_ one is unset.
 VENDOR_VARIABLES = {
@@ -78,6 +82,21 @@ class AgentSettings(Budgets):
         description="Characters of the episode so far (earlier subtasks and what each found) shown to the executor with each subtask (0: none).",
     )
     model_max_tokens: int = Field(default=8192, ge=256, description="Longest reply of one model call, in tokens.")
+    planner_max_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="Longest planner reply, in tokens (0: model_max_tokens, or 768 for local: models, which otherwise write too much).",
+    )
+    executor_max_tokens: int = Field(
+        default=0, ge=0, description="Longest executor reply, in tokens (0: model_max_tokens, or 512 for local: models)."
+    )
+    structured_turns: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "Turns shaped for small models: where tools exist the planner's first turn may only plan, the first step of a "
+            "subtask must call a tool and its last may only reply (auto: on for local: models only)."
+        ),
+    )
     model_retries: int = Field(
         default=4, ge=0, le=20, description="Retries of a model call answered 429, 529 or 5xx (honouring retry-after)."
     )
@@ -103,6 +122,11 @@ class AgentSettings(Budgets):
         default=None, description="MCP host config naming the tool servers (default: ./mcp.json, else the project's)."
     )
     learn: bool = Field(default=True, description="Write each finished run to the case memory (false: read only).")
+    self_assess: bool = Field(
+        default=False,
+        description="A run without a known truth has the judge check its answer against the sources it read; the case is "
+        "stored with that self-assessed reward instead of as unrated (memento run --self-assess).",
+    )
     episode_exclude: list[str] = Field(
         default_factory=lambda: ["research", "casebank"],
         description=(
@@ -149,6 +173,20 @@ class AgentSettings(Budgets):
     def model_specs(self) -> list[str]:
         """Each distinct model a run makes, once: planner, executor, judge."""
         return list(dict.fromkeys([self.planner_model, self.executor_model, self.grader_model]))
+
+    def role_max_tokens(self, role: Literal["planner", "executor"]) -> int:
+        """The reply cap of a role: its own setting, else a short one for a local model, else `model_max_tokens`."""
+        own = self.planner_max_tokens if role == "planner" else self.executor_max_tokens
+        spec = self.planner_model if role == "planner" else self.executor_model
+        if not own and spec.startswith(LOCAL_PREFIX):
+            own = LOCAL_MAX_TOKENS[role]
+        return min(own, self.model_max_tokens) if own else self.model_max_tokens
+
+    def structured(self, role: Literal["planner", "executor"]) -> bool:
+        """Whether `structured_turns` shapes this role's turns (auto: when its model is a local one)."""
+        if self.structured_turns != "auto":
+            return self.structured_turns == "on"
+        return (self.planner_model if role == "planner" else self.executor_model).startswith(LOCAL_PREFIX)
 
     @property
     def budgets(self) -> Budgets:
