@@ -240,7 +240,8 @@ class Episode:
             task=task,
             files=files,
             max_steps=self.settings.budget_steps,
-            max_tokens=self.settings.model_max_tokens,
+            max_tokens=self.settings.role_max_tokens("executor"),
+            must_act=self.settings.structured("executor"),
             today=today,
             sources=state.sources,
         )
@@ -282,6 +283,8 @@ class Episode:
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
         tools = [PLAN_TOOL, answer_tool(state.mode)] if plan_allowed else [answer_tool(state.mode)]
+        if plan_allowed and not state.plans and self.settings.structured("planner") and self.hub.specs():
+            tools = [PLAN_TOOL]  # a small model answers from its own weights when it may: where tools exist, it first plans
         reply = await state.meter.call(
             self.planner,
             "planner",
@@ -289,7 +292,7 @@ class Episode:
             messages=state.messages,
             tools=tools,
             tool_choice="any",
-            max_tokens=self.settings.model_max_tokens,
+            max_tokens=self.settings.role_max_tokens("planner"),
         )
         state.messages.append(reply.message)
         return reply

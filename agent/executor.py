@@ -22,7 +22,7 @@ import anyio
 from .budget import BudgetExhausted
 from .context import compact
 from .events import ToolCalled, ToolStarted
-from .llm import Message, Model, Reply, ToolCall, ToolResultPart
+from .llm import Message, Model, Reply, ToolCall, ToolChoice, ToolResultPart
 from .metered import Meter
 from .prompting import prompt
 from .sources import Sources
@@ -53,6 +53,8 @@ class Executor:
     files: list[str] = field(default_factory=list)
     max_steps: int = 12
     max_tokens: int | None = None
+    # Structured turns (small models): a subtask's first step must call a tool, its last may only reply.
+    must_act: bool = False
     today: datetime.date = field(default_factory=datetime.date.today)
     sources: Sources = field(default_factory=Sources)  # the run's: every URL or file a tool read or returned
 
@@ -71,10 +73,10 @@ class Executor:
         used: list[str] = []
         last_text = ""
         spending = self.meter.spending
-        for _step in range(self.max_steps):
+        for step in range(self.max_steps):
             spending.check()
             compact(system, messages, self.model.context_tokens)
-            reply = await self._generate(system, messages)
+            reply = await self._generate(system, messages, self._choice(step))
             messages.append(reply.message)
             last_text = reply.text or last_text
             calls = reply.tool_calls
@@ -89,9 +91,22 @@ class Executor:
         note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
         return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip(), status="budget", tools=used)
 
-    async def _generate(self, system: str, messages: list[Message]) -> Reply:
+    def _choice(self, step: int) -> ToolChoice:
+        if not self.must_act or self.max_steps == 1:
+            return "auto"
+        if step == 0:
+            return "any"  # a small model otherwise answers the subtask from its own weights
+        return "none" if step == self.max_steps - 1 else "auto"  # the last step reports what was found
+
+    async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto") -> Reply:
         return await self.meter.call(
-            self.model, "executor", system=system, messages=messages, tools=self.hub.specs(), max_tokens=self.max_tokens
+            self.model,
+            "executor",
+            system=system,
+            messages=messages,
+            tools=self.hub.specs(),
+            tool_choice=choice,
+            max_tokens=self.max_tokens,
         )
 
     async def _call_tools(self, calls: list[ToolCall]) -> list[ToolResultPart]:

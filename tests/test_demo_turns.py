@@ -1,0 +1,75 @@
+"""Turns shaped for small models (`structured_turns`) and the per-role reply caps, with scripted models.
+
+A local model must plan before it may answer where tools exist, call a tool in
+a subtask's first step and only reply in its last; hosted models keep the free
+turns unless the setting says otherwise. The hub is test_episode's in-process stub.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memento.agent.settings import AgentSettings
+from memento.agent.traces import RunStore
+from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
+from tests.test_episode import StubHub, answer, episode, plan, store, usage
+
+__all__ = ["store"]  # the fixture, re-used
+
+pytestmark = pytest.mark.anyio
+
+LOCAL = "local:qwen2.5-0.5b"
+
+
+def search_hub() -> StubHub:
+    return StubHub({"search__search_local": lambda a: f"pages/cheese.md: Graumel is the cheese of Vellmark ({a.get('q')})"})
+
+
+async def test_with_structured_turns_the_first_planner_turn_may_only_plan_and_each_subtask_acts_first(store: RunStore) -> None:
+    planner = ScriptedModel([plan("Search the notes for the island's cheese"), answer("Graumel")])
+    executor = ScriptedModel(
+        [
+            tool_reply(call("search__search_local", q="Vellmark cheese"), usage=usage()),
+            tool_reply(call("search__search_local", q="cheese name"), usage=usage()),
+            text_reply("Graumel (pages/cheese.md)", usage=usage()),
+        ]
+    )
+    run = episode(planner, executor, search_hub(), store, structured_turns="on", budget_steps=3)
+    result = await run.run("What is the cheese of Vellmark called?", policy="none")
+    assert result.status == "answered" and result.answer == "Graumel"
+    assert [t.name for t in planner.calls[0].tools] == ["submit_plan"] and planner.calls[0].tool_choice == "any"
+    assert {t.name for t in planner.calls[1].tools} == {"submit_plan", "submit_answer"}
+    assert [c.tool_choice for c in executor.calls] == ["any", "auto", "none"]
+
+
+async def test_without_tools_a_structured_planner_may_still_answer_at_once(store: RunStore) -> None:
+    planner = ScriptedModel([answer("4")])
+    result = await episode(planner, ScriptedModel(), StubHub({}), store, structured_turns="on").run("What is 2 + 2?", policy="none")
+    assert result.answer == "4" and {t.name for t in planner.calls[0].tools} == {"submit_plan", "submit_answer"}
+
+
+async def test_hosted_models_keep_free_turns_and_the_full_reply_length_by_default(store: RunStore) -> None:
+    planner = ScriptedModel([answer("Graumel")])
+    result = await episode(planner, ScriptedModel(), search_hub(), store).run("What is the cheese of Vellmark called?", policy="none")
+    assert result.answer == "Graumel"
+    assert {t.name for t in planner.calls[0].tools} == {"submit_plan", "submit_answer"}
+    assert planner.calls[0].max_tokens == AgentSettings().model_max_tokens
+
+
+def test_local_models_get_short_replies_and_structured_turns_unless_set_otherwise() -> None:
+    local = AgentSettings(planner_model=LOCAL, executor_model=LOCAL)
+    assert local.role_max_tokens("planner") == 768 and local.role_max_tokens("executor") == 512
+    assert local.structured("planner") and local.structured("executor")
+    chosen = AgentSettings(planner_model=LOCAL, executor_model=LOCAL, planner_max_tokens=300, structured_turns="off")
+    assert chosen.role_max_tokens("planner") == 300 and not chosen.structured("planner")
+    hosted = AgentSettings(executor_max_tokens=1000)
+    assert hosted.role_max_tokens("executor") == 1000 and hosted.role_max_tokens("planner") == hosted.model_max_tokens
+    assert not hosted.structured("executor")
+
+
+async def test_a_one_step_subtask_is_never_forced_to_call_a_tool(store: RunStore) -> None:
+    planner = ScriptedModel([plan("Say what the notes hold"), answer("nothing")])
+    executor = ScriptedModel([text_reply("Nothing found", usage=usage())])
+    run = episode(planner, executor, search_hub(), store, structured_turns="on", budget_steps=1)
+    result = await run.run("What do the notes hold?", policy="none")
+    assert result.answer == "nothing" and executor.calls[0].tool_choice == "auto"
