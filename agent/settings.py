@@ -63,6 +63,10 @@ class AgentSettings(Budgets):
             "which then grades its own answers: memento eval warns)."
         ),
     )
+    demo_model: str = Field(
+        default="local:qwen2.5-1.5b",
+        description="Model of `memento demo` (make run) when no hosted model is configured: local:qwen2.5-1.5b, or local:qwen2.5-0.5b (faster, weaker).",
+    )
     anthropic_api_key: str = Field(
         default="", repr=False, json_schema_extra=SECRET, description="Anthropic API key (default: ANTHROPIC_API_KEY)."
     )
