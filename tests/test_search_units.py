@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 
 from memento.servers.common.errors import InvalidInput
@@ -90,37 +93,43 @@ def test_cached_answers_expire_and_the_oldest_go_first() -> None:
 
 
 @pytest.mark.anyio
-async def test_the_rate_limiter_spaces_requests_in_arrival_order_at_one_per_second() -> None:
-    now = [100.0]
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    limiter = RateLimiter(rate=1, clock=lambda: now[0], sleep=sleep)  # Brave's free plan: no burst
-    delays = [await limiter.wait() for _ in range(3)]
-    assert delays == [0.0, 1.0, 2.0] and waits == [1.0, 2.0]
-    now[0] = 200.0
-    assert await limiter.wait() == 0.0  # idle for long: no wait
-    assert await RateLimiter(rate=0).wait() == 0.0
+async def test_a_burst_goes_through_at_once_and_the_next_request_waits_for_a_token() -> None:
+    limiter = RateLimiter(rate=0.5, burst=5)  # one token every 2 s: a wait would show
+    assert [await limiter.wait() for _ in range(5)] == [0.0] * 5
+    assert not limiter.has_token()
+    assert await RateLimiter(rate=0).wait() == 0.0 and RateLimiter(rate=0).has_token()
 
 
 @pytest.mark.anyio
-async def test_a_rate_of_n_per_second_admits_a_burst_of_n_then_holds_the_rate() -> None:
-    now = [100.0]
+async def test_beyond_the_burst_requests_start_in_arrival_order_spaced_by_the_rate() -> None:
+    rate = 20.0  # a token every 50 ms
+    limiter = RateLimiter(rate=rate, burst=2)
+    loop = asyncio.get_running_loop()
+    starts: list[tuple[int, float, float]] = []
 
-    async def sleep(seconds: float) -> None:
-        pass
+    async def request(i: int) -> None:
+        delay = await limiter.wait()
+        starts.append((i, loop.time(), delay))
 
-    limiter = RateLimiter(rate=5, clock=lambda: now[0], sleep=sleep)
-    delays = [await limiter.wait() for _ in range(8)]
-    assert delays == pytest.approx([0.0] * 5 + [1.0] * 3)  # a batch of 5 goes out at once; the rest a second later
-    starts = [100.0 + d for d in delays]
-    for first in starts:  # no sliding second holds more than 5 starts: what a vendor counts
-        assert sum(1 for t in starts if first <= t < first + 1.0) <= 5
-    now[0] = 101.5  # the first burst is over a second old; 3 of the next second's 5 slots are taken
-    assert [await limiter.wait() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
+    async with anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(request, i)
+            await anyio.sleep(0)  # arrive in order
+    assert [i for i, _, _ in starts] == list(range(6))
+    assert [delay for _, _, delay in starts[:2]] == [0.0, 0.0] and all(delay > 0 for _, _, delay in starts[2:])
+    times = [t for _, t, _ in starts]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times[1:])]
+    assert all(gap >= 0.9 / rate for gap in gaps)  # never closer than the rate allows (a lower bound: load only adds)
+
+
+def test_the_burst_is_the_rate_rounded_down_unless_a_setting_says_otherwise() -> None:
     assert RateLimiter(rate=2.5).burst == 2 and RateLimiter(rate=0.5).burst == 1 and RateLimiter(rate=5, burst=1).burst == 1
+    settings = SearchSettings.from_env({"MEMENTO_SEARCH_RATE_BURSTS": "searxng=20", "MEMENTO_SEARCH_RATE_LIMITS": "searxng=30"})
+    assert settings.rate_burst("searxng", 5.0) == 20
+    assert settings.rate_burst("brave", 1.0) == 1 and settings.rate_burst("serper", 5.0) == 5
+    assert SearchSettings.from_env({"MEMENTO_SEARCH_RATE_LIMITS": "exa=7.5"}).rate_burst("exa", 5.0) == 7
+    with pytest.raises(SettingsError, match="MEMENTO_SEARCH_RATE_BURSTS"):
+        SearchSettings.from_env({"MEMENTO_SEARCH_RATE_BURSTS": "searxng=0"})
 
 
 def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
@@ -156,6 +165,7 @@ def test_automatic_choice_takes_configured_backends_then_duckduckgo() -> None:
     [
         ("MEMENTO_SEARCH_BACKENDS", "bing"),
         ("MEMENTO_SEARCH_RATE_LIMITS", "brave:fast"),
+        ("MEMENTO_SEARCH_RATE_BURSTS", "searxng=1.5"),
         ("MEMENTO_SEARCH_MODE", "both"),
         ("MEMENTO_SEARXNG_URL", "searx.local"),
         ("MEMENTO_SEARCH_RETRIES", "9"),

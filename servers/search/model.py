@@ -127,6 +127,7 @@ class BackendInfo(BaseModel):
     configured: bool
     needs: str = Field(description="The variable that enables it ('' when nothing is needed).")
     rate_per_s: float = Field(description="Requests per second allowed (0: unlimited).")
+    burst: int = Field(default=1, description="Requests that may start at once before the rate spaces them.")
 
 
 class BackendsReport(BaseModel):

@@ -1,61 +1,53 @@
-"""Pacing requests to a backend: a per-backend rate limit, and how long to wait before a retry.
+"""Pacing requests to a backend: a token bucket per backend, and how long to wait before a retry.
 
-Vendors count requests per second (Brave's free plan allows one); going over
-earns a 429 and sometimes a ban, so requests are paced before they are sent: a
-rate of N per second admits a burst of N at once (a `search_many` batch goes out
-together), and no sliding second ever holds more than N starts. A retry waits what `Retry-After` says (seconds or an HTTP date), else an
-exponential backoff with jitter. Clock and sleep are injectable for tests.
+Vendors count requests per second (Brave's free plan allows one); going over earns a 429 and
+sometimes a ban, so requests wait for a token before they are sent. A bucket holds `burst`
+tokens and refills at `rate` per second (aiolimiter's leaky bucket): a `search_many` batch of up
+to `burst` queries goes out at once, later requests are spaced 1/rate apart. A retry waits what
+`Retry-After` says (seconds or an HTTP date), else an exponential backoff with jitter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import anyio
+from aiolimiter import AsyncLimiter
 
 __all__ = ["RateLimiter", "backoff_delay", "parse_retry_after"]
 
 
 class RateLimiter:
-    """At most `burst` request starts in any window of `burst / rate` seconds; callers queue in arrival order.
+    """A token bucket: `burst` requests may start at once, then one every 1/`rate` seconds; callers queue in arrival order.
 
-    `burst` defaults to the whole number of requests per second (at least 1): at 5/s a batch of
-    5 starts at once and the 6th waits until the first is a second old, so no sliding second ever
-    holds more than 5 starts (what vendors count); at 1/s every request is a second after the one
-    before. rate <= 0: no limit.
+    `burst` defaults to the whole number of requests per second (at least 1). rate <= 0: no limit.
+    Over any window of T seconds at most burst + rate x T requests start.
     """
 
-    def __init__(
-        self,
-        rate: float,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    ) -> None:
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        self.rate = max(0.0, rate)
         self.burst = max(1, int(rate) if burst is None else burst)
-        self.window = self.burst / rate if rate > 0 else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._starts: deque[float] = deque(maxlen=self.burst)  # the last `burst` reserved start times
-        self._lock = anyio.Lock()
+        self._bucket: AsyncLimiter | None = None
+        if self.rate:
+            # The bucket binds to the running loop on first use. aiolimiter counts `max_rate` per `time_period`: a bucket of `burst` that drains at `rate`.
+            self._bucket = AsyncLimiter(self.burst, self.burst / self.rate)
+
+    def has_token(self) -> bool:
+        """Whether a request could start now without waiting."""
+        return self._bucket is None or self._bucket.has_capacity()
 
     async def wait(self) -> float:
-        """Wait for this request's turn; return how long that took."""
-        if not self.window:
+        """Wait for this request's token; return how long that took (0.0 when one was free)."""
+        if self._bucket is None or self._bucket.has_capacity():
+            if self._bucket is not None:
+                await self._bucket.acquire()  # capacity is there: returns without waiting
             return 0.0
-        async with self._lock:  # reserve a slot, then wait outside the lock so later callers can queue behind it
-            now = self._clock()
-            start = now if len(self._starts) < self.burst else max(now, self._starts[0] + self.window)
-            self._starts.append(start)
-        delay = start - now
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await self._bucket.acquire()
+        return max(loop.time() - started, 1e-9)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

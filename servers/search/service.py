@@ -90,7 +90,9 @@ class SearchService:
         self.backends = backends
         self.local = local
         self.cache: TTLCache[list[SearchResult]] = TTLCache(settings.search_cache_ttl_s, settings.search_cache_entries)
-        self.limiters = {b.name: RateLimiter(settings.rate_limit(b.name, b.default_rate)) for b in backends}
+        self.limiters = {
+            b.name: RateLimiter(settings.rate_limit(b.name, b.default_rate), settings.rate_burst(b.name, b.default_rate)) for b in backends
+        }
         self._resting: dict[str, tuple[float, BackendError]] = {}  # backend → (monotonic time it may be asked again, why)
 
     @property
@@ -284,6 +286,7 @@ def backends_report(settings: SearchSettings, names: list[str], local: LocalInde
             configured=cls.configured(settings),
             needs=cls.requirement(),
             rate_per_s=settings.rate_limit(name, cls.default_rate),
+            burst=settings.rate_burst(name, cls.default_rate),
         )
         for name, cls in BACKENDS.items()
     ]

@@ -70,6 +70,12 @@ class SearchSettings(CommonSettings):
         description="Requests per second per backend, e.g. 'brave=1,duckduckgo=0.5' ('*=0' lifts all). "
         "Defaults: brave 1, tavily 1.5, serpapi 1, duckduckgo 1, others 5.",
     )
+    search_rate_bursts: list[str] = Field(
+        default_factory=list,
+        description="Requests per backend that may start at once before its rate spaces them (a token bucket), "
+        "e.g. 'searxng=20' for a SearxNG you run. Default: the rate rounded down, at least 1 "
+        "(brave, tavily, serpapi, duckduckgo 1; others 5).",
+    )
     search_cooldown_s: float = Field(
         default=300.0,
         ge=0,
@@ -125,6 +131,15 @@ class SearchSettings(CommonSettings):
                 raise ValueError(f"{entry!r} is not NAME=REQUESTS_PER_SECOND, e.g. brave=1")
         return entries
 
+    @field_validator("search_rate_bursts", mode="after")
+    @classmethod
+    def _bursts(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            name, _, burst = entry.partition("=")
+            if not (name.strip() and burst.strip().isdigit() and int(burst) >= 1):
+                raise ValueError(f"{entry!r} is not NAME=REQUESTS (a whole number, at least 1), e.g. searxng=20")
+        return entries
+
     @property
     def index_dir(self) -> Path:
         return (self.search_index_dir or self.home / "search-index").expanduser()
@@ -133,3 +148,8 @@ class SearchSettings(CommonSettings):
         """Requests per second allowed to `backend` (0: unlimited)."""
         rates = {e.split("=", 1)[0].strip().lower(): float(e.split("=", 1)[1]) for e in self.search_rate_limits}
         return rates.get(backend, rates.get("*", default))
+
+    def rate_burst(self, backend: str, default_rate: float) -> int:
+        """Requests `backend` may receive at once before its rate spaces them."""
+        bursts = {e.split("=", 1)[0].strip().lower(): int(e.split("=", 1)[1]) for e in self.search_rate_bursts}
+        return bursts.get(backend, bursts.get("*", max(1, int(self.rate_limit(backend, default_rate)))))
