@@ -1,8 +1,9 @@
 """HTML (BeautifulSoup + markdownify), and structured data: JSON, JSON Lines, XML, YAML.
 
 HTML loses scripts, styles and hidden parts and keeps headings, lists, links and
-tables. Structured data is shown pretty-printed in a fenced block; invalid data
-is shown as it is, with a note saying where parsing failed.
+tables; a search engine's click-tracking links become their targets (resultlinks).
+Structured data is shown pretty-printed in a fenced block; invalid data is shown
+as it is, with a note saying where parsing failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from ..charsets import decode_body
 from ..model import Document, Section
 from .base import Blob, ConvertOptions
+from .resultlinks import decode_result_link
 
 FORMATS = ("html", "xml", "json", "jsonl", "yaml")
 
@@ -31,6 +33,10 @@ def html_to_markdown(html: str) -> str:
         tag.decompose()
     for tag in soup.select('[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'):
         tag.decompose()
+    for link in soup.find_all("a", href=True):  # a search engine's result page: its links, not its click tracking
+        href = link["href"]
+        if isinstance(href, str):
+            link["href"] = decode_result_link(href)
     markdown = MarkdownConverter(heading_style="ATX", bullets="-").convert_soup(soup)
     lines = [line.rstrip() for line in markdown.splitlines()]
     out: list[str] = []
