@@ -191,9 +191,21 @@ def _with_history(turns: list[tuple[str, str]], line: str) -> str:
 
 
 @click.command()
+@click.option(
+    "--model",
+    help="Local model when no hosted one is configured (default MEMENTO_DEMO_MODEL: local:qwen2.5-1.5b; local:qwen2.5-0.5b is faster).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """What `make run` does: research a demo question when a model is configured, else check the servers."""
+def demo(ctx: click.Context, model: str | None, quiet: bool) -> None:
+    """What `make run` does: research a demo question with the configured model, else offline with a local model.
+
+    \b
+    With ANTHROPIC_API_KEY (or an OpenAI-compatible endpoint) configured: a question researched on the web.
+    Without: a local model researches a question about the bundled Vellmark corpus (data/demo-corpus) on its
+    local index, answers with a citation and writes the case to memory; run it again to see the case recalled.
+    """
+    from memento.agent.llm import check_configured
     from memento.agent.session import check_models
     from memento.agent.settings import AgentSettings
     from memento.core.errors import ModelNotConfigured
@@ -201,8 +213,35 @@ def demo(ctx: click.Context) -> None:
     settings = AgentSettings.from_env()
     try:
         check_models(settings)
-    except ModelNotConfigured as exc:
-        click.echo(f"No model is configured, so this checks the tool servers instead.\n{exc}\n", err=True)
-        ctx.invoke(servers_check, config_path=settings.mcp_config, names=(), timeout=60.0, as_json=False)
+    except ModelNotConfigured as hosted:
+        spec = model or settings.demo_model
+        try:
+            check_configured(spec, settings)
+        except ModelNotConfigured as exc:
+            click.echo(f"No model is configured, so this checks the tool servers instead.\n{hosted}\n{exc}\n", err=True)
+            ctx.invoke(servers_check, config_path=settings.mcp_config, names=(), timeout=60.0, as_json=False)
+            return
+        _offline_demo(ctx, settings, spec, quiet)
         return
-    ctx.invoke(run, task=DEMO_TASK)
+    ctx.invoke(run, task=DEMO_TASK, quiet=quiet)
+
+
+def _offline_demo(ctx: click.Context, settings: Any, spec: str, quiet: bool) -> None:
+    from .demo_setup import LOCAL_TASK, LOCAL_TRUTH, prepare
+
+    ground = prepare(settings, lambda line: click.echo(line, err=True))
+    click.echo(f"No hosted model is configured: {spec} researches the bundled Vellmark corpus offline.\nQuestion: {LOCAL_TASK}\n", err=True)
+    # Few cycles and steps: search, read the page, answer. The truth is known, so the run is judged and learned from.
+    ctx.invoke(
+        run,
+        task=LOCAL_TASK,
+        truth=LOCAL_TRUTH,
+        quiet=quiet,
+        planner=spec,
+        executor=spec,
+        judge=spec,
+        config_path=ground.config,
+        max_cycles=2,
+        max_steps=3,
+        max_seconds=900.0,
+    )
