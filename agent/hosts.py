@@ -5,6 +5,10 @@ module turns a config entry into the official client's stdio parameters, with
 the command found in this installation's bin folder when it is not on PATH
 and the `MEMENTO_*` settings passed through. It never reads the process
 environment: the entry point's settings hand it over (`server_environment`).
+
+Besides the config's entries, every installed server package that declares
+itself in the `memento.servers` entry-point group (`name = "pkg.server:main"`)
+is offered, so a plug-in needs no edit of any config; the config wins a name.
 """
 
 from __future__ import annotations
@@ -24,7 +28,19 @@ from memento.core.settings import MementoSettings
 if TYPE_CHECKING:  # the MCP client (a second to import) is loaded when a server is launched, not to read a config
     from mcp.client.stdio import StdioServerParameters
 
-__all__ = ["ConfigError", "ServerEntry", "default_config_path", "load_config", "server_environment", "stdio_parameters"]
+__all__ = [
+    "PLUGIN_GROUP",
+    "ConfigError",
+    "ServerEntry",
+    "default_config_path",
+    "load_config",
+    "plugin_entries",
+    "server_environment",
+    "stdio_parameters",
+]
+
+# The entry-point group a server package declares itself in: name = "module:main" (its entry point).
+PLUGIN_GROUP = "memento.servers"
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,32 @@ def default_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / "mcp.json"
 
 
-def load_config(path: Path) -> list[ServerEntry]:
+def load_config(path: Path, plugins: bool = True) -> list[ServerEntry]:
+    """The servers of the config at `path`, then (with `plugins`) the installed ones it does not name."""
+    entries = _config_entries(path)
+    if plugins:
+        named = {e.name for e in entries}
+        entries += [e for e in plugin_entries() if e.name not in named]
+    return entries
+
+
+def plugin_entries() -> list[ServerEntry]:
+    """One entry per installed server package in the `memento.servers` group, launched by its console script when
+    one runs the same entry point, else by `python -m` of the entry point's module."""
+    from importlib import metadata
+
+    scripts = {ep.value: ep.name for ep in metadata.entry_points(group="console_scripts")}
+    entries = []
+    for ep in sorted(metadata.entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        script = scripts.get(ep.value)
+        if script:
+            entries.append(ServerEntry(ep.name, script))
+        else:
+            entries.append(ServerEntry(ep.name, sys.executable, ["-m", ep.module]))
+    return entries
+
+
+def _config_entries(path: Path) -> list[ServerEntry]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

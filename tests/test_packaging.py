@@ -39,15 +39,30 @@ def test_the_generic_folder_names_are_not_importable_outside_the_checkout(tmp_pa
     assert done.stdout.strip() == "[True, True, True, True, True]"
 
 
-def test_console_scripts_point_into_memento() -> None:
+def test_every_console_script_points_into_the_package_it_names() -> None:
     scripts = PYPROJECT["project"]["scripts"]
-    assert set(scripts) == {
-        "memento",
-        "memento-documents",
-        "memento-casebank",
-        "memento-code",
-        "memento-search",
-        "memento-browse",
-        "memento-research",
-    }
-    assert all(target.startswith("memento.") for target in scripts.values())
+    assert scripts["memento"] == "memento.agent.cli:main"
+    for script, target in scripts.items():
+        module, _, function = target.partition(":")
+        if script == "memento":
+            continue
+        # memento-NAME starts the server of servers/NAME, whose server module has the main function named.
+        assert script.startswith("memento-"), script
+        name = script.removeprefix("memento-").replace("-", "_")
+        assert module == f"memento.servers.{name}.server", (script, target)
+        assert function == "main", (script, target)
+        assert (ROOT / "servers" / name / "__main__.py").is_file(), f"python -m memento.servers.{name} does not start {script}"
+
+
+def test_every_server_folder_has_its_console_script() -> None:
+    scripts = PYPROJECT["project"]["scripts"]
+    servers = {path.parent.name for path in (ROOT / "servers").glob("*/server.py")}
+    assert servers, "no server found"
+    assert {f"memento-{name.replace('_', '-')}" for name in servers} <= set(scripts)
+
+
+def test_the_scaffold_templates_are_package_data() -> None:
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["memento.agent.scaffold"]
+    templates = {p.relative_to(ROOT / "agent" / "scaffold") for p in (ROOT / "agent" / "scaffold" / "template").rglob("*") if p.is_file()}
+    assert templates, "no template found"
+    assert all(any(t.match(pattern) for pattern in patterns) for t in templates), templates

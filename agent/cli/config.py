@@ -1,15 +1,24 @@
 """`memento config [--markdown]`: every MEMENTO_* setting with its default and meaning, as text or as docs/configuration.md.
 
-The rows come from the settings classes' field descriptions, imported when the command runs.
+The rows come from the settings classes' field descriptions, imported when the command runs: the bundled
+areas', then those of every installed server package that declares its class in the `memento.settings`
+entry-point group (`name = "pkg.settings:NameSettings"`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["CONFIGURATION_HEADER", "config_cmd", "configuration_page", "settings_tables"]
+if TYPE_CHECKING:
+    from memento.core.settings import MementoSettings
+
+__all__ = ["CONFIGURATION_HEADER", "SETTINGS_GROUP", "config_cmd", "configuration_page", "settings_tables"]
+
+# The entry-point group where a server package outside this project declares its settings class.
+SETTINGS_GROUP = "memento.settings"
 
 
 @click.command("config")
@@ -83,3 +92,23 @@ def settings_tables() -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
         rows = [row for row in settings.describe() if row[0] not in seen]
         seen.update(row[0] for row in rows)
         yield title, note, rows
+    for name, value, plugin in _plugin_settings():
+        rows = [row for row in plugin.describe() if row[0] not in seen]
+        seen.update(row[0] for row in rows)
+        yield f"{name.replace('_', ' ').capitalize()} server (plug-in)", f"the `{name}` server (`{value}`)", rows
+
+
+def _plugin_settings() -> Iterator[tuple[str, str, type[MementoSettings]]]:
+    """(name, "module:Class", class) of each installed server package's settings, by name."""
+    from importlib import metadata
+
+    from memento.core.settings import MementoSettings
+
+    for entry in sorted(metadata.entry_points(group=SETTINGS_GROUP), key=lambda ep: ep.name):
+        try:
+            settings = entry.load()
+        except Exception as exc:  # a broken plug-in must not hide every other setting: say which one and why
+            raise click.ClickException(f"The settings of server {entry.name!r} ({entry.value}) could not be loaded: {exc}") from exc
+        if not (isinstance(settings, type) and issubclass(settings, MementoSettings)):
+            raise click.ClickException(f"{entry.value}, declared in {SETTINGS_GROUP!r} by {entry.name!r}, is not a settings class.")
+        yield entry.name, entry.value, settings

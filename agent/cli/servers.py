@@ -1,4 +1,5 @@
-"""`memento servers list|check|config`: the MCP servers a host config declares, started and checked, or printed for a host.
+"""`memento servers list|check|config|new`: the MCP servers a host config declares (and the installed plug-ins),
+started and checked, or printed for a host; `new` (servers_new.py) scaffolds one.
 
 Reading the config and starting servers (the MCP SDK, anyio) happen inside the commands, not at import.
 """
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .options import CONFIG_OPTION
+from .servers_new import servers_new
 
 if TYPE_CHECKING:
     from memento.agent.hosts import ServerEntry
@@ -21,7 +23,10 @@ __all__ = ["servers", "servers_check"]
 
 @click.group()
 def servers() -> None:
-    """Inspect, check and configure the bundled MCP servers."""
+    """Inspect, check, configure and create MCP servers."""
+
+
+servers.add_command(servers_new)
 
 
 def _entries(config_path: Path | None, names: tuple[str, ...] = ()) -> tuple[Path, list[ServerEntry]]:
