@@ -30,8 +30,9 @@ def servers_new(name: str, folder: Path | None) -> None:
 
     \b
       pyproject.toml            the package memento-NAME: its console script
-                                memento-NAME and the entry point through which
-                                `memento config` lists its settings
+                                memento-NAME, and the entry points through
+                                which, once installed, the agent offers its
+                                tools and `memento config` lists its settings
       mcp.json                  the host config entry that starts the server
       memento_NAME/server.py    build(settings): one typed example tool, echo,
                                 paginated, raising errors the model reads, with
@@ -61,5 +62,5 @@ def servers_new(name: str, folder: Path | None) -> None:
         f"  {Path(sys.executable).name} -m pip install -e {where}\n"
         f"  {Path(sys.executable).name} -m pytest {where}\n"
         f"  memento servers check --config {where / 'mcp.json'}\n"
-        f"Its tools reach the agent once its entry is in the mcp.json the agent reads (MEMENTO_MCP_CONFIG or --config)."
+        "Once installed, `memento servers list` shows it and the agent offers its tools; no config to edit."
     )
