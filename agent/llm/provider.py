@@ -27,6 +27,10 @@ class Provider(ABC):
     def problem(self, settings: AgentSettings) -> str | None:
         """Why this provider's models cannot be called with `settings`, in one line naming what to set (None: they can)."""
 
+    def problem_for(self, model: str, settings: AgentSettings) -> str | None:
+        """As `problem`, for one model of this provider (a local model checks that its weights are there)."""
+        return self.problem(settings)
+
     @abstractmethod
     def make(self, model: str, settings: AgentSettings, *, context_tokens: int) -> Model:
         """The model `model` of this provider, ready to call; any SDK is imported here, not before."""

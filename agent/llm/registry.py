@@ -74,14 +74,14 @@ def context_window(model: str, settings: AgentSettings) -> int:
 
 def check_configured(spec: str, settings: AgentSettings) -> None:
     """Raise `ModelNotConfigured`, one line naming the variable to set, when `spec` cannot be called."""
-    prefix, _ = parse_spec(spec)
-    problem = _PROVIDERS[prefix].problem(settings)
+    prefix, model = parse_spec(spec)
+    problem = _PROVIDERS[prefix].problem_for(model, settings)
     if problem:
         raise ModelNotConfigured(problem)
 
 
 def make_model(spec: str, settings: AgentSettings) -> Model:
-    """The model named by `spec` (`anthropic:claude-sonnet-4-5`, `openai:gpt-4.1`, or a bare Claude name)."""
+    """The model named by `spec` (`anthropic:claude-sonnet-4-5`, `openai:gpt-4.1`, `local:qwen2.5-1.5b`, or a bare Claude name)."""
     check_configured(spec, settings)
     prefix, model = parse_spec(spec)
     return _PROVIDERS[prefix].make(model, settings, context_tokens=context_window(model, settings))

