@@ -4,7 +4,7 @@
                                     │ subtasks (each with the record of the ones before)
                                     ▼
                                  executor ⇄ MCP tools (hub) ─► the run's sources
-    answer (+ report citing those sources) ─► judge (when the truth is known) ─► CaseBank.record_episode
+    answer (+ report citing those sources) ─► judge (truth known, or --self-assess) ─► CaseBank.record_episode
 
 Two answer modes: `short`, the exact form a scorer expects (evals), and `report`,
 a short answer then a brief report whose citations are checked against the
@@ -12,9 +12,9 @@ sources the run's tools gave (people: run, chat, deep_research).
 
 Every step is stated once, as an event (events.py), as it happens; the
 listeners wired from outside (trace, terminal, host progress, OTLP export) make
-of it what they keep, so a crash, a spent budget or Ctrl-C leaves a readable record. A reward that is not known yet
-(no truth) leaves the episode pending: it reaches the memory with
-`memento feedback`, so nothing unrewarded is ever learned from.
+of it what they keep, so a crash, a spent budget or Ctrl-C leaves a readable record. A run without a truth is
+stored unrated (or self-assessed: learning.py), shown to later planners as not verified, and `memento feedback`
+rates it later; a truth whose verdict failed holds the case until feedback, so nothing unrewarded is learned as rewarded.
 """
 
 from __future__ import annotations
@@ -28,15 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from memento.core.errors import AgentError, CaseMemoryError, MementoError
+from memento.core.errors import AgentError, MementoError
 
 from .budget import BudgetExhausted, Spending
 from .context import episode_record
 from .events import (
     Answered,
-    CaseHeld,
     CasesShown,
-    CaseWritten,
     EventStream,
     Judged,
     Note,
@@ -48,10 +46,11 @@ from .events import (
     SubtaskStarted,
 )
 from .executor import Executor
-from .judge import Judgement, judge_answer
+from .judge import Judgement, assess_answer, judge_answer
+from .learning import RewardKind, case_summary, followed, reward_kind, sampling, write_case
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
 from .metered import Meter, MeteredModel
-from .planner import PLAN_TOOL, AnswerMode, answer_tool, first_turn, read_call, system_prompt, tool_catalogue
+from .planner import PLAN_TOOL, AnswerMode, answer_tool, first_turn, numbered_cases, read_call, system_prompt, tool_catalogue
 from .settings import AgentSettings
 from .sources import Sources
 
@@ -87,6 +86,9 @@ class EpisodeResult:
     report: str = ""  # answer mode `report`: the brief report, its citations checked
     sources: list[dict[str, Any]] = field(default_factory=list)  # the sources it cites: {n, url_or_path, title?}
     dropped_citations: list[str] = field(default_factory=list)  # what was removed from the report, and why
+    reward_kind: RewardKind | None = None  # verified | self-assessed | unrated (no reward); None: a truth without a verdict
+    temperature: float | None = None  # the memory read's sampling temperature; None: greedy (or memory not read)
+    q_version: int | str | None = None  # the Q-function version the memory read used, when it used one
 
     def to_json(self) -> dict[str, Any]:
         """The agreed keys of `memento run --json`, in order (`report` and `sources` came last, later)."""
@@ -101,6 +103,9 @@ class EpisodeResult:
             "plan": self.plan,
             "report": self.report,
             "sources": self.sources,
+            "reward_kind": self.reward_kind,
+            "temperature": self.temperature,
+            "q_version": self.q_version,
         }
 
 
@@ -136,11 +141,16 @@ class Episode:
         learn: bool = True,
         source: str = "user",
         answer_mode: AnswerMode = "short",
+        explore: bool = False,
+        temperature: float | None = None,
+        self_assess: bool | None = None,
     ) -> EpisodeResult:
         """Run one task to its end; never raises for the run's own failures (they are its status).
 
         `answer_mode` `short` answers in the exact form a scorer expects; `report` adds a brief report
-        citing the run's sources (what a person asking should get).
+        citing the run's sources (what a person asking should get). `explore` samples the cases shown
+        (softmax at `temperature`, None: the memory's default) instead of the best ones. `self_assess`
+        (None: the setting) has the judge check an answer without a truth against what the run found.
         """
         files = files or []
         run_id = "run-" + uuid.uuid4().hex[:12]
@@ -150,14 +160,14 @@ class Episode:
                 task=task,
                 planner=self.planner.name,
                 executor=self.executor.name,
-                settings=self._settings_snapshot(policy, learn) | {"answer_mode": answer_mode},
+                settings=self._settings_snapshot(policy, learn) | {"answer_mode": answer_mode, "explore": explore},
                 files=tuple(files),
                 source=source,
             )
         )
         state = _State(meter=Meter(events=self.events, run_id=run_id, spending=Spending(self.settings.budgets)), mode=answer_mode)
         try:
-            retrieval = self._read_memory(task, policy, k, state)
+            retrieval = self._read_memory(task, policy, k, state, explore, temperature)
             await self._plan_and_execute(task, files, retrieval, state)
         except BudgetExhausted as spent:
             state.stopped_by = spent.name
@@ -180,6 +190,10 @@ class Episode:
         if state.status != "failed" and truth is not None:
             judge = MeteredModel(model=self.judge, role="judge", meter=state.meter) if self.judge else None
             state.judgement = await judge_answer(task, state.answer, truth, judge)
+            self.events.emit(Judged(run_id=run_id, judgement=state.judgement))
+        elif state.status != "failed" and state.answer and (self.settings.self_assess if self_assess is None else self_assess):
+            judge = MeteredModel(model=self.judge, role="judge", meter=state.meter) if self.judge else None
+            state.judgement = await assess_answer(task, state.answer, state.findings, state.sources.listing(), judge)
             self.events.emit(Judged(run_id=run_id, judgement=state.judgement))
         case_id = self._write_memory(task, state, learn, source) if state.status != "failed" else None
         result = self._finish(state, case_id=case_id)
@@ -213,19 +227,25 @@ class Episode:
 
     # ---- the steps ----------------------------------------------------------------------------
 
-    def _read_memory(self, task: str, policy: str, k: int | None, state: _State) -> Retrieval | None:
+    def _read_memory(self, task: str, policy: str, k: int | None, state: _State, explore: bool, temp: float | None) -> Retrieval | None:
         if policy == "none" or self.bank is None:
             self.events.emit(CasesShown(run_id=state.run_id, cases=(), policy="none"))
             return None
         from memento.memory.cases import case_id_for  # one case per task text: its id names the task's own case
 
         exclude = () if self.recall_own_task else (case_id_for(task),)
-        retrieval = self.bank.retrieve(task, k=k, policy=policy, exclude=exclude)
-        state.shown_ids = retrieval.ids
+        retrieval = self.bank.retrieve(task, k=k, policy=policy, exclude=exclude, **sampling(explore, temp))
+        state.shown_ids, state.numbered = retrieval.ids, [s.case.id for s in numbered_cases(retrieval)]
+        state.temperature = getattr(retrieval, "temperature", temp if explore else None)
+        state.q_version = getattr(retrieval, "q_version", None)
         state.cases_shown = [
             {"id": s.case.id, "task": s.case.task, "outcome": s.case.outcome, "score": round(float(s.score), 4)} for s in retrieval.cases
         ]
-        self.events.emit(CasesShown(run_id=state.run_id, cases=tuple(state.cases_shown), policy=policy))
+        self.events.emit(
+            CasesShown(
+                run_id=state.run_id, cases=tuple(state.cases_shown), policy=policy, temperature=state.temperature, q_version=state.q_version
+            )
+        )
         return retrieval
 
     async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
@@ -250,7 +270,7 @@ class Episode:
             state.spending.check()
             plan_allowed = len(state.plans) < max_cycles
             reply = await self._ask_planner(system, state, plan_allowed)
-            calls = [read_call(call, plan_allowed=plan_allowed) for call in reply.tool_calls]
+            calls = [read_call(call, plan_allowed=plan_allowed, cases=len(state.numbered)) for call in reply.tool_calls]
             answer = next((c for c in calls if c.kind == "answer"), None)
             if answer is not None:
                 state.status = "answered"
@@ -273,6 +293,8 @@ class Episode:
                 continue
             nudges = 0
             state.plans.append(plan.subtasks)
+            if plan.follows is not None:  # the cases this plan follows, by the numbers the planner saw them under
+                state.follows = [*(state.follows or []), *plan.follows]
             self.events.emit(PlanMade(run_id=state.run_id, cycle=len(state.plans), subtasks=tuple(plan.subtasks)))
             state.pending_plan_call = plan.call.id
             state.pending_results = results
@@ -351,30 +373,22 @@ class Episode:
     def _write_memory(self, task: str, state: _State, learn: bool, source: str) -> str | None:
         if not learn or self.bank is None or not state.answer:
             return None
-        plan = [step for steps in state.plans for step in steps]
-        summary = _summary(state)
         record: dict[str, Any] = {
             "task": task,
-            "plan": plan,
+            "plan": [step for steps in state.plans for step in steps],
             "answer": state.answer,
             "shown_case_ids": state.shown_ids,
-            "summary": summary,
+            "summary": case_summary(state.findings, state.tools, state.judgement),
             "tools": state.tools,
             "source": source,
             "run_id": state.run_id,
         }
-        reward = state.judgement.reward if state.judgement else None
-        if reward is None:  # learned from only once a reward arrives (memento feedback): the trace keeps it till then
-            self.events.emit(CaseHeld(run_id=state.run_id, record=record))
-            return None
-        try:
-            recorded = self.bank.record_episode(reward=reward, **record)
-        except CaseMemoryError as exc:  # e.g. an answer over the memory's size limits: the run stands, unlearned
-            self._note(state, f"not written to memory: {exc}")
-            state.error = state.error or f"not written to memory: {exc}"
-            return None
-        self.events.emit(CaseWritten(run_id=state.run_id, case_id=recorded.case_id))
-        return recorded.case_id
+        follows = None if state.follows is None else followed(state.follows, state.numbered)
+        case_id, problem = write_case(self.bank, self.events, record, state.judgement, follows)
+        if problem:  # e.g. an answer over the memory's size limits: the run stands, unlearned
+            self._note(state, problem)
+            state.error = state.error or problem
+        return case_id
 
     def _finish(self, state: _State, *, status: str | None = None, case_id: str | None = None) -> EpisodeResult:
         status = status or state.status or "answered"
@@ -390,6 +404,7 @@ class Episode:
                 usage=state.spending.usage,
                 stopped_by=state.stopped_by,
                 error=state.error,
+                reward_kind=reward_kind(state.judgement),
             )
         )
         return EpisodeResult(
@@ -408,6 +423,9 @@ class Episode:
             report=state.report,
             sources=state.cited,
             dropped_citations=state.dropped,
+            reward_kind=reward_kind(state.judgement),
+            temperature=state.temperature,
+            q_version=state.q_version,
         )
 
     def _settings_snapshot(self, policy: str, learn: bool) -> dict[str, Any]:
@@ -446,6 +464,10 @@ class _State:
     findings: list[tuple[str, str]] = field(default_factory=list)  # (subtask, result)
     tools: list[str] = field(default_factory=list)
     shown_ids: list[str] = field(default_factory=list)
+    numbered: list[str] = field(default_factory=list)  # the ids of the cases shown, in the order the planner numbers them
+    follows: list[int] | None = None  # the case numbers the plans said they follow; None: no plan said
+    temperature: float | None = None
+    q_version: int | str | None = None
     cases_shown: list[dict[str, Any]] = field(default_factory=list)
     judgement: Judgement | None = None
     stopped_by: str | None = None
@@ -469,16 +491,3 @@ def _best_guess(state: _State) -> str:
         if first:
             return first[:300]
     return ""
-
-
-def _summary(state: _State, limit: int = 1500) -> str:
-    """A short trajectory summary for the case: subtasks and the start of their results, and why a failure failed."""
-    lines = [f"{subtask} → {' '.join(result.split())[:200]}" for subtask, result in state.findings]
-    if state.tools:
-        lines.append("tools: " + ", ".join(state.tools))
-    judgement = state.judgement
-    if judgement is not None and judgement.reward is not None and judgement.reward < 0.5 and judgement.reason:
-        # Kept first, so the cut below never loses it: the planner reads it when this case is shown as a failure.
-        lines.insert(0, f"why it failed (judge): {' '.join(judgement.reason.split())[:300]}")
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -72,10 +72,16 @@ class RunStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CasesShown(Event):
-    """The past cases put before the planner (each `id`, `task`, `outcome`, `score`); `policy` none: memory was not read."""
+    """The past cases put before the planner (each `id`, `task`, `outcome`, `score`); `policy` none: memory was not read.
+
+    `temperature`: the softmax temperature the cases were sampled at (None: greedy, the best ones); `q_version`: the
+    Q-function version that ranked them (None: no learned Q was used).
+    """
 
     cases: tuple[Mapping[str, Any], ...]
     policy: str
+    temperature: float | None = None
+    q_version: int | str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,6 +200,7 @@ class RunFinished(Event):
     usage: Usage
     stopped_by: str | None = None
     error: str | None = None
+    reward_kind: str | None = None  # verified | self-assessed | unrated (learning.py); None: a truth without a verdict
 
 
 @runtime_checkable

@@ -1,5 +1,7 @@
 """A reward that arrives after a run: stored in its trace, then learned by the case memory.
 
+A run held for a reward (a truth without a verdict) is learned now; a run stored unrated or
+self-assessed takes the reward in place of none or of its own (`CaseBank.feedback`): a person's is verified.
 Shared by `memento feedback` and the web UI's feedback buttons, so both do the same thing.
 """
 
@@ -37,7 +39,8 @@ def _learn(store: RunStore, bank: CaseBank, run_id: str, reward: float) -> list[
             try:
                 recorded = bank.record_episode(reward=reward, **pending)
             except CaseNotFound:  # cases it was shown were pruned since: learn the run itself, without them
-                recorded = bank.record_episode(reward=reward, **{**pending, "shown_case_ids": []})
+                without = {name: [] for name in ("shown_case_ids", "followed_case_ids") if name in pending}
+                recorded = bank.record_episode(reward=reward, **(pending | without))
                 note = " (the cases it was shown are no longer in memory)"
             store.pending_case_learned(run_id, recorded.case_id)
             return [f"Case memory learned the run: case {recorded.case_id}, {recorded.transitions} transition(s){note}."]

@@ -1,10 +1,12 @@
-"""Scoring an answer against a known truth: exact match, token F1, and an LLM judge.
+"""Scoring an answer against a known truth: exact match, token F1, and an LLM judge; and, with no truth, a self-assessment.
 
 Exact match and F1 follow the SQuAD normalisation (lower case, no punctuation,
 no articles, single spaces), taking the best over the truth's alternatives
 (joined by `<|answer_split|>` in the reference data, or given as a list). The
 LLM judge decides semantic matches the string metrics miss; when it fails or
 times out its verdict is `unknown`, and so is the reward: never a silent 0.
+Without a truth, `assess_answer` has the judge check the answer against what the
+run's tools found (basis `sources`): a weaker reward, recorded as self-assessed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .prompting import prompt
 __all__ = [
     "ANSWER_SPLIT",
     "Judgement",
+    "assess_answer",
     "exact_match",
     "judge_answer",
     "normalise_answer",
@@ -106,9 +109,11 @@ class Judgement:
     llm: Verdict | None  # None: the LLM judge was not needed (exact match) or not asked
     reason: str = ""
     usage: Usage | None = None
+    basis: Literal["truth", "sources"] = "truth"  # sources: a self-assessment against what the run read, no truth known
 
     def to_json(self) -> dict[str, Any]:
-        return {"reward": self.reward, "exact": self.exact, "f1": round(self.f1, 4), "llm": self.llm, "reason": self.reason}
+        scored = {"reward": self.reward, "exact": self.exact, "f1": round(self.f1, 4), "llm": self.llm, "reason": self.reason}
+        return scored | {"basis": self.basis}
 
 
 async def judge_answer(
@@ -147,3 +152,54 @@ async def _ask_judge(question: str, answer: str, truths: list[str], model: Model
             verdict: Verdict = "correct" if said == "correct" else "incorrect"
             return verdict, str(call.arguments.get("reason", "")), reply.usage
     return "unknown", "the judge gave no verdict", reply.usage
+
+
+ASSESS_TOOL = ToolSpec(
+    name="submit_assessment",
+    description="Say whether the sources' findings support the answer to the question.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "verdict": {"type": "string", "enum": ["supported", "unsupported"]},
+            "reason": {"type": "string", "description": "One short sentence naming what supports or contradicts it."},
+        },
+        "required": ["verdict"],
+    },
+)
+EVIDENCE_CHARS = 12_000  # what the run found, cut to this: the judge reads findings, not whole pages
+
+
+async def assess_answer(
+    question: str,
+    answer: str,
+    findings: Sequence[tuple[str, str]],
+    sources: str,
+    model: Model | None,
+    timeout_s: float = 120.0,
+) -> Judgement:
+    """With no truth: does what the run's tools found (`findings`: subtask, result) support `answer`?
+
+    A run that read nothing, or no judge, gives no reward (None: the case stays unrated), never a guess.
+    """
+    if model is None or not answer.strip() or not findings:
+        why = "no judge model" if model is None else "no answer" if not answer.strip() else "the run read no sources"
+        return Judgement(reward=None, exact=False, f1=0.0, llm=None, reason=f"not self-assessed: {why}", basis="sources")
+    evidence = "\n\n".join(f"Subtask: {subtask}\nFound: {result.strip()}" for subtask, result in findings)
+    if len(evidence) > EVIDENCE_CHARS:
+        evidence = evidence[-EVIDENCE_CHARS:]  # the latest findings: the answer was drawn from them
+    case = f"Question:\n{question}\n\nAnswer given:\n{answer}\n\nWhat the run's tools found:\n{evidence}\n\n{sources}"
+    try:
+        with anyio.fail_after(timeout_s):
+            reply = await model.generate(prompt("self_assess"), [Message.user(case)], [ASSESS_TOOL], tool_choice="any", max_tokens=512)
+    except (ModelFailed, TimeoutError) as exc:
+        return Judgement(reward=None, exact=False, f1=0.0, llm="unknown", reason=f"the judge failed: {exc or 'timed out'}", basis="sources")
+    for call in reply.tool_calls:
+        said = str(call.arguments.get("verdict", "")).lower()
+        if call.name == ASSESS_TOOL.name and said in ("supported", "unsupported"):
+            verdict: Verdict = "correct" if said == "supported" else "incorrect"
+            reason = str(call.arguments.get("reason", ""))
+            reward = 1.0 if verdict == "correct" else 0.0
+            return Judgement(reward=reward, exact=False, f1=0.0, llm=verdict, reason=reason, usage=reply.usage, basis="sources")
+    return Judgement(
+        reward=None, exact=False, f1=0.0, llm="unknown", reason="the judge gave no assessment", usage=reply.usage, basis="sources"
+    )

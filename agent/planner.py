@@ -25,6 +25,7 @@ __all__ = [
     "PlannerCall",
     "answer_tool",
     "first_turn",
+    "numbered_cases",
     "read_call",
     "system_prompt",
     "tool_catalogue",
@@ -49,7 +50,13 @@ PLAN_TOOL = ToolSpec(
                 "minItems": 1,
                 "maxItems": MAX_SUBTASKS,
                 "description": f"One to {MAX_SUBTASKS} subtasks, in the order they should run.",
-            }
+            },
+            "follows": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "description": "The numbers of the past cases shown (Case 1, Case 2, …) whose plan this plan follows; "
+                "[] when it follows none. Leave it out when no past cases were shown.",
+            },
         },
         "required": ["subtasks"],
     },
@@ -112,10 +119,29 @@ def system_prompt(max_cycles: int, *, today: datetime.date, tools: str, mode: An
     )
 
 
-def _render_case(case: Any) -> str:
+def numbered_cases(retrieval: Any | None) -> list[Any]:
+    """The retrieved cases in the order the planner's first turn numbers them (1, 2, …): successes, failures, unverified."""
+    if retrieval is None:
+        return []
+    return [*retrieval.positive, *retrieval.negative, *getattr(retrieval, "unverified", [])]
+
+
+def _outcome(case: Any) -> str:
+    """How a case went, in words that never pass an unrated run off as a success."""
+    if case.outcome not in ("positive", "negative"):  # unverified: no rated episode speaks for its plan yet
+        return "outcome not verified (nobody has rated this run; its answer may be wrong)"
+    verdict = "success" if case.outcome == "positive" else "failure"
+    credit = getattr(case, "credit", None)  # the plan's mean reward over the rated episodes that followed it
+    reward = f"reward {round(float(case.reward if credit is None else credit), 2):g}"
+    if getattr(case, "reward_kind", "verified") == "self-assessed":
+        return f"{verdict} as self-assessed by the agent against its sources, not verified ({reward})"
+    return f"{verdict} ({reward})"
+
+
+def _render_case(number: int, case: Any) -> str:
     steps = "\n".join(f"  {n}. {step}" for n, step in enumerate(case.plan, start=1)) or "  (answered without a plan)"
-    text = f"- Task: {case.task}\n  Plan:\n{steps}"
-    text += f"\n  Outcome: {'success' if case.outcome == 'positive' else 'failure'} (reward {float(case.reward):g})"
+    text = f"- Case {number}. Task: {case.task}\n  Plan:\n{steps}"
+    text += f"\n  Outcome: {_outcome(case)}"
     if case.answer:
         text += f"\n  Answer given: {case.answer}"
     if case.summary:
@@ -129,14 +155,21 @@ def first_turn(task: str, files: list[str], retrieval: Any | None) -> str:
     parts = [f"Task:\n{task}"]
     if files:
         parts.append("Attached files (the executor can read them):\n" + "\n".join(f"- {name}" for name in files))
-    if retrieval is not None and (retrieval.positive or retrieval.negative):
-        positive = ""
-        if retrieval.positive:
-            positive = "\nThese plans worked; follow what fits this task:\n" + "\n".join(_render_case(s.case) for s in retrieval.positive)
-        negative = ""
-        if retrieval.negative:
-            negative = "\nThese plans failed; avoid what made them fail:\n" + "\n".join(_render_case(s.case) for s in retrieval.negative)
-        parts.append(prompt("cases", positive=positive, negative=negative))
+    cases = numbered_cases(retrieval)
+    if cases:
+        numbers = {id(scored): n for n, scored in enumerate(cases, start=1)}
+        heads = (
+            ("positive", "These plans worked; follow what fits this task:"),
+            ("negative", "These plans failed; avoid what made them fail:"),
+            ("unverified", "These runs were never rated: their outcome is not verified, so weigh them below the ones above:"),
+        )
+        sections = {
+            name: f"\n{head}\n" + "\n".join(_render_case(numbers[id(s)], s.case) for s in group)
+            if (group := getattr(retrieval, name, []))
+            else ""
+            for name, head in heads
+        }
+        parts.append(prompt("cases", **sections))
     return "\n\n".join(parts)
 
 
@@ -150,10 +183,33 @@ class PlannerCall:
     answer: str
     problem: str = ""
     report: str = ""
+    follows: list[int] | None = None  # submit_plan's case numbers (1 = the first case shown); None: not said
 
 
-def read_call(call: ToolCall, *, plan_allowed: bool) -> PlannerCall:
-    """Check a planner tool call against its schema; say what is wrong in words the model can act on."""
+def _follows(value: Any, cases: int) -> tuple[list[int] | None, str]:
+    """submit_plan's `follows` read against the number of cases shown: (numbers, "") or (None, what is wrong)."""
+    if value is None:
+        return None, ""
+    items = value if isinstance(value, list) else [value]
+    numbers = [int(v) for v in items if isinstance(v, int | str) and not isinstance(v, bool) and str(v).strip().isdigit()]
+    if len(numbers) != len(items):
+        return None, "`follows` must be a list of case numbers such as [1, 3]. Nothing was run."
+    if not cases and numbers:
+        return None, "No past cases were shown, so `follows` must be [] or left out. Nothing was run."
+    wrong = [n for n in numbers if not 1 <= n <= cases]
+    if wrong:
+        return None, (
+            f"`follows` names case {', '.join(map(str, wrong))}, but the cases shown are numbered 1 to {cases}; "
+            "give only those numbers, or []. Nothing was run."
+        )
+    return list(dict.fromkeys(numbers)), ""
+
+
+def read_call(call: ToolCall, *, plan_allowed: bool, cases: int = 0) -> PlannerCall:
+    """Check a planner tool call against its schema; say what is wrong in words the model can act on.
+
+    `cases`: how many past cases the planner was shown (the numbers submit_plan's `follows` may name).
+    """
     if call.name == ANSWER_TOOL.name:
         answer = call.arguments.get("answer")
         report = call.arguments.get("report")
@@ -177,5 +233,8 @@ def read_call(call: ToolCall, *, plan_allowed: bool) -> PlannerCall:
                 f"This plan has {len(subtasks)} subtasks but a plan has at most {MAX_SUBTASKS}; "
                 "merge some, or plan the first steps now and the rest after their results. Nothing was run.",
             )
-        return PlannerCall(call, "plan", [s.strip() for s in subtasks], "")
+        follows, problem = _follows(call.arguments.get("follows"), cases)
+        if problem:
+            return PlannerCall(call, "invalid", [], "", problem)
+        return PlannerCall(call, "plan", [s.strip() for s in subtasks], "", follows=follows)
     return PlannerCall(call, "invalid", [], "", f"There is no tool {call.name!r} here: call submit_plan or submit_answer.")

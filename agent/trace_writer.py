@@ -48,7 +48,9 @@ class TraceWriter:
                     run_id=run_id,
                 )
             case CasesShown(policy=policy) if policy != "none":  # a memory that was not read is no step
-                store.log_cases_shown(run_id, [dict(case) for case in event.cases])
+                store.log_cases_shown(
+                    run_id, [dict(case) for case in event.cases], temperature=event.temperature, q_version=event.q_version
+                )
             case ModelCalled():
                 store.log_model_call(
                     run_id,
@@ -98,4 +100,5 @@ class TraceWriter:
                     usage=event.usage,
                     stopped_by=event.stopped_by,
                     error=event.error,
+                    reward_kind=event.reward_kind,
                 )

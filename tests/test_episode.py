@@ -221,8 +221,11 @@ async def test_the_json_result_has_exactly_the_agreed_keys(store: RunStore) -> N
         "plan",
         "report",
         "sources",
+        "reward_kind",
+        "temperature",
+        "q_version",
     ]
-    assert result.to_json()["reward"] is None
+    assert result.to_json()["reward"] is None and result.to_json()["reward_kind"] == "unrated"
 
 
 async def test_a_known_truth_is_judged_and_the_case_is_learned_then_shown_to_a_similar_task(store: RunStore, memento_home: Path) -> None:
@@ -251,13 +254,15 @@ async def test_a_known_truth_is_judged_and_the_case_is_learned_then_shown_to_a_s
         assert bank.stats()["transitions"] == 1
 
 
-async def test_without_a_truth_the_reward_is_pending_and_nothing_is_learned_until_feedback(store: RunStore, memento_home: Path) -> None:
+async def test_without_a_truth_the_reward_is_pending_and_the_case_is_stored_unrated_until_feedback(
+    store: RunStore, memento_home: Path
+) -> None:
     from memento.memory import CaseBank, MemorySettings
 
     with CaseBank.open(MemorySettings(home=memento_home)) as bank:
         result = await episode(ScriptedModel([answer("Paris")]), ScriptedModel(), StubHub({}), store, bank).run("Capital of France?")
-        assert result.reward is None and result.case_id is None and bank.count() == 0
-        assert store.pending_case(result.run_id)["answer"] == "Paris"
+        assert result.reward is None and result.reward_kind == "unrated" and result.case_id is not None
+        assert bank.get(result.case_id).outcome == "unverified" and store.pending_case(result.run_id) is None  # never a success
 
 
 async def test_a_wrong_answer_is_judged_by_the_llm_and_a_failed_judge_is_unknown_not_zero(store: RunStore) -> None:

@@ -207,6 +207,9 @@ def test_the_run_json_keeps_its_agreed_keys_with_keyword_records() -> None:
         "plan",
         "report",
         "sources",
+        "reward_kind",
+        "temperature",
+        "q_version",
     ]
     with pytest.raises(TypeError):
         EpisodeResult("r", "a", "answered", None, [], None, Usage(), [])  # type: ignore[misc]

@@ -87,7 +87,7 @@ def test_a_run_as_json_has_exactly_the_keys_memento_runs_show_has_always_printed
         "judgement", "case_id", "case_pending", "stopped_by", "error", "usage", "tokens", "cost_usd", "started", "finished",
         "seconds", "started_ts", "finished_ts", "cases_shown", "plans", "subtasks", "model_calls", "tool_calls", "rewards", "totals",
         # added with the report answer mode, after every earlier key
-        "report", "sources", "sources_collected", "citations_removed",
+        "report", "sources", "sources_collected", "citations_removed", "reward_kind", "temperature", "q_version",
     ]  # fmt: skip
     assert (run["report"], run["sources"], run["sources_collected"], run["citations_removed"]) == ("", [], 0, 0)
     assert set(run["usage"]) == {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens", "cost_usd"}

@@ -76,6 +76,14 @@ def evaluate() -> None:
     is_flag=True,
     help="The paper's protocol: on iteration 2+ a task may be shown its own earlier case (default: never; see docs/eval.md).",
 )
+@click.option(
+    "--explore",
+    "explore",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Softmax temperature at which training iterations (all but the last) sample the cases shown, so the memory "
+    "learns about cases it ranks low; the last iteration is greedy (default MEMENTO_MEMORY_TEMPERATURE; 0: greedy throughout).",
+)
 @click.option("--exclude-seen", is_flag=True, help="Leave out tasks whose question (or a near duplicate) is already in the case bank.")
 @click.option("--fresh-memory", is_flag=True, help="Start from an empty case bank in OUT/memory instead of the configured one.")
 @click.option("--resume", is_flag=True, help="Continue the eval in --out: finished tasks are not run again.")
@@ -107,6 +115,7 @@ def eval_run(
     attempts: int,
     scorer_names: tuple[str, ...],
     self_recall: bool,
+    explore: float | None,
     exclude_seen: bool,
     fresh_memory: bool,
     resume: bool,
@@ -145,6 +154,10 @@ def eval_run(
             raise click.UsageError("--fresh-memory makes a local case bank; unset MEMENTO_CHROMA_URL to use it.")
         options.memory = MemorySettings.from_env(home=out / "memory")
     check_models(options.settings)
+    if explore is None:
+        from memento.memory import MemorySettings
+
+        explore = (options.memory or MemorySettings.from_env()).memory_temperature
     plan = EvalPlan(
         data,
         tasks,
@@ -160,6 +173,7 @@ def eval_run(
         retry_failed=retry_failed,
         max_cost_usd=max_eval_cost,
         self_recall=self_recall,
+        explore=explore,
         selection={"sample": sample, "seed": seed if sample else None, "limit": limit, "shard": shard, "format": data.format},
     )
     config = prepare_folder(plan)

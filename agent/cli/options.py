@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from memento.agent.session import RunOptions
 
-__all__ = ["CONFIG_OPTION", "agent_options", "run_options", "run_until_signal"]
+__all__ = ["CONFIG_OPTION", "Temperature", "agent_options", "exploring", "learning_options", "run_options", "run_until_signal"]
 
 T = TypeVar("T")
 
@@ -74,6 +74,55 @@ def agent_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+class Temperature(click.ParamType):
+    """`--explore [T]`: a temperature above 0, or `memory` (the option given bare: MEMENTO_MEMORY_TEMPERATURE)."""
+
+    name = "T"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | str:
+        if value == "memory" or isinstance(value, float):
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a temperature (a number above 0); to give the task first, put --explore after it.", param, ctx)
+        if not number > 0:
+            self.fail(f"the temperature must be above 0, got {value}; leave --explore out for greedy selection.", param, ctx)
+        return number
+
+
+def learning_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`run` and `chat`'s choices of how memory is read and how an answer without a truth is learned."""
+    options = [
+        click.option(
+            "--explore",
+            type=Temperature(),
+            is_flag=False,
+            flag_value="memory",
+            default=None,
+            help="Sample the cases shown from softmax(score / T) instead of taking the best ones, so the memory learns "
+            "about cases it ranks low (bare: T = MEMENTO_MEMORY_TEMPERATURE; default: greedy).",
+        ),
+        click.option(
+            "--self-assess",
+            is_flag=True,
+            default=None,
+            help="Without --truth, have the judge check the answer against the sources the run read and store the case "
+            "with that self-assessed reward instead of unrated (default MEMENTO_SELF_ASSESS).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def exploring(value: float | str | None) -> dict[str, Any]:
+    """Episode.run's `explore` and `temperature` from the `--explore` value (None: greedy)."""
+    if value is None:
+        return {"explore": False, "temperature": None}
+    return {"explore": True, "temperature": None if value == "memory" else float(value)}
 
 
 def run_options(

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .options import agent_options, run_options, run_until_signal
+from .options import agent_options, exploring, learning_options, run_options, run_until_signal
 from .servers import servers_check
 
 __all__ = ["chat", "demo", "run"]
@@ -70,7 +70,11 @@ def _attachments(paths: tuple[Path, ...]) -> list[Path]:
 @click.option(
     "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Attach a file (repeatable)."
 )
-@click.option("--truth", help="The known answer: the run is scored and learned from at once (alternatives joined by <|answer_split|>).")
+@click.option(
+    "--truth",
+    help="The known answer: the run is scored and learned from with a verified reward (alternatives joined by <|answer_split|>); "
+    "without it the case is stored unrated (or --self-assess) until memento feedback.",
+)
 @click.option(
     "--json",
     "as_json",
@@ -78,9 +82,19 @@ def _attachments(paths: tuple[Path, ...]) -> list[Path]:
     help="Print exactly one JSON object: run_id, answer, status, reward, cases_shown, case_id, usage, plan, report, sources.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
+@learning_options
 @agent_options
-def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, quiet: bool, **flags: Any) -> None:
-    """Research TASK with the tool servers and answer it; the run is traced and, once rewarded, learned from.
+def run(
+    task: str,
+    files: tuple[Path, ...],
+    truth: str | None,
+    as_json: bool,
+    quiet: bool,
+    explore: float | str | None,
+    self_assess: bool | None,
+    **flags: Any,
+) -> None:
+    """Research TASK with the tool servers and answer it; the run is traced and learned from (unrated until rewarded).
 
     \b
     memento run "Which element has the highest melting point?"
@@ -100,7 +114,15 @@ def run(task: str, files: tuple[Path, ...], truth: str | None, as_json: bool, qu
         async with _inputs(attachments) as inputs, open_episode(options, inputs, progress) as episode:
             shown = [str(inputs / p.name) for p in attachments] if inputs else []
             result = await episode.run(
-                task, files=shown, truth=truth, policy=options.policy, k=options.k, learn=options.learn, answer_mode="report"
+                task,
+                files=shown,
+                truth=truth,
+                policy=options.policy,
+                k=options.k,
+                learn=options.learn,
+                answer_mode="report",
+                self_assess=self_assess,
+                **exploring(explore),
             )
             _show(result, as_json)  # now, not after the servers, models and case bank are closed
             return result
@@ -127,14 +149,21 @@ def _show(result: Any, as_json: bool) -> None:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return
     click.echo(_answer_text(result))
-    reward = "pending (memento feedback " + result.run_id + " good|bad)" if result.reward is None else f"{result.reward:g}"
+    rate = f"memento feedback {result.run_id} good|bad"
+    if result.reward is None:
+        reward = f"pending ({rate})"
+    elif result.reward_kind == "self-assessed":
+        reward = f"{result.reward:g}, self-assessed against its sources ({rate} to correct it)"
+    else:
+        reward = f"{result.reward:g}"
     click.echo(f"{result.run_id} · {result.status} · reward {reward}", err=True)
 
 
 @click.command()
 @click.option("-q", "--quiet", is_flag=True, help="No progress on the terminal.")
+@learning_options
 @agent_options
-def chat(quiet: bool, **flags: Any) -> None:
+def chat(quiet: bool, explore: float | str | None, self_assess: bool | None, **flags: Any) -> None:
     """Talk with the agent: each message is researched like `memento run`, with the conversation so far as context.
 
     End with an empty line, Ctrl-D or Ctrl-C.
@@ -156,7 +185,14 @@ def chat(quiet: bool, **flags: Any) -> None:
                     return len(turns)
                 task = line if not turns else _with_history(turns, line)
                 result = await episode.run(
-                    task, policy=options.policy, k=options.k, learn=options.learn, source="chat", answer_mode="report"
+                    task,
+                    policy=options.policy,
+                    k=options.k,
+                    learn=options.learn,
+                    source="chat",
+                    answer_mode="report",
+                    self_assess=self_assess,
+                    **exploring(explore),
                 )
                 click.echo(_answer_text(result) if result.answer else f"(no answer: {result.status})")
                 turns.append((line, result.answer))

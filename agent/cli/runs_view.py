@@ -116,7 +116,13 @@ def timeline(run: RunRecord) -> list[Text]:
             f"cache read {usage.cache_read_tokens}, cache write {usage.cache_write_tokens}), {_cost(usage.cost_usd)}; "
             f"{totals.model_calls} model calls, {totals.tool_calls} tool calls ({totals.tool_errors} failed)",
         ),
-        Text.assemble(("reward    ", "bold"), _reward(run.reward), f" ({run.reward_source})" if run.reward_source else ""),
+        Text.assemble(
+            ("reward    ", "bold"),
+            _reward(run.reward),
+            f" ({run.reward_source})" if run.reward_source else "",
+            f"  {run.reward_kind}" if run.reward_kind else "",
+        ),
+        Text.assemble(("memory    ", "bold"), _memory_read(run)),
     ]
     if run.files:
         lines.append(Text.assemble(("files     ", "bold"), ", ".join(run.files)))
@@ -147,6 +153,15 @@ def timeline(run: RunRecord) -> list[Text]:
         lines.append(Text("judgement", style="bold"))
         lines.append(Text("  " + json.dumps(run.judgement, ensure_ascii=False)))
     return lines
+
+
+def _memory_read(run: RunRecord) -> str:
+    """How the cases were chosen: the policy, greedy or sampled at a temperature, and the Q version that ranked them."""
+    policy = str(run.settings.get("policy", "?"))
+    if policy == "none":
+        return "not read"
+    chosen = "greedy (the best cases)" if run.temperature is None else f"explored (sampled at temperature {run.temperature:g})"
+    return f"{policy}, {chosen}" + (f", Q version {run.q_version}" if run.q_version is not None else "")
 
 
 def _report(report: ReportRecord) -> list[Text]:

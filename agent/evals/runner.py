@@ -3,7 +3,9 @@
 One set of tool servers and one case bank serve the whole eval; tasks run
 `concurrency` at a time. Iterations run the same tasks again with the memory
 learning in between (each finished task is written to the case bank with its
-reward, as `memento run --truth` does); attempts repeat a task within an
+reward, as `memento run --truth` does); every iteration but the last is a training
+one, whose memory reads explore (cases sampled at `explore`, the softmax temperature)
+while the last reads greedily, as run and chat do; attempts repeat a task within an
 iteration for avg@k / best@k. A result line is appended the moment its task
 finishes, so an eval stopped in any way is continued with `--resume` without
 repeating or losing a task.
@@ -95,6 +97,7 @@ class EvalPlan:
     max_cost_usd: float = 0.0  # the whole eval's spending cap: no task starts once it is reached (0: none)
     selection: dict[str, Any] = field(default_factory=dict)  # sample, seed, limit, shard, as given
     self_recall: bool = False  # the paper's protocol: a task may be shown its own earlier case
+    explore: float = 0.0  # the temperature training iterations sample cases at (0: greedy in every iteration)
     inputs_root: Path | None = None  # the folder the servers were given, holding one folder per running task
 
     @property
@@ -112,11 +115,17 @@ class EvalPlan:
             "selection": self.selection,
             "exclude_seen": self.exclude_seen,
             "self_recall": self.self_recall,
+            "explore": self.explore if any(self.explores(i) for i in range(1, self.iterations)) else 0.0,
         }
 
+    def explores(self, iteration: int) -> bool:
+        """Whether an iteration's memory reads explore: a training one (not the last) of a learning memory."""
+        return self.explore > 0 and iteration < self.iterations and self.memory != "none" and self.options.learn
 
-# What a key missing from an older folder's fingerprint meant when it was made (evals before issue 21 self-recalled).
-FINGERPRINT_DEFAULTS: dict[str, Any] = {"self_recall": True}
+
+# What a key missing from an older folder's fingerprint meant when it was made (evals before issue 21 self-recalled,
+# and before issue 24 none explored).
+FINGERPRINT_DEFAULTS: dict[str, Any] = {"self_recall": True, "explore": 0.0}
 
 
 def auto_scorers(dataset_format: str) -> list[str]:
@@ -172,6 +181,7 @@ def _config(plan: EvalPlan) -> dict[str, Any]:
         "concurrency": plan.concurrency,
         "selection": plan.selection,
         "self_recall": plan.self_recall,
+        "explore": {"temperature": plan.explore, "iterations": [i for i in range(1, plan.iterations + 1) if plan.explores(i)]},
         "sealed": {
             "inputs": "each task's own attachments only, in a folder of its own",
             "working_folder": False,
@@ -373,6 +383,8 @@ async def _one(
                     k=plan.options.k,
                     learn=learn,
                     source="eval",
+                    explore=plan.explores(iteration),
+                    temperature=plan.explore if plan.explores(iteration) else None,
                 )
         except Exception as exc:  # one task's crash is its result line, not the end of the eval
             result = EpisodeResult(
@@ -475,4 +487,6 @@ def _row(
         "seen": seen is not None,
         "stopped_by": result.stopped_by,
         "error": result.error,
+        "temperature": result.temperature,  # the memory read's sampling temperature (None: greedy)
+        "q_version": result.q_version,
     }

@@ -226,6 +226,9 @@ class RunReader(TraceDB):
                 ),
                 None,
             ),
+            reward_kind=run["reward_kind"],
+            temperature=run["memory_temperature"],
+            q_version=run["q_version"],
         )
 
 

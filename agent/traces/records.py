@@ -286,6 +286,9 @@ class RunRecord:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     rewards: list[RewardRecord] = field(default_factory=list)
     report: ReportRecord | None = None  # answer mode `report` only: the last report the run gave
+    reward_kind: str | None = None  # verified | self-assessed | unrated; None: not known (older runs, a held case)
+    temperature: float | None = None  # the memory read's sampling temperature; None: greedy, or memory not read
+    q_version: int | str | None = None  # the Q-function version that ranked the cases shown; None: none used
 
     @property
     def tokens(self) -> int:
@@ -349,4 +352,8 @@ class RunRecord:
             "sources": [dict(s) for s in self.report.sources] if self.report else [],
             "sources_collected": self.report.sources_collected if self.report else 0,
             "citations_removed": self.report.citations_removed if self.report else 0,
+            # Added with exploration and unrated cases (issue 24): how the memory was read, how sure the reward is.
+            "reward_kind": self.reward_kind,
+            "temperature": self.temperature,
+            "q_version": self.q_version,
         }

@@ -179,6 +179,14 @@ def _m007_reports(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX reports_run ON reports(run_id, seq)")
 
 
+def _m008_memory_read(db: sqlite3.Connection) -> None:
+    # How the memory was read and how sure the reward is: the temperature the cases were sampled at (NULL: greedy),
+    # the Q-function version that ranked them (NULL: none), and the reward's kind (verified | self-assessed | unrated).
+    db.execute("ALTER TABLE runs ADD COLUMN memory_temperature REAL")
+    db.execute("ALTER TABLE runs ADD COLUMN q_version")  # no type: a version number or name is kept as given
+    db.execute("ALTER TABLE runs ADD COLUMN reward_kind TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m001_runs", _m001_runs),
     ("m002_steps", _m002_steps),
@@ -187,6 +195,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m005_tool_images", _m005_tool_images),
     ("m006_run_owner", _m006_run_owner),
     ("m007_reports", _m007_reports),
+    ("m008_memory_read", _m008_memory_read),
 ]
 
 

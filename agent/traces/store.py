@@ -158,13 +158,16 @@ class RunStore(RunReader):
             names.append(name)
         return names
 
-    def log_cases_shown(self, run_id: str, cases: list[dict[str, Any]]) -> None:
-        """The past cases put before the planner, in the order shown: each `id`, `task`, `outcome`, `score`."""
+    def log_cases_shown(
+        self, run_id: str, cases: list[dict[str, Any]], *, temperature: float | None = None, q_version: int | str | None = None
+    ) -> None:
+        """The past cases put before the planner, in the order shown: each `id`, `task`, `outcome`, `score`;
+        the run keeps the temperature they were sampled at (None: greedy) and the Q version that ranked them."""
         rows = [
             {"position": i, "case_id": str(c["id"]), "task": c.get("task", ""), "outcome": c.get("outcome", ""), "score": c.get("score")}
             for i, c in enumerate(cases)
         ]
-        self._log_step(run_id, "cases_shown", rows)
+        self._log_step(run_id, "cases_shown", rows, ("memory_temperature = ?, q_version = ?", (temperature, q_version)))
 
     def log_report(
         self, run_id: str, *, report: str, sources: Sequence[dict[str, Any]], collected: int = 0, citations_removed: int = 0
@@ -194,18 +197,25 @@ class RunStore(RunReader):
         usage: Usage,
         stopped_by: str | None = None,
         error: str | None = None,
+        reward_kind: str | None = None,
     ) -> None:
-        """How the run ended; `usage` becomes its totals, and a reward is also kept in its reward history."""
+        """How the run ended; `usage` becomes its totals, and a reward is also kept in its reward history.
+
+        `reward_kind`: verified, self-assessed (the judge against the run's sources: its source is `self-assessed`)
+        or unrated."""
         _check(status, RUN_STATUSES, "run status")
         source = ("judge" if judgement is not None else "run") if reward is not None else None
+        if source is not None and reward_kind == "self-assessed":
+            source = "self-assessed"
         ending = (
-            "answer = ?, status = ?, reward = ?, reward_source = ?, judgement = ?, case_id = ?, stopped_by = ?, error = ?,"
-            " input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, cost_usd = ?, finished = ?",
+            "answer = ?, status = ?, reward = ?, reward_source = ?, reward_kind = ?, judgement = ?, case_id = ?, stopped_by = ?,"
+            " error = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?, cost_usd = ?, finished = ?",
             (
                 answer,
                 status,
                 reward,
                 source,
+                reward_kind,
                 None if judgement is None else _dumps(scrub(judgement)),
                 case_id,
                 stopped_by,
@@ -221,11 +231,12 @@ class RunStore(RunReader):
         self._log_step(run_id, "rewards", [] if reward is None else [{"reward": reward, "source": source}], ending)
 
     def set_reward(self, run_id: str, reward: float, source: str = "feedback") -> None:
-        """Correct a run's reward later (a person's verdict); the earlier one stays in its reward history."""
+        """Correct a run's reward later (a person's verdict, so a verified one); the earlier one stays in its reward history."""
         if not 0.0 <= reward <= 1.0:
             raise ValueError(f"reward must be between 0 and 1, got {reward}")
         run_id = self.resolve(run_id)
-        self._log_step(run_id, "rewards", [{"reward": reward, "source": source}], ("reward = ?, reward_source = ?", (reward, source)))
+        update = ("reward = ?, reward_source = ?, reward_kind = 'verified'", (reward, source))
+        self._log_step(run_id, "rewards", [{"reward": reward, "source": source}], update)
 
     def save_pending_case(self, run_id: str, record: dict[str, Any]) -> None:
         """Keep a run's case for the memory until it has a reward: `record` is `CaseBank.record_episode`'s arguments less `reward`."""
