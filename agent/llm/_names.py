@@ -39,10 +39,6 @@ class ToolNames:
         self._to_original[alias] = name
         return alias
 
-    def __contains__(self, alias: object) -> bool:
-        """Whether `alias` names an offered tool (by its alias or its own name)."""
-        return alias in self._to_original or alias in self._to_safe
-
     def original(self, alias: str) -> str:
         """The agent's name behind an alias the model used (an unknown alias is returned as is)."""
         return self._to_original.get(alias, alias)

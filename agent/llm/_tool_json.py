@@ -2,8 +2,8 @@
 
 Small models write `{"name": …, "arguments": {…}}` (often in a ```json fence)
 instead of a structured tool call; llama.cpp can hold a reply to a JSON schema
-(grammar-constrained). Only offered tools are recovered; whether the arguments
-fit is the tool's own check. Nothing here talks to a server.
+(grammar-constrained). Whether a recovered call names a tool that exists and
+fits its schema is the tool hub's check, answered as a tool error. Nothing here talks to a server.
 """
 
 from __future__ import annotations
@@ -70,26 +70,27 @@ def tools_prompt(tools: list[ToolSpec], names: ToolNames, *, must_call: bool) ->
     return "\n".join(lines)
 
 
-def recover_call(text: str, names: ToolNames) -> tuple[str, dict[str, Any]] | None:
-    """(alias, arguments) of a call to an offered tool written as JSON text (bare or fenced), else None."""
-    for candidate in _candidates(text):
+def recover_call(text: str) -> tuple[str, dict[str, Any], str] | None:
+    """(name, arguments, the text around it) of a tool call written as JSON text, bare or in a fence, else None.
+
+    The name may be one no tool has: the caller's tool error then tells the model what exists.
+    """
+    stripped = text.strip()
+    for candidate, rest in _candidates(stripped):
         try:
             value = json.loads(candidate)
         except ValueError:
             continue
-        if not isinstance(value, dict):
-            continue
-        found = _call_in(value)
-        if found and found[0] in names:
-            return found
+        found = _call_in(value) if isinstance(value, dict) else None
+        if found:
+            return found[0], found[1], rest
     return None
 
 
-def _candidates(text: str) -> list[str]:
-    stripped = text.strip()
-    out = [m.group(1) for m in _FENCE.finditer(stripped)]
-    if stripped.startswith("{") and stripped.endswith("}"):
-        out.insert(0, stripped)
+def _candidates(text: str) -> list[tuple[str, str]]:
+    """(JSON text, the prose left without it): the whole reply first, then each fenced block."""
+    out = [(text, "")] if text.startswith("{") and text.endswith("}") else []
+    out.extend((m.group(1), (text[: m.start()] + text[m.end() :]).strip()) for m in _FENCE.finditer(text))
     return out
 
 

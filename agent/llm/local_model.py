@@ -69,8 +69,8 @@ class LocalModel(OpenAIModel):
         return client
 
     async def send(self, request: dict[str, Any]) -> Any:
-        client = await self._connected()
-        return await client.chat.completions.create(**request)
+        await self._connected()
+        return await super().send(request)
 
     def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
         """The chat request, tools described in the system prompt and the reply held to `reply_schema`."""

@@ -2,13 +2,16 @@
 
 Neutral messages become chat messages with function tools; tool results become
 `role: tool` messages, their images a following user message (tool messages
-cannot hold images on most endpoints). The SDK retries 429/5xx itself; what
-still fails becomes `ModelFailed`. The key never leaves the SDK client.
+cannot hold images on most endpoints). Every call streams; a tool call a model
+wrote as JSON text (small local models do) is read back as a call. The SDK
+retries 429/5xx itself; what still fails becomes `ModelFailed`. The key never
+leaves the SDK client.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
@@ -16,6 +19,7 @@ import openai
 from memento.core.errors import ModelFailed
 
 from ._names import ToolNames
+from ._tool_json import call_id, recover_call
 from ._vendor import Call, SdkErrors, VendorModel
 from .base import ImagePart, Message, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
 from .pricing import cost
@@ -40,7 +44,14 @@ class OpenAIModel(VendorModel):
         for message in call.messages:
             chat.extend(_chat_messages(message, names))
         # max_completion_tokens, not max_tokens: reasoning models (o1, o3, o4…) refuse the older name.
-        request: dict[str, Any] = {"model": self.model, "messages": chat, "max_completion_tokens": call.max_tokens or self._max_tokens}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat,
+            "max_completion_tokens": call.max_tokens or self._max_tokens,
+            # Streamed, so a slow (local) model shows progress and a long reply never hits a read timeout.
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         if call.tools:
             request["tools"] = [
                 {"type": "function", "function": {"name": names.safe(t.name), "description": t.description, "parameters": t.input_schema}}
@@ -50,13 +61,16 @@ class OpenAIModel(VendorModel):
         return request
 
     async def send(self, request: dict[str, Any]) -> Any:
-        return await self._client.chat.completions.create(**request)
+        completion = await _collect(await self._client.chat.completions.create(**request))
+        completion.tools_offered = bool(request.get("tools"))
+        return completion
 
     def status(self, exc: Any) -> tuple[int, Any]:
         # Compatible servers do not all wrap their errors in {"error": …}: the message helpers expect it.
         return exc.status_code, exc.body if isinstance(exc.body, dict) and "error" in exc.body else {"error": exc.body}
 
     def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
+        offered = getattr(completion, "tools_offered", False)
         if not completion.choices:
             raise ModelFailed(f"The OpenAI-compatible endpoint answered {self.name} with no choices; try again or choose another model.")
         choice = completion.choices[0]
@@ -69,9 +83,84 @@ class OpenAIModel(VendorModel):
                 continue
             # Some local servers leave the id out, yet the result must name its call.
             parts.append(ToolCall(call.id or f"call_{n}", names.original(function.name), _arguments(function.arguments)))
+        finish = str(choice.finish_reason or "")
+        if offered and parts and not any(isinstance(p, ToolCall) for p in parts):
+            recovered = recover_call(choice.message.content)
+            if recovered:
+                # The call as text (vLLM, Ollama and small models do this): a real call now, so the tool answers it
+                # (an unknown name or bad arguments come back to the model as a tool error, not a crash).
+                name, arguments, rest = recovered
+                parts = [TextPart(rest)] if rest else []
+                parts.append(ToolCall(call_id(), names.original(name), arguments))
+                finish = "tool_calls"
         usage = _usage(completion.usage)
         usage.cost_usd = cost(self.model, usage, self._fallback)
-        return Reply(Message("assistant", parts), usage, str(choice.finish_reason or ""), self.name, latency)
+        return Reply(Message("assistant", parts), usage, finish, self.name, latency)
+
+
+# -- a streamed answer, assembled ---------------------------------------------------------------------
+
+
+@dataclass
+class _Function:
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class _ToolCall:
+    id: str = ""
+    function: _Function = field(default_factory=_Function)
+
+
+@dataclass
+class _Message:
+    content: str | None = None
+    tool_calls: list[_ToolCall] = field(default_factory=list)
+
+
+@dataclass
+class _Choice:
+    message: _Message = field(default_factory=_Message)
+    finish_reason: str | None = None
+
+
+@dataclass
+class _Completion:
+    """The parts of a `ChatCompletion` that `reply` reads, built from a stream's chunks."""
+
+    choices: list[_Choice] = field(default_factory=list)
+    usage: Any = None
+    tools_offered: bool = False  # whether a text reply may be a tool call written out
+
+
+async def _collect(stream: Any) -> _Completion:
+    """Text and tool-call deltas of a chat-completions stream put together (usage comes in the last chunk)."""
+    completion = _Completion()
+    text: list[str] = []
+    calls: dict[int, _ToolCall] = {}
+    async for chunk in stream:
+        if chunk.usage is not None:
+            completion.usage = chunk.usage
+        for delta_choice in chunk.choices:
+            if delta_choice.index != 0:  # n=1 always: a second choice is not ours
+                continue
+            if not completion.choices:
+                completion.choices.append(_Choice())
+            delta = delta_choice.delta
+            if delta.content:
+                text.append(delta.content)
+            for piece in delta.tool_calls or []:
+                call = calls.setdefault(piece.index, _ToolCall())
+                call.id = piece.id or call.id
+                if piece.function is not None:
+                    call.function.name += piece.function.name or ""
+                    call.function.arguments += piece.function.arguments or ""
+            if delta_choice.finish_reason:
+                completion.choices[0].finish_reason = delta_choice.finish_reason
+    if completion.choices:
+        completion.choices[0].message = _Message("".join(text) or None, [calls[i] for i in sorted(calls)])
+    return completion
 
 
 def _arguments(raw: str | None) -> dict[str, Any]:
