@@ -30,7 +30,8 @@ _PLUMBING_TAGS = ("encoder", "major_brand", "minor_version", "compatible_brands"
 _ALL_FRAMES_UP_TO_S = 1200  # past 20 minutes only the codec's own keyframes are decoded, to stay in time
 
 
-def convert(blob: Blob, options: ConvertOptions) -> Document:
+def convert(blob: Blob, options: ConvertOptions, captions: Transcript | None = None) -> Document:
+    """The recording's facts, transcript and keyframes; `captions` (a page's own, already timed) replace transcription."""
     if not blob.data:
         raise ConversionFailed(f"{blob.name or 'The file'} is empty (0 bytes): there is no audio or video to read.")
     container = _open(blob.data, blob.name)
@@ -47,8 +48,10 @@ def convert(blob: Blob, options: ConvertOptions) -> Document:
         return Document(kind, [], facts)
 
     notes: list[str] = []
-    transcript: Transcript | None = None
-    if "audio_codec" in facts:
+    transcript: Transcript | None = captions
+    if captions is not None:
+        pass  # what was said is known already: no need to decode the sound and listen
+    elif "audio_codec" in facts:
         samples = _decode_audio(blob.data, blob.name, options.media_max_duration_s)
         heard = len(samples) / SAMPLE_RATE
         if heard == 0:

@@ -35,6 +35,7 @@ __all__ = ["DocumentReader", "Opened", "Rendered", "parse_pages"]
 
 _CONVERT = "memento.convert.formats:convert"
 _CONVERT_MEMBER = "memento.convert.formats:convert_member"
+_CONVERT_MEDIA = "memento.convert.formats.media:convert"  # with a page's captions in place of transcription
 _PART_COUNT = "memento.convert.formats.render:part_count"
 _RENDER = "memento.convert.formats.render:render"
 _CELLS = "memento.convert.formats.cells:read_cells"
@@ -124,6 +125,10 @@ class DocumentReader:
         options = replace(self.options, metadata_only=True) if metadata_only else self.options
         if members:
             return await self._open_member(loaded, digest, fmt, tuple(members), options)
+        if fmt == "html" and not metadata_only and self.settings.documents_page_video and loaded.origin.startswith(("http:", "https:")):
+            opened = await self._open_page_video(loaded, options)
+            if opened is not None:
+                return opened
         key = f"{digest}:{fmt}:{hash(options)}"
         entry = self.cache.get(key)
         if isinstance(entry, Document):
@@ -132,13 +137,46 @@ class DocumentReader:
         self.cache.put(key, document)
         return Opened(loaded.name, loaded.origin, len(loaded.data), document, False, loaded.content_type)
 
-    async def _convert(self, blob: Blob, options: ConvertOptions) -> Document:
+    async def _open_page_video(self, page: Loaded, options: ConvertOptions) -> Opened | None:
+        """The video a web page carries, read like a media file (the page's captions before transcription); None if none."""
+        from .webvideo import find_page_video, page_may_hold_video
+
+        if not page_may_hold_video(page):
+            return None
+        found = await find_page_video(page, self.settings)
+        if found is None:
+            return None
+        digest, fmt = await anyio.to_thread.run_sync(_identify, found.media)
+        if fmt not in _MEDIA:
+            return None  # what yt-dlp pointed at is no recording: read the page as a page
+        captions = None
+        if found.captions:
+            from memento.convert.captions import parse_captions
+            from memento.convert.transcribe import Transcript
+
+            segments = parse_captions(found.captions)
+            captions = Transcript(segments, found.captions_language, found.captions_label) if segments else None
+        key = f"{digest}:{fmt}:{hash(options)}:{hashlib.sha256((found.captions or '').encode()).hexdigest()}"
+        entry = self.cache.get(key)
+        cached = isinstance(entry, Document)
+        if not isinstance(entry, Document):
+            entry = await self._convert(Blob(found.media.data, found.media.name, fmt), options, captions)
+            entry.metadata.update({"page": found.page_url, "media_url": found.media.origin})
+            if found.title:
+                entry.metadata["title"] = found.title
+            heard = f"its transcript is {found.captions_label}" if captions else "its sound was transcribed"
+            entry.notes.insert(0, f"This is the video on the page {found.page_url}; {heard}.")
+            self.cache.put(key, entry)
+        return Opened(found.media.name, found.page_url, len(found.media.data), entry, cached, found.media.content_type)
+
+    async def _convert(self, blob: Blob, options: ConvertOptions, captions: Any = None) -> Document:
         if blob.format not in _MEDIA:
             return await self.pool.call(_CONVERT, blob, options)
         # Transcription takes minutes where other formats take seconds: its own limit, and what a cut means.
         timeout_s = self.settings.documents_media_timeout_s
+        target, args = (_CONVERT, (blob, options)) if captions is None else (_CONVERT_MEDIA, (blob, options, captions))
         try:
-            return await self.pool.call(_CONVERT, blob, options, timeout_s=timeout_s)
+            return await self.pool.call(target, *args, timeout_s=timeout_s)
         except TimedOut as exc:
             raise TimedOut(
                 f"Transcribing this {blob.format} took longer than {timeout_s:g} s (MEMENTO_DOCUMENTS_MEDIA_TIMEOUT_S) and was "

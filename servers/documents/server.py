@@ -82,7 +82,9 @@ def build(settings: DocumentsSettings) -> MCPServer:
         same plus keyframes at scene changes as images), e-mail .eml/.msg (headers, body, attachments; read
         one as "mail.msg!report.pdf"), RSS/Atom feeds (one part per item), Jupyter notebooks (one part per
         cell, output images as images) and .zip (lists members; read one as "a.zip!dir/file.pdf"). Pictures in Office files are named with their alt text; charts
-        come as tables of their numbers. Images in a reply follow its text, each marked by an
+        come as tables of their numbers. A web page that carries a video (an HTML5 <video>, a video site's page)
+        is read as that video: the page's own captions or subtitles when it offers them, else a transcript,
+        with keyframes, and `pages` takes a time range; the media is fetched under the same URL and size rules. Images in a reply follow its text, each marked by an
         "<!-- image N: ... -->" line.
 
         When the reply ends with a note like "[... Call again with start_index=20000 ...]", call again with

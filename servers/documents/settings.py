@@ -69,6 +69,11 @@ class DocumentsSettings(CommonSettings):
         ),
     )
     documents_keyframes: int = Field(default=8, ge=0, le=100, description="Most keyframes (at scene changes) taken from a video.")
+    documents_page_video: bool = Field(
+        default=True,
+        description="Read the video of a web page (an HTML5 <video>, a video site's page) with yt-dlp, through the URL guard: "
+        "the page's captions if it offers some, else a transcript, and keyframes. Off: such pages are read as text.",
+    )
 
     @field_validator("documents_roots", mode="after")
     @classmethod
