@@ -130,7 +130,9 @@ def test_a_two_subtask_research_is_answered_scored_learned_and_shown_to_the_next
     done = memento(workplace, fake_anthropic, "run", task, "--truth", "Tungsten, 236", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # exactly one JSON object on stdout
-    assert list(result) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources"]
+    assert list(result) == ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources",
+                            "reward_kind", "temperature", "q_version"]  # fmt: skip
+    assert result["reward_kind"] == "verified" and result["temperature"] is None  # greedy unless --explore
     assert result["status"] == "answered" and result["answer"] == "Tungsten, 236" and result["reward"] == 1.0
     assert result["case_id"] and result["plan"] == ["Find the two highest melting points", "Compute their difference"]
     assert result["usage"]["total_tokens"] > 0
@@ -150,7 +152,8 @@ def test_a_two_subtask_research_is_answered_scored_learned_and_shown_to_the_next
     second = json.loads(again.stdout)
     assert second["cases_shown"] and second["cases_shown"][0]["id"] == result["case_id"]
     assert "Find the two highest melting points" in json.dumps(fake_anthropic.requests[-1].body)
-    assert second["reward"] is None  # no truth: pending until feedback
+    assert second["reward"] is None and second["reward_kind"] == "unrated"  # no truth: stored unrated until feedback
+    assert second["case_id"] and second["case_id"] != result["case_id"]
 
     fed = memento(workplace, fake_anthropic, "feedback", second["run_id"], "good")
     assert fed.returncode == 0, fed.stderr
