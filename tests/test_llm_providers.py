@@ -347,6 +347,60 @@ async def test_an_openai_429_is_retried_and_5xx_until_retries_run_out_is_model_f
     assert "502" in str(failed.value) and KEY not in str(failed.value)
 
 
+async def test_openai_calls_stream_with_usage_and_text_and_two_tool_calls_are_assembled_from_their_deltas(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.enqueue(
+        answer("Looking it up.", ToolUse("search", {"query": "llama cpp"}), ToolUse("screenshot", {"url": "u"}), output_tokens=9)
+    )
+    async with opened("openai:gpt-4.1", openai_settings(fake_openai, tmp_path)) as model:
+        reply = await model.generate("", [Message.user("look")], [SEARCH, SHOT])
+    assert fake_openai.last.streamed and fake_openai.last.body["stream_options"] == {"include_usage": True}
+    assert reply.text == "Looking it up."
+    assert [(c.name, c.arguments) for c in reply.tool_calls] == [("search", {"query": "llama cpp"}), ("screenshot", {"url": "u"})]
+    assert len({c.id for c in reply.tool_calls}) == 2 and reply.stop_reason == "tool_calls"
+    assert reply.usage.output_tokens == 9
+
+
+async def test_an_error_inside_an_openai_stream_is_model_failed_without_the_key(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.enqueue(stream_error("server_error"))
+    async with opened("openai:gpt-4.1", openai_settings(fake_openai, tmp_path, model_retries=0)) as model:
+        with pytest.raises(ModelFailed) as failed:
+            await model.generate("", [Message.user("hi")], [])
+    assert KEY not in str(failed.value)
+
+
+async def test_a_tool_call_written_as_fenced_json_text_becomes_a_call_whose_result_goes_back_as_a_tool_message(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    written = 'I will search.\n```json\n{"name": "search", "arguments": {"query": "q"}}\n```'
+    fake_openai.enqueue(answer(written), answer("found it"))
+    async with opened("openai:qwen2.5", openai_settings(fake_openai, tmp_path)) as model:
+        first = await model.generate("", [Message.user("look")], [SEARCH])
+        (call,) = first.tool_calls
+        assert (call.name, call.arguments, first.text, first.stop_reason) == ("search", {"query": "q"}, "I will search.", "tool_calls")
+        history = [Message.user("look"), first.message, Message("user", [ToolResultPart(call.id, "q: 3 results")])]
+        assert (await model.generate("", history, [SEARCH])).text == "found it"  # the fake refuses an unanswered call
+    sent = fake_openai.last.body["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == call.id and sent[2] == {"role": "tool", "tool_call_id": call.id, "content": "q: 3 results"}
+
+
+async def test_json_text_naming_no_offered_tool_is_a_call_the_planner_answers_with_an_error_and_no_tools_means_plain_text(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    from memento.agent.planner import read_call
+
+    fake_openai.enqueue(answer('{"tool": "delete_everything", "arguments": {}}'), answer('{"name": "search", "arguments": {}}'))
+    async with opened("openai:qwen2.5", openai_settings(fake_openai, tmp_path)) as model:
+        unknown = await model.generate("", [Message.user("go")], [SEARCH])
+        untooled = await model.generate("", [Message.user("go")], [])
+    (call,) = unknown.tool_calls
+    assert call.name == "delete_everything"
+    read = read_call(call, plan_allowed=True)
+    assert read.kind == "invalid" and "There is no tool 'delete_everything'" in read.problem
+    assert untooled.tool_calls == [] and untooled.text == '{"name": "search", "arguments": {}}'
+
+
 # -- the fakes' other paths, straight through the SDKs --------------------------------------------
 
 
