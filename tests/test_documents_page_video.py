@@ -15,6 +15,7 @@ from memento.core.errors import AccessDenied
 from memento.servers.common.urls import UrlPolicy, check_url
 from memento.servers.documents.reader import DocumentReader, select_parts
 from memento.servers.documents.settings import DocumentsSettings
+from tests.mcp_servers import stdio_client_for
 from tests.media_files import ESPEAK, SENTENCE, make_video, speak
 from tests.sysdeps import needs
 
@@ -149,6 +150,17 @@ async def test_the_read_tool_tells_a_model_that_it_reads_the_video_of_a_page(tmp
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     description = tools["read_document"].description or ""
     assert "video" in description and "captions" in description
+
+
+@pytest.mark.integration
+async def test_a_video_page_reads_over_stdio_with_keyframe_images_and_nothing_stray_on_the_transport(site: str, tmp_path: Path) -> None:
+    env = {"MEMENTO_DOCUMENTS_ROOTS": str(tmp_path), "MEMENTO_ALLOWED_HOSTS": "127.0.0.1"}
+    async with stdio_client_for("documents", env=env, cwd=tmp_path) as client:
+        result = await client.call_tool("read_document", {"source": f"{site}/captioned.html", "pages": "00:00-00:02"})
+        assert not result.is_error, result.content[0].text
+        assert "cobalt gulls" in result.content[0].text and "Seventeen" not in result.content[0].text
+        assert any(block.type == "image" for block in result.content)
+        assert result.structured_content["source"] == f"{site}/captioned.html"
 
 
 def test_captions_in_webvtt_and_srt_become_timed_segments() -> None:
