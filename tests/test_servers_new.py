@@ -57,6 +57,18 @@ def test_the_scaffold_writes_a_package_an_mcp_json_and_tests(tmp_path: Path) -> 
     assert "pip install -e" in output and "servers check --config" in output
 
 
+def test_the_generated_code_passes_this_projects_linter_and_formatter(tmp_path: Path) -> None:
+    code, output = new("a_long_server_name_for_wrapping", "--dir", str(tmp_path / "out"))
+    assert code == 0, output
+    config = str(ROOT / "pyproject.toml")
+    # I001 left out: in its own project the package sorts as first-party, here it would not.
+    for command in (["check", "--ignore", "I001"], ["format", "--check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--config", config, str(tmp_path / "out")], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_help_explains_every_generated_file() -> None:
     code, output = new("--help")
     assert code == 0
