@@ -163,6 +163,32 @@ async def test_a_video_page_reads_over_stdio_with_keyframe_images_and_nothing_st
         assert result.structured_content["source"] == f"{site}/captioned.html"
 
 
+def test_every_request_of_yt_dlp_goes_through_the_fetch_it_is_given(site: str) -> None:
+    import urllib.request
+
+    from memento.servers.common.webclient import Fetched
+    from memento.servers.documents.webvideo import _extract
+
+    asked: list[str] = []
+
+    def fetch(url: str) -> Fetched:  # stands for the guarded download: the test site's own bytes
+        asked.append(url)
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return Fetched(url, response.url, response.status, response.headers.get("Content-Type", ""), response.read())
+
+    info = _extract(f"{site}/captioned.html", fetch, "memento-test")
+    assert info is not None and info["subtitles"]["en"][0]["url"] == f"{site}/talk.vtt"
+    assert asked and all(url.startswith(site) for url in asked)
+
+    def refuse(url: str) -> Fetched:
+        asked.append(url)
+        raise AccessDenied(f"Refused {url!r}")
+
+    asked.clear()
+    assert _extract(f"{site}/talk.html", refuse, "memento-test") is None  # nothing reached the site: no video found
+    assert asked == [f"{site}/talk.html"]
+
+
 def test_captions_in_webvtt_and_srt_become_timed_segments() -> None:
     vtt = parse_captions(CAPTIONS)
     assert [(s.start, s.end) for s in vtt] == [(0.5, 3.0), (3.0, 6.5)]

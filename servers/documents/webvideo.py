@@ -92,7 +92,7 @@ def _extract(url: str, fetch: Any, user_agent: str) -> dict[str, Any] | None:
     from yt_dlp import YoutubeDL
     from yt_dlp.networking.common import RequestHandler, Response
     from yt_dlp.networking.exceptions import HTTPError, RequestError, UnsupportedRequest
-    from yt_dlp.utils import DownloadError
+    from yt_dlp.utils import DownloadError, ExtractorError
 
     counted = [0]
 
@@ -143,8 +143,9 @@ def _extract(url: str, fetch: Any, user_agent: str) -> dict[str, Any] | None:
     try:
         with GuardedYoutubeDL(params) as ydl:
             info = ydl.extract_info(url, download=False)
-    except DownloadError:
-        return None  # "unsupported URL" and "no video found" alike: the page is read as a page
+    except (DownloadError, ExtractorError, RequestError):
+        # "unsupported URL", "no video found", a request refused: the caller raises a refusal, else reads the page
+        return None
     if not isinstance(info, dict):
         return None
     entries = info.get("entries")
