@@ -283,6 +283,9 @@ class Episode:
                 if c is not plan
             ]
             if plan is None:
+                # In the trace: what a (small) model sent instead of a usable plan or answer.
+                said = "; ".join(f"{c.call.name}: {c.problem}" for c in calls) or f"no tool call ({reply.text.strip()[:200]!r})"
+                self._note(state, f"planner turn not usable: {said}")
                 nudges += 1
                 if nudges > MAX_NUDGES:
                     raise _Failed("the planner did not call submit_plan or submit_answer")
