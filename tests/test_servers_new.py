@@ -131,6 +131,21 @@ def test_a_new_servers_tools_reach_the_planners_catalogue() -> None:
     assert "- units__echo: Send a text back, a window at a time." in prompt
 
 
+HUB_CATALOGUE = """
+import os, anyio
+from memento.agent.hosts import default_config_path, load_config
+from memento.agent.hub import ToolHub
+from memento.agent.planner import tool_catalogue
+
+async def main():
+    entries = [e for e in load_config(default_config_path()) if e.name == "units"]
+    async with ToolHub.start(entries, environ=dict(os.environ)) as hub:
+        print(tool_catalogue(hub.specs()))
+
+anyio.run(main)
+"""
+
+
 def _throwaway_venv(where: Path) -> Path:
     """A virtualenv whose Python also sees this one's packages (memento, pip, setuptools, pytest): nothing to download."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, timeout=120)
@@ -172,3 +187,6 @@ def test_a_scaffolded_server_installs_passes_its_tests_and_passes_servers_check(
     listed = run("-m", "memento.agent.cli", "servers", "list")
     assert any(line.split()[:1] == ["units"] and "memento-units" in line for line in listed.splitlines()), listed
     assert "MEMENTO_UNITS_MAX_CHARS" in run("-m", "memento.agent.cli", "config")
+    # The agent's tool hub, over the same default config, offers its tool and the planner's catalogue names it.
+    catalogue = run("-c", HUB_CATALOGUE)
+    assert "- units__echo: Send a text back, a window at a time." in catalogue, catalogue
