@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from memento.convert.captions import parse_captions
-from memento.core.errors import AccessDenied
+from memento.core.errors import AccessDenied, TooLarge
 from memento.servers.common.urls import UrlPolicy, check_url
 from memento.servers.documents.reader import DocumentReader, select_parts
 from memento.servers.documents.settings import DocumentsSettings
@@ -126,6 +126,20 @@ async def test_media_redirected_to_a_private_address_is_refused_by_the_guard(sit
     # the same decision the guard makes before any connection, here on the address alone
     with pytest.raises(AccessDenied, match="a private address"):
         check_url(PRIVATE_MEDIA, UrlPolicy(allow_hosts=frozenset({"127.0.0.1"})))
+
+
+async def test_a_video_too_large_to_fetch_is_read_from_its_captions_alone_or_refused_without_any(site: str, tmp_path: Path) -> None:
+    settings = DocumentsSettings(documents_roots=[tmp_path], allowed_hosts=["127.0.0.1"], documents_max_bytes=8_000)
+    small = DocumentReader(settings)
+    try:
+        opened, page = await small.read(f"{site}/captioned.html", pages="00:04-")
+        with pytest.raises(TooLarge, match="8,000-byte limit"):
+            await small.read(f"{site}/talk.html")
+    finally:
+        small.close()
+    assert opened.document.format == "video" and "Seventeen of them & one heron." in page.content
+    assert "cobalt" not in page.content  # the range still selects by time
+    assert "too large to fetch" in page.content and "keyframes" not in opened.document.metadata
 
 
 async def test_a_page_without_a_video_is_read_as_a_page(site: str, reader: DocumentReader) -> None:

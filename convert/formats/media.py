@@ -92,6 +92,19 @@ def convert(blob: Blob, options: ConvertOptions, captions: Transcript | None = N
     return Document(kind, _sections(segments, frames), facts, notes, preface=_preface(kind, facts, transcript, frames))
 
 
+def captions_document(captions: Transcript, note: str) -> Document:
+    """A video known only by its captions (its media too large or not offered whole): the timed text, no pictures."""
+    facts: dict[str, Any] = {"segments": len(captions.segments), "transcript_model": captions.model}
+    if captions.language:
+        facts["language"] = captions.language
+    lines = [
+        "# Video: its captions only",
+        f"\n## Transcript ({captions.model})",
+        'Each line is [start–end] then the words. pages="00:30-02:00" reads a time range.',
+    ]
+    return Document("video", _sections(captions.segments, []), facts, [note], preface="\n".join(lines))
+
+
 def clock(seconds: float, *, tenths: bool = False) -> str:
     """Seconds as MM:SS, or H:MM:SS from an hour on; with `tenths`, MM:SS.s."""
     whole = int(seconds)

@@ -146,9 +146,6 @@ class DocumentReader:
         found = await find_page_video(page, self.settings)
         if found is None:
             return None
-        digest, fmt = await anyio.to_thread.run_sync(_identify, found.media)
-        if fmt not in _MEDIA:
-            return None  # what yt-dlp pointed at is no recording: read the page as a page
         captions = None
         if found.captions:
             from memento.convert.captions import parse_captions
@@ -156,6 +153,19 @@ class DocumentReader:
 
             segments = parse_captions(found.captions)
             captions = Transcript(segments, found.captions_language, found.captions_label) if segments else None
+        if found.media is None:
+            if captions is None:
+                return None
+            from memento.convert.formats.media import captions_document
+
+            document = captions_document(
+                captions, f"This is the video on the page {found.page_url}, read from {found.captions_label} only: {found.why_no_media}."
+            )
+            document.metadata.update({"page": found.page_url, **({"title": found.title} if found.title else {})})
+            return Opened(page.name, found.page_url, len(found.captions or ""), document, False, "text/vtt")
+        digest, fmt = await anyio.to_thread.run_sync(_identify, found.media)
+        if fmt not in _MEDIA:
+            return None  # what yt-dlp pointed at is no recording: read the page as a page
         key = f"{digest}:{fmt}:{hash(options)}:{hashlib.sha256((found.captions or '').encode()).hexdigest()}"
         entry = self.cache.get(key)
         cached = isinstance(entry, Document)

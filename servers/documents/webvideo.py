@@ -37,10 +37,11 @@ class PageVideo:
 
     page_url: str
     title: str
-    media: Loaded
+    media: Loaded | None  # None: only the captions could be read (`why_no_media` says why)
     captions: str | None
     captions_label: str  # e.g. "captions offered by the page (en)"
     captions_language: str
+    why_no_media: str = ""
 
 
 def page_may_hold_video(loaded: Loaded) -> bool:
@@ -70,15 +71,23 @@ async def find_page_video(page: Loaded, settings: DocumentsSettings) -> PageVide
         raise stopped[0]
     if info is None:
         return None
+    captions, label, language = await _captions(info, settings)
+    title = str(info.get("title") or "")
     chosen = _media_format(info)
     if chosen is None:
-        return None
-    media_url = chosen["url"]
-    fetched = await _download(media_url, settings, int(settings.documents_max_bytes))
+        if captions is None:
+            return None
+        why = "the site offers its video only in streamed pieces, which are not assembled here"
+        return PageVideo(page.origin, title, None, captions, label, language, why)
+    try:
+        fetched = await _download(chosen["url"], settings, int(settings.documents_max_bytes))
+    except TooLarge as exc:
+        if captions is None:
+            raise
+        return PageVideo(page.origin, title, None, captions, label, language, f"the video file is too large to fetch ({exc})")
     name = f"{info.get('id') or 'video'}.{chosen.get('ext') or 'mp4'}"
     media = Loaded(fetched.content, name, fetched.url, fetched.content_type)
-    captions, label, language = await _captions(info, settings)
-    return PageVideo(page.origin, str(info.get("title") or ""), media, captions, label, language)
+    return PageVideo(page.origin, title, media, captions, label, language)
 
 
 async def _download(url: str, settings: DocumentsSettings, max_bytes: int) -> Fetched:
