@@ -17,7 +17,7 @@ from typing import Any
 import anyio.from_thread
 import anyio.to_thread
 
-from memento.servers.common.errors import AccessDenied, ServerError, TooLarge
+from memento.servers.common.errors import AccessDenied, ServerError, TimedOut, TooLarge
 from memento.servers.common.webclient import Fetched
 
 from .settings import DocumentsSettings
@@ -65,7 +65,15 @@ async def find_page_video(page: Loaded, settings: DocumentsSettings) -> PageVide
             refused.append(exc)
             raise
 
-    info = await anyio.to_thread.run_sync(_extract, page.origin, fetch, settings.user_agent, abandon_on_cancel=True)
+    deadline = 2 * settings.http_timeout_s  # each request has the HTTP limit; the whole look has twice that
+    try:
+        with anyio.fail_after(deadline):
+            info = await anyio.to_thread.run_sync(_extract, page.origin, fetch, settings.user_agent, abandon_on_cancel=True)
+    except TimeoutError as exc:
+        raise TimedOut(
+            f"Looking for the video on {page.origin} took over {deadline:g} s (twice MEMENTO_HTTP_TIMEOUT_S); "
+            "MEMENTO_DOCUMENTS_PAGE_VIDEO=false reads such pages as text."
+        ) from exc
     stopped = [exc for exc in refused if isinstance(exc, AccessDenied | TooLarge)]
     if stopped:  # the guard or a cap said no: that is the answer, not "this page has no video"
         raise stopped[0]
