@@ -75,18 +75,21 @@ def load_config(path: Path, plugins: bool = True) -> list[ServerEntry]:
 
 def plugin_entries() -> list[ServerEntry]:
     """One entry per installed server package in the `memento.servers` group, launched by its console script when
-    one runs the same entry point, else by `python -m` of the entry point's module."""
+    one beside this Python runs the same entry point, else by `python -m` of the entry point's module."""
     from importlib import metadata
 
-    scripts = {ep.value: ep.name for ep in metadata.entry_points(group="console_scripts")}
-    entries = []
-    for ep in sorted(metadata.entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+    declared = sorted(metadata.entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name)
+    if not declared:
+        return []
+    here = Path(sys.executable).parent
+    scripts = {ep.value: ep.name for ep in metadata.entry_points(group="console_scripts") if (here / ep.name).is_file()}
+    entries: dict[str, ServerEntry] = {}
+    for ep in declared:
+        if ep.name in entries:  # two packages claiming one name: the first on the path serves, as for imports
+            continue
         script = scripts.get(ep.value)
-        if script:
-            entries.append(ServerEntry(ep.name, script))
-        else:
-            entries.append(ServerEntry(ep.name, sys.executable, ["-m", ep.module]))
-    return entries
+        entries[ep.name] = ServerEntry(ep.name, script) if script else ServerEntry(ep.name, sys.executable, ["-m", ep.module])
+    return list(entries.values())
 
 
 def _config_entries(path: Path) -> list[ServerEntry]:
