@@ -20,6 +20,7 @@ from mcp.server.mcpserver import MCPServer
 
 from memento.agent.checks import declared_probe
 from memento.agent.cli import cli
+from memento.agent.hosts import load_config, plugin_entries
 from memento.agent.llm.base import ToolSpec
 from memento.agent.planner import system_prompt, tool_catalogue
 from memento.agent.scaffold import GENERATED
@@ -129,6 +130,56 @@ def test_a_new_servers_tools_reach_the_planners_catalogue() -> None:
     spec = ToolSpec("units__echo", "Send a text back, a window at a time.\n\nMore.", {"type": "object"})
     prompt = system_prompt(3, today=datetime.date(2026, 1, 1), tools=tool_catalogue([spec]))
     assert "- units__echo: Send a text back, a window at a time." in prompt
+
+
+def _installed_plugin(where: Path, monkeypatch: pytest.MonkeyPatch, settings_class: str = "FooSettings") -> None:
+    """A server package `foo` as pip would leave it (its module and its .dist-info), found on sys.path."""
+    package = where / "memento_foo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(
+        "from pydantic import Field\n"
+        "from memento.servers.common.settings import CommonSettings\n\n\n"
+        "class FooSettings(CommonSettings):\n"
+        "    foo_depth: int = Field(default=3, description='How deep foo digs.')\n\n\n"
+        "class NotSettings:\n    pass\n"
+    )
+    info = where / "memento_foo-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: memento-foo\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[memento.servers]\nfoo = memento_foo.server:main\n\n[memento.settings]\nfoo = memento_foo.settings:{settings_class}\n"
+    )
+    monkeypatch.syspath_prepend(str(where))
+
+
+def test_an_installed_server_package_joins_every_config_which_wins_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed_plugin(tmp_path, monkeypatch)
+    [entry] = plugin_entries()
+    # No memento-foo command beside this Python: the server starts as `python -m` of its entry point's module.
+    assert (entry.name, entry.command, entry.args) == ("foo", sys.executable, ["-m", "memento_foo.server"])
+    config = tmp_path / "mcp.json"
+    config.write_text('{"mcpServers": {"bar": {"command": "bar"}}}')
+    assert [e.name for e in load_config(config)] == ["bar", "foo"]
+    assert [e.name for e in load_config(config, plugins=False)] == ["bar"]
+    config.write_text('{"mcpServers": {"foo": {"command": "my-foo"}}}')
+    assert [(e.name, e.command) for e in load_config(config)] == [("foo", "my-foo")]
+
+
+def test_memento_config_lists_an_installed_servers_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed_plugin(tmp_path, monkeypatch)
+    result = CliRunner().invoke(cli, ["config", "--markdown"], prog_name="memento")
+    assert result.exit_code == 0, result.output
+    assert "## Foo server (plug-in)" in result.output
+    assert "| `MEMENTO_FOO_DEPTH` | `3` | How deep foo digs. |" in result.output
+    assert result.output.count("| `MEMENTO_LOG_LEVEL` |") == 1  # the shared settings stay in their own section
+
+
+def test_a_declared_settings_entry_that_is_no_settings_class_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed_plugin(tmp_path, monkeypatch, settings_class="NotSettings")
+    result = CliRunner().invoke(cli, ["config"], prog_name="memento")
+    assert result.exit_code != 0
+    assert "memento_foo.settings:NotSettings" in result.output and "not a settings class" in result.output
 
 
 HUB_CATALOGUE = """
