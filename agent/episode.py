@@ -251,8 +251,6 @@ class Episode:
     async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
         max_cycles = self.settings.budget_cycles
         today = self.clock()
-        state.system = system = system_prompt(max_cycles, today=today, tools=tool_catalogue(self.hub.specs()), mode=state.mode)
-        state.messages = [Message.user(first_turn(task, files, retrieval))]
         executor = Executor(
             model=self.executor,
             hub=self.hub,
@@ -262,9 +260,12 @@ class Episode:
             max_steps=self.settings.budget_steps,
             max_tokens=self.settings.role_max_tokens("executor"),
             must_act=self.settings.structured("executor"),
+            offered=tuple(self.settings.executor_tools),
             today=today,
             sources=state.sources,
         )
+        state.system = system = system_prompt(max_cycles, today=today, tools=tool_catalogue(executor.specs()), mode=state.mode)
+        state.messages = [Message.user(first_turn(task, files, retrieval))]
         nudges = 0
         while True:
             state.spending.check()

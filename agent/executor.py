@@ -22,7 +22,7 @@ import anyio
 from .budget import BudgetExhausted
 from .context import compact
 from .events import ToolCalled, ToolStarted
-from .llm import Message, Model, Reply, ToolCall, ToolChoice, ToolResultPart
+from .llm import Message, Model, Reply, ToolCall, ToolChoice, ToolResultPart, ToolSpec
 from .metered import Meter
 from .prompting import prompt
 from .sources import Sources
@@ -55,6 +55,7 @@ class Executor:
     max_tokens: int | None = None
     # Structured turns (small models): a subtask's first step must call a tool, its last may only reply.
     must_act: bool = False
+    offered: tuple[str, ...] = ()  # the hub tools offered (server__tool); empty: all of them
     today: datetime.date = field(default_factory=datetime.date.today)
     sources: Sources = field(default_factory=Sources)  # the run's: every URL or file a tool read or returned
 
@@ -91,6 +92,11 @@ class Executor:
         note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
         return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip(), status="budget", tools=used)
 
+    def specs(self) -> list[ToolSpec]:
+        """The tools this executor offers: the hub's, or those of them `offered` names."""
+        specs = self.hub.specs()
+        return [spec for spec in specs if spec.name in self.offered] if self.offered else specs
+
     def _choice(self, step: int) -> ToolChoice:
         if not self.must_act or self.max_steps == 1:
             return "auto"
@@ -104,7 +110,7 @@ class Executor:
             "executor",
             system=system,
             messages=messages,
-            tools=self.hub.specs(),
+            tools=self.specs(),
             tool_choice=choice,
             max_tokens=self.max_tokens,
         )
@@ -113,6 +119,10 @@ class Executor:
         results: list[ToolResultPart | None] = [None] * len(calls)
 
         async def one(index: int, call: ToolCall) -> None:
+            if self.offered and call.name not in self.offered:
+                problem = f"There is no tool {call.name!r} here; use one of: {', '.join(self.offered)}."
+                results[index] = ToolResultPart(call.id, problem, is_error=True)
+                return
             run_id = self.meter.run_id
             self.meter.events.emit(ToolStarted(run_id=run_id, name=call.name, arguments=call.arguments))
             outcome = await self.hub.call(call.name, call.arguments, scope=run_id)

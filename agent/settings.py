@@ -109,6 +109,10 @@ class AgentSettings(Budgets):
     executor_max_tokens: int = Field(
         default=0, ge=0, description="Longest executor reply, in tokens (0: model_max_tokens, or 512 for local: models)."
     )
+    executor_tools: list[str] = Field(
+        default_factory=list,
+        description="Tools offered to the executor and listed to the planner, as server__tool names (empty: every tool of the started servers).",
+    )
     structured_turns: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(

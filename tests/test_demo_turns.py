@@ -73,3 +73,23 @@ async def test_a_one_step_subtask_is_never_forced_to_call_a_tool(store: RunStore
     run = episode(planner, executor, search_hub(), store, structured_turns="on", budget_steps=1)
     result = await run.run("What do the notes hold?", policy="none")
     assert result.answer == "nothing" and executor.calls[0].tool_choice == "auto"
+
+
+async def test_executor_tools_narrows_what_the_executor_is_offered_and_the_planner_is_told(store: RunStore) -> None:
+    hub = StubHub({"search__search_local": lambda a: "pages/cheese.md: Graumel", "search__web_search": lambda a: "web"})
+    planner = ScriptedModel([plan("Find the cheese"), answer("Graumel")])
+    executor = ScriptedModel(
+        [
+            tool_reply(call("search__web_search", q="cheese"), usage=usage()),
+            tool_reply(call("search__search_local", q="cheese"), usage=usage()),
+            text_reply("Graumel", usage=usage()),
+        ]
+    )
+    run = episode(planner, executor, hub, store, executor_tools=["search__search_local"])
+    result = await run.run("What is the cheese of Vellmark called?", policy="none")
+    assert result.answer == "Graumel"
+    assert [t.name for t in executor.calls[0].tools] == ["search__search_local"]
+    assert "search__search_local" in planner.calls[0].system and "search__web_search" not in planner.calls[0].system
+    assert [name for name, _ in hub.calls] == ["search__search_local"]  # the tool not offered never ran
+    refused = executor.calls[1].messages[-1].parts[0]
+    assert refused.is_error and "search__search_local" in refused.text
