@@ -2,13 +2,12 @@
 
     bank = CaseBank.open(MemorySettings.from_env())
     found = bank.retrieve("What is the capital of Orotina Canton?", k=4, policy="q")
-    run = bank.record_episode(task, plan, answer, reward=1.0, shown_case_ids=found.ids)
+    run = bank.record_episode(task, plan, answer, reward=1.0, shown_case_ids=found.ids, followed_case_ids=[...])
 
-Reading embeds the task once and asks Chroma for its nearest cases; the `q`
-policy re-ranks those candidates with the learned Q(s, c). Writing stores the
-case (or updates it: one case per task), one transition per case that was
-shown, and takes a few online steps of Q (`learning.py` turns transitions into
-what Q trains on). Nothing here reads the environment.
+Reading embeds the task once and asks Chroma for its nearest cases; the `q` policy re-ranks them with the
+learned Q(s, c). Writing stores the case (one per task), one transition per shown case, credits the
+followed ones (`credit.py`) and takes a few online steps of Q (`learning.py`); late rewards are
+`corrections.py`'s. Nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -17,18 +16,20 @@ import logging
 import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .cases import SUCCESS, Case, Transition, case_id_for, outcome_for
+from . import corrections
+from .cases import SUCCESS, Case, Transition, case_id_for
+from .credit import check_kind, followed_cases, kind_weight, plan_similarity
 from .embeddings import TextEmbedder, make_embedder
 from .errors import CaseMemoryError, CaseNotFound
 from .learning import Example, QLearning
-from .limits import CaseLimits, case_chars
+from .limits import CaseLimits
 from .mirror import StatsMirror
 from .policy import QPolicy, select
+from .retrieval import Recorded, Retrieval, ScoredCase, split_retrieved
 from .settings import MemorySettings
 from .store import Store
 from .versions import ChromaVersions
@@ -36,49 +37,6 @@ from .versions import ChromaVersions
 __all__ = ["CaseBank", "Recorded", "Retrieval", "ScoredCase"]
 
 log = logging.getLogger("memento.memory")
-
-
-@dataclass
-class ScoredCase:
-    """A retrieved case with the score its policy ranked it by."""
-
-    case: Case
-    score: float  # what the policy ranked by: cosine similarity, or Q(s, c)
-    similarity: float
-
-
-@dataclass
-class Retrieval:
-    """What `CaseBank.retrieve` found for a task: successes to imitate, failures to avoid."""
-
-    task: str
-    policy: str  # the policy actually used ("q" falls back to "similarity" while Q is untrained)
-    positive: list[ScoredCase] = field(default_factory=list)
-    negative: list[ScoredCase] = field(default_factory=list)
-    omitted: int = 0  # lower-ranked cases left out because MEMENTO_MEMORY_MAX_RETRIEVED_CHARS was reached
-
-    @property
-    def cases(self) -> list[ScoredCase]:
-        """Every retrieved case, best score first."""
-        return sorted(self.positive + self.negative, key=lambda s: s.score, reverse=True)
-
-    @property
-    def ids(self) -> list[str]:
-        """The ids of `cases`, in the same order (what an episode records as shown)."""
-        return [s.case.id for s in self.cases]
-
-
-@dataclass
-class Recorded:
-    """What `CaseBank.record_episode` stored."""
-
-    run_id: str
-    case_id: str
-    created: bool  # False when the task already had a case, which was updated
-    plan_replaced: bool
-    near_duplicate_of: str | None
-    transitions: int
-    q_updated: bool
 
 
 class CaseBank:
@@ -108,7 +66,7 @@ class CaseBank:
             else settings.casebank_dir / "policy"
         )
         self.q = QPolicy(versions, settings.memory_min_transitions)
-        self.learning = QLearning(self.store, self.q, settings, self._read_cases_with_vectors, self.rng)
+        self.learning = QLearning(self.store, self.q, settings, self._read_cases_with_vectors, self.rng, self.plan_vectors)
         self.mirror = StatsMirror(self.store.cases)
         self.limits = CaseLimits.of(settings)
 
@@ -183,24 +141,29 @@ class CaseBank:
         task_embedding: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         exclude: Collection[str] = (),
+        temperature: float | None = None,
     ) -> Retrieval:
-        """The k cases most likely to help with `task`, split into successes and failures.
+        """The k cases most likely to help with `task`: successes, failures and unverified cases apart.
 
         k: how many (default MEMENTO_MEMORY_K). policy: "similarity" (cosine) or "q" (the learned
         Q(s, c), which falls back to similarity until trained; default MEMENTO_MEMORY_POLICY).
-        explore: draw k cases from softmax(score / MEMENTO_MEMORY_TEMPERATURE) instead of the top k,
-        as during learning. task_embedding: the task's vector when the caller already has it (saves
-        one embedding). rng: the random generator exploration draws from, for reproducible runs.
-        exclude: case ids never to return (an eval leaves out a task's own case); they are dropped from the
-        candidates before the top k, so k cases still come when the bank holds k others.
+        explore: draw k cases from softmax(score / temperature) (soft-Q, Boltzmann) instead of the top k,
+        as during learning; temperature defaults to MEMENTO_MEMORY_TEMPERATURE. task_embedding: the
+        task's vector when the caller already has it (saves one embedding). rng: the random generator
+        exploration draws from, for reproducible runs. exclude: case ids never to return (an eval leaves
+        out a task's own case); they are dropped from the candidates before the top k, so k cases still
+        come when the bank holds k others.
         """
         k = k or self.settings.memory_k
         policy = policy or self.settings.memory_policy
         exclude = frozenset(exclude)
         if policy not in ("similarity", "q"):
             raise CaseMemoryError(f"Unknown policy {policy!r}: use 'similarity' or 'q'.")
+        alpha = (temperature or self.settings.memory_temperature) if explore else None
+        if alpha is not None and alpha <= 0:
+            raise CaseMemoryError(f"temperature must be above 0, got {alpha}.")
         if not task.strip():
-            return Retrieval(task, policy)
+            return Retrieval(task, policy, temperature=alpha)
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
         use_q = policy == "q" and self.q.ready()
         if not use_q:  # k nearest, read whole: few rows, so the metadata costs little
@@ -210,8 +173,9 @@ class CaseBank:
             rows = [r for r in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0], hits["distances"][0]) if r[0] not in exclude]
             cases = [Case.from_store(i, d, m) for i, d, m, _ in rows]
             similarity = 1.0 - np.asarray([r[3] for r in rows], dtype=np.float32)
-            chosen = select(similarity, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
-            return self._split(task, "similarity", [cases[i] for i in chosen], similarity[chosen], similarity[chosen], self.limits)
+            chosen = select(similarity, k, explore=explore, temperature=alpha or 1.0, rng=rng)
+            found = Retrieval(task, "similarity", temperature=alpha)
+            return split_retrieved(found, [cases[i] for i in chosen], similarity[chosen], similarity[chosen], self.limits)
         # Q: many candidates by ANN, ranked on vectors and mirrored statistics; read only the chosen cases.
         hits = self.store.cases.query(
             query_embeddings=[vector.tolist()],
@@ -221,29 +185,34 @@ class CaseBank:
         kept = [index for index, case_id in enumerate(hits["ids"][0]) if case_id not in exclude]
         ids = [hits["ids"][0][index] for index in kept]
         if not ids:
-            return Retrieval(task, "q")
+            return Retrieval(task, "q", temperature=alpha)
         similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)[kept]
         embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)[kept]
-        scores = self.q.score(vector, embeddings, self.mirror.stats(ids))
-        chosen = select(scores, k, explore=explore, temperature=self.settings.memory_temperature, rng=rng)
+        plans = self.plan_vectors(ids)
+        plan_matrix = np.stack([plans.get(i, np.zeros(embeddings.shape[1], np.float32)) for i in ids])
+        scores, version = self.q.score(vector, embeddings, self.mirror.stats(ids), plan_matrix)
+        chosen = select(scores, k, explore=explore, temperature=alpha or 1.0, rng=rng)
         by_id = {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
         keep = [i for i in chosen if ids[i] in by_id]  # a case deleted in between is skipped
-        return self._split(task, "q", [by_id[ids[i]] for i in keep], scores[keep], similarity[keep], self.limits)
+        found = Retrieval(task, "q", temperature=alpha, q_version=version)
+        return split_retrieved(found, [by_id[ids[i]] for i in keep], scores[keep], similarity[keep], self.limits)
 
-    @staticmethod
-    def _split(task: str, policy: str, cases: list[Case], scores: np.ndarray, similarity: np.ndarray, limits: CaseLimits) -> Retrieval:
-        """Successes and failures apart, in rank order, with the text they carry bounded by `limits`."""
-        result = Retrieval(task, policy)
-        total = 0
-        for case, score, near in zip(cases, scores, similarity):
-            case = limits.clipped(case)
-            total += case_chars(case)
-            if total > limits.retrieved_chars and (result.positive or result.negative):
-                result.omitted += 1  # the best case always comes; after it, stop at the budget
-                continue
-            scored = ScoredCase(case, float(score), float(near))
-            (result.positive if case.outcome == "positive" else result.negative).append(scored)
-        return result
+    def plan_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored plan embeddings of these cases (a case without a plan, or from an older bank, has none)."""
+        if not ids:
+            return {}
+        got = self.store.plans.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+
+    def _put_plans(self, cases: Sequence[Case], vectors: Sequence[np.ndarray | None] | None = None) -> None:
+        """Store the plan embeddings of these cases (computed unless given); cases without a plan are skipped."""
+        if vectors is None:
+            with_plan = [c for c in cases if c.plan]
+            vectors = list(self.embedder.embed([c.plan_text() for c in with_plan])) if with_plan else []
+            cases = with_plan
+        rows = [(c, v) for c, v in zip(cases, vectors) if v is not None and c.plan]
+        if rows:
+            self.store.plans.upsert(ids=[c.id for c, _ in rows], embeddings=[np.asarray(v).tolist() for _, v in rows])
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -252,61 +221,121 @@ class CaseBank:
         task: str,
         plan: Sequence[str],
         answer: str,
-        reward: float,
+        reward: float | None,
         shown_case_ids: Sequence[str] = (),
         summary: str = "",
         tools: Sequence[str] = (),
         source: str = "",
         run_id: str | None = None,
         outcome: str = "",
+        followed_case_ids: Sequence[str] | None = None,
+        reward_kind: str = "verified",
     ) -> Recorded:
-        """Store the episode's case (one per task), a transition per shown case, and update Q."""
+        """Store the episode's case (one per task), a transition per shown case, credit the followed ones, update Q.
+
+        reward: 0..1, or None for an unrated run (stored with outcome "unverified", teaching Q nothing until
+        `feedback` rates it). reward_kind: "verified" (truth, grader, user), "self-assessed" (the judge
+        against the run's own sources; weighs MEMENTO_MEMORY_SELF_ASSESSED_WEIGHT) or "unrated".
+        followed_case_ids: the shown cases the plan follows, as the planner said; None (it did not say):
+        those whose plan embedding is within MEMENTO_MEMORY_FOLLOW_THRESHOLD of this plan's; []: none.
+        Only followed cases take the reward into their outcome (their plan's mean reward) and into Q.
+        """
         if not task.strip():
             raise CaseMemoryError("The task is empty; a case needs the task text.")
-        if not 0.0 <= reward <= 1.0:
-            raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
+        kind = check_kind(reward, reward_kind)
+        rated, value, weight = kind != "unrated", float(reward or 0.0), kind_weight(kind, self.settings)
         too_big = self.limits.problem(task, plan, answer, summary, tools)
         if too_big is not None:
             raise CaseMemoryError(f"The case's {too_big[0]} {too_big[1]}. Nothing was saved.")
         run_id = run_id or "run-" + uuid.uuid4().hex[:16]
-        vector = self.embedder.embed([task])[0]
+        plan_text = "\n".join(f"{i}. {step}" for i, step in enumerate(plan, start=1))
+        embedded = self.embedder.embed([task, plan_text] if plan else [task])
+        vector, plan_vector = embedded[0], (embedded[1] if plan else None)
         now = time.time()
         with self.store.writing():
             case_id = case_id_for(task)
             shown = [c for c in dict.fromkeys(shown_case_ids) if c != case_id]
             self._check_known(shown)  # before anything is written: a refused call leaves no trace
             existing = self._read_cases([case_id])
-            near = None
-            replaced = False
+            plans = self.plan_vectors([*shown, case_id])
+            followed = followed_cases(shown, followed_case_ids, plan_vector, plans, self.settings.memory_follow_threshold)
+            near, replaced, follows_own = None, False, False
             if existing:
                 case = existing[0]
                 case.attempts += 1
-                case.mean_reward += (reward - case.mean_reward) / case.attempts
-                if reward > case.reward or (reward == case.reward and plan and not case.plan):
+                held = case.credit
+                if rated:
+                    case.mean_reward += (value - case.mean_reward) / case.attempts
+                    # A plan whose record (its own run and the runs that followed it) a new run beats gives way.
+                    replaced = held is None or value > held or (value == held and bool(plan) and not case.plan)
+                    if not replaced:
+                        said_own = followed_case_ids is not None and case_id in followed_case_ids
+                        similar = plan_similarity(plan_vector, plans.get(case_id)) >= self.settings.memory_follow_threshold
+                        follows_own = said_own or (followed_case_ids is None and similar)
+                if replaced:
                     case.plan, case.answer, case.summary, case.tools = list(plan), answer, summary, list(tools)
-                    case.reward, case.plan_run_id, replaced = reward, run_id, True
-                case.outcome = outcome or outcome_for(case.reward)
+                    case.reward, case.plan_run_id, case.reward_kind = value, run_id, kind
+                    case.credit_sum, case.credit_weight, case.follows = weight * value, weight, 0
+                elif follows_own:
+                    case.add_credit(value, weight)
+                    case.follows += 1
+                case.outcome = outcome or case.derived_outcome()
                 case.updated = now
             else:
                 near = self._near_duplicate(vector, case_id)
-                case = Case(task, list(plan), answer, reward, outcome, summary, list(tools), source, created=now, updated=now)
+                case = Case(
+                    task, list(plan), answer, value, outcome, summary, list(tools), source, created=now, updated=now,
+                    reward_kind=kind, credit_sum=weight * value if rated else 0.0, credit_weight=weight if rated else 0.0,
+                )  # fmt: skip
                 case.plan_run_id = run_id
             case.run_id = run_id
-            case.note_run(run_id, reward)
+            if rated:
+                case.note_run(run_id, value)
             case.near_duplicate_of = case.near_duplicate_of or (near or "")
             self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
+            if replaced or not existing:
+                self._put_plans([case], [plan_vector])
             self.mirror.note([case])
-            transitions = [Transition(run_id, task, c, reward, now) for c in shown]
-            self._count_uses(shown, reward)
+            unfollowed = weight * self.settings.memory_unfollowed_weight
+            transitions = [
+                Transition(run_id, task, c, value, now, c in followed, weight if c in followed else unfollowed, kind) for c in shown
+            ]
+            if follows_own:  # the task's own stored plan, followed again: its record takes this run too
+                transitions.append(Transition(run_id, task, case_id, value, now, True, weight, kind))
+            if rated:
+                self._count_uses(shown, value)
+                self._credit(followed, value, weight)
             if transitions:
                 self.store.transitions.upsert(
                     ids=[t.id for t in transitions],
                     embeddings=[vector.tolist()] * len(transitions),
                     documents=[task] * len(transitions),
-                    metadatas=[{"run_id": run_id, "case_id": t.case_id, "reward": reward, "created": now} for t in transitions],
+                    metadatas=[t.to_metadata() for t in transitions],
                 )
-            q_updated = self.learning.online_update(vector, transitions)
-        return Recorded(run_id, case.id, not existing, replaced or not existing, near, len(transitions), q_updated)
+            episode = (vector, plan_vector, value, weight) if rated and plan_vector is not None else None
+            q_updated = self.learning.online_update(vector, [t for t in transitions if t.weight > 0], episode)
+        return Recorded(
+            run_id,
+            case.id,
+            not existing,
+            replaced or not existing,
+            near,
+            len(transitions),
+            q_updated,
+            followed + [case_id] * follows_own,
+            kind,
+        )
+
+    def _credit(self, case_ids: Sequence[str], reward: float, weight: float, delta: int = 1) -> None:
+        """Followed cases take the episode's reward into their plan's record (delta -1 takes an old one back out)."""
+        cases = self._read_cases(case_ids)
+        for case in cases:
+            case.add_credit(reward, weight * delta)
+            case.follows = max(0, case.follows + delta)
+            case.updated = time.time()
+        if cases:
+            self.store.cases.update(ids=[c.id for c in cases], metadatas=[c.to_metadata() for c in cases])
+            self.mirror.note(cases)
 
     def _check_known(self, case_ids: Sequence[str]) -> None:
         """Refuse shown case ids the bank does not hold, naming them."""
@@ -340,56 +369,15 @@ class CaseBank:
             self.mirror.note(cases)
 
     def feedback(self, case_or_run_id: str, reward: float) -> dict[str, Any]:
-        """Set a reward that arrived later, for a run or for a case, and let everything it taught follow.
+        """Set a verified reward that arrived later, for a run or for a case, and let everything it taught follow.
 
-        A run id (`run-…`): the run's transitions take the reward (and the shown cases' success counts
-        follow); its task's case corrects its mean reward, and takes the reward as its own only when
-        its stored plan is that run's. A case id (`case-…`): the case takes the reward, and so does
-        the run whose plan it holds, with that run's transitions.
+        It overrides a self-assessed reward or an unrated run (verified from then on). A run id (`run-…`): the
+        run's transitions take the reward (shown cases' success counts and followed cases' records follow);
+        its task's case corrects its mean reward, and takes the reward as its own only when its stored plan
+        is that run's. A case id (`case-…`): the case takes the reward, and so does the run whose plan it
+        holds, with that run's transitions.
         """
-        if not 0.0 <= reward <= 1.0:
-            raise CaseMemoryError(f"reward must be between 0 and 1, got {reward}.")
-        with self.store.writing():
-            if case_or_run_id.startswith("case-"):
-                case = self.get(case_or_run_id)
-                run = case.plan_run_id or (case.run_id if case.attempts == 1 else "")
-                transitions = self._rescore_transitions(run, reward) if run else 0
-                self._correct_case(case, run, reward, holds_plan=True)
-                return {"cases": [case.id], "transitions": transitions}
-            run = case_or_run_id
-            owners = self.store.cases.get(where={"$or": [{"run_id": run}, {"plan_run_id": run}]}, include=["metadatas", "documents"])
-            transitions = self._rescore_transitions(run, reward)
-            if not transitions and not owners["ids"]:
-                raise CaseNotFound(f"No run or case with id {run!r}.")
-            for case in (Case.from_store(i, d, m) for i, d, m in zip(owners["ids"], owners["documents"], owners["metadatas"])):
-                # Cases stored before plan_run_id existed: with one attempt, that run's plan is the stored one.
-                holds_plan = case.plan_run_id == run if case.plan_run_id else case.attempts == 1
-                self._correct_case(case, run, reward, holds_plan)
-            return {"cases": list(owners["ids"]), "transitions": transitions}
-
-    def _rescore_transitions(self, run_id: str, reward: float) -> int:
-        """Give a run's transitions a new reward; the shown cases' success counts follow the outcome."""
-        got = self.store.transitions.get(where={"run_id": run_id}, include=["metadatas"])
-        for meta in got["metadatas"]:
-            before, after = meta["reward"] >= SUCCESS, reward >= SUCCESS
-            if before != after:
-                self._count_uses([meta["case_id"]], reward, delta_uses=0, delta_success=1 if after else -1)
-        if got["ids"]:
-            self.store.transitions.update(ids=got["ids"], metadatas=[m | {"reward": reward} for m in got["metadatas"]])
-        return len(got["ids"])
-
-    def _correct_case(self, case: Case, run_id: str, reward: float, holds_plan: bool) -> None:
-        old = case.run_rewards.get(run_id) if run_id else None
-        if old is not None:
-            case.mean_reward = min(1.0, max(0.0, case.mean_reward + (reward - old) / max(case.attempts, 1)))
-            case.run_rewards[run_id] = reward
-        elif case.attempts == 1:
-            case.mean_reward = reward
-        if holds_plan:
-            case.reward, case.outcome = reward, outcome_for(reward)
-        case.updated = time.time()
-        self.store.cases.update(ids=[case.id], metadatas=[case.to_metadata()])
-        self.mirror.note([case])
+        return corrections.feedback(self, case_or_run_id, reward)
 
     # ---- learning and upkeep -------------------------------------------------------------
 
@@ -402,19 +390,21 @@ class CaseBank:
         return self.learning.train()
 
     def stats(self) -> dict[str, Any]:
-        positive = negative = uses = 0
+        positive = negative = unverified = uses = 0
         sources: dict[str, int] = {}
         for case in self.iter_cases():
             positive += case.outcome == "positive"
-            negative += case.outcome != "positive"
+            unverified += case.outcome == "unverified"
+            negative += case.outcome not in ("positive", "unverified")
             uses += case.uses
             sources[case.source or "-"] = sources.get(case.source or "-", 0) + 1
         return {
             "store": self.store.where,
             "embedder": self.embedder.name,
-            "cases": positive + negative,
+            "cases": positive + negative + unverified,
             "positive": positive,
             "negative": negative,
+            "unverified": unverified,
             "transitions": self.store.transitions.count(),
             "times_shown": uses,
             "sources": sources,
@@ -438,6 +428,7 @@ class CaseBank:
                     documents=[c.task for c in part],
                     metadatas=[c.to_metadata() for c in part],
                 )
+                self._put_plans(part)
                 self.mirror.note(part)
 
     def put_transitions(self, transitions: Sequence[Transition], batch: int = 512) -> None:
@@ -449,7 +440,7 @@ class CaseBank:
                     ids=[t.id for t in part],
                     embeddings=vectors.tolist(),
                     documents=[t.task for t in part],
-                    metadatas=[{"run_id": t.run_id, "case_id": t.case_id, "reward": t.reward, "created": t.created} for t in part],
+                    metadatas=[t.to_metadata() for t in part],
                 )
 
     def iter_transitions(self, batch: int = 2000) -> Iterator[Transition]:
@@ -459,11 +450,12 @@ class CaseBank:
             if not got["ids"]:
                 return
             for task, meta in zip(got["documents"], got["metadatas"]):
-                yield Transition(meta["run_id"], task, meta["case_id"], float(meta["reward"]), float(meta["created"]))
+                yield Transition.from_metadata(task, meta)
             offset += len(got["ids"])
 
     def delete(self, case_ids: Sequence[str]) -> None:
         with self.store.writing():
             if case_ids:
                 self.store.cases.delete(ids=list(case_ids))
+                self.store.plans.delete(ids=list(case_ids))
                 self.mirror.forget(case_ids)

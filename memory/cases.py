@@ -14,9 +14,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Case", "Transition", "case_id_for", "normalise_task", "outcome_for"]
+__all__ = ["KINDS", "Case", "Transition", "case_id_for", "normalise_task", "outcome_for"]
 
 SUCCESS = 0.5  # a reward at or above this counts as a success
+# Where a reward came from: a truth, grader or user ("verified"); the judge checking the answer against the
+# sources the run read ("self-assessed", weighted below verified); nobody yet ("unrated", no reward at all).
+KINDS = ("verified", "self-assessed", "unrated")
 RECENT_RUNS = 50  # runs per case whose rewards are kept (beyond them, late feedback cannot correct the mean)
 
 
@@ -37,8 +40,8 @@ class Case:
     task: str
     plan: list[str] = field(default_factory=list)  # the planner's steps, in order
     answer: str = ""
-    reward: float = 0.0  # the best reward this task has earned, 0..1
-    outcome: str = ""  # "positive" or "negative"; derived from the reward unless given
+    reward: float = 0.0  # the reward of the run whose plan the case holds, 0..1 (0 while unrated)
+    outcome: str = ""  # "positive", "negative" or "unverified"; derived from the credit unless given
     summary: str = ""  # a short trajectory summary: tools used, key findings
     tools: list[str] = field(default_factory=list)
     source: str = ""  # dataset or origin, e.g. "gaia", "user", "memory.jsonl"
@@ -52,13 +55,36 @@ class Case:
     plan_run_id: str = ""  # the run whose plan, answer and reward the case holds
     run_rewards: dict[str, float] = field(default_factory=dict)  # reward per recent run, so feedback can correct the mean
     near_duplicate_of: str = ""  # a different task this one nearly repeats, found when it was stored
+    reward_kind: str = "verified"  # where the plan run's reward came from: one of KINDS
+    follows: int = 0  # rated episodes (of this or other tasks) whose plan followed this case's plan
+    credit_sum: float = -1.0  # weighted rewards of the plan's own run and of the episodes that followed it
+    credit_weight: float = 0.0  # their total weight (verified 1, self-assessed less, unrated 0)
     id: str = ""
 
     def __post_init__(self) -> None:
         self.id = self.id or case_id_for(self.task)
-        self.outcome = self.outcome or outcome_for(self.reward)
+        if self.credit_sum < 0:  # a case from before credit existed (or a new one): its own reward is its record
+            rated = self.reward_kind != "unrated"
+            self.credit_sum, self.credit_weight = (self.reward, 1.0) if rated else (0.0, 0.0)
+        self.outcome = self.outcome or self.derived_outcome()
         if not self.mean_reward and self.attempts == 1:
             self.mean_reward = self.reward
+
+    @property
+    def credit(self) -> float | None:
+        """Mean reward of the plan over its own run and the episodes that followed it (None: no rated evidence)."""
+        return self.credit_sum / self.credit_weight if self.credit_weight > 1e-9 else None
+
+    def derived_outcome(self) -> str:
+        """Positive or negative by the plan's mean reward; unverified while no rated episode speaks for it."""
+        credit = self.credit
+        return "unverified" if credit is None else outcome_for(credit)
+
+    def add_credit(self, reward: float, weight: float) -> None:
+        """One more (or, with a negative weight, one less) rated episode that followed this plan."""
+        self.credit_sum = max(0.0, self.credit_sum + weight * reward)
+        self.credit_weight = max(0.0, self.credit_weight + weight)
+        self.outcome = self.derived_outcome()
 
     @property
     def success_rate(self) -> float:
@@ -74,6 +100,8 @@ class Case:
             "successes": float(self.successes),
             "plan_steps": float(len(self.plan)),
             "attempts": float(self.attempts),
+            "credit": 0.5 if self.credit is None else float(self.credit),
+            "credit_weight": float(self.credit_weight),
         }
 
     def note_run(self, run_id: str, reward: float) -> None:
@@ -117,7 +145,23 @@ class Transition:
     case_id: str
     reward: float
     created: float = field(default_factory=time.time)
+    followed: bool = True  # the episode's plan followed this case (else the case was only shown)
+    weight: float = 1.0  # how much Q learns from it: the reward kind's weight, less when not followed
+    kind: str = "verified"  # the reward's kind (KINDS); an unrated transition waits for feedback
 
     @property
     def id(self) -> str:
         return f"{self.run_id}:{self.case_id}"
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "case_id": self.case_id, "reward": self.reward, "created": self.created,
+            "followed": self.followed, "weight": self.weight, "kind": self.kind,
+        }  # fmt: skip
+
+    @classmethod
+    def from_metadata(cls, task: str, meta: dict[str, Any]) -> Transition:
+        return cls(
+            meta["run_id"], task, meta["case_id"], float(meta["reward"]), float(meta["created"]),
+            bool(meta.get("followed", True)), float(meta.get("weight", 1.0)), str(meta.get("kind", "verified")),
+        )  # fmt: skip

@@ -157,7 +157,10 @@ def _memento_row(path: Path, number: int, row: dict[str, Any]) -> Case | Transit
         reward = row.get("reward")
         if not isinstance(reward, (int, float)) or not 0 <= reward <= 1:
             raise ImportFormatError(str(path), number, "reward", f"must be a number from 0 to 1, got {reward!r}")
-        return Transition(row["run_id"], row["task"], row["case_id"], float(reward), float(row.get("created", 0)))
+        return Transition.from_metadata(
+            row["task"],
+            {**row, "reward": float(reward), "created": float(row.get("created", 0)), "kind": row.get("reward_kind", "verified")},
+        )
     raise ImportFormatError(str(path), number, "kind", f"must be 'case' or 'transition', got {kind!r}")
 
 
@@ -189,14 +192,9 @@ def export_jsonl(bank: Any, path: Path, fmt: str = "memento") -> dict[str, Any]:
             cases = {c.id: c for c in bank.iter_cases()} if fmt == "training" else {}
             for t in bank.iter_transitions():
                 if fmt == "memento":
-                    row = {
-                        "kind": "transition",
-                        "run_id": t.run_id,
-                        "task": t.task,
-                        "case_id": t.case_id,
-                        "reward": t.reward,
-                        "created": t.created,
-                    }
+                    meta = t.to_metadata()
+                    meta["reward_kind"] = meta.pop("kind")  # "kind" names the row's kind in this format
+                    row = {"kind": "transition", "task": t.task, **meta}
                 elif t.case_id in cases:
                     case = cases[t.case_id]
                     row = {

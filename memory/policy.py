@@ -14,6 +14,7 @@ import copy
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ import numpy as np
 from .errors import QFunctionError
 from .versions import KEEP_VERSIONS, FolderVersions, PolicyVersions
 
-__all__ = ["KEEP_VERSIONS", "QPolicy", "Row", "select"]
+__all__ = ["KEEP_VERSIONS", "Pair", "QPolicy", "Row", "select"]
 
 log = logging.getLogger("memento.memory")
 
-# (task embedding, case embedding, case statistics, reward)
-Row = tuple[np.ndarray, np.ndarray, dict[str, float], float]
+# (task embedding, case embedding, case statistics, reward, case plan embedding, weight)
+Row = tuple[np.ndarray, np.ndarray, dict[str, float], float, np.ndarray | None, float]
+# A rated episode for Q's (task, plan) memory: task embedding, plan embedding, reward, weight.
+Pair = tuple[np.ndarray, np.ndarray, float, float]
 
 # By default Q replaces similarity only after it has learned from this many transitions.
 MIN_TRANSITIONS = 32
@@ -44,7 +47,7 @@ def select(
     if not explore:
         return [int(i) for i in np.argsort(-scores, kind="stable")[:k]]
     rng = rng or np.random.default_rng()
-    logits = (scores - scores.max()) / temperature
+    logits = (scores - scores.max()) / temperature  # Boltzmann: P(i) ∝ exp(score_i / α)
     weights = np.exp(logits)
     chosen = rng.choice(len(scores), size=k, replace=False, p=weights / weights.sum())
     return sorted((int(i) for i in chosen), key=lambda i: -scores[i])
@@ -92,12 +95,20 @@ class QPolicy:
             self._load()
             return self._model is not None and int(self._meta.get("transitions_seen", 0)) >= self.min_transitions
 
-    def score(self, task: np.ndarray, cases: np.ndarray, stats: list[dict[str, float]]) -> np.ndarray:
+    def score(
+        self, task: np.ndarray, cases: np.ndarray, stats: list[dict[str, float]], plans: np.ndarray | None = None
+    ) -> tuple[np.ndarray, int]:
+        """Q(s, c) of each candidate, and the version of Q that scored them."""
         with self._lock:
             model = self._load()
-            return np.asarray(model.score(task, cases, stats), dtype=np.float32)
+            return np.asarray(model.score(task, cases, stats, plans), dtype=np.float32), self._loaded_version
 
-    def update(self, batch: list[Row], replay: list[Row], steps: int) -> bool:
+    @property
+    def since_fit(self) -> int:
+        """Transitions learned online since the last full fit (as the newest version says)."""
+        return int(self._meta.get("since_fit", self._meta.get("transitions_seen", 0)))
+
+    def update(self, batch: list[Row], replay: list[Row], steps: int, pairs: Sequence[Pair] = ()) -> bool:
         """A few online steps on this episode's transitions plus a replay sample, published as a new version."""
         from .qfunction import QFunction
 
@@ -107,9 +118,13 @@ class QPolicy:
                 base, base_meta = self._loaded_version, dict(self._meta)
                 model = copy.deepcopy(base_model) if base_model is not None else QFunction()
                 started = time.perf_counter()
-                model.update(batch + replay, steps=steps)
+                if batch or replay:
+                    model.update(batch + replay, steps=steps, pairs=pairs)
+                else:
+                    model.remember_pairs(pairs)
                 facts = {
                     "transitions_seen": int(base_meta.get("transitions_seen", 0)) + len(batch),
+                    "since_fit": int(base_meta.get("since_fit", base_meta.get("transitions_seen", 0))) + len(batch),
                     "last_update_ms": round((time.perf_counter() - started) * 1000, 2),
                 }
                 if self._publish(base, base_meta, model, facts):
@@ -117,16 +132,16 @@ class QPolicy:
             log.warning("Q update not published: other clients kept publishing first (%d attempts)", PUBLISH_ATTEMPTS)
             return False
 
-    def fit(self, rows: list[Row]) -> dict[str, Any]:
+    def fit(self, rows: list[Row], pairs: Sequence[Pair] = ()) -> dict[str, Any]:
         """Retrain from scratch on every stored transition; published as a new version (the last writer wins)."""
         from .qfunction import QFunction
 
         with self._lock:
             started = time.perf_counter()
             model = QFunction()
-            report = model.fit(rows) or {}
+            report = model.fit(rows, pairs) or {}
             seconds = round(time.perf_counter() - started, 2)
-            facts = {"transitions_seen": len(rows), "trained_on": len(rows), "train_seconds": seconds}
+            facts = {"transitions_seen": len(rows), "trained_on": len(rows), "train_seconds": seconds, "since_fit": 0}
             for _ in range(PUBLISH_ATTEMPTS):
                 self._load(fresh=True)
                 if self._publish(self._loaded_version, dict(self._meta), model, facts):

@@ -34,11 +34,13 @@ import numpy as np
 
 from .cases import SUCCESS
 from .errors import QFunctionError
+from .pairs import PairMemory
 
 __all__ = ["FEATURES", "FORMAT_VERSION", "QFunction", "QFunctionError", "TrainingRow"]
 
-FORMAT_VERSION = 1
-FEATURES = ("task_prior", "case_rate", "case_uses", "case_reward", "plan_steps", "similarity", "signed_similarity")
+FORMAT_VERSION = 2
+FEATURES_V1 = ("task_prior", "case_rate", "case_uses", "case_reward", "plan_steps", "similarity", "signed_similarity")
+FEATURES = (*FEATURES_V1, "case_credit", "pair_mean", "pair_evidence")
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,27 @@ class TrainingRow:
     case_emb: np.ndarray
     case_stats: Mapping[str, float]
     reward: float
+    plan_emb: np.ndarray | None = None  # the embedding of the case's plan text (None: unknown)
+    weight: float = 1.0  # how much the row counts: followed and verified 1, less otherwise
 
 
 def _as_row(item: Any) -> TrainingRow:
     if isinstance(item, TrainingRow):
         return item
     if isinstance(item, Mapping):
-        return TrainingRow(item["task_emb"], item["case_emb"], item.get("case_stats") or {}, float(item["reward"]))
-    if isinstance(item, Sequence) and len(item) == 4:  # memory.policy.Row: (task, case, stats, reward)
-        task, case, stats, reward = item
-        return TrainingRow(task, case, stats or {}, float(reward))
-    raise QFunctionError(f"a transition must be (task_emb, case_emb, case_stats, reward), got {type(item).__name__}")
+        return TrainingRow(
+            item["task_emb"], item["case_emb"], item.get("case_stats") or {}, float(item["reward"]),
+            item.get("plan_emb"), float(item.get("weight", 1.0)),
+        )  # fmt: skip
+    if isinstance(item, Sequence) and len(item) in (4, 6):  # (task, case, stats, reward[, plan, weight])
+        task, case, stats, reward = item[:4]
+        plan, weight = item[4:] if len(item) == 6 else (None, 1.0)
+        return TrainingRow(task, case, stats or {}, float(reward), plan, float(weight))
+    raise QFunctionError(f"a transition must be (task_emb, case_emb, case_stats, reward[, plan_emb, weight]), got {type(item).__name__}")
+
+
+# A rated episode for the (task, plan) memory: task embedding, plan embedding, reward, weight.
+Pair = tuple[np.ndarray, np.ndarray, float, float]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -99,9 +111,11 @@ class QFunction:
         l2: float = 1.0,
         learning_rate: float = 0.05,
         max_tasks: int = 10_000,
+        pairs: Mapping[str, float] | None = None,
     ) -> None:
         self.neighbours, self.temperature, self.case_prior = neighbours, temperature, case_prior
         self.l2, self.learning_rate, self.max_tasks = l2, learning_rate, max_tasks
+        self._pair_settings = dict(pairs or {})
         self._reset()
 
     def _reset(self) -> None:
@@ -114,6 +128,7 @@ class QFunction:
         self._task_index: dict[bytes, int] = {}
         self._n_tasks = 0
         self._next_slot = 0
+        self.pairs = PairMemory(**self._pair_settings)  # type: ignore[arg-type]
         # Combiner on standardised features. Untrained, it ranks by similarity alone.
         self._mean = np.zeros(len(FEATURES))
         self._scale = np.ones(len(FEATURES))
@@ -171,6 +186,7 @@ class QFunction:
         rewards: np.ndarray | None = None,
         exclude: np.ndarray | None = None,
         prior: np.ndarray | None = None,
+        plan_embs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Feature matrix, one row per (task, case). With `rewards`, each row's own outcome is taken out."""
         uses = np.array([float(s.get("uses", 0.0)) for s in stats])
@@ -184,6 +200,9 @@ class QFunction:
         similarity = np.sum(task_embs * case_embs, axis=1)
         rate = (successes + self.case_prior * self.base_rate) / (uses + self.case_prior)
         prior = self._task_prior(task_embs, exclude) if prior is None else prior
+        credit = np.array([float(s.get("credit", s.get("reward", 0.5))) for s in stats])
+        plans = np.zeros_like(task_embs) if plan_embs is None else plan_embs
+        pair_mean, pair_evidence = self.pairs.estimate(task_embs, plans, self.base_rate, leave_task_out=rewards is not None)
         return np.column_stack(
             [
                 _logit(prior),
@@ -193,6 +212,9 @@ class QFunction:
                 np.log1p(steps),
                 similarity,
                 (2 * case_reward - 1) * similarity,
+                _logit(credit),
+                _logit(pair_mean),
+                np.log1p(pair_evidence),
             ]
         )
 
@@ -238,7 +260,9 @@ class QFunction:
             self._task_index.pop(old, None)
         return slot
 
-    def _arrays(self, transitions: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, list[Mapping[str, float]], np.ndarray]:
+    def _arrays(
+        self, transitions: Iterable[Any]
+    ) -> tuple[np.ndarray, np.ndarray, list[Mapping[str, float]], np.ndarray, np.ndarray, np.ndarray]:
         rows = [_as_row(t) for t in transitions]
         if not rows:
             raise QFunctionError("no transitions to learn from: record episodes first")
@@ -252,63 +276,82 @@ class QFunction:
                 f"{self._task_embs.shape[1]}: retrain it with `memento memory train`"
             )
         rewards = np.clip(np.array([r.reward for r in rows], dtype=np.float64), 0.0, 1.0)
-        return tasks, cases, [r.case_stats for r in rows], rewards
+        plans = np.stack([np.zeros(tasks.shape[1], np.float32) if r.plan_emb is None else np.asarray(r.plan_emb, np.float32) for r in rows])
+        weights = np.clip(np.array([r.weight for r in rows], dtype=np.float64), 0.0, None)
+        return tasks, cases, [r.case_stats for r in rows], rewards, plans, weights
 
-    def fit(self, transitions: Iterable[Any]) -> dict[str, Any]:
-        """Retrain from scratch on all transitions; returns a short report."""
-        tasks, cases, stats, rewards = self._arrays(transitions)
+    def remember_pairs(self, pairs: Iterable[Pair]) -> None:
+        """Add rated episodes to the (task, plan) memory."""
+        pairs = list(pairs)
+        if pairs:
+            self.pairs.add(
+                np.stack([np.asarray(p[0], np.float32) for p in pairs]), np.stack([np.asarray(p[1], np.float32) for p in pairs]),
+                np.array([p[2] for p in pairs], float), np.array([p[3] for p in pairs], float),
+            )  # fmt: skip
+
+    def fit(self, transitions: Iterable[Any], pairs: Iterable[Pair] = ()) -> dict[str, Any]:
+        """Retrain from scratch on all transitions (and the rated episodes for the (task, plan) memory).
+
+        Feature scaling is refitted with the weights, from the same rows."""
+        tasks, cases, stats, rewards, plans, weights = self._arrays(transitions)
         self._reset()
-        self.base_rate = float(np.clip(rewards.mean(), 0.01, 0.99))
+        self.base_rate = float(np.clip(np.average(rewards, weights=weights) if weights.sum() > 0 else rewards.mean(), 0.01, 0.99))
         index = self._remember(tasks, rewards)
-        x = self._features(tasks, cases, stats, rewards, exclude=index)
+        self.remember_pairs(pairs)
+        x = self._features(tasks, cases, stats, rewards, exclude=index, plan_embs=plans)
         spread = x.std(axis=0)
         self._mean, self._scale = x.mean(axis=0), np.where(spread > 1e-6, spread, 1.0)
-        self._weights, self._bias = self._newton((x - self._mean) / self._scale, rewards)
+        self._weights, self._bias = self._newton((x - self._mean) / self._scale, rewards, weights)
         self.transitions_seen = len(rewards)
-        return {"transitions": len(rewards), "tasks": self._n_tasks, "weights": self.weights}
+        return {"transitions": len(rewards), "tasks": self._n_tasks, "pairs": len(self.pairs), "weights": self.weights}
 
-    def _newton(self, x: np.ndarray, y: np.ndarray, iterations: int = 25) -> tuple[np.ndarray, float]:
-        """L2-regularised logistic regression by Newton's method (exact and fast for few features)."""
+    def _newton(self, x: np.ndarray, y: np.ndarray, sample: np.ndarray | None = None, iterations: int = 25) -> tuple[np.ndarray, float]:
+        """L2-regularised, row-weighted logistic regression by Newton's method (exact and fast for few features)."""
         design = np.column_stack([x, np.ones(len(x))])
+        sample = np.ones(len(x)) if sample is None else sample
         theta = np.zeros(design.shape[1])
         penalty = np.full(design.shape[1], self.l2)
         penalty[-1] = 0.0  # the intercept is not shrunk
         for _ in range(iterations):
             p = _sigmoid(design @ theta)
-            gradient = design.T @ (p - y) + penalty * theta
-            hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+            gradient = design.T @ (sample * (p - y)) + penalty * theta
+            hessian = (design * (sample * p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
             step = np.linalg.solve(hessian, gradient)
             theta -= step
             if np.max(np.abs(step)) < 1e-7:
                 break
         return theta[:-1], float(theta[-1])
 
-    def update(self, transitions: Iterable[Any], steps: int = 5) -> dict[str, Any]:
+    def update(self, transitions: Iterable[Any], steps: int = 5, pairs: Iterable[Pair] = ()) -> dict[str, Any]:
         """Learn online from new transitions (plus any replay sample mixed in): remember their tasks'
-        rewards, then take `steps` gradient steps of the weights on them."""
-        tasks, cases, stats, rewards = self._arrays(transitions)
+        rewards, then take `steps` gradient steps of the weights on them; then remember the episode's
+        (task, plan) pairs (after the steps: the rows must not see their own outcome)."""
+        tasks, cases, stats, rewards, plans, weights = self._arrays(transitions)
         seen = self.transitions_seen
         self.base_rate = float(np.clip((self.base_rate * seen + rewards.sum()) / (seen + len(rewards)), 0.01, 0.99))
         index = self._remember(tasks, rewards)
-        raw = self._features(tasks, cases, stats, rewards, exclude=index)
+        raw = self._features(tasks, cases, stats, rewards, exclude=index, plan_embs=plans)
         if not self.trained:  # learning from scratch online: scale features by this first batch
             spread = raw.std(axis=0)
             self._mean, self._scale = raw.mean(axis=0), np.where(spread > 1e-6, spread, 1.0)
             self._weights = np.where(np.arange(len(FEATURES)) == FEATURES.index("similarity"), 1.0, 0.0)
         x = (raw - self._mean) / self._scale
-        n = len(rewards)
+        n = max(float(weights.sum()), 1e-9)
         for _ in range(steps):
             p = _sigmoid(x @ self._weights + self._bias)
-            error = p - rewards
+            error = weights * (p - rewards)
             self._weights -= self.learning_rate * (x.T @ error / n + self.l2 * self._weights / max(self.transitions_seen, n))
-            self._bias -= self.learning_rate * float(error.mean())
-        self.transitions_seen += n
+            self._bias -= self.learning_rate * float(error.sum() / n)
+        self.transitions_seen += len(rewards)
+        self.remember_pairs(pairs)
         return {"transitions": n, "steps": steps}
 
     # ---- use ---------------------------------------------------------------------------
 
-    def score(self, task_emb: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]) -> np.ndarray:
-        """P(success) for each candidate case shown for this task, shape (n,)."""
+    def score(
+        self, task_emb: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]], plan_embs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """P(success) for each candidate case shown for this task, shape (n,); `plan_embs` are the cases' plans."""
         case_embs = np.asarray(case_embs, dtype=np.float32)
         if case_embs.ndim != 2 or len(case_embs) != len(case_stats):
             raise QFunctionError("case_embs must be (n, d) with one statistics dict per case")
@@ -317,12 +360,14 @@ class QFunction:
         task = _unit(np.asarray(task_emb, dtype=np.float32).reshape(1, -1))
         tasks = np.repeat(task, len(case_embs), axis=0)
         prior = np.repeat(self._task_prior(task), len(case_embs))  # one task: its prior once
-        x = self._features(tasks, _unit(case_embs), case_stats, prior=prior)
+        x = self._features(tasks, _unit(case_embs), case_stats, prior=prior, plan_embs=plan_embs)
         return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
 
-    def score_many(self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]]) -> np.ndarray:
+    def score_many(
+        self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]], plan_embs: np.ndarray | None = None
+    ) -> np.ndarray:
         """P(success) for aligned rows of (task, case) pairs, for batch evaluation."""
-        x = self._features(_unit(task_embs), _unit(case_embs), case_stats)
+        x = self._features(_unit(task_embs), _unit(case_embs), case_stats, plan_embs=plan_embs)
         return _sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias)
 
     # ---- persistence -------------------------------------------------------------------
@@ -346,22 +391,25 @@ class QFunction:
             "settings": {
                 "neighbours": self.neighbours, "temperature": self.temperature, "case_prior": self.case_prior,
                 "l2": self.l2, "learning_rate": self.learning_rate, "max_tasks": self.max_tasks,
+                "pairs": self.pairs.settings(),
             },
             "base_rate": self.base_rate,
             "bias": self._bias,
             "transitions_seen": self.transitions_seen,
             "next_slot": self._next_slot,
+            "pair_next_slot": self.pairs.next_slot,
         }  # fmt: skip
         buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-            task_embs=self._task_embs[: self._n_tasks],
-            task_rewards=self._task_rewards[: self._n_tasks],
-            mean=self._mean,
-            scale=self._scale,
-            weights=self._weights,
-        )
+        arrays: dict[str, Any] = {
+            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            "task_embs": self._task_embs[: self._n_tasks],
+            "task_rewards": self._task_rewards[: self._n_tasks],
+            "mean": self._mean,
+            "scale": self._scale,
+            "weights": self._weights,
+            **self.pairs.arrays(),
+        }
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     @classmethod
@@ -378,10 +426,10 @@ class QFunction:
         try:
             with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
-                arrays = {name: data[name] for name in ("task_embs", "task_rewards", "mean", "scale", "weights")}
+                arrays = {name: data[name] for name in data.files if name != "header"}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise QFunctionError(f"cannot read the Q-function {path}: {exc}; retrain it with `memento memory train`") from exc
-        if header.get("format") != "memento-qfunction" or header.get("version") != FORMAT_VERSION:
+        if header.get("format") != "memento-qfunction" or header.get("version") not in (1, FORMAT_VERSION):
             raise QFunctionError(
                 f"{path} holds Q-function format {header.get('version')!r}, this version reads {FORMAT_VERSION}: "
                 "retrain it with `memento memory train`"
@@ -396,4 +444,11 @@ class QFunction:
             model._task_index = {key: i for i, key in enumerate(model._slot_keys) if key is not None}
             model._n_tasks, model._next_slot = len(model._task_rewards), int(header.get("next_slot", 0))
         model._mean, model._scale, model._weights = arrays["mean"], arrays["scale"], arrays["weights"]
+        if header["version"] == 1:  # a model from before the (task, plan) features: they start at weight 0
+            extra = len(FEATURES) - len(FEATURES_V1)
+            model._mean = np.concatenate([model._mean, np.zeros(extra)])
+            model._scale = np.concatenate([model._scale, np.ones(extra)])
+            model._weights = np.concatenate([model._weights, np.zeros(extra)])
+        elif "pair_rewards" in arrays:
+            model.pairs.load(arrays, int(header.get("pair_next_slot", 0)))
         return model

@@ -45,6 +45,29 @@ class MemorySettings(MementoSettings):
         description="Online gradient steps of Q after each recorded episode, on its transitions plus a replay sample (0: off).",
     )
 
+    memory_follow_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="When the planner does not say which cases its plan follows: cosine of the plan texts' embeddings at or above which it follows a shown case.",
+    )
+    memory_self_assessed_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Weight of a self-assessed reward (the judge against the run's own sources) in Q and in case outcomes; verified rewards weigh 1.",
+    )
+    memory_unfollowed_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Weight in Q of a case that was shown but not followed, relative to a followed one (0: it teaches nothing).",
+    )
+    memory_refit_every: int = Field(
+        default=500,
+        ge=0,
+        description="Refit Q on every transition (as `memento memory train`) after this many new ones have arrived online (0: never).",
+    )
     memory_min_transitions: int = Field(
         default=32,
         ge=1,

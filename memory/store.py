@@ -30,6 +30,7 @@ log = logging.getLogger("memento.memory")
 
 CASES = "memento_cases"
 TRANSITIONS = "memento_transitions"
+PLANS = "memento_plans"  # one row per case: the embedding of its plan's text (credit and Q read it)
 POLICY = "memento_policy"  # on a Chroma server only: the Q-policy's versions (see versions.py)
 
 
@@ -42,6 +43,7 @@ class Store:
 
     cases: Any
     transitions: Any
+    plans: Any
     policy: Any  # None for an embedded store, whose policy lives in a folder
     client: Any
 
@@ -72,8 +74,10 @@ class Store:
                 meta = {"hnsw:space": "cosine", "embedder": embedder_name or "unknown", "dimension": dimension}
                 self.cases = self.client.get_or_create_collection(CASES, embedding_function=None, metadata=meta)
                 self.transitions = self.client.get_or_create_collection(TRANSITIONS, embedding_function=None, metadata=meta)
+                self.plans = self.client.get_or_create_collection(PLANS, embedding_function=None, metadata=meta)
                 if url:  # a server's index can be briefly unreadable while another client's writes are flushed
                     self.cases, self.transitions = _SettlingReads(self.cases), _SettlingReads(self.transitions)
+                    self.plans = _SettlingReads(self.plans)
                 self.policy = self.client.get_or_create_collection(POLICY, embedding_function=None) if url else None
         except Exception as exc:
             where = url or str(path)

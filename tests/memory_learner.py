@@ -18,7 +18,9 @@ def main(argv: list[str]) -> int:
     settings = MemorySettings(home=home, chroma_url=url, memory_online_steps=2, memory_policy_refresh_s=0)
     with CaseBank.open(settings, HashEmbedder()) as bank:
         for n in range(count):
-            done = bank.record_episode(f"{prefix} how long is river {n}?", ["search"], "km", float(n % 2), shown_case_ids=shown)
+            done = bank.record_episode(
+                f"{prefix} how long is river {n}?", ["search"], "km", float(n % 2), shown_case_ids=shown, followed_case_ids=shown
+            )
             assert done.q_updated, "an online update was not published"
         print(bank.q.describe()["transitions_seen"], flush=True)
     return 0

@@ -28,7 +28,7 @@ def bank(request, tmp_path: Path):
     settings = MemorySettings(home=tmp_path / "home", chroma_url=url, memory_online_steps=0)
     opened = CaseBank.open(settings, HashEmbedder())
     if url:  # one server serves every test of the module: start from empty collections
-        for collection in (opened.store.cases, opened.store.transitions):
+        for collection in (opened.store.cases, opened.store.transitions, opened.store.plans):
             ids = collection.get(include=[])["ids"]
             if ids:
                 collection.delete(ids=ids)
@@ -198,9 +198,10 @@ def test_the_q_policy_learns_online_and_takes_over_from_similarity(tmp_path: Pat
     helpful = bank.record_episode("How long is the river Nile in kilometres?", ["search length", "cite"], "6650", 1.0)
     useless = bank.record_episode("How long is the river Amazon in kilometres?", ["guess"], "?", 0.0)
     assert bank.retrieve("How long is the river Danube?", policy="q").policy == "similarity"  # not trained yet
-    for n in range(40):  # episodes that saw both cases: those shown the helpful one succeed
+    for n in range(40):  # episodes that followed one case each: those that followed the helpful one succeed
         shown = [helpful.case_id] if n % 2 else [useless.case_id]
-        bank.record_episode(f"How long is river number {n} in kilometres?", ["x"], "y", float(n % 2), shown_case_ids=shown)
+        task = f"How long is river number {n} in kilometres?"
+        bank.record_episode(task, ["x"], "y", float(n % 2), shown_case_ids=shown, followed_case_ids=shown)
     found = bank.retrieve("How long is the river Danube in kilometres?", k=50, policy="q")
     assert found.policy == "q"
     scores = {s.case.id: s.score for s in found.cases}
@@ -333,17 +334,28 @@ def test_train_and_q_retrieval_wait_for_the_same_number_of_transitions(tmp_path:
     with CaseBank.open(settings, HashEmbedder()) as bank:
         helper = bank.record_episode("How long is the river Nile?", ["search"], "6650 km", 1.0)
         for n in range(9):
-            bank.record_episode(f"How long is river number {n}?", ["x"], "y", float(n % 2), shown_case_ids=[helper.case_id])
+            bank.record_episode(
+                f"How long is river number {n}?",
+                ["x"],
+                "y",
+                float(n % 2),
+                shown_case_ids=[helper.case_id],
+                followed_case_ids=[helper.case_id],
+            )
         assert bank.retrieve("How long is the river Danube?", policy="q").policy == "similarity"
         with pytest.raises(CaseMemoryError, match=r"at least 10 .*MEMENTO_MEMORY_MIN_TRANSITIONS"):
             bank.train()
-        bank.record_episode("How long is river number 9?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id])
+        bank.record_episode(
+            "How long is river number 9?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id], followed_case_ids=[helper.case_id]
+        )
         assert bank.retrieve("How long is the river Danube?", policy="q").policy == "q"
         assert bank.train()["transitions"] == 10
     with CaseBank.open(MemorySettings(home=tmp_path / "other", memory_online_steps=0), HashEmbedder()) as bank:
         helper = bank.record_episode("How long is the river Nile?", ["search"], "6650 km", 1.0)
         for n in range(8):  # enough for the old train(), not for q retrieval's default of 32
-            bank.record_episode(f"How long is river number {n}?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id])
+            bank.record_episode(
+                f"How long is river number {n}?", ["x"], "y", 1.0, shown_case_ids=[helper.case_id], followed_case_ids=[helper.case_id]
+            )
         with pytest.raises(CaseMemoryError, match="at least 32"):
             bank.train()
 
@@ -354,7 +366,9 @@ def test_a_seeded_bank_rehearses_the_same_replay_samples(tmp_path: Path) -> None
         with CaseBank.open(settings, HashEmbedder(), rng=np.random.default_rng(seed)) as bank:
             shown = [bank.record_episode(f"shown task {i}", ["look"], "x", 1.0).case_id for i in range(3)]
             for i in range(40):  # 120 transitions: more than one replay sample of 64 holds
-                bank.record_episode(f"task {i}", ["a"], "b", float(i % 2), shown_case_ids=shown, run_id=f"run-{i:04d}")
+                bank.record_episode(
+                    f"task {i}", ["a"], "b", float(i % 2), shown_case_ids=shown, followed_case_ids=shown, run_id=f"run-{i:04d}"
+                )
             return [[row[0].tobytes().hex()[:16] + str(row[3]) for row in bank.learning.replay_sample(8)] for _ in range(3)]
 
     assert samples(7) == samples(7)

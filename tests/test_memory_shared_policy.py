@@ -44,13 +44,22 @@ def test_a_second_client_ranks_with_what_the_first_one_learned(chroma_url: str, 
         useless = first.record_episode("How long is the river Amazon in kilometres?", ["guess"], "?", 0.0)
         for n in range(40):
             shown = [helpful.case_id] if n % 2 else [useless.case_id]
-            first.record_episode(f"How long is river number {n} in kilometres?", ["x"], "y", float(n % 2), shown_case_ids=shown)
+            first.record_episode(
+                f"How long is river number {n} in kilometres?", ["x"], "y", float(n % 2), shown_case_ids=shown, followed_case_ids=shown
+            )
         query = "How long is the river Danube in kilometres?"
         mine, theirs = first.retrieve(query, k=50, policy="q"), second.retrieve(query, k=50, policy="q")
         assert theirs.policy == "q"  # machine b never recorded anything, yet uses the learned policy
         assert {s.case.id: s.score for s in theirs.cases} == {s.case.id: s.score for s in mine.cases}
         assert second.q.describe()["transitions_seen"] == 40
-        second.record_episode("How long is the river Rhine in kilometres?", ["x"], "y", 1.0, shown_case_ids=[helpful.case_id])
+        second.record_episode(
+            "How long is the river Rhine in kilometres?",
+            ["x"],
+            "y",
+            1.0,
+            shown_case_ids=[helpful.case_id],
+            followed_case_ids=[helpful.case_id],
+        )
         assert first.q.describe()["transitions_seen"] == 41  # and the first learns from the second's episode
         assert first.q.ready() and first.q._loaded_version == second.q._loaded_version
     assert not (tmp_path / "machine-a" / "casebank" / "policy").exists()  # nothing of the policy stays local

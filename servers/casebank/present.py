@@ -24,7 +24,8 @@ class CaseView(BaseModel):
     plan: list[str]
     answer: str
     reward: float
-    outcome: str
+    outcome: str = Field(description="'positive', 'negative', or 'unverified' (no rated episode yet: never a success).")
+    reward_kind: str = Field(default="verified", description="Where the reward came from: verified, self-assessed or unrated.")
     summary: str = Field(description="A short account of the trajectory: tools used, key findings, what went wrong.")
     tools: list[str] = Field(description="Tools the episode used.")
     score: float = Field(description="Similarity, or the learned Q value, the case was ranked by.")
@@ -43,6 +44,8 @@ class Retrieved(BaseModel):
         default=0,
         description="Lower-ranked cases left out to keep this reply within MEMENTO_MEMORY_MAX_RETRIEVED_CHARS; ask for a smaller k.",
     )
+    unverified: list[CaseView] = Field(default_factory=list, description="Cases whose outcome is not verified yet: not successes.")
+    q_version: int | None = Field(default=None, description="The version of the learned policy that ranked the cases (q only).")
 
 
 class Saved(BaseModel):
@@ -61,6 +64,8 @@ def retrieved(found: Retrieval) -> Retrieved:
         successes=[_view(s) for s in found.positive],
         failures=[_view(s) for s in found.negative],
         omitted=found.omitted,
+        unverified=[_view(s) for s in found.unverified],
+        q_version=found.q_version if isinstance(found.q_version, int) else None,
     )
 
 
@@ -78,6 +83,7 @@ def _view(scored: ScoredCase) -> CaseView:
         answer=case.answer,
         reward=case.reward,
         outcome=case.outcome,
+        reward_kind=case.reward_kind,
         summary=case.summary,
         tools=case.tools,
         score=round(scored.score, 4),

@@ -85,7 +85,9 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
         task: Annotated[str, Field(description="The task, as it was given.")],
         plan: Annotated[list[str], Field(description="The steps you followed, in order.")],
         answer: Annotated[str, Field(description="The final answer or outcome.")],
-        reward: Annotated[float, Field(ge=0, le=1, description="1 solved, 0 failed, or a value between.")],
+        reward: Annotated[
+            float | None, Field(ge=0, le=1, description="1 solved, 0 failed, or a value between; null when nobody knows yet (unrated).")
+        ],
         ctx: Context,
         notes: Annotated[str, Field(description="A short summary: tools used, key findings, what went wrong.")] = "",
         shown_case_ids: Annotated[list[str] | None, Field(description="Ids of the cases retrieve_cases showed you for this task.")] = None,
@@ -101,16 +103,28 @@ def build(settings: CommonSettings, memory_settings: MemorySettings, embedder: T
                 description="Your own id for this attempt (run-…), to cite in give_feedback; one is made up when left out.",
             ),
         ] = None,
+        followed_case_ids: Annotated[
+            list[str] | None,
+            Field(description="Ids of the shown cases your plan actually followed ([] for none); left out, the plans' similarity decides."),
+        ] = None,
+        reward_kind: Annotated[
+            Literal["verified", "self-assessed"],
+            Field(description="'verified' (a truth, grader or user said so) or 'self-assessed' (you checked it yourself; counts less)."),
+        ] = "verified",
     ) -> Saved:
         """Remember how a task went, so later tasks can learn from it.
 
         Saving the same task again updates its case (and keeps the better plan). Pass shown_case_ids so the
-        memory learns which past cases actually helped; every id must be one retrieve_cases returned, or
-        nothing is saved. A case is limited in size (task, answer, notes, plan steps): an oversized one is
+        memory learns which past cases actually helped, and followed_case_ids for the ones your plan followed
+        (only those take the reward); every id must be one retrieve_cases returned, or nothing is saved. With
+        reward null the case is kept as "outcome not verified" until give_feedback rates it. A case is limited in size (task, answer, notes, plan steps): an oversized one is
         refused with the field and its limit.
         Example: save_case(task="...", plan=["search X", "read Y"], answer="42", reward=1.0, tools=["web_search"])
         """
-        done = _service(ctx).save(task, plan, answer, reward, shown_case_ids or (), notes, tools or (), outcome or "", run_id)
+        service = _service(ctx)
+        done = service.save(
+            task, plan, answer, reward, shown_case_ids or (), notes, tools or (), outcome or "", run_id, followed_case_ids, reward_kind
+        )
         return present.saved(done)
 
     @tool(server)

@@ -74,12 +74,14 @@ class CaseBankService:
         task: str,
         plan: list[str],
         answer: str,
-        reward: float,
+        reward: float | None,
         shown_case_ids: Sequence[str],
         notes: str,
         tools: Sequence[str] = (),
         outcome: str = "",
         run_id: str | None = None,
+        followed_case_ids: Sequence[str] | None = None,
+        reward_kind: str = "verified",
     ) -> Recorded:
         """Record how a task went: its case (one per task) and a transition per case shown for it."""
         with _memory_errors():
@@ -94,6 +96,8 @@ class CaseBankService:
                 source="mcp",
                 run_id=run_id,
                 outcome=outcome,
+                followed_case_ids=followed_case_ids,
+                reward_kind=reward_kind,
             )
 
     def feedback(self, case_id: str, reward: float) -> dict[str, Any]:

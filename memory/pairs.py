@@ -1,0 +1,110 @@
+"""The (task, plan) memory of Q: rated episodes as task and plan embeddings with their rewards.
+
+It answers "how did plans like this one fare on tasks like this one?" with a kernel-weighted mean reward
+(a product of a task kernel and a plan kernel, shrunk towards the base rate when the evidence is thin).
+Pure numpy over fixed-size arrays (a ring that forgets the oldest episodes); it knows nothing of cases,
+stores no text, and is saved inside the Q-function's archive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["PairMemory"]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class PairMemory:
+    """At most `capacity` rated episodes; `estimate` scores (task, plan) pairs against them."""
+
+    def __init__(
+        self, capacity: int = 4096, task_width: float = 0.1, plan_width: float = 0.05, neighbours: int = 128, prior: float = 1.0
+    ) -> None:
+        self.capacity, self.task_width, self.plan_width = capacity, task_width, plan_width
+        self.neighbours, self.prior = neighbours, prior
+        self.tasks = np.zeros((0, 0), np.float32)
+        self.plans = np.zeros((0, 0), np.float32)
+        self.rewards = np.zeros(0)
+        self.weights = np.zeros(0)
+        self.next_slot = 0
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    def add(self, tasks: np.ndarray, plans: np.ndarray, rewards: np.ndarray, weights: np.ndarray) -> None:
+        """Remember episodes (rows); when full, each replaces the oldest."""
+        keep = np.linalg.norm(plans, axis=1) > 1e-9  # an episode without a plan says nothing about plans
+        # Rounded to float16 at once, so that a published and reloaded model scores exactly as this one.
+        tasks, plans = _unit(tasks[keep]).astype(np.float16).astype(np.float32), _unit(plans[keep]).astype(np.float16).astype(np.float32)
+        rewards, weights = np.asarray(rewards, float)[keep], np.asarray(weights, float)[keep]
+        if not len(rewards):
+            return
+        if not len(self):
+            self.tasks, self.plans = np.zeros((0, tasks.shape[1]), np.float32), np.zeros((0, plans.shape[1]), np.float32)
+        room = max(0, self.capacity - len(self))
+        grow = min(room, len(rewards))
+        self.tasks = np.vstack([self.tasks, tasks[:grow]])
+        self.plans = np.vstack([self.plans, plans[:grow]])
+        self.rewards = np.concatenate([self.rewards, rewards[:grow]])
+        self.weights = np.concatenate([self.weights, weights[:grow]])
+        for i in range(grow, len(rewards)):  # full: overwrite the oldest, in turn
+            slot = self.next_slot
+            self.tasks[slot], self.plans[slot], self.rewards[slot], self.weights[slot] = tasks[i], plans[i], rewards[i], weights[i]
+            self.next_slot = (slot + 1) % self.capacity
+
+    def estimate(self, tasks: np.ndarray, plans: np.ndarray, base: float, leave_task_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(shrunk mean reward, evidence) per aligned (task, plan) row; evidence is the total kernel weight.
+
+        leave_task_out: ignore remembered episodes of the very same task (training rows must not see their own
+        outcome, as scoring a new task cannot)."""
+        n = len(tasks)
+        if not len(self) or n == 0:
+            return np.full(n, base), np.zeros(n)
+        tasks, plans = _unit(tasks), _unit(plans)
+        has_plan = np.linalg.norm(plans, axis=1) > 1e-9
+        mean, evidence = np.full(n, base), np.zeros(n)
+        # Rows of one task share their task neighbours: find them once per distinct task.
+        keys = np.round(tasks * 1e4).astype(np.int32)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        task_sims = tasks[first] @ self.tasks.T  # (distinct tasks, memory)
+        if leave_task_out:
+            task_sims[task_sims > 0.9999] = -np.inf
+        m = min(self.neighbours, len(self))
+        for group, sims in enumerate(task_sims):
+            rows = np.flatnonzero((inverse == group) & has_plan)
+            if not len(rows):
+                continue
+            near = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
+            k_task = np.exp((sims[near] - 1.0) / self.task_width)  # 0 for left-out rows (exp(-inf))
+            k_plan = np.exp((plans[rows] @ self.plans[near].T - 1.0) / self.plan_width)  # (rows, near)
+            w = k_plan * (k_task * self.weights[near])[None, :]
+            total = w.sum(axis=1)
+            evidence[rows] = total
+            mean[rows] = (w @ self.rewards[near] + self.prior * base) / (total + self.prior)
+        return mean, evidence
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What the Q-function's archive keeps (embeddings as float16: half the bytes, ranks unchanged)."""
+        return {
+            "pair_tasks": self.tasks.astype(np.float16),
+            "pair_plans": self.plans.astype(np.float16),
+            "pair_rewards": self.rewards,
+            "pair_weights": self.weights,
+        }
+
+    def load(self, arrays: dict[str, np.ndarray], next_slot: int) -> None:
+        if arrays["pair_rewards"].size:
+            self.tasks, self.plans = arrays["pair_tasks"].astype(np.float32), arrays["pair_plans"].astype(np.float32)
+            self.rewards, self.weights = arrays["pair_rewards"].astype(float), arrays["pair_weights"].astype(float)
+            self.next_slot = next_slot
+
+    def settings(self) -> dict[str, float]:
+        return {
+            "capacity": self.capacity, "task_width": self.task_width, "plan_width": self.plan_width,
+            "neighbours": self.neighbours, "prior": self.prior,
+        }  # fmt: skip
