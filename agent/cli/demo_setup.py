@@ -18,7 +18,7 @@ from memento.agent.hosts import default_config_path, load_config, server_environ
 from memento.agent.settings import AgentSettings
 from memento.core.errors import ConfigError
 
-__all__ = ["CORPUS_PAGES", "DEMO_SERVERS", "LOCAL_TASK", "LOCAL_TRUTH", "DemoGround", "corpus_digest", "prepare"]
+__all__ = ["CORPUS_PAGES", "DEMO_SERVERS", "DEMO_TOOLS", "LOCAL_TASK", "LOCAL_TRUTH", "DemoGround", "corpus_digest", "prepare"]
 
 # The repository's corpus (an editable install: `make run` works from the clone).
 CORPUS_PAGES = Path(__file__).resolve().parents[2] / "data" / "demo-corpus" / "pages"
@@ -27,8 +27,10 @@ CORPUS_PAGES = Path(__file__).resolve().parents[2] / "data" / "demo-corpus" / "p
 LOCAL_TASK = "Who was the first keeper of the Skarra Head lighthouse on the island of Vellmark?"
 LOCAL_TRUTH = "Ilse Marrow"
 
-# Only what a small model needs: search the corpus, then read the page found (fewer tools, fewer wrong calls).
+# Only what a small model needs: search the corpus, then read the page found. Fewer tools, fewer wrong calls, and a
+# shorter prompt: every tool's schema is read at each step (all of these two servers' tools: about 25 KB).
 DEMO_SERVERS = ("search", "documents")
+DEMO_TOOLS = ("search__search_local", "documents__read_document")
 
 
 @dataclass(frozen=True)

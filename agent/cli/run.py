@@ -24,6 +24,7 @@ from .servers import servers_check
 
 __all__ = ["chat", "demo", "run"]
 
+SETTINGS_META = "memento.settings"  # click context meta: AgentSettings fields a caller of `run` sets (the demo)
 DEMO_TASK = "Which chemical element has the highest melting point, and by how many degrees Celsius does it beat the runner-up?"
 
 
@@ -106,6 +107,8 @@ def run(
     from memento.agent.session import check_models, open_episode
 
     options = run_options(**flags)
+    if SETTINGS_META in click.get_current_context().meta:  # the demo's settings beyond the flags (executor_tools)
+        options.settings = options.settings.model_copy(update=click.get_current_context().meta[SETTINGS_META])
     check_models(options.settings)
     attachments = _attachments(files)
     progress = _progress(quiet or as_json)
@@ -263,9 +266,10 @@ def demo(ctx: click.Context, model: str | None, quiet: bool) -> None:
 
 
 def _offline_demo(ctx: click.Context, settings: Any, spec: str, quiet: bool) -> None:
-    from .demo_setup import LOCAL_TASK, LOCAL_TRUTH, prepare
+    from .demo_setup import DEMO_TOOLS, LOCAL_TASK, LOCAL_TRUTH, prepare
 
     ground = prepare(settings, lambda line: click.echo(line, err=True))
+    ctx.meta[SETTINGS_META] = {"executor_tools": list(DEMO_TOOLS)}
     click.echo(f"No hosted model is configured: {spec} researches the bundled Vellmark corpus offline.\nQuestion: {LOCAL_TASK}\n", err=True)
     # Few cycles and steps: search, read the page, answer. The truth is known, so the run is judged and learned from.
     ctx.invoke(
