@@ -18,7 +18,8 @@ NPM = PATH="$(NODE_DIR)/bin:$$PATH" "$(NODE_DIR)/bin/node" "$(NODE_DIR)/lib/node
 .PHONY: run test test-fast lint bench docs install system-deps python-deps model-parts inspector check-python clean
 
 # With a model configured (ANTHROPIC_API_KEY, or OPENAI_API_KEY / OPENAI_BASE_URL with
-# MEMENTO_PLANNER_MODEL=openai:…), research a demo question; without one, check the servers.
+# MEMENTO_PLANNER_MODEL=openai:…), research a demo question on the web; without one, a local model
+# (MEMENTO_DEMO_MODEL, from the installed model parts) researches the bundled corpus offline.
 run: install
 	$(VENV)/bin/memento demo
 
