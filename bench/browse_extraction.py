@@ -1,9 +1,10 @@
-"""Main-content extraction on real news pages: the article text fetch_page keeps and the boilerplate
-it lets in, scored against hand-checked article texts.
+"""Main-content extraction on public benchmark pages: the article text fetch_page keeps and the boilerplate
+it lets in, scored against each set's hand-made (or reviewed) article texts.
 
-Data: the test pages of newspaper4k 0.9.6 (MIT), tests/data/html/NAME.html with the article text in
-tests/data/txt/NAME.txt, read from its sdist or from an extracted folder. The pages belong to their
-publishers and are not in this repository; `make bench` downloads the sdist into build/bench-data/.
+Sets (bench/extraction_sets.py says where each comes from and how to get it): newspaper4k's news pages,
+Firefox Reader View's test pages (readability), CleanPortalEval's portal pages; the held-aside
+ScrapingHub set is scored only when named with --set. A change to extraction is accepted only if no
+set gets worse.
 
 Score (the ScrapingHub article-extraction-benchmark's): text -> tokens (runs of Unicode word
 characters) -> shingles of 4 consecutive tokens, counted as a multiset. Per page: tp = shingles in
@@ -12,8 +13,8 @@ both, fp = extra shingles in the extraction, fn = shingles it misses; precision 
 of the two averages; ± is 1.96 standard deviations over 1,000 bootstrap resamples of the pages.
 
 Compared in the same run, offline (the extraction functions on the saved HTML, no network):
-- fetch_page before: extract_main with its furniture rules off (what the project shipped before them);
-- trafilatura alone: trafilatura.extract(html) with its defaults;
+- fetch_page before: extract_main with its furniture rules off (trafilatura with our options);
+- trafilatura alone: trafilatura.extract(html) with its defaults (the baseline on every set);
 - fetch_page now: extract_main as fetch_page runs it.
 The article texts carry no title, so the title heading extract_main puts on top is left out of the
 "body" scores; the "as returned" line scores the Markdown exactly as fetch_page returns it.
@@ -26,70 +27,24 @@ import random
 import re
 import statistics
 import sys
-import tarfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import ROOT, ms, print_header  # first: it puts the project on sys.path
+from _common import ms, print_header  # first: it puts the project on sys.path
+from extraction_sets import SETS, DataSet, Page
 
 from memento.servers.browse.extract import _trafilatura, extract_main
 
-SDIST = "newspaper4k-0.9.6.tar.gz"
-DEFAULT = ROOT / "build" / "bench-data"
-HOW_TO_GET = (
-    "the benchmark pages are missing. Get them with `make bench` (it downloads the sdist), or:\n"
-    f"  .venv/bin/pip download --no-deps --no-binary :all: newspaper4k==0.9.6 -d {DEFAULT}\n"
-    "then run this script again (or pass --data with the .tar.gz or an extracted folder)."
-)
 _WORD = re.compile(r"\w+")
 SHINGLE = 4
-
-
-@dataclass(frozen=True)
-class Page:
-    name: str
-    html: str
-    truth: str
 
 
 @dataclass(frozen=True)
 class Score:
     precision: float
     recall: float
-
-
-def load(data: Path) -> tuple[list[Page], list[str]]:
-    """The pages with an article text, and the names of files that lack their partner."""
-    htmls: dict[str, bytes] = {}
-    texts: dict[str, bytes] = {}
-
-    def take(path: str, read: Callable[[], bytes]) -> None:
-        parts = path.split("/")
-        if len(parts) < 3 or parts[-3] != "data":
-            return
-        if parts[-2] == "html" and parts[-1].endswith(".html"):
-            htmls[parts[-1][: -len(".html")]] = read()
-        elif parts[-2] == "txt" and parts[-1].endswith(".txt"):
-            texts[parts[-1][: -len(".txt")]] = read()
-
-    if data.is_dir():
-        for path in sorted(data.rglob("*")):
-            if path.is_file():
-                take(path.as_posix(), path.read_bytes)
-    else:
-        with tarfile.open(data) as archive:
-            for member in archive.getmembers():
-                if member.isfile():
-                    take(member.name, lambda m=member: archive.extractfile(m).read())  # type: ignore[union-attr]
-    pages = [
-        Page(name, htmls[name].decode("utf-8", "replace"), texts[name].decode("utf-8", "replace"))
-        for name in sorted(htmls.keys() & texts.keys())
-    ]
-    unpaired = sorted((htmls.keys() | texts.keys()) - (htmls.keys() & texts.keys()))
-    return pages, unpaired
 
 
 def shingles(text: str) -> Counter[tuple[str, ...]]:
@@ -134,34 +89,10 @@ def false_positives(truth: str, extracted: str) -> list[str]:
     return [line for line in extracted.splitlines() if line.strip() and any(s not in want for s in shingles(line))]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, help=f"the sdist or an extracted folder (default: {DEFAULT}/{SDIST} or a folder beside it)")
-    parser.add_argument("--worst", type=int, default=5, help="how many of the least precise pages to list")
-    parser.add_argument("--show", metavar="PAGE", help="print the lines of PAGE that fetch_page now keeps but the article text lacks")
-    args = parser.parse_args()
-    data = args.data or next((p for p in (DEFAULT / SDIST, DEFAULT / SDIST.removesuffix(".tar.gz")) if p.exists()), None)
-    if data is None or not data.exists():
-        print(f"{Path(__file__).name}: {HOW_TO_GET}", file=sys.stderr)
-        return 2
-    pages, unpaired = load(data)
-    if not pages:
-        print(f"{Path(__file__).name}: no html/txt pairs under {data}; {HOW_TO_GET}", file=sys.stderr)
-        return 2
-
-    if args.show:
-        page = next(p for p in pages if p.name == args.show)
-        got = extract_main(page.html, f"https://example.test/{page.name}")
-        print("\n".join(false_positives(page.truth, body(got.markdown))))
-        return 0
-
-    print_header("browse server: main-content extraction on real news pages (newspaper4k 0.9.6 test pages)")
-    print(f"data:    {data}")
-    print(f"pages:   {len(pages)} with an article text; skipped {len(unpaired)} files without a partner ({', '.join(unpaired)})")
-    print("score:   4-token shingles, precision/recall per page averaged over pages, F1 of the averages\n")
-
-    trafilatura = _trafilatura()
+def run_set(dataset: DataSet, pages: list[Page], worst: int) -> None:
+    print(f"-- {dataset.name}: {dataset.title}, {len(pages)} pages")
     extract_main(pages[0].html, "https://example.test/")  # warm up: imports and first-call costs out of the timings
+    trafilatura = _trafilatura()
     rows: dict[str, list[Score]] = {"before": [], "before, as returned": [], "trafilatura": [], "now": [], "now, as returned": []}
     seconds: dict[str, list[float]] = {"before": [], "trafilatura": [], "now": []}
     for page in pages:
@@ -191,20 +122,62 @@ def main() -> int:
         timing = seconds.get(key)
         shown = ms(statistics.median(timing)) if timing else ""
         print(f"{label:<32} {p:>7.3f} ± {dp:.3f} {r:>7.3f} ± {dr:.3f} {f:>7.3f} ± {df:.3f} {shown:>10}")
+    if dataset.held_aside:
+        print()  # no page-level detail on the held-aside set: nothing to tune on
+        return
 
-    print(f"\n{args.worst} least precise pages now (body), with before and trafilatura alone:")
-    print(f"{'page':<24} {'now P':>7} {'now R':>7} {'before P':>9} {'before R':>9} {'traf. P':>8} {'traf. R':>8}")
+    print(f"\n{worst} least precise pages now (body), with before and trafilatura alone:")
+    print(f"{'page':<36} {'now P':>7} {'now R':>7} {'before P':>9} {'before R':>9} {'traf. P':>8} {'traf. R':>8}")
     order = sorted(range(len(pages)), key=lambda i: rows["now"][i].precision)
-    for i in order[: args.worst]:
+    for i in order[:worst]:
         now, before, alone = rows["now"][i], rows["before"][i], rows["trafilatura"][i]
         print(
-            f"{pages[i].name:<24} {now.precision:>7.3f} {now.recall:>7.3f} {before.precision:>9.3f} {before.recall:>9.3f} "
+            f"{pages[i].name[:36]:<36} {now.precision:>7.3f} {now.recall:>7.3f} {before.precision:>9.3f} {before.recall:>9.3f} "
             f"{alone.precision:>8.3f} {alone.recall:>8.3f}"
         )
-    changed = [(pages[i].name, rows["before"][i], rows["now"][i]) for i in range(len(pages)) if rows["before"][i] != rows["now"][i]]
-    print(f"\npages whose score changed: {len(changed)} of {len(pages)}")
-    for name, before, now in changed:
-        print(f"  {name:<24} precision {before.precision:.3f} -> {now.precision:.3f}   recall {before.recall:.3f} -> {now.recall:.3f}")
+    changed = sum(rows["before"][i] != rows["now"][i] for i in range(len(pages)))
+    better = sum(summary([rows["now"][i]])[2] > summary([rows["before"][i]])[2] for i in range(len(pages)))
+    print(f"pages whose score changed from before to now: {changed} of {len(pages)} ({better} better)\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--set", action="append", choices=sorted(SETS), help="score only this set (repeatable); the held-aside set only when named"
+    )
+    parser.add_argument("--data", type=Path, help="with one --set: that set's archive or folder instead of its default place")
+    parser.add_argument("--worst", type=int, default=5, help="how many of the least precise pages to list per set")
+    parser.add_argument("--show", metavar="PAGE", help="with one --set: the lines of PAGE that fetch_page keeps but the article text lacks")
+    args = parser.parse_args()
+    names = args.set or [name for name, s in SETS.items() if not s.held_aside]
+    if (args.data or args.show) and len(names) != 1:
+        parser.error("--data and --show need exactly one --set")
+
+    loaded: list[tuple[DataSet, list[Page]]] = []
+    for name in names:
+        dataset = SETS[name]
+        data = args.data or dataset.default
+        if not data.exists():
+            print(f"{Path(__file__).name}: {name} is missing ({data}); {dataset.how_to_get}", file=sys.stderr)
+            continue
+        pages = dataset.load(data)
+        if not pages:
+            print(f"{Path(__file__).name}: no pages with a text under {data}; {dataset.how_to_get}", file=sys.stderr)
+            continue
+        loaded.append((dataset, pages))
+    if not loaded:
+        return 2
+
+    if args.show:
+        page = next(p for p in loaded[0][1] if p.name == args.show)
+        got = extract_main(page.html, f"https://example.test/{page.name}")
+        print("\n".join(false_positives(page.truth, body(got.markdown))))
+        return 0
+
+    print_header("browse server: main-content extraction on public benchmark pages")
+    print("score:   4-token shingles, precision/recall per page averaged over pages, F1 of the averages\n")
+    for dataset, pages in loaded:
+        run_set(dataset, pages, args.worst)
     return 0
 
 

@@ -159,3 +159,49 @@ def test_a_bare_address_closing_a_contact_page_is_content_and_stays() -> None:
     body = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
     html = f"<html><head><title>Contact</title></head><body><article>{body}<p>Email: harbour.office@news.test</p></article></body></html>"
     assert "harbour.office@news.test" in extract_main(html, "https://news.test/contact").markdown
+
+
+def test_an_article_shown_in_a_frame_named_modal_is_the_article_not_a_pop_up() -> None:
+    # single-page sites open the story in an overlay whose classes say "modal"; beside it, more teasers
+    body = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+    teasers = "".join(f"<p>{text} {text}</p>" for text in COMMENTS * 3)
+    text = _remaining(
+        f'<html><body><div class="stream">{teasers}</div>'
+        f'<div class="render-target-modal"><h1>Tidal gate opens</h1>{body}</div>'
+        '<div class="newsletter-modal"><h2>Our weekly letter</h2><p>Sign up now.</p></div></body></html>'
+    )
+    assert all(paragraph in text for paragraph in PARAGRAPHS)
+    assert "Sign up now." not in text
+
+
+def test_script_text_does_not_count_as_page_text_when_judging_what_holds_the_page() -> None:
+    # a large inline script made the page's real wrapper look like a small share of it
+    body = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+    state = "window.__STATE__ = " + "x" * 20_000 + ";"
+    text = _remaining(f'<html><body><div class="story comments-open">{body}</div><script>{state}</script></body></html>')
+    assert all(paragraph in text for paragraph in PARAGRAPHS)
+
+
+def test_a_page_that_is_nothing_but_lists_of_linked_headlines_keeps_them_as_its_content() -> None:
+    # a section front: the lists are what the page is for
+    headlines = ["Gate talks stall", "Council vote due", "Fishermen protest", "Flood fund grows"]
+    items = "".join(f'<li><h2><a href="/n/{i}">{headline}</a></h2><p>{PARAGRAPHS[i]}</p></li>' for i, headline in enumerate(headlines))
+    text = _remaining(f"<html><body><h1>Coast</h1><ol>{items}</ol></body></html>")
+    assert all(headline in text for headline in headlines)
+    beside_an_article = _remaining(
+        f"<html><body><article>{''.join(f'<p>{p} {p}</p>' for p in PARAGRAPHS)}</article><ol>{items}</ol></body></html>"
+    )
+    assert "Gate talks stall" not in beside_an_article
+
+
+def test_superscripts_and_subscripts_read_as_plain_text_not_as_html_tags() -> None:
+    paragraphs = "".join(f"<p>{text}</p>" for text in PARAGRAPHS)
+    html = (
+        "<html><head><title>Tidal gate opens</title></head><body><article>"
+        f"{paragraphs}<p>The basin covers 268 km<sup>2</sup> of water<sup>[4]</sup> and the gate keeps CO<sub>2</sub> sensors "
+        "along its <u>whole length</u> of concrete.</p></article></body></html>"
+    )
+    markdown = extract_main(html, "https://news.test/gate").markdown
+    assert "<sup>" not in markdown and "<sub>" not in markdown and "<u>" not in markdown
+    assert "268 km^2 of water[4]" in markdown
+    assert "CO2 sensors along its whole length" in markdown

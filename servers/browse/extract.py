@@ -32,6 +32,8 @@ _NOSCRIPT_HINT = re.compile(r"<noscript\b[^>]*>.{0,400}?javascript", re.IGNORECA
 _SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _BLANKS = re.compile(r"\n{3,}")
+# A short inline tag the extractor leaves in its Markdown, with the space it puts before it.
+_INLINE_TAG = re.compile(r"([ \t]*)<(sup|sub|u)>([^<\n]{0,40})</\2>", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|\ball rights reserved\b|\bno reproduction\b", re.IGNORECASE)
 # "Write to Ann Lee at ann@paper.test": the sign-off of a news article. A bare address is left alone:
@@ -102,7 +104,7 @@ def extract_main(html: str, url: str, *, furniture: bool = True) -> Extracted:
     published = getattr(document, "date", None) or None
     text = (getattr(document, "text", None) or "").strip()
     if furniture:
-        text = _without_sign_off(text)
+        text = _plain_inline_tags(_without_sign_off(text))
     if text:
         return Extracted(title, published, _tidy(_with_lead(_headed(text, title), lead)), True)
     return Extracted(title, published, page_text(html, keep_links=True), False)
@@ -148,6 +150,25 @@ def _without_sign_off(text: str) -> str:
     while lines and (not lines[-1].strip() or _is_sign_off(lines[-1])):
         lines.pop()
     return "\n".join(lines) if lines else text  # a page that is nothing but notices keeps them
+
+
+def _plain_inline_tags(text: str) -> str:
+    """The text with the <sup>/<sub>/<u> tags the extractor writes out literally put in plain text.
+
+    Markdown has no superscript; the extractor writes `km <sup>2</sup>` and `1.6 <sup>[4]</sup>`, whose
+    tag names a reader (or a model) takes for words. A superscript number becomes `^2`, a reference mark
+    stays attached as a reader sees it (`1.6[4]`), a subscript joins its word (`H2O`).
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        space, tag, inner = match.group(1), match.group(2).lower(), match.group(3).replace("\\[", "[").replace("\\]", "]")
+        if tag == "u":
+            return space + inner
+        if tag == "sup" and not inner.startswith("[") and _WORD.fullmatch(inner):
+            return f"^{inner}"
+        return inner
+
+    return _INLINE_TAG.sub(plain, text)
 
 
 def _is_sign_off(line: str) -> bool:

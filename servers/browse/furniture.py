@@ -45,14 +45,17 @@ _BLOCKS = frozenset({"div", "section", "aside", "ul", "ol", "form", "dl", "foote
 _KEPT = frozenset({"html", "head", "body", "main", "article"})
 # A candidate holding more than this share of the page's text is the page itself, not furniture on it.
 _MAX_SHARE = 0.5
+_LISTING_SHARE = 0.85  # lists of links holding more of the page's text than this are the page itself
 _SHORT_FORM = 1000  # characters: a form with less text is a widget, not a page wrapped in one form (ASP.NET)
 # A paragraph or list made of several links and little else is a list of other pages ("Related:").
 _LINK_LIST_MIN_LINKS = 2
 _LINK_LIST_SHARE = 0.8
 _ITEM_LINK_SHARE = 0.5
+_ARTICLE_PARAGRAPHS = 3  # an h1 over this many paragraphs is an article, not a sign-up box with a heading
 _MIN_SUMMARY = 40  # characters: shorter descriptions are labels ("News", the site's name), not a lead
 _WORD = re.compile(r"\w+")
 _LEAD_TAGS = ("p", "div", "h2", "span", "section")
+_SHOWN_TEXT = "descendant-or-self::text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 
 
 def strip_furniture(tree: etree._Element) -> int:
@@ -60,11 +63,16 @@ def strip_furniture(tree: etree._Element) -> int:
     body = tree.find(".//body")
     root = body if body is not None else tree
     total = len(_text(root)) or 1
-    doomed = [element for element in root.iter() if isinstance(element.tag, str) and _is_furniture(element, total)]
+    found = [(element, kind) for element in root.iter() if isinstance(element.tag, str) and (kind := _furniture_kind(element, total))]
+    link_lists = [element for element, kind in found if kind == "links"]
+    outermost = [element for element in link_lists if not any(a in link_lists for a in element.iterancestors())]
+    # A page that is nearly nothing but lists of links (a section front, an index) has them for content:
+    # they are furniture only beside an article. Article pages with heavy navigation stay under 80%.
+    listing = sum(len(_text(element)) for element in outermost) > _LISTING_SHARE * total
     removed = 0
-    for element in doomed:
-        if not _attached(element, root):
-            continue  # already gone with an ancestor
+    for element, kind in found:
+        if (listing and kind == "links") or not _attached(element, root):
+            continue  # kept as the page's content, or already gone with an ancestor
         _drop(element)
         removed += 1
     return removed
@@ -97,22 +105,36 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
-def _is_furniture(element: etree._Element, total: int) -> bool:
+def _furniture_kind(element: etree._Element, total: int) -> str | None:
+    """Which kind of furniture `element` is ("hidden", "form", "links", "named"), or None for content."""
     tag = element.tag.lower()
     if tag in _KEPT:
-        return False
+        return None
     if _hidden(element) or element.get("role") in {"dialog", "alertdialog"} or element.get("aria-modal") == "true":
-        return len(_text(element)) <= _MAX_SHARE * total
+        return "hidden" if len(_text(element)) <= _MAX_SHARE * total else None
     if tag == "form":
-        return len(_text(element)) < _SHORT_FORM
+        return "form" if len(_text(element)) < _SHORT_FORM else None
     if tag in {"p", "ul", "ol"} and _is_link_list(element):
-        return True
+        return "links"
     if tag not in _BLOCKS:
-        return False
+        return None
     names = f"{element.get('class', '')} {element.get('id', '')}".strip()
     if not names or not _FURNITURE.search(names):
-        return False
-    return len(_text(element)) <= _MAX_SHARE * total
+        return None
+    if len(_text(element)) > _MAX_SHARE * total or _frames_article(element):
+        return None
+    return "named"
+
+
+def _frames_article(element: etree._Element) -> bool:
+    """Whether `element` holds the article itself: a headline (h1) over paragraphs, or a marked article body.
+
+    Pages that show the article in an overlay name its frame "modal" or "popup"; such a word on the
+    frame says nothing about what is inside it.
+    """
+    if element.find(".//*[@itemprop='articleBody']") is not None:
+        return True
+    return element.find(".//h1") is not None and len(element.findall(".//p")) >= _ARTICLE_PARAGRAPHS
 
 
 def _hidden(element: etree._Element) -> bool:
@@ -147,7 +169,12 @@ def _headline_item(item: etree._Element) -> bool:
 
 
 def _text(element: etree._Element) -> str:
-    return " ".join("".join(element.itertext()).split())
+    """The text a reader sees in `element`: script, style and template contents left out.
+
+    Scripts can hold most of a page's characters (inline state, JSON); counted as text, they make the
+    article look like a small share of the page and its container like furniture.
+    """
+    return " ".join("".join(element.xpath(_SHOWN_TEXT)).split())
 
 
 def _attached(element: etree._Element, root: etree._Element) -> bool:
