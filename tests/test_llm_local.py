@@ -164,7 +164,7 @@ async def test_a_local_model_is_made_without_starting_anything_and_sizes_its_con
 
 def test_a_local_request_describes_the_tools_in_the_prompt_and_holds_the_reply_to_the_schema(tmp_path: Path) -> None:
     from memento.agent.llm._vendor import Call
-    from memento.agent.llm.base import ToolCall, ToolResultPart
+    from memento.agent.llm.base import ImagePart, TextPart, ToolCall, ToolResultPart
 
     model = make_model("local:qwen2.5-0.5b", AgentSettings(home=tmp_path))
     names = ToolNames([SEARCH.name])
@@ -180,6 +180,10 @@ def test_a_local_request_describes_the_tools_in_the_prompt_and_holds_the_reply_t
     assert "search_web" in system["content"] and "You must call one of the tools" in system["content"]
     assert json.loads(assistant["content"]) == {"tool": "search_web", "arguments": {"query": "x"}}
     assert result == {"role": "user", "content": "Result of tool call c1:\nfound x"}
+    shot = model.request(  # type: ignore[attr-defined]
+        Call("", [Message("user", [ImagePart("iVBORw0KGgo=", "image/png"), TextPart("what is it?")])], [], "auto", None), names
+    )
+    assert shot["messages"] == [{"role": "user", "content": "[an image, left out: this model reads no images]\nwhat is it?"}]
     schema = request["response_format"]["json_schema"]["schema"]
     assert [b["properties"]["tool"] for b in schema["anyOf"]] == [{"const": "search_web"}]
     free = model.request(Call("", [Message.user("hi")], [SEARCH], "auto", None), names)  # type: ignore[attr-defined]

@@ -118,4 +118,8 @@ def _as_text(turn: dict[str, Any]) -> dict[str, Any]:
         return {"role": "assistant", "content": "\n".join(filter(None, [turn.get("content"), *calls]))}
     if turn["role"] == "tool":
         return {"role": "user", "content": f"Result of tool call {turn['tool_call_id']}:\n{turn['content']}"}
+    if isinstance(turn.get("content"), list):
+        # The server loads no vision projector and refuses image parts: the model is told one was left out.
+        texts = [p["text"] if p["type"] == "text" else "[an image, left out: this model reads no images]" for p in turn["content"]]
+        return {**turn, "content": "\n".join(texts)}
     return turn
