@@ -163,6 +163,18 @@ async def test_without_a_list_configured_backends_come_first_then_duckduckgo(fak
     assert [a["backend"] for a in result.structured_content["attempts"]] == ["searxng"]  # the first answered
 
 
+async def test_the_backend_list_shows_each_rate_and_burst_a_self_hosted_searxng_set_higher(fake: FakeVendors, memento_home: Path) -> None:
+    limits = {"MEMENTO_SEARCH_RATE_LIMITS": "searxng=20", "MEMENTO_SEARCH_RATE_BURSTS": "searxng=10"}
+    settings = SearchSettings.from_env({"MEMENTO_HOME": str(memento_home), **fake.env(), **limits})
+    async with Client(build(settings)) as client:
+        listed = await client.call_tool("list_search_backends", {})
+    by_name = {b["name"]: b for b in listed.structured_content["backends"]}
+    assert (by_name["searxng"]["rate_per_s"], by_name["searxng"]["burst"]) == (20, 10)
+    assert "searxng: " in listed.content[0].text and "20 requests/s, bursts of 10" in listed.content[0].text
+    defaults = SearchSettings.from_env({"MEMENTO_HOME": str(memento_home)})
+    assert [defaults.rate_burst(name, rate) for name, rate in (("brave", 1.0), ("tavily", 1.5), ("exa", 5.0))] == [1, 1, 5]
+
+
 async def test_fuse_mode_asks_every_backend_and_merges_their_rankings(fake: FakeVendors, memento_home: Path) -> None:
     only_serper = [("Serper only", "https://serper.example/only", "Just here.", None), PAGES[2]]
     fake.script("serper", Reply(200, success("serper", only_serper)))

@@ -50,7 +50,7 @@ def backends(report: BackendsReport) -> CallToolResult:
     lines = [f"Active backends ({report.mode} mode): {', '.join(report.active)}", ""]
     for b in report.backends:
         state = "active" if b.active else "configured" if b.configured else BACKENDS[b.name].off_reason()
-        rate = f"{b.rate_per_s:g} requests/s" if b.rate_per_s > 0 else "no rate limit"
+        rate = f"{b.rate_per_s:g} requests/s, bursts of {b.burst}" if b.rate_per_s > 0 else "no rate limit"
         lines.append(f"- {b.name}: {b.label}, {state}, {rate}")
     lines.append(f"Local index: {report.local_index} ({report.local_index_sections:,} sections)")
     return tool_result("\n".join(lines), report)
