@@ -2,10 +2,11 @@
 
 Format detection (`detect`), the format readers (`formats/`, one module per
 family, incl. `formats.markup.html_to_markdown`), the document model (`model`),
-passages and their ranking (`passages`), transcription (`transcribe`) and the
-bounded worker processes conversions run in (`worker`). It depends only on
-`memento.core` and third-party packages: it knows no server, no settings
-object and no MCP; callers pass limits in as arguments.
+passages and their ranking (`passages`), transcription (`transcribe`), captions
+read as timed segments (`captions`) and the bounded worker processes conversions
+run in (`worker`). It depends only on `memento.core` and third-party packages:
+it knows no server, no settings object and no MCP; callers pass limits in as
+arguments.
 """
 
 from __future__ import annotations
