@@ -47,8 +47,12 @@ class LocalModel(OpenAIModel):
         self._settings = settings
         self._threads = settings.local_threads or default_threads()
         self._load_tokens = settings.local_context_tokens
-        endpoint = Endpoint("the local model server", "no-key", "http://127.0.0.1", "", "")
+        # The variables a failure message points at: there is no key or URL to fix, only these settings.
+        endpoint = Endpoint(
+            "the local model server", "no-key", "http://127.0.0.1", "MEMENTO_LOCAL_MODELS_DIR", "the MEMENTO_LOCAL_* settings"
+        )
         super().__init__(model, settings, endpoint, context_tokens=context_tokens)
+        self._retries = 0  # as its client is made: messages must not claim retries that never happened
         self._fallback = Price.flat(0.0, 0.0)  # it runs here: no price per token
 
     def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> Any:
