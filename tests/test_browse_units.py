@@ -185,3 +185,13 @@ def test_browse_settings_come_from_the_environment_and_bad_ones_name_their_varia
     assert settings.viewport == {"width": 800, "height": 600}
     with pytest.raises(SettingsError, match="MEMENTO_BROWSE_PAGE_TIMEOUT_S"):
         BrowseSettings.from_env({"MEMENTO_BROWSE_PAGE_TIMEOUT_S": "soon"})
+
+
+def test_page_links_of_a_result_page_lead_to_the_results_not_to_the_engines_redirects() -> None:
+    html = """<html><body><a href="/l/?uddg=https%3A%2F%2Fotters.example%2Friver&amp;rut=ab">River otters</a>
+    <a href="/settings">Settings</a></body></html>"""
+    links = extract_links(html, "https://duckduckgo.com/html/?q=otters")
+    assert [(link.text, link.url) for link in links] == [
+        ("River otters", "https://otters.example/river"),
+        ("Settings", "https://duckduckgo.com/settings"),
+    ]

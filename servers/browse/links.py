@@ -2,7 +2,8 @@
 
 Relative links are resolved against the page's final URL (or its <base href>).
 Script, mail, telephone and same-page anchors are left out: a model can only
-follow http(s) links.
+follow http(s) links. A search engine's click-tracking link is listed as the
+page it leads to.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlsplit
+
+from memento.convert.formats.resultlinks import decode_result_link
 
 __all__ = ["Link", "extract_links"]
 
@@ -58,7 +61,7 @@ def extract_links(html: str, page_url: str, contains: str | None = None) -> list
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#"):
             continue
-        url = urljoin(base, href)
+        url = decode_result_link(urljoin(base, href))
         if urlsplit(url).scheme not in ("http", "https") or (urldefrag(url).url == page and "#" in url):
             continue
         text = _label(anchor)
