@@ -39,7 +39,7 @@ def _learn(store: RunStore, bank: CaseBank, run_id: str, reward: float) -> list[
             try:
                 recorded = bank.record_episode(reward=reward, **pending)
             except CaseNotFound:  # cases it was shown were pruned since: learn the run itself, without them
-                without = {name: [] for name in ("shown_case_ids", "followed_case_ids") if name in pending}
+                without: dict[str, list[str]] = {name: [] for name in ("shown_case_ids", "followed_case_ids") if name in pending}
                 recorded = bank.record_episode(reward=reward, **(pending | without))
                 note = " (the cases it was shown are no longer in memory)"
             store.pending_case_learned(run_id, recorded.case_id)

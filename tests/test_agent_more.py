@@ -27,7 +27,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-RUN_KEYS = ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources"]
+RUN_KEYS = ["run_id", "answer", "status", "reward", "cases_shown", "case_id", "usage", "plan", "report", "sources",
+            "reward_kind", "temperature", "q_version"]  # fmt: skip
 
 
 @pytest.fixture

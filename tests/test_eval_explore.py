@@ -39,7 +39,7 @@ def test_eval_training_iterations_explore_at_the_temperature_and_the_last_one_is
     assert {r["temperature"] for r in rows if r["iteration"] in (1, 2)} == {0.8}
     assert {r["temperature"] for r in rows if r["iteration"] == 3} == {None}
     config = json.loads((out / "config.json").read_text())
-    assert config["explore"] == {"temperature": 0.8, "iterations": [1, 2]} and config["fingerprint"]["explore"] == 0.8
+    assert config["explore"] == {"temperature": 0.8, "iterations": [1, 2]} and config["fingerprint"]["training_temperature"] == 0.8
 
     trained = next(r for r in rows if r["iteration"] == 2)
     shown = memento(env, "runs", "show", trained["run_id"], "--json")
@@ -53,4 +53,4 @@ def test_eval_training_iterations_explore_at_the_temperature_and_the_last_one_is
         "eval", str(dataset), "--question-field", "q", "--answer-field", "a", "--id-field", "qid",
         "--iterations", "3", "--memory", "similarity", "--explore", "0", "--out", str(out), "--resume",
     )  # fmt: skip
-    assert resumed.returncode == 1 and "explore" in resumed.stderr  # a resume never mixes two exploration settings
+    assert resumed.returncode == 1 and "other training_temperature" in resumed.stderr  # never two exploration settings in one eval

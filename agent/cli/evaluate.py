@@ -189,6 +189,7 @@ def eval_run(
     if warning := self_grading(options.settings.planner_model, options.settings.judge_model):
         click.echo(f"warning: {warning}", err=True)  # once; config.json and report.md say it too
     recall = " (self-recall)" if self_recall and memory != "none" else ""
+    recall += f", exploring at T={plan.explore:g} before the last iteration" if plan.explores(1) else ""
     click.echo(
         f"{len(tasks)} task(s) × {iterations} iteration(s) × {attempts} attempt(s) · memory {memory}{recall} · {', '.join(scorers)} → {out}",
         err=True,

@@ -153,7 +153,9 @@ def _show(result: Any, as_json: bool) -> None:
         return
     click.echo(_answer_text(result))
     rate = f"memento feedback {result.run_id} good|bad"
-    if result.reward is None:
+    if result.reward is None and result.reward_kind == "unrated" and result.case_id:
+        reward = f"unrated, remembered as not verified ({rate})"
+    elif result.reward is None:
         reward = f"pending ({rate})"
     elif result.reward_kind == "self-assessed":
         reward = f"{result.reward:g}, self-assessed against its sources ({rate} to correct it)"

@@ -115,7 +115,8 @@ class EvalPlan:
             "selection": self.selection,
             "exclude_seen": self.exclude_seen,
             "self_recall": self.self_recall,
-            "explore": self.explore if any(self.explores(i) for i in range(1, self.iterations)) else 0.0,
+            # the temperature training iterations explore at; 0 when none does (one iteration, no memory, --explore 0)
+            "training_temperature": self.explore if self.explores(1) else 0.0,
         }
 
     def explores(self, iteration: int) -> bool:
@@ -125,7 +126,7 @@ class EvalPlan:
 
 # What a key missing from an older folder's fingerprint meant when it was made (evals before issue 21 self-recalled,
 # and before issue 24 none explored).
-FINGERPRINT_DEFAULTS: dict[str, Any] = {"self_recall": True, "explore": 0.0}
+FINGERPRINT_DEFAULTS: dict[str, Any] = {"self_recall": True, "training_temperature": 0.0}
 
 
 def auto_scorers(dataset_format: str) -> list[str]:
