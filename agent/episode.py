@@ -264,7 +264,8 @@ class Episode:
             today=today,
             sources=state.sources,
         )
-        state.system = system = system_prompt(max_cycles, today=today, tools=tool_catalogue(executor.specs()), mode=state.mode)
+        tools, compact = tool_catalogue(executor.specs()), self.settings.structured("planner")
+        state.system = system = system_prompt(max_cycles, today=today, tools=tools, mode=state.mode, compact=compact)
         state.messages = [Message.user(first_turn(task, files, retrieval))]
         nudges = 0
         while True:

@@ -64,12 +64,15 @@ class Executor:
         if self.files:
             listed = "\n".join(f"- {name}" for name in self.files)
             files = f"\nAttached files (read them with the documents tools, or at /inputs/NAME in the code tools):\n{listed}"
-        return prompt("executor", task=self.task, files=files, today=self.today.isoformat())
+        # A small model (must_act) gets a short prompt: the long one's advice is lost on it and costs its prompt time.
+        return prompt("executor_local" if self.must_act else "executor", task=self.task, files=files, today=self.today.isoformat())
 
     async def run(self, subtask: str, record: str = "") -> SubtaskResult:
         """Carry out `subtask`, knowing `record` (what earlier subtasks found); `BudgetExhausted` escapes when a run-wide budget is spent."""
         system = self.system_prompt()
         turn = f"{record}\n\nYour subtask:\n{subtask}" if record else subtask
+        if self.must_act:  # a small model reads the task beside its subtask, which may be too short to search with
+            turn = f"The task: {self.task}\n\n{turn}" if record else f"The task: {self.task}\n\nYour subtask:\n{subtask}"
         messages = [Message.user(turn)]
         used: list[str] = []
         last_text = ""

@@ -106,11 +106,11 @@ def tool_catalogue(specs: list[ToolSpec]) -> str:
     return "\n".join(lines) or "- (no tools: answer from the task text alone)"
 
 
-def system_prompt(max_cycles: int, *, today: datetime.date, tools: str, mode: AnswerMode = "short") -> str:
-    """The planner's system prompt: stable for a run, so providers can cache it."""
+def system_prompt(max_cycles: int, *, today: datetime.date, tools: str, mode: AnswerMode = "short", compact: bool = False) -> str:
+    """The planner's system prompt: stable for a run, so providers can cache it. `compact`: the short one for small models."""
     rules = prompt("report_rules") if mode == "report" else prompt("answer_rules")
     return prompt(
-        "planner",
+        "planner_local" if compact else "planner",
         max_cycles=max_cycles,
         max_subtasks=MAX_SUBTASKS,
         today=today.isoformat(),
