@@ -129,7 +129,7 @@ def numbered_cases(retrieval: Any | None) -> list[Any]:
 def _outcome(case: Any) -> str:
     """How a case went, in words that never pass an unrated run off as a success."""
     if case.outcome not in ("positive", "negative"):  # unverified: no rated episode speaks for its plan yet
-        return "outcome not verified (nobody has rated this run; its answer may be wrong)"
+        return "not verified (nobody has rated this run; its answer may be wrong)"
     verdict = "success" if case.outcome == "positive" else "failure"
     credit = getattr(case, "credit", None)  # the plan's mean reward over the rated episodes that followed it
     reward = f"reward {round(float(case.reward if credit is None else credit), 2):g}"
@@ -161,15 +161,14 @@ def first_turn(task: str, files: list[str], retrieval: Any | None) -> str:
         heads = (
             ("positive", "These plans worked; follow what fits this task:"),
             ("negative", "These plans failed; avoid what made them fail:"),
-            ("unverified", "These runs were never rated: their outcome is not verified, so weigh them below the ones above:"),
+            ("unverified", "These runs were never rated (outcome not verified); weigh them below rated ones:"),
         )
-        sections = {
-            name: f"\n{head}\n" + "\n".join(_render_case(numbers[id(s)], s.case) for s in group)
-            if (group := getattr(retrieval, name, []))
-            else ""
+        sections = [
+            f"{head}\n" + "\n".join(_render_case(numbers[id(s)], s.case) for s in group)
             for name, head in heads
-        }
-        parts.append(prompt("cases", **sections))
+            if (group := getattr(retrieval, name, []))
+        ]
+        parts.append(prompt("cases", cases="\n\n".join(sections)))
     return "\n\n".join(parts)
 
 
