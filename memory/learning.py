@@ -83,6 +83,13 @@ class QLearning:
         """Up to `size` stored transitions that teach Q, drawn uniformly without replacement (none of `exclude`), as rows.
 
         Uniform over the whole history, so no part of it is rehearsed twice as often as another."""
+        ids = self.replay_ids(size, exclude)
+        if not ids:
+            return []
+        return self._rows(self.store.transitions.get(ids=ids, include=["metadatas", "embeddings"]))
+
+    def replay_ids(self, size: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """The ids `replay_sample` reads: up to `size` distinct teaching transitions, uniformly at random."""
         total = self.store.transitions.count()
         if total != self._total:  # another process wrote, or an id was written twice: read the ids again
             got = self.store.transitions.get(include=["metadatas"])
@@ -91,10 +98,7 @@ class QLearning:
         if not self._ids:
             return []
         picks = self.rng.choice(len(self._ids), size=min(size + len(exclude), len(self._ids)), replace=False)
-        ids = [self._ids[i] for i in picks if self._ids[i] not in exclude][:size]
-        if not ids:
-            return []
-        return self._rows(self.store.transitions.get(ids=ids, include=["metadatas", "embeddings"]))
+        return [self._ids[i] for i in picks if self._ids[i] not in exclude][:size]
 
     def training_rows(self) -> list[Example]:
         """Every stored transition as a training row."""
