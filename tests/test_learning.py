@@ -2,10 +2,12 @@
 
 The models are `ScriptedModel`s and the tools a small in-process hub; the trace store and the case bank are the
 real ones. `Recording` only notes what the episode hands the real bank's `record_episode`, then hands it on.
+The last test runs the real command against the fake vendor API on loopback.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,11 @@ from memento.agent.feedback import apply_feedback
 from memento.agent.llm import ToolCall, ToolResultPart
 from memento.agent.planner import read_call
 from memento.agent.traces import RunStore
+from tests.eval_helpers import eval_environment
+from tests.fake_llm import FakeAnthropic, ToolUse
+from tests.fake_llm import answer as reply
 from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
+from tests.test_agent_more import memento
 from tests.test_episode import StubHub, answer, episode, plan, usage
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +201,24 @@ async def test_a_run_asked_to_explore_samples_its_cases_and_records_the_temperat
     run = store.get_run(result.run_id)
     assert result.temperature == run.temperature == 0.7 and result.to_json()["temperature"] == 0.7
     assert "explored (sampled at temperature 0.7)" in "\n".join(line.plain for line in timeline(run))
+
+
+@pytest.mark.integration
+def test_memento_run_explores_when_asked_stores_an_unrated_case_and_feedback_verifies_it(
+    tmp_path: Path, memento_home: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    env = eval_environment(tmp_path, memento_home, fake_anthropic)
+    fake_anthropic.enqueue(reply(ToolUse("submit_answer", {"answer": "42", "report": "Six sevens are 42."})))
+    done = memento(env, "run", "What is 6 times 7?", "--explore", "0.6", "--self-assess", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # nothing was read, so nothing could be self-assessed: the case is stored unrated, and no judge was asked
+    assert result["temperature"] == 0.6 and result["reward"] is None and result["reward_kind"] == "unrated" and result["case_id"]
+    assert len(fake_anthropic.requests) == 1
+    shown = memento(env, "runs", "show", result["run_id"])
+    assert "explored (sampled at temperature 0.6)" in shown.stdout and "unrated" in shown.stdout
+
+    fed = memento(env, "feedback", result["run_id"], "good")
+    assert fed.returncode == 0, fed.stderr
+    kept = json.loads(memento(env, "runs", "show", result["run_id"], "--json").stdout)
+    assert (kept["reward"], kept["reward_source"], kept["reward_kind"], kept["temperature"]) == (1.0, "feedback", "verified", 0.6)
