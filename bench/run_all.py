@@ -31,6 +31,7 @@ SCRIPTS = [
     "agent_memory.py",
     "startup.py",
     "eval_harness.py",
+    "local_model.py",  # about a minute on 2 idle cores (both models, 1 and 2 threads)
 ]
 
 

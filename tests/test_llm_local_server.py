@@ -21,6 +21,10 @@ from memento.agent.settings import AgentSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
+# One thread: on 2 cores shared with the rest of the suite, two llama.cpp threads wait on each other at every
+# layer and measured several times slower (bench/local_model.py).
+THREADS = 1
+
 WEATHER = ToolSpec(
     "weather.forecast",
     "The weather forecast of a city.",
@@ -47,7 +51,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def settings(home: Path, models_dir: Path) -> AgentSettings:
-    return AgentSettings(home=home, local_models_dir=models_dir, local_threads=2, local_context_tokens=2048)
+    return AgentSettings(home=home, local_models_dir=models_dir, local_threads=THREADS, local_context_tokens=2048)
 
 
 async def test_a_forced_turn_of_the_real_model_is_one_offered_tool_with_arguments_its_schema_allows(
@@ -78,7 +82,7 @@ async def test_a_forced_turn_of_the_real_model_is_one_offered_tool_with_argument
 
 def test_the_server_holds_a_reply_to_a_json_schema_the_model_would_never_write_on_its_own(tmp_path: Path, models_dir: Path) -> None:
     path = model_file("qwen2.5-0.5b", settings(tmp_path, models_dir))
-    base = local_server.serve(local_server.ServerKey(path.resolve(), 2, 2048))
+    base = local_server.serve(local_server.ServerKey(path.resolve(), THREADS, 2048))
     assert base.startswith("http://127.0.0.1:")
     schema = {
         "type": "object",
@@ -100,7 +104,7 @@ def test_the_server_holds_a_reply_to_a_json_schema_the_model_would_never_write_o
 
 def test_shutdown_stops_the_server_and_frees_its_port(tmp_path: Path, models_dir: Path) -> None:
     path = model_file("qwen2.5-0.5b", settings(tmp_path, models_dir))
-    base = local_server.serve(local_server.ServerKey(path.resolve(), 2, 2048))
+    base = local_server.serve(local_server.ServerKey(path.resolve(), THREADS, 2048))
     assert httpx.get(base.removesuffix("/v1") + "/health", timeout=30).status_code == 200
     local_server.shutdown()
     assert local_server.running() == []
