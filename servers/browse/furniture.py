@@ -55,17 +55,32 @@ _ARTICLE_PARAGRAPHS = 3  # an h1 over this many paragraphs is an article, not a 
 _MIN_SUMMARY = 40  # characters: shorter descriptions are labels ("News", the site's name), not a lead
 _WORD = re.compile(r"\w+")
 _LEAD_TAGS = ("p", "div", "h2", "span", "section")
-_SHOWN_TEXT = "descendant-or-self::text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+_UNSEEN = ("script", "style", "template")
 
 
 def strip_furniture(tree: etree._Element) -> int:
     """Remove the furniture from `tree` in place; the number of elements removed."""
     body = tree.find(".//body")
     root = body if body is not None else tree
+    # Script and style text is left out of every measure below: it can hold most of a page's
+    # characters (inline state, JSON), which would make the article look like a small share of the
+    # page and its container like furniture. Blanked for the measuring, put back for the extractor
+    # (it reads JSON-LD metadata from scripts).
+    unseen = [(element, element.text) for element in tree.iter(_UNSEEN) if element.text]
+    for element, _ in unseen:
+        element.text = None
+    try:
+        return _strip(root)
+    finally:
+        for element, text in unseen:
+            element.text = text
+
+
+def _strip(root: etree._Element) -> int:
     total = len(_text(root)) or 1
     found = [(element, kind) for element in root.iter() if isinstance(element.tag, str) and (kind := _furniture_kind(element, total))]
-    link_lists = [element for element, kind in found if kind == "links"]
-    outermost = [element for element in link_lists if not any(a in link_lists for a in element.iterancestors())]
+    link_lists = {element for element, kind in found if kind == "links"}
+    outermost = [element for element in link_lists if link_lists.isdisjoint(element.iterancestors())]
     # A page that is nearly nothing but lists of links (a section front, an index) has them for content:
     # they are furniture only beside an article. Article pages with heavy navigation stay under 80%.
     listing = sum(len(_text(element)) for element in outermost) > _LISTING_SHARE * total
@@ -169,12 +184,7 @@ def _headline_item(item: etree._Element) -> bool:
 
 
 def _text(element: etree._Element) -> str:
-    """The text a reader sees in `element`: script, style and template contents left out.
-
-    Scripts can hold most of a page's characters (inline state, JSON); counted as text, they make the
-    article look like a small share of the page and its container like furniture.
-    """
-    return " ".join("".join(element.xpath(_SHOWN_TEXT)).split())
+    return " ".join("".join(element.itertext()).split())
 
 
 def _attached(element: etree._Element, root: etree._Element) -> bool:
