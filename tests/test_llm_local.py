@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +233,24 @@ def test_plain_text_and_json_that_is_no_call_are_left_as_text() -> None:
     assert recover_call('{"answer": 42}') is None
     assert recover_call("```json\n{not json}\n```") is None
     assert recover_call('See {"name": "x"} here') is None
+
+
+def test_a_local_reply_held_to_the_schema_is_read_back_as_a_call_a_reply_or_the_text_of_a_cut_off_reply(tmp_path: Path) -> None:
+    from memento.agent.llm.openai_model import _Choice, _Completion, _Message
+
+    model = make_model("local:qwen2.5-0.5b", AgentSettings(home=tmp_path))
+    names = ToolNames([SEARCH.name])
+
+    def read(text: str, finish: str = "stop", *, held: bool = True) -> Any:
+        completion = _Completion([_Choice(_Message(text), finish)], tools_offered=held)
+        return model.reply(completion, names, 0.1)  # type: ignore[attr-defined]
+
+    call = read('{"tool": "search_web", "arguments": {"query": "x"}}')
+    assert [(c.name, c.arguments) for c in call.tool_calls] == [("search.web", {"query": "x"})]
+    assert call.stop_reason == "tool_calls" and call.text == ""
+    assert read('{"reply": "Paris, \\u00e9t\\u00e9"}').text == "Paris, été"
+    cut = read('{\n  "reply": "The first keeper was Ann\\u00e', "length")
+    assert (cut.text, cut.stop_reason, cut.tool_calls) == ("The first keeper was Ann", "length", [])
+    assert read('{"tool": "search_web", "arguments": {"que', "length").tool_calls == []
+    # Without a schema (no tools offered) JSON text is only text.
+    assert read('{"tool": "search_web", "arguments": {}}', held=False).tool_calls == []

@@ -10,6 +10,7 @@ and read back as a `Reply`. It needs no key and sends nothing beyond loopback.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from memento.agent.settings import AgentSettings
 
 __all__ = ["LocalModel", "model_file"]
+
+_REPLY_START = re.compile(r'\A\s*\{\s*"reply"\s*:\s*"(.*)\Z', re.DOTALL)
 
 
 def model_file(model: str, settings: AgentSettings) -> Path:
@@ -74,7 +77,9 @@ class LocalModel(OpenAIModel):
 
     async def send(self, request: dict[str, Any]) -> Any:
         await self._connected()
-        return await super().send(request)
+        completion = await super().send(request)
+        completion.tools_offered = "response_format" in request  # the reply is the schema's JSON, to be read back
+        return completion
 
     def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
         """The chat request, tools described in the system prompt and the reply held to `reply_schema`."""
@@ -93,13 +98,19 @@ class LocalModel(OpenAIModel):
         return request
 
     def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
+        held = getattr(completion, "tools_offered", False)
+        completion.tools_offered = False  # the schema's JSON is read here, not as a call written out in prose
         reply = super().reply(completion, names, latency)
-        if reply.tool_calls or not reply.text:
+        if not held or not reply.text:
             return reply
         try:
             value = json.loads(reply.text)
         except ValueError:
-            return reply  # cut off by max_tokens, or no schema was set: the text as it came
+            # Cut off by max_tokens: a reply's text so far is still worth keeping; a cut call is not a call.
+            partial = _partial_reply(reply.text)
+            if partial:
+                reply.message = Message("assistant", [TextPart(partial)])
+            return reply
         parts: list[Part]
         if isinstance(value, dict) and isinstance(value.get("tool"), str) and isinstance(value.get("arguments"), dict):
             parts = [ToolCall(call_id(), names.original(value["tool"]), value["arguments"])]
@@ -110,6 +121,21 @@ class LocalModel(OpenAIModel):
             return reply
         reply.message = Message("assistant", parts)
         return reply
+
+
+def _partial_reply(text: str) -> str:
+    """The text of a `{"reply": "…` cut off mid-string, decoded ('' when it is not one)."""
+    found = _REPLY_START.match(text)
+    if not found:
+        return ""
+    body = found.group(1)
+    for cut in range(min(len(body), 6) + 1):  # an escape (\n, \u00e9) may be cut in half: drop its start
+        try:
+            decoded: str = json.loads(f'"{body[: len(body) - cut]}"')
+        except ValueError:
+            continue
+        return decoded.strip()
+    return ""
 
 
 def _as_text(turn: dict[str, Any]) -> dict[str, Any]:
