@@ -50,7 +50,7 @@ from .judge import Judgement, assess_answer, judge_answer
 from .learning import RewardKind, case_summary, followed, reward_kind, sampling, write_case
 from .llm import Message, Model, Reply, TextPart, ToolResultPart, Usage
 from .metered import Meter, MeteredModel
-from .planner import PLAN_TOOL, AnswerMode, answer_tool, first_turn, numbered_cases, read_call, system_prompt, tool_catalogue
+from .planner import AnswerMode, answer_tool, first_turn, numbered_cases, plan_tool, read_call, system_prompt, tool_catalogue
 from .settings import AgentSettings
 from .sources import Sources
 
@@ -309,9 +309,10 @@ class Episode:
             state.messages.append(Message("user", [*results]))
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
-        tools = [PLAN_TOOL, answer_tool(state.mode)] if plan_allowed else [answer_tool(state.mode)]
+        planning = plan_tool(small=self.settings.structured("planner"))
+        tools = [planning, answer_tool(state.mode)] if plan_allowed else [answer_tool(state.mode)]
         if plan_allowed and not state.plans and self.settings.structured("planner") and self.hub.specs():
-            tools = [PLAN_TOOL]  # a small model answers from its own weights when it may: where tools exist, it first plans
+            tools = [planning]  # a small model answers from its own weights when it may: where tools exist, it first plans
         reply = await state.meter.call(
             self.planner,
             "planner",

@@ -21,11 +21,13 @@ __all__ = [
     "MAX_SUBTASKS",
     "PLAN_TOOL",
     "REPORT_ANSWER_TOOL",
+    "SMALL_PLAN_TOOL",
     "AnswerMode",
     "PlannerCall",
     "answer_tool",
     "first_turn",
     "numbered_cases",
+    "plan_tool",
     "read_call",
     "system_prompt",
     "tool_catalogue",
@@ -62,6 +64,20 @@ PLAN_TOOL = ToolSpec(
     },
 )
 
+# Structured turns (small models): plans of at most two subtasks. A 0.5B model filled five places with one subtask.
+SMALL_PLAN = 2
+SMALL_PLAN_TOOL = ToolSpec(
+    PLAN_TOOL.name,
+    PLAN_TOOL.description,
+    {
+        **PLAN_TOOL.input_schema,
+        "properties": {
+            **PLAN_TOOL.input_schema["properties"],
+            "subtasks": {**PLAN_TOOL.input_schema["properties"]["subtasks"], "maxItems": SMALL_PLAN},
+        },
+    },
+)
+
 ANSWER_TOOL = ToolSpec(
     name="submit_answer",
     description="Give the final answer to the task, in the answer format of the instructions. This ends the task.",
@@ -93,6 +109,10 @@ REPORT_ANSWER_TOOL = ToolSpec(
 )
 
 
+def plan_tool(*, small: bool = False) -> ToolSpec:
+    return SMALL_PLAN_TOOL if small else PLAN_TOOL
+
+
 def answer_tool(mode: AnswerMode) -> ToolSpec:
     return REPORT_ANSWER_TOOL if mode == "report" else ANSWER_TOOL
 
@@ -112,7 +132,7 @@ def system_prompt(max_cycles: int, *, today: datetime.date, tools: str, mode: An
     return prompt(
         "planner_local" if compact else "planner",
         max_cycles=max_cycles,
-        max_subtasks=MAX_SUBTASKS,
+        max_subtasks=SMALL_PLAN if compact else MAX_SUBTASKS,
         today=today.isoformat(),
         tools=tools,
         answer_rules=rules,
@@ -235,5 +255,5 @@ def read_call(call: ToolCall, *, plan_allowed: bool, cases: int = 0) -> PlannerC
         follows, problem = _follows(call.arguments.get("follows"), cases)
         if problem:
             return PlannerCall(call, "invalid", [], "", problem)
-        return PlannerCall(call, "plan", [s.strip() for s in subtasks], "", follows=follows)
+        return PlannerCall(call, "plan", list(dict.fromkeys(s.strip() for s in subtasks)), "", follows=follows)  # once each
     return PlannerCall(call, "invalid", [], "", f"There is no tool {call.name!r} here: call submit_plan or submit_answer.")

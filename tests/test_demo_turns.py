@@ -38,6 +38,7 @@ async def test_with_structured_turns_the_first_planner_turn_may_only_plan_and_ea
     result = await run.run("What is the cheese of Vellmark called?", policy="none")
     assert result.status == "answered" and result.answer == "Graumel"
     assert [t.name for t in planner.calls[0].tools] == ["submit_plan"] and planner.calls[0].tool_choice == "any"
+    assert planner.calls[0].tools[0].input_schema["properties"]["subtasks"]["maxItems"] == 2  # small models repeat a subtask
     assert {t.name for t in planner.calls[1].tools} == {"submit_plan", "submit_answer"}
     assert [c.tool_choice for c in executor.calls] == ["any", "auto", "none"]
     # the short prompts of small models, and the task beside the subtask
@@ -99,3 +100,10 @@ async def test_executor_tools_narrows_what_the_executor_is_offered_and_the_plann
     assert [name for name, _ in hub.calls] == ["search__search_local"]  # the tool not offered never ran
     refused = executor.calls[1].messages[-1].parts[0]
     assert refused.is_error and "search__search_local" in refused.text
+
+
+async def test_a_subtask_given_twice_in_one_plan_runs_once(store: RunStore) -> None:
+    planner = ScriptedModel([plan("Search the notes", "Search the notes"), answer("Graumel")])
+    executor = ScriptedModel([text_reply("Graumel", usage=usage())])
+    result = await episode(planner, executor, search_hub(), store).run("What is the cheese of Vellmark called?", policy="none")
+    assert result.plan == ["Search the notes"] and len(executor.calls) == 1
