@@ -16,6 +16,7 @@ import pytest
 
 from memento.agent.llm import ImagePart, Message, Model, OpaquePart, ToolResultPart, ToolSpec
 from memento.agent.llm.registry import make_model
+from memento.agent.llm.streaming import watching
 from memento.agent.settings import AgentSettings
 from memento.core.errors import ModelFailed
 from tests.fake_llm import (
@@ -353,8 +354,11 @@ async def test_openai_calls_stream_with_usage_and_text_and_two_tool_calls_are_as
     fake_openai.enqueue(
         answer("Looking it up.", ToolUse("search", {"query": "llama cpp"}), ToolUse("screenshot", {"url": "u"}), output_tokens=9)
     )
+    seen: list[int] = []
     async with opened("openai:gpt-4.1", openai_settings(fake_openai, tmp_path)) as model:
-        reply = await model.generate("", [Message.user("look")], [SEARCH, SHOT])
+        with watching(seen.append):
+            reply = await model.generate("", [Message.user("look")], [SEARCH, SHOT])
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 4  # the reply seen growing, piece by piece
     assert fake_openai.last.streamed and fake_openai.last.body["stream_options"] == {"include_usage": True}
     assert reply.text == "Looking it up."
     assert [(c.name, c.arguments) for c in reply.tool_calls] == [("search", {"query": "llama cpp"}), ("screenshot", {"url": "u"})]

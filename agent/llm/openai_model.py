@@ -23,6 +23,7 @@ from ._tool_json import call_id, recover_call
 from ._vendor import Call, SdkErrors, VendorModel
 from .base import ImagePart, Message, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
 from .pricing import cost
+from .streaming import streamed
 
 __all__ = ["OpenAIModel"]
 
@@ -139,6 +140,7 @@ async def _collect(stream: Any) -> _Completion:
     completion = _Completion()
     text: list[str] = []
     calls: dict[int, _ToolCall] = {}
+    pieces = 0
     async for chunk in stream:
         if chunk.usage is not None:
             completion.usage = chunk.usage
@@ -148,6 +150,9 @@ async def _collect(stream: Any) -> _Completion:
             if not completion.choices:
                 completion.choices.append(_Choice())
             delta = delta_choice.delta
+            if delta.content or delta.tool_calls:
+                pieces += 1
+                streamed(pieces)  # for whoever watches the reply grow (agent/llm/streaming.py)
             if delta.content:
                 text.append(delta.content)
             for piece in delta.tool_calls or []:
