@@ -19,6 +19,7 @@ Usage: python bench/continual.py [--tasks 60] [--held-out 60] [--iterations 5] [
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -28,185 +29,19 @@ from pathlib import Path
 
 import numpy as np
 from _common import print_header
+from continual_world import TEMPLATES, TYPES, Executor, World
 
 from memento.memory import CaseBank, MemorySettings
-from memento.memory.casebank import Retrieval
 from memento.memory.embeddings import TextEmbedder, make_embedder
 
 DESIGNS = ("none", "similarity", "q")
+# With --teacherless: q when, from the second pass on, half the training episodes have no truth. They are either
+# not recorded (as a `memento run` without --truth did before), recorded unrated, or rated by a self-assessing
+# judge that is right with probability JUDGE_ACCURACY.
+TEACHERLESS = ("q, half unrecorded", "q, half unrated", "q, half self-assessed")
+JUDGE_ACCURACY = 0.8
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "continual.png"
 NOTICE = "simulation of the learning loop with a synthetic executor; not a model benchmark"
-
-# ---- the task family ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaskType:
-    name: str
-    template: tuple[str, ...]  # the plan that solves every task of this type
-    phrasings: tuple[str, ...]  # str.format patterns over the ENTITIES slots
-
-
-TYPES = (
-    TaskType(
-        "unit conversion",
-        (
-            "Identify the quantity, its unit and the unit asked for",
-            "Look up the exact conversion factor between the two units",
-            "Multiply in Python and round sensibly",
-            "Answer with the number and the unit",
-        ),
-        ("Convert {n} {unit} to {unit_to}.", "How many {unit_to} are there in {n} {unit}?", "What is {n} {unit} expressed in {unit_to}?"),
-    ),
-    TaskType(
-        "date arithmetic",
-        (
-            "Parse both dates from the question",
-            "Compute the difference with Python's datetime module",
-            "Answer with the number of days",
-        ),
-        (
-            "How many days are there between {date} and {date2}?",
-            "How many days passed from {date} to {date2}?",
-            "What is the number of days from {date} until {date2}?",
-        ),
-    ),
-    TaskType(
-        "population",
-        (
-            "Search the web for the city's census results",
-            "Open the national statistics office page or an encyclopedia entry",
-            "Read the population for the year asked",
-            "Answer with the figure and cite the source",
-        ),
-        (
-            "What was the population of {city} in {year}?",
-            "How many people lived in {city} in {year}?",
-            "How many inhabitants did {city} have according to the {year} census?",
-        ),
-    ),
-    TaskType(
-        "distance",
-        (
-            "Look up the coordinates of both cities",
-            "Compute the great-circle distance with the haversine formula in Python",
-            "Convert the distance to the unit asked for",
-        ),
-        (
-            "How many {road_unit} is it from {city} to {city2}?",
-            "What is the distance between {city} and {city2} in {road_unit}?",
-            "How far is {city} from {city2} in {road_unit}?",
-        ),
-    ),
-    TaskType(
-        "molar mass",
-        (
-            "Find the chemical formula of the compound",
-            "Look up the standard atomic weight of each element",
-            "Sum the atomic weights times their counts in Python",
-            "Answer in grams per mole",
-        ),
-        (
-            "How many grams does one mole of {compound} weigh?",
-            "What is the molar mass of {compound}?",
-            "What is the mass in grams of a mole of {compound}?",
-        ),
-    ),
-    TaskType(
-        "founding year",
-        (
-            "Search for the city's history page",
-            "Find the year the city was founded in two independent sources",
-            "Answer with the year, noting any disagreement",
-        ),
-        ("In which year was {city} founded?", "How many years ago was {city} founded?", "When was the city of {city} established?"),
-    ),
-)
-# A plausible plan no type is solved by: the agent may improvise it too.
-GENERIC = ("Search the web for the question", "Answer from the first result's snippet")
-TEMPLATES = [t.template for t in TYPES] + [GENERIC]
-
-CITIES = (
-    "Lyon", "Porto", "Krakow", "Utrecht", "Bergen", "Graz", "Seville", "Turin", "Ghent", "Aarhus",
-    "Tampere", "Brno", "Leipzig", "Bilbao", "Cork", "Malmo", "Lille", "Basel", "Split", "Riga",
-)  # fmt: skip
-UNITS = (
-    ("miles", "kilometres"), ("kilometres", "miles"), ("pounds", "kilograms"), ("ounces", "grams"),
-    ("grams", "ounces"), ("feet", "metres"), ("gallons", "litres"), ("acres", "hectares"),
-)  # fmt: skip
-COMPOUNDS = (
-    "water", "ethanol", "glucose", "sodium chloride", "calcium carbonate", "sulfuric acid",
-    "acetone", "methane", "ammonia", "caffeine", "aspirin", "benzene",
-)  # fmt: skip
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
-
-
-@dataclass(frozen=True)
-class Task:
-    text: str
-    kind: int  # index into TYPES
-
-
-def _entities(rng: np.random.Generator) -> dict[str, str]:
-    city, city2 = rng.choice(len(CITIES), size=2, replace=False)
-    unit, unit_to = UNITS[int(rng.integers(len(UNITS)))]
-    years = sorted(int(y) for y in rng.integers(1950, 2024, size=2))
-
-    def date(year: int) -> str:
-        return f"{int(rng.integers(1, 29))} {MONTHS[int(rng.integers(12))]} {year}"
-
-    return {
-        "city": CITIES[city],
-        "city2": CITIES[city2],
-        "unit": unit,
-        "unit_to": unit_to,
-        "road_unit": ("kilometres", "miles", "nautical miles")[int(rng.integers(3))],
-        "n": str(int(rng.integers(2, 500))),
-        "year": str(int(rng.integers(19, 203)) * 10),
-        "date": date(years[0]),
-        "date2": date(years[1] + 1),
-        "compound": COMPOUNDS[int(rng.integers(len(COMPOUNDS)))],
-    }
-
-
-def make_tasks(rng: np.random.Generator, count: int, taken: set[str]) -> list[Task]:
-    """`count` new tasks, types balanced and shuffled, none of whose texts is in `taken` (which grows)."""
-    kinds = rng.permutation(np.arange(count) % len(TYPES))
-    tasks = []
-    for kind in kinds:
-        phrasings = TYPES[kind].phrasings
-        for _ in range(1000):
-            text = phrasings[int(rng.integers(len(phrasings)))].format(**_entities(rng))
-            if text.lower() not in taken:
-                break
-        else:  # "founding year" has only 60 distinct texts (3 phrasings x 20 cities)
-            raise SystemExit(f"Too many tasks: the family has run out of new {TYPES[kind].name} tasks; ask for fewer.")
-        taken.add(text.lower())
-        tasks.append(Task(text, int(kind)))
-    return tasks
-
-
-# ---- the simulated agent --------------------------------------------------------------------
-
-
-@dataclass
-class Executor:
-    """Success depends only on the plan followed: the right template of the task's type, or not."""
-
-    p_right: float = 0.8
-    p_wrong: float = 0.1
-
-    def plan(self, retrieval: Retrieval | None, rng: np.random.Generator) -> tuple[int, bool]:
-        """(template index, whether it came from a shown case): the best positive case's plan, else a guess."""
-        if retrieval is not None and retrieval.positive:
-            return TEMPLATES.index(tuple(retrieval.positive[0].case.plan)), True
-        avoid = {tuple(s.case.plan) for s in retrieval.negative} if retrieval is not None else set()
-        allowed = [i for i, t in enumerate(TEMPLATES) if t not in avoid] or list(range(len(TEMPLATES)))
-        return allowed[int(rng.integers(len(allowed)))], False
-
-    def reward(self, task: Task, template: int, draw: float) -> float:
-        return float(draw < (self.p_right if template == task.kind else self.p_wrong))
-
 
 # ---- one design, one seed ---------------------------------------------------------------------
 
@@ -236,30 +71,6 @@ class Curves:
         return np.array([getattr(run, metric) for run in self.runs], dtype=float)
 
 
-@dataclass(frozen=True)
-class World:
-    """What one seed fixes for every design: tasks, training orders and the executor's luck."""
-
-    seed: int
-    training: list[Task]
-    held_out: list[Task]
-    orders: list[np.ndarray]  # per pass, the order of the training tasks
-    train_draws: np.ndarray  # (passes, tasks): uniform draws deciding success
-    held_draws: np.ndarray  # (passes, held-out tasks)
-
-    @classmethod
-    def make(cls, seed: int, tasks: int, held_out: int, iterations: int) -> World:
-        rng = np.random.default_rng(seed)
-        taken: set[str] = set()
-        training, held = make_tasks(rng, tasks, taken), make_tasks(rng, held_out, taken)
-        orders = [rng.permutation(tasks) for _ in range(iterations)]
-        return cls(seed, training, held, orders, rng.random((iterations, tasks)), rng.random((iterations, held_out)))
-
-    def guess_rng(self, phase: int, iteration: int, index: int) -> np.random.Generator:
-        """One episode's random stream (phase 0: training guess, 1: held-out guess, 2: exploration), whichever design asks."""
-        return np.random.default_rng([self.seed, phase, iteration, index])
-
-
 def run_design(
     design: str,
     world: World,
@@ -268,10 +79,11 @@ def run_design(
     vectors: dict[str, np.ndarray],
     executor: Executor,
     explore: bool,
+    temperature: float | None = None,
 ) -> Run:
     """Passes over the training tasks, each episode recorded as the agent does, then the held-out tasks, unrecorded."""
     run = Run()
-    policy = "similarity" if design == "none" else design
+    policy = "similarity" if design == "none" else "q" if design.startswith("q") else design
     k = settings.memory_k
     kinds = {task.text: task.kind for task in world.training}
     episodes = 0
@@ -283,16 +95,20 @@ def run_design(
                 found = None
                 if design != "none":
                     explorer = world.guess_rng(2, iteration, index)
-                    found = bank.retrieve(task.text, k, policy, explore, vectors[task.text], explorer)
+                    found = bank.retrieve(task.text, k, policy, explore, vectors[task.text], explorer, temperature=temperature)
                     ranked_by_q += found.policy == "q"
-                template, _ = executor.plan(found, world.guess_rng(0, iteration, index))
+                template, followed = executor.plan(found, world.guess_rng(0, iteration, index))
                 reward = executor.reward(task, template, world.train_draws[iteration, index])
+                rewards.append(reward)
+                rated, kind = _teacher(design, world, iteration, index, reward)
+                if kind == "unrecorded":
+                    continue
                 bank.record_episode(
-                    task.text, list(TEMPLATES[template]), f"simulated answer ({TYPES[task.kind].name})", reward,
+                    task.text, list(TEMPLATES[template]), f"simulated answer ({TYPES[task.kind].name})", rated,
                     shown_case_ids=found.ids if found else [], summary="continual-learning simulation",
                     source="continual-sim", run_id=f"sim-{world.seed}-{iteration}-{index}",
+                    followed_case_ids=[followed] if followed else [], reward_kind=kind,
                 )  # fmt: skip
-                rewards.append(reward)
                 episodes += 1
                 if design == "q" and run.q_ready_after is None and bank.q.ready():
                     run.q_ready_after = episodes
@@ -303,7 +119,7 @@ def run_design(
                 found = None if design == "none" else bank.retrieve(task.text, k, policy, task_embedding=vectors[task.text])
                 template, followed = executor.plan(found, world.guess_rng(1, iteration, index))
                 scores.append(executor.reward(task, template, world.held_draws[iteration, index]))
-                right.append(float(followed and template == task.kind))
+                right.append(float(followed is not None and template == task.kind))
             run.held_out.append(float(np.mean(scores)))
             run.guided.append(float(np.mean(right)))
             # A lucky success with a wrong plan makes a positive case whose plan later episodes copy.
@@ -312,6 +128,21 @@ def run_design(
         model = bank.q._load()  # the version the last online update saved
         run.q_weights = model.weights if model is not None else {}
     return run
+
+
+def _teacher(design: str, world: World, iteration: int, index: int, reward: float) -> tuple[float | None, str]:
+    """The reward an episode is recorded with, and its kind: every episode is verified, except in the teacherless designs."""
+    if design not in TEACHERLESS or iteration == 0:
+        return reward, "verified"
+    luck = world.guess_rng(3, iteration, index).random(2)
+    if luck[0] >= 0.5:  # the other half has a truth
+        return reward, "verified"
+    if design == TEACHERLESS[0]:
+        return None, "unrecorded"
+    if design == TEACHERLESS[1]:
+        return None, "unrated"
+    judged = reward if luck[1] < JUDGE_ACCURACY else 1.0 - reward
+    return judged, "self-assessed"
 
 
 def simulate(
@@ -326,6 +157,8 @@ def simulate(
     executor: Executor | None = None,
     explore: bool = False,
     progress: bool = False,
+    designs: Sequence[str] = DESIGNS,
+    temperature: float | None = None,
 ) -> dict[str, Curves]:
     """Run every design on every seed, each in a fresh bank under `workdir` (a temporary folder if None)."""
     base = settings or MemorySettings()
@@ -334,17 +167,17 @@ def simulate(
     worlds = [World.make(seed, tasks, held_out, iterations) for seed in seeds]
     texts = [t.text for w in worlds for t in w.training + w.held_out]
     vectors = dict(zip(texts, embedder.embed(texts)))  # once; the embedder's memo serves record_episode too
-    curves = {design: Curves() for design in DESIGNS}
+    curves = {design: Curves() for design in designs}
     with tempfile.TemporaryDirectory(prefix="memento-continual-", dir=workdir) as tmp:
         for world in worlds:
-            for design in DESIGNS:
-                settings_here = base.model_copy(update={"home": Path(tmp) / f"{design}-seed{world.seed}", "memory_k": k})
+            for number, design in enumerate(designs):
+                settings_here = base.model_copy(update={"home": Path(tmp) / f"design{number}-seed{world.seed}", "memory_k": k})
                 started = time.perf_counter()
-                run = run_design(design, world, settings_here, embedder, vectors, executor, explore)
+                run = run_design(design, world, settings_here, embedder, vectors, executor, explore, temperature)
                 curves[design].runs.append(run)
                 curves[design].seconds += time.perf_counter() - started
                 if progress:
-                    print(f"  seed {world.seed} {design:<10} held-out " + " ".join(f"{v:.2f}" for v in run.held_out), flush=True)
+                    print(f"  seed {world.seed} {design:<22} held-out " + " ".join(f"{v:.2f}" for v in run.held_out), flush=True)
     return curves
 
 
@@ -359,11 +192,37 @@ def cell(values: np.ndarray) -> str:
 
 def print_table(title: str, curves: dict[str, Curves], metric: str) -> None:
     print(title)
-    print(f"{'pass':>5}  " + "  ".join(f"{d:>15}" for d in DESIGNS))
-    tables = {d: curves[d].values(metric) for d in DESIGNS}
-    for i in range(tables[DESIGNS[0]].shape[1]):
-        print(f"{i + 1:>5}  " + "  ".join(f"{cell(tables[d][:, i]):>15}" for d in DESIGNS))
+    print(f"{'pass':>5}  " + "  ".join(f"{d:>22}" for d in curves))
+    tables = {d: curves[d].values(metric) for d in curves}
+    for i in range(next(iter(tables.values())).shape[1]):
+        print(f"{i + 1:>5}  " + "  ".join(f"{cell(tables[d][:, i]):>22}" for d in curves))
     print()
+
+
+# Two-sided 95% quantiles of Student's t by degrees of freedom (beyond 30, the normal's).
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 15: 2.13, 20: 2.09, 30: 2.04}
+
+
+def paired_interval(values: np.ndarray) -> str:
+    """Mean of paired differences (over seeds) with its 95% confidence interval (Student's t)."""
+    n = len(values)
+    if n < 2:
+        return f"{float(values.mean()):+.3f}"
+    t = _T95.get(n - 1) or next((_T95[d] for d in sorted(_T95) if d >= n - 1), 1.96)
+    half = t * float(values.std(ddof=1)) / np.sqrt(n)
+    return f"{float(values.mean()):+.3f} [{float(values.mean()) - half:+.3f}, {float(values.mean()) + half:+.3f}]"
+
+
+def print_paired(curves: dict[str, Curves], first: str, second: str) -> np.ndarray:
+    paired = curves[first].values("held_out") - curves[second].values("held_out")
+    print(f"{first} − {second} on held-out tasks, paired by seed (same tasks and luck), mean [95% CI] per pass:")
+    print("  " + "; ".join(f"pass {i + 1} {paired_interval(paired[:, i])}" for i in range(paired.shape[1])))
+    per_seed = paired.mean(axis=1)
+    print(
+        f"  mean over all passes and seeds: {paired.mean():+.3f}; over the passes, {first} is higher on {int((per_seed > 0).sum())}, "
+        f"equal on {int((per_seed == 0).sum())} and lower on {int((per_seed < 0).sum())} of {len(per_seed)} seeds\n"
+    )
+    return paired
 
 
 def plot(curves: dict[str, Curves], out: Path, subtitle: str) -> None:
@@ -377,7 +236,7 @@ def plot(curves: dict[str, Curves], out: Path, subtitle: str) -> None:
         (axes[0], "held_out", "held-out tasks (never recorded)"),
         (axes[1], "training", "training tasks (recorded each pass)"),
     ):
-        for design in DESIGNS:
+        for design in curves:
             values = curves[design].values(metric)
             passes = np.arange(1, values.shape[1] + 1)
             mean, spread = values.mean(axis=0), values.std(axis=0)
@@ -402,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     parser.add_argument("--tasks", type=int, default=60, help="training tasks, recorded on every pass")
     parser.add_argument("--held-out", type=int, default=60, help="new tasks of the same types, evaluated after every pass")
     parser.add_argument("--iterations", type=int, default=5, help="passes over the training tasks")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1: task sets, orders and executor luck")
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (task sets, orders and executor luck)")
+    parser.add_argument("--seed-start", type=int, default=0, help="the first seed: seeds N .. N+S-1")
     parser.add_argument("--k", type=int, default=4, help="cases retrieved per task")
     parser.add_argument("--p-right", type=float, default=0.8, help="success probability with the right template")
     parser.add_argument("--p-wrong", type=float, default=0.1, help="success probability with a wrong template")
@@ -411,7 +271,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
         action="store_true",
         help="q's training retrievals draw k of its candidates from softmax(score / α) (similarity fetches only k, so it is unchanged)",
     )
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="softmax temperature α with --explore (default MEMENTO_MEMORY_TEMPERATURE)"
+    )
+    parser.add_argument(
+        "--teacherless",
+        action="store_true",
+        help="add q designs where, from pass 2, half the episodes are unrecorded, unrated or self-assessed",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNG of the curves goes")
+    parser.add_argument("--json", type=Path, default=None, help="write the curves (per design, per seed, per pass) to this JSON file")
     parser.add_argument("--workdir", type=Path, default=None, help="folder for the temporary banks (default: the system's)")
     args = parser.parse_args(argv)
 
@@ -421,16 +290,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     guess = (executor.p_right + executor.p_wrong * (len(TEMPLATES) - 1)) / len(TEMPLATES)
     print(
         f"{len(TYPES)} task types, {len(TEMPLATES)} plan templates; {args.tasks} training + {args.held_out} held-out tasks per seed; "
-        f"{args.iterations} passes; seeds 0..{args.seeds - 1}; k={args.k}\n"
+        f"{args.iterations} passes; seeds {args.seed_start}..{args.seed_start + args.seeds - 1}; k={args.k}\n"
         f"executor: right template succeeds with p={executor.p_right}, wrong with p={executor.p_wrong} "
         f"(a blind guess: {guess:.3f}); training retrieval {'explores' if args.explore else 'is greedy, as the agent'}\n"
         f"memory: real CaseBank and Q policy, fresh embedded bank per design and seed; online steps {settings.memory_online_steps}, "
         f"Q candidates {settings.memory_candidates}, Q ranks once it has learned from {settings.memory_min_transitions} transitions\n"
     )
     started = time.perf_counter()
+    seeds = range(args.seed_start, args.seed_start + args.seeds)
+    designs = DESIGNS + (TEACHERLESS if args.teacherless else ())
     curves = simulate(
-        args.tasks, args.held_out, args.iterations, range(args.seeds), args.k, args.workdir, settings,
-        executor=executor, explore=args.explore, progress=True,
+        args.tasks, args.held_out, args.iterations, seeds, args.k, args.workdir, settings,
+        executor=executor, explore=args.explore, progress=True, designs=designs, temperature=args.temperature,
     )  # fmt: skip
     total = time.perf_counter() - started
     print()
@@ -438,16 +309,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     print_table("held-out tasks that followed a shown case with the right template:", curves, "guided")
     print_table("training tasks, success rate during each pass (recorded episodes):", curves, "training")
     print_table("positive cases in the bank whose plan is the wrong template (lucky successes):", curves, "misleading")
-    paired = curves["q"].values("held_out") - curves["similarity"].values("held_out")
-    print(
-        "q − similarity on held-out tasks, paired by seed (same tasks and luck), per pass: "
-        + ", ".join(cell(paired[:, i]) for i in range(paired.shape[1]))
-    )
-    per_seed = paired.mean(axis=1)
-    print(
-        f"  mean over all passes and seeds: {paired.mean():+.3f}; over the passes, q is higher on {int((per_seed > 0).sum())}, "
-        f"equal on {int((per_seed == 0).sum())} and lower on {int((per_seed < 0).sum())} of {len(per_seed)} seeds\n"
-    )
+    print_paired(curves, "q", "similarity")
+    for design in TEACHERLESS if args.teacherless else ():
+        print_paired(curves, design, TEACHERLESS[0])
     q = curves["q"]
     ready = ", ".join(str(run.q_ready_after) for run in q.runs)
     active = " ".join(f"{v:.2f}" for v in q.values("q_active").mean(axis=0))
@@ -458,12 +322,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
         "Q's feature weights after the last pass (standardised features, mean over seeds): "
         + ", ".join(f"{n} {w:+.2f}" for n, w in weights.items())
     )
-    print("wall time per design (all seeds): " + ", ".join(f"{d} {curves[d].seconds:.1f} s" for d in DESIGNS) + f"; total {total:.1f} s")
+    print("wall time per design (all seeds): " + ", ".join(f"{d} {curves[d].seconds:.1f} s" for d in curves) + f"; total {total:.1f} s")
     plot(curves, args.out, f"{args.tasks} training + {args.held_out} held-out tasks, {len(TYPES)} types, k={args.k}, {args.seeds} seeds")
     print(f"curves: {args.out}")
+    if args.json:
+        write_json(args.json, curves, vars(args) | {"seeds": list(seeds)})
+        print(f"curves as JSON: {args.json}")
     print("\nNo model ran: these figures show the case memory's learning machinery driving a synthetic executor.")
     print("They say nothing about how well any language model or the agent answers real questions.")
     return curves
+
+
+def write_json(path: Path, curves: dict[str, Curves], arguments: dict[str, object]) -> None:
+    """The curves, per design, per seed, per pass (held-out and training success and the rest), for reruns to compare."""
+    data = {
+        "notice": NOTICE,
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in arguments.items()},
+        "designs": {
+            design: [{"seed": seed, **{m: getattr(run, m) for m in ("held_out", "training", "guided", "misleading", "q_active")}}
+                     for seed, run in zip(arguments["seeds"], found.runs)]  # type: ignore[call-overload]
+            for design, found in curves.items()
+        },
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ class Case:
         return {
             "reward": self.reward,
             "positive": 1.0 if self.outcome == "positive" else 0.0,
+            "negative": 1.0 if self.outcome == "negative" else 0.0,
             "uses": float(self.uses),
             "successes": float(self.successes),
             "plan_steps": float(len(self.plan)),

@@ -22,7 +22,7 @@ class PairMemory:
     """At most `capacity` rated episodes; `estimate` scores (task, plan) pairs against them."""
 
     def __init__(
-        self, capacity: int = 4096, task_width: float = 0.1, plan_width: float = 0.05, neighbours: int = 128, prior: float = 1.0
+        self, capacity: int = 4096, task_width: float = 0.3, plan_width: float = 0.05, neighbours: int = 128, prior: float = 0.5
     ) -> None:
         self.capacity, self.task_width, self.plan_width = capacity, task_width, plan_width
         self.neighbours, self.prior = neighbours, prior

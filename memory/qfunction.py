@@ -361,17 +361,23 @@ class QFunction:
         tasks = np.repeat(task, len(case_embs), axis=0)
         prior = np.repeat(self._task_prior(task), len(case_embs))  # one task: its prior once
         x = self._features(tasks, _unit(case_embs), case_stats, prior=prior, plan_embs=plan_embs)
-        return self._blend(_sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias), tasks, plan_embs)
+        return self._blend(_sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias), tasks, plan_embs, case_stats)
 
-    def _blend(self, p0: np.ndarray, tasks: np.ndarray, plan_embs: np.ndarray | None) -> np.ndarray:
+    def _blend(self, p0: np.ndarray, tasks: np.ndarray, plan_embs: np.ndarray | None, stats: Sequence[Mapping[str, float]]) -> np.ndarray:
         """The pair memory's evidence, with the combiner's estimate as its prior: how plans like this case's fared on
-        tasks like this one decides as soon as there is evidence, the combiner while there is little."""
+        tasks like this one decides as soon as there is evidence, the combiner while there is little.
+
+        A failure is shown as a plan to avoid, so its value is the chance that its plan fails, halved (a warning
+        helps less than an example to follow): a failed case with a plan that works for such tasks ranks low."""
         if plan_embs is None or not len(self.pairs):
             return p0
         plans = np.asarray(plan_embs, dtype=np.float32)
         shrunk, evidence = self.pairs.estimate(tasks, plans, 0.0)
         total = shrunk * (evidence + self.pairs.prior)  # the kernel-weighted reward sum (shrunk towards 0 above)
-        return (total + self.pairs.prior * p0) / (evidence + self.pairs.prior)
+        follow = (total + self.pairs.prior * p0) / (evidence + self.pairs.prior)
+        negative = np.array([float(s.get("negative", 0.0)) for s in stats]) > 0
+        avoid = (0.5 * (evidence - total) + self.pairs.prior * p0) / (evidence + self.pairs.prior)
+        return np.where(negative, avoid, follow)
 
     def score_many(
         self, task_embs: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]], plan_embs: np.ndarray | None = None
@@ -379,7 +385,7 @@ class QFunction:
         """P(success) for aligned rows of (task, case) pairs, for batch evaluation."""
         tasks = _unit(task_embs)
         x = self._features(tasks, _unit(case_embs), case_stats, plan_embs=plan_embs)
-        return self._blend(_sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias), tasks, plan_embs)
+        return self._blend(_sigmoid(((x - self._mean) / self._scale) @ self._weights + self._bias), tasks, plan_embs, case_stats)
 
     # ---- persistence -------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class MemorySettings(MementoSettings):
         description="Weight in Q of a case that was shown but not followed, relative to a followed one (0: it teaches nothing).",
     )
     memory_refit_every: int = Field(
-        default=500,
+        default=100,
         ge=0,
         description="Refit Q on every transition (as `memento memory train`) after this many new ones have arrived online (0: never).",
     )

@@ -8,6 +8,7 @@ in bench/README.md; a test must not pin it.
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 METRICS = ("held_out", "training", "guided", "misleading", "q_active")
-# 8 tasks, k=4, 2 passes: 54 transitions per bank, enough for Q to take over (32) during the second pass.
+# 8 tasks, k=4, 2 passes: Q learns only from the cases an episode followed (at most one per episode here), so the
+# first test lets Q take over after 4 of them (MEMENTO_MEMORY_MIN_TRANSITIONS), during the second pass.
 # The banks draw Q's replay samples from a generator seeded by the world's seed, so runs repeat exactly.
 TINY = {"tasks": 8, "held_out": 4, "iterations": 2, "k": 4}
 
@@ -32,11 +34,13 @@ def continual(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_the_simulation_gives_a_rate_per_pass_per_design_and_draws_the_curves(
-    continual: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    continual: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MEMENTO_MEMORY_MIN_TRANSITIONS", "4")
     out = tmp_path / "plots" / "continual.png"
-    argv = ["--tasks", "8", "--held-out", "4", "--iterations", "2", "--seeds", "1", "--k", "4"]
-    curves = continual.main([*argv, "--out", str(out), "--workdir", str(tmp_path)])
+    curves_json = tmp_path / "plots" / "continual.json"
+    argv = ["--tasks", "8", "--held-out", "4", "--iterations", "2", "--seeds", "1", "--seed-start", "5", "--k", "4"]
+    curves = continual.main([*argv, "--out", str(out), "--workdir", str(tmp_path), "--json", str(curves_json)])
 
     assert set(curves) == {"none", "similarity", "q"}
     for design, found in curves.items():
@@ -53,6 +57,9 @@ def test_the_simulation_gives_a_rate_per_pass_per_design_and_draws_the_curves(
     assert "not a model benchmark" in printed
     assert "held-out tasks, success rate after each pass" in printed
     assert list(tmp_path.iterdir()) == [out.parent]  # the banks lived in a temporary folder, now gone
+    saved = json.loads(curves_json.read_text())
+    assert saved["designs"]["q"][0]["seed"] == 5 and saved["designs"]["q"][0]["held_out"] == list(curves["q"].values("held_out")[0])
+    assert "q − similarity on held-out tasks, paired by seed" in printed and "95% CI" in printed
 
 
 def test_the_same_seed_gives_the_same_figures(continual: ModuleType, tmp_path: Path) -> None:
