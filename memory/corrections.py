@@ -8,14 +8,14 @@ success counts, the followed cases' records and the task's own case all follow. 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cases import SUCCESS, Case, Transition
 from .credit import kind_weight
 from .errors import CaseMemoryError, CaseNotFound
 
-if TYPE_CHECKING:
-    from .casebank import CaseBank
+# The case bank calls in here with itself; typed loosely so that this module does not import it back.
+CaseBank = Any
 
 __all__ = ["feedback"]
 
