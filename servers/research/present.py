@@ -31,6 +31,11 @@ class Researched(BaseModel):
         default_factory=list,
         description="The cited sources, each {n, url_or_path, title?}: URLs and files this run's tools read or returned.",
     )
+    reward_kind: str | None = Field(
+        default=None, description="verified, self-assessed, or unrated (remembered as 'outcome not verified' until rated)"
+    )
+    temperature: float | None = Field(default=None, description="the case memory's sampling temperature; null: greedy")
+    q_version: int | str | None = Field(default=None, description="the learned policy's version the memory read used")
 
 
 def researched(result: EpisodeResult) -> CallToolResult:

@@ -41,7 +41,9 @@ def build(settings: CommonSettings, agent_settings: AgentSettings, policy: str =
     async def deep_research(
         question: Annotated[str, Field(description="The research question, in full, with every detail that matters.")],
         ctx: Context,
-        learn: Annotated[bool, Field(description="Add this run to the case memory once it is rewarded.")] = True,
+        learn: Annotated[
+            bool, Field(description="Add this run to the case memory: as unrated ('outcome not verified') until it is rewarded.")
+        ] = True,
     ) -> CallToolResult:
         """Research a question with the Memento agent and return a short, checked answer with a cited report.
 
