@@ -42,7 +42,8 @@ lint: python-deps
 	cd $(MYPY_TREE) && "$(CURDIR)/$(PY)" -m mypy --config-file "$(CURDIR)/pyproject.toml" -p memento
 
 # bench/browse_extraction.py scores extraction on newspaper4k's test pages (real news pages, not
-# ours to commit): its sdist is downloaded once into build/bench-data, like an install step.
+# ours to commit): its sdist is downloaded once into build/bench-data, like an install step. Its other
+# sets are not on a registry; bench/README.md says how to put them there (missing ones are skipped).
 BENCH_DATA = build/bench-data
 NEWSPAPER_SDIST = $(BENCH_DATA)/newspaper4k-0.9.6.tar.gz
 bench: install $(NEWSPAPER_SDIST)

@@ -75,7 +75,7 @@ def load_newspaper4k(data: Path) -> list[Page]:
         with tarfile.open(data) as archive:
             for member in archive.getmembers():
                 if member.isfile():
-                    take(member.name, lambda m=member: archive.extractfile(m).read())  # type: ignore[union-attr]
+                    take(member.name, lambda m=member: archive.extractfile(m).read())  # type: ignore[union-attr, misc]
     # files without a partner (12 html pages with no article text) are left out
     return [Page(name, _decode(htmls[name]), _decode(texts[name])) for name in sorted(htmls.keys() & texts.keys())]
 
