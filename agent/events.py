@@ -6,7 +6,7 @@ are listeners. This module does no I/O and knows no listener: wiring is the
 caller's (session, CLI, research server), so adding a listener touches no agent code.
 
     Event ─┬─ RunStarted      CasesShown     PlanMade       SubtaskStarted   SubtaskDone
-           ├─ ModelCalled     ToolStarted    ToolCalled
+           ├─ ModelStreaming  ModelCalled    ToolStarted    ToolCalled
            ├─ Answered        Reported       Judged         CaseWritten    CaseHeld
            └─ Note            RunFinished
 """
@@ -35,6 +35,7 @@ __all__ = [
     "Judged",
     "Listener",
     "ModelCalled",
+    "ModelStreaming",
     "Note",
     "PlanMade",
     "Reported",
@@ -82,6 +83,15 @@ class CasesShown(Event):
     policy: str
     temperature: float | None = None
     q_version: int | str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStreaming(Event):
+    """A model reply still arriving: `pieces` streamed so far (about a token each). Only shown, never traced."""
+
+    role: Role
+    model: str
+    pieces: int
 
 
 @dataclass(frozen=True, kw_only=True)

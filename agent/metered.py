@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 from .budget import Spending
-from .events import EventStream, ModelCalled, Role
+from .events import EventStream, ModelCalled, ModelStreaming, Role
 from .llm import CallOptions, Message, Model, Reply, ToolSpec, Usage
+from .llm.streaming import watching
+
+STREAM_EVERY_S = 0.25  # how often a growing reply is stated: often enough to look live, rarely enough to cost nothing
 
 __all__ = ["Meter", "MeteredModel"]
 
@@ -30,8 +33,18 @@ class Meter:
     async def call(self, model: Model, role: Role, *, system: str, messages: list[Message], tools: list[ToolSpec], **options: Any) -> Reply:
         """`model.generate(...)`, with its cost counted and stated as `role`'s call."""
         started = time.perf_counter()
+        stated = started
+
+        def grown(pieces: int) -> None:
+            nonlocal stated
+            now = time.perf_counter()
+            if now - stated >= STREAM_EVERY_S:
+                stated = now
+                self.events.emit(ModelStreaming(run_id=self.run_id, role=role, model=model.name, pieces=pieces))
+
         try:
-            reply = await model.generate(system, messages, tools, **options)
+            with watching(grown):
+                reply = await model.generate(system, messages, tools, **options)
         except BaseException as exc:  # a cancelled call (a timeout, Ctrl-C) still happened and may have cost
             self._emit(role, model.name, Usage(), time.perf_counter() - started, error=str(exc) or type(exc).__name__)
             raise

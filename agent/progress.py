@@ -14,6 +14,7 @@ from .events import (
     CasesShown,
     Event,
     ModelCalled,
+    ModelStreaming,
     Note,
     PlanMade,
     RunFinished,
@@ -54,9 +55,10 @@ class TerminalProgress(Progress):
         self._status: Status | None = None
         self._doing = "starting"
         self._usage = Usage()
+        self._streaming = ""  # "the planner is writing: 120 tokens" while a reply arrives
 
     def _refresh(self) -> None:
-        line = f"{self._doing}  [dim]{self._usage.total_tokens:,} tokens · ${self._usage.cost_usd:.4f}[/dim]"
+        line = f"{self._doing}  [dim]{self._usage.total_tokens:,} tokens · ${self._usage.cost_usd:.4f}{self._streaming}[/dim]"
         if self._status is None:
             self._status = self.console.status(line)
             self._status.start()
@@ -90,8 +92,11 @@ class TerminalProgress(Progress):
             case ToolCalled(is_error=True):
                 self.console.print(f"    [red]✗ {event.name} failed[/red] [dim]({event.seconds:.1f} s)[/dim]")
                 return
+            case ModelStreaming():
+                self._streaming = f" · {event.role} writing: {event.pieces:,} tokens"
             case ModelCalled():
                 self._usage = event.run_usage
+                self._streaming = ""
             case Note():
                 self.console.print(f"[yellow]{event.text}[/yellow]")
                 return

@@ -248,3 +248,35 @@ async def test_an_interrupted_run_is_not_exported_and_a_finished_one_is_sent_onc
     await export.flush()
     await export.flush()
     assert sent == ["run-b"]
+
+
+async def test_a_reply_that_streams_for_a_while_is_stated_as_it_grows_then_once_as_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memento.agent import metered
+    from memento.agent.budget import Spending
+    from memento.agent.events import ModelStreaming
+    from memento.agent.llm import Message, Reply, TextPart
+    from memento.agent.llm.streaming import streamed
+
+    clock = iter([0.0, 0.1, 0.3, 0.35, 0.7, 0.8, 0.9])
+    monkeypatch.setattr(metered.time, "perf_counter", lambda: next(clock))
+
+    class Growing:
+        name, context_tokens = "local:tiny", 8192
+
+        async def generate(self, system: str, messages: Any, tools: Any, **options: Any) -> Reply:
+            for pieces in range(1, 5):
+                streamed(pieces)
+            return Reply(Message("assistant", [TextPart("done")]))
+
+    seen: list[Event] = []
+
+    class Keep:
+        def handle(self, event: Event) -> None:
+            seen.append(event)
+
+    meter = metered.Meter(events=EventStream([Keep()]), run_id="run-1", spending=Spending(AgentSettings.from_env({}).budgets))
+    await meter.call(Growing(), "planner", system="", messages=[], tools=[])  # type: ignore[arg-type]
+    growing = [e for e in seen if isinstance(e, ModelStreaming)]
+    # Pieces at t = 0.1, 0.3, 0.35, 0.7: stated when 0.25 s have passed since the last statement (0.3 and 0.7).
+    assert [(e.role, e.pieces) for e in growing] == [("planner", 2), ("planner", 4)]
+    assert isinstance(seen[-1], ModelCalled) and len(seen) == 3

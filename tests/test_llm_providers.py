@@ -86,6 +86,16 @@ async def test_a_claude_text_reply_arrives_streamed_with_usage_cost_stop_reason_
     assert "tools" not in seen.body and "tool_choice" not in seen.body
 
 
+async def test_a_claude_reply_is_seen_growing_while_it_streams(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+    fake_anthropic.enqueue(answer("The river is 42 km long.", ToolUse("search", {"query": "river"})))
+    seen: list[int] = []
+    async with opened("anthropic:claude-sonnet-4-5", claude_settings(fake_anthropic, tmp_path)) as model:
+        with watching(seen.append):
+            reply = await model.generate("", [Message.user("How long is the river?")], [SEARCH])
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 2  # text and tool input deltas, counted as they come
+    assert reply.text == "The river is 42 km long." and reply.tool_calls[0].name == "search"
+
+
 async def test_a_large_max_tokens_still_goes_through_the_streaming_endpoint(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
     fake_anthropic.enqueue(answer("ok"))
     async with opened("claude-sonnet-4-5", claude_settings(fake_anthropic, tmp_path)) as model:

@@ -20,6 +20,7 @@ from ._names import ToolNames
 from ._vendor import Call, Endpoint, SdkErrors, VendorModel
 from .base import ImagePart, Message, OpaquePart, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
 from .pricing import cost
+from .streaming import streamed
 
 __all__ = ["AnthropicModel"]
 
@@ -80,6 +81,11 @@ class AnthropicModel(VendorModel):
         while True:
             try:
                 async with self._client.messages.stream(**request) as stream:
+                    pieces = 0
+                    async for event in stream:
+                        if event.type == "content_block_delta":
+                            pieces += 1
+                            streamed(pieces)  # for whoever watches the reply grow (streaming.py)
                     return await stream.get_final_message()
             except anthropic.APIStatusError as exc:
                 # An error event inside a stream arrives after the HTTP 200, past the SDK's retries: retry it here.
