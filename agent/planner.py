@@ -64,8 +64,9 @@ PLAN_TOOL = ToolSpec(
     },
 )
 
-# Structured turns (small models): plans of at most two subtasks. A 0.5B model filled five places with one subtask.
-SMALL_PLAN = 2
+# Structured turns (small models): one subtask a plan (search, read, report), another plan if it fell short. A 0.5B
+# model filled five places with one subtask, and two with near copies: each subtask costs it minutes on 2 busy cores.
+SMALL_PLAN = 1
 SMALL_PLAN_TOOL = ToolSpec(
     PLAN_TOOL.name,
     PLAN_TOOL.description,
