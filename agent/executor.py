@@ -98,7 +98,10 @@ class Executor:
     def specs(self) -> list[ToolSpec]:
         """The tools this executor offers: the hub's, or those of them `offered` names."""
         specs = self.hub.specs()
-        return [spec for spec in specs if spec.name in self.offered] if self.offered else specs
+        specs = [spec for spec in specs if spec.name in self.offered] if self.offered else specs
+        if self.must_act:  # a small model copies a description's examples as its arguments: it reads the first paragraph
+            specs = [ToolSpec(spec.name, spec.description.strip().split("\n\n")[0], spec.input_schema) for spec in specs]
+        return specs
 
     def _choice(self, step: int) -> ToolChoice:
         if not self.must_act or self.max_steps == 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from memento.agent.llm import ToolSpec
 from memento.agent.settings import AgentSettings
 from memento.agent.traces import RunStore
 from tests.scripted_model import ScriptedModel, call, text_reply, tool_reply
@@ -107,3 +108,16 @@ async def test_a_subtask_given_twice_in_one_plan_runs_once(store: RunStore) -> N
     executor = ScriptedModel([text_reply("Graumel", usage=usage())])
     result = await episode(planner, executor, search_hub(), store).run("What is the cheese of Vellmark called?", policy="none")
     assert result.plan == ["Search the notes"] and len(executor.calls) == 1
+
+
+async def test_small_models_read_only_the_first_paragraph_of_a_tool_description(store: RunStore) -> None:
+    hub = search_hub()
+    hub.specs = lambda: [  # type: ignore[method-assign]
+        ToolSpec("search__search_local", "Search the notes.\n\nExample: search_local(query='quarterly revenue')", {"type": "object"})
+    ]
+    planner = ScriptedModel([plan("Search the notes for the cheese"), answer("Graumel")])
+    executor = ScriptedModel([tool_reply(call("search__search_local", query="Vellmark cheese"), usage=usage()), text_reply("Graumel")])
+    result = await episode(planner, executor, hub, store, structured_turns="on").run(
+        "What is the cheese of Vellmark called?", policy="none"
+    )
+    assert result.answer == "Graumel" and [t.description for t in executor.calls[0].tools] == ["Search the notes."]
