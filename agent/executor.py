@@ -77,10 +77,11 @@ class Executor:
         used: list[str] = []
         last_text = ""
         spending = self.meter.spending
+        failed = False  # the last step's tool calls all failed
         for step in range(self.max_steps):
             spending.check()
             compact(system, messages, self.model.context_tokens)
-            reply = await self._generate(system, messages, self._choice(step))
+            reply = await self._generate(system, messages, self._choice(step, failed))
             messages.append(reply.message)
             last_text = reply.text or last_text
             calls = reply.tool_calls
@@ -91,6 +92,7 @@ class Executor:
             spending.tool_calls += len(calls)
             used += [c.name for c in calls]
             results = await self._call_tools(calls)
+            failed = all(result.is_error for result in results)
             messages.append(Message("user", list(results)))
         note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
         return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip(), status="budget", tools=used)
@@ -98,16 +100,17 @@ class Executor:
     def specs(self) -> list[ToolSpec]:
         """The tools this executor offers: the hub's, or those of them `offered` names."""
         specs = self.hub.specs()
-        specs = [spec for spec in specs if spec.name in self.offered] if self.offered else specs
+        if self.offered:  # in the order given: a small model leans to the first tool listed
+            specs = sorted((spec for spec in specs if spec.name in self.offered), key=lambda spec: self.offered.index(spec.name))
         if self.must_act:  # a small model copies a description's examples as its arguments: it reads the first paragraph
             specs = [ToolSpec(spec.name, spec.description.strip().split("\n\n")[0], spec.input_schema) for spec in specs]
         return specs
 
-    def _choice(self, step: int) -> ToolChoice:
+    def _choice(self, step: int, failed: bool) -> ToolChoice:
         if not self.must_act or self.max_steps == 1:
             return "auto"
-        if step == 0:
-            return "any"  # a small model otherwise answers the subtask from its own weights
+        if step == 0 or (failed and step < self.max_steps - 1):
+            return "any"  # a small model otherwise answers the subtask from its own weights, or gives up after an error
         return "none" if step == self.max_steps - 1 else "auto"  # the last step reports what was found
 
     async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto") -> Reply:

@@ -121,3 +121,27 @@ async def test_small_models_read_only_the_first_paragraph_of_a_tool_description(
         "What is the cheese of Vellmark called?", policy="none"
     )
     assert result.answer == "Graumel" and [t.description for t in executor.calls[0].tools] == ["Search the notes."]
+
+
+async def test_after_a_failed_tool_call_a_small_model_must_call_a_tool_again_and_sees_the_offered_tools_in_order(
+    store: RunStore,
+) -> None:
+    def missing(arguments: dict[str, object]) -> str:
+        raise ValueError("No such file: /data/cheese.txt")
+
+    hub = StubHub({"documents__read_document": missing, "search__search_local": lambda a: "pages/cheese.md: Graumel"})
+    planner = ScriptedModel([plan("Find the cheese"), answer("Graumel")])
+    executor = ScriptedModel(
+        [
+            tool_reply(call("documents__read_document", q="/data/cheese.txt"), usage=usage()),
+            tool_reply(call("search__search_local", q="Vellmark cheese"), usage=usage()),
+            tool_reply(call("search__search_local", q="Graumel"), usage=usage()),
+            text_reply("Graumel (pages/cheese.md)", usage=usage()),
+        ]
+    )
+    offered = ["search__search_local", "documents__read_document"]
+    run = episode(planner, executor, hub, store, structured_turns="on", budget_steps=4, executor_tools=offered)
+    result = await run.run("What is the cheese of Vellmark called?", policy="none")
+    assert result.answer == "Graumel"
+    assert [c.tool_choice for c in executor.calls] == ["any", "any", "auto", "none"]
+    assert [t.name for t in executor.calls[0].tools] == offered
