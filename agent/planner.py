@@ -72,10 +72,8 @@ SMALL_PLAN_TOOL = ToolSpec(
     PLAN_TOOL.description,
     {
         **PLAN_TOOL.input_schema,
-        "properties": {
-            **PLAN_TOOL.input_schema["properties"],
-            "subtasks": {**PLAN_TOOL.input_schema["properties"]["subtasks"], "maxItems": SMALL_PLAN},
-        },
+        # No `follows`: the 0.5B model named past cases where none were shown; left out, it is inferred from the plan.
+        "properties": {"subtasks": {**PLAN_TOOL.input_schema["properties"]["subtasks"], "maxItems": SMALL_PLAN}},
     },
 )
 

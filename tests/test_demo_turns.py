@@ -40,6 +40,7 @@ async def test_with_structured_turns_the_first_planner_turn_may_only_plan_and_ea
     assert result.status == "answered" and result.answer == "Graumel"
     assert [t.name for t in planner.calls[0].tools] == ["submit_plan"] and planner.calls[0].tool_choice == "any"
     assert planner.calls[0].tools[0].input_schema["properties"]["subtasks"]["maxItems"] == 1  # small models repeat a subtask
+    assert list(planner.calls[0].tools[0].input_schema["properties"]) == ["subtasks"]  # and name cases never shown
     assert {t.name for t in planner.calls[1].tools} == {"submit_plan", "submit_answer"}
     assert [c.tool_choice for c in executor.calls] == ["any", "auto", "none"]
     # the short prompts of small models, and the task beside the subtask
