@@ -81,7 +81,7 @@ class Executor:
         for step in range(self.max_steps):
             spending.check()
             compact(system, messages, self.model.context_tokens)
-            reply = await self._generate(system, messages, self._choice(step, failed))
+            reply = await self._generate(system, messages, self._choice(step, failed), first=step == 0)
             messages.append(reply.message)
             last_text = reply.text or last_text
             calls = reply.tool_calls
@@ -113,13 +113,16 @@ class Executor:
             return "any"  # a small model otherwise answers the subtask from its own weights, or gives up after an error
         return "none" if step == self.max_steps - 1 else "auto"  # the last step reports what was found
 
-    async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto") -> Reply:
+    async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto", first: bool = False) -> Reply:
+        tools = self.specs()
+        if first and self.must_act and self.offered:  # a small model starts with the first tool named (the demo: search):
+            tools = tools[:1]  # told to read first, the 0.5B model wrote an invented path until its token cap
         return await self.meter.call(
             self.model,
             "executor",
             system=system,
             messages=messages,
-            tools=self.specs(),
+            tools=tools,
             tool_choice=choice,
             max_tokens=self.max_tokens,
         )

@@ -145,4 +145,5 @@ async def test_after_a_failed_tool_call_a_small_model_must_call_a_tool_again_and
     result = await run.run("What is the cheese of Vellmark called?", policy="none")
     assert result.answer == "Graumel"
     assert [c.tool_choice for c in executor.calls] == ["any", "any", "auto", "none"]
-    assert [t.name for t in executor.calls[0].tools] == offered
+    assert [t.name for t in executor.calls[0].tools] == offered[:1]  # a small model starts with the first tool named
+    assert [t.name for t in executor.calls[1].tools] == offered
