@@ -20,6 +20,7 @@ DOCS_PAGES = [
     "docs/hosts.md",
     "docs/cli.md",
     "docs/adding-a-server.md",
+    "docs/local-models.md",
     "docs/development.md",
 ]
 
