@@ -15,7 +15,7 @@ import binascii
 import datetime
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -78,6 +78,7 @@ class Executor:
         last_text = ""
         spending = self.meter.spending
         failed = False  # the last step's tool calls all failed
+        found: list[str] = []  # with structured turns: what the tools returned, handed on with the result
         for step in range(self.max_steps):
             spending.check()
             compact(system, messages, self.model.context_tokens)
@@ -86,24 +87,27 @@ class Executor:
             last_text = reply.text or last_text
             calls = reply.tool_calls
             if not calls:
-                return SubtaskResult(text=reply.text.strip() or "(the executor replied with nothing)", status="done", tools=used)
+                text = reply.text.strip() or "(the executor replied with nothing)"
+                return SubtaskResult(text=text + _found(found), status="done", tools=used)
             if spending.tool_calls + len(calls) > spending.budgets.budget_tool_calls:
                 raise BudgetExhausted("tool_calls")
             spending.tool_calls += len(calls)
             used += [c.name for c in calls]
             results = await self._call_tools(calls)
             failed = all(result.is_error for result in results)
+            if self.must_act:  # a small model's own summary may lose the fact: the planner also reads what was found
+                found += [result.text for result in results if not result.is_error]
             messages.append(Message("user", list(results)))
         note = f"(stopped after {self.max_steps} steps, the per-subtask limit)"
-        return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip(), status="budget", tools=used)
+        return SubtaskResult(text=f"{last_text.strip()}\n{note}".strip() + _found(found), status="budget", tools=used)
 
     def specs(self) -> list[ToolSpec]:
         """The tools this executor offers: the hub's, or those of them `offered` names."""
         specs = self.hub.specs()
         if self.offered:  # in the order given: a small model leans to the first tool listed
             specs = sorted((spec for spec in specs if spec.name in self.offered), key=lambda spec: self.offered.index(spec.name))
-        if self.must_act:  # a small model copies a description's examples as its arguments: it reads the first paragraph
-            specs = [ToolSpec(spec.name, spec.description.strip().split("\n\n")[0], spec.input_schema) for spec in specs]
+        if self.must_act:  # a small model copies a description's examples and fills optional arguments with noise
+            specs = [ToolSpec(spec.name, spec.description.strip().split("\n\n")[0], _required_only(spec.input_schema)) for spec in specs]
         return specs
 
     def _choice(self, step: int, failed: bool) -> ToolChoice:
@@ -146,6 +150,23 @@ class Executor:
             for index, call in enumerate(calls):
                 group.start_soon(one, index, call)
         return [r for r in results if r is not None]
+
+
+FOUND_CHARS = 600  # of each tool result handed on with a small model's subtask result
+
+
+def _found(texts: list[str]) -> str:
+    if not texts:
+        return ""
+    parts = [text if len(text) <= FOUND_CHARS else text[:FOUND_CHARS] + " …" for text in texts]
+    return "\n\nWhat the tools returned:\n" + "\n---\n".join(parts)
+
+
+def _required_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its required properties alone: the others have defaults, which a small model does better with."""
+    required = schema.get("required") or []
+    properties = schema.get("properties") or {}
+    return {**schema, "properties": {name: value for name, value in properties.items() if name in required}}
 
 
 def _called(run_id: str, call: ToolCall, outcome: ToolOutcome) -> ToolCalled:

@@ -147,3 +147,19 @@ async def test_after_a_failed_tool_call_a_small_model_must_call_a_tool_again_and
     assert [c.tool_choice for c in executor.calls] == ["any", "any", "auto", "none"]
     assert [t.name for t in executor.calls[0].tools] == offered[:1]  # a small model starts with the first tool named
     assert [t.name for t in executor.calls[1].tools] == offered
+
+
+async def test_a_small_model_is_offered_required_arguments_only_and_the_planner_reads_what_its_tools_returned(
+    store: RunStore,
+) -> None:
+    hub = search_hub()
+    schema = {"type": "object", "properties": {"query": {"type": "string"}, "pages": {"type": "string"}}, "required": ["query"]}
+    hub.specs = lambda: [ToolSpec("search__search_local", "Search the notes.", schema)]  # type: ignore[method-assign]
+    planner = ScriptedModel([plan("Search the notes for the cheese"), answer("Graumel")])
+    executor = ScriptedModel([tool_reply(call("search__search_local", query="Vellmark cheese"), usage=usage()), text_reply("a cheese")])
+    result = await episode(planner, executor, hub, store, structured_turns="on").run(
+        "What is the cheese of Vellmark called?", policy="none"
+    )
+    assert result.answer == "Graumel" and list(executor.calls[0].tools[0].input_schema["properties"]) == ["query"]
+    report = planner.calls[1].messages[-1].parts[0]
+    assert "a cheese" in report.text and "What the tools returned:" in report.text and "Graumel is the cheese of Vellmark" in report.text
