@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     print_table("training tasks, success rate during each pass (recorded episodes):", curves, "training")
     print_table("positive cases in the bank whose plan is the wrong template (lucky successes):", curves, "misleading")
     print_paired(curves, "q", "similarity")
-    for design in TEACHERLESS if args.teacherless else ():
+    for design in TEACHERLESS[1:] if args.teacherless else ():
         print_paired(curves, design, TEACHERLESS[0])
     q = curves["q"]
     ready = ", ".join(str(run.q_ready_after) for run in q.runs)
