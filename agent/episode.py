@@ -309,9 +309,10 @@ class Episode:
             state.messages.append(Message("user", [*results]))
 
     async def _ask_planner(self, system: str, state: _State, plan_allowed: bool) -> Reply:
-        planning = plan_tool(small=self.settings.structured("planner"))
-        tools = [planning, answer_tool(state.mode)] if plan_allowed else [answer_tool(state.mode)]
-        if plan_allowed and not state.plans and self.settings.structured("planner") and self.hub.specs():
+        small = self.settings.structured("planner")
+        planning, answering = plan_tool(small=small), answer_tool(state.mode, small=small)
+        tools = [planning, answering] if plan_allowed else [answering]
+        if plan_allowed and not state.plans and small and self.hub.specs():
             tools = [planning]  # a small model answers from its own weights when it may: where tools exist, it first plans
         reply = await state.meter.call(
             self.planner,

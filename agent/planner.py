@@ -64,6 +64,8 @@ PLAN_TOOL = ToolSpec(
     },
 )
 
+SMALL_ANSWER_CHARS, SMALL_REPORT_CHARS = 200, 600  # a small model's answer and report (the 0.5B model rambled to its cap)
+
 # Structured turns (small models): one subtask a plan (search, read, report), another plan if it fell short. A 0.5B
 # model filled five places with one subtask, and two with near copies: each subtask costs it minutes on 2 busy cores.
 SMALL_PLAN = 1
@@ -112,8 +114,14 @@ def plan_tool(*, small: bool = False) -> ToolSpec:
     return SMALL_PLAN_TOOL if small else PLAN_TOOL
 
 
-def answer_tool(mode: AnswerMode) -> ToolSpec:
-    return REPORT_ANSWER_TOOL if mode == "report" else ANSWER_TOOL
+def answer_tool(mode: AnswerMode, *, small: bool = False) -> ToolSpec:
+    """The answer tool of `mode`; `small` (structured turns) bounds its texts, which a small model may spin out to its cap."""
+    tool = REPORT_ANSWER_TOOL if mode == "report" else ANSWER_TOOL
+    if not small:
+        return tool
+    limits = {"answer": SMALL_ANSWER_CHARS, "report": SMALL_REPORT_CHARS}
+    properties = {name: {**value, "maxLength": limits[name]} for name, value in tool.input_schema["properties"].items()}
+    return ToolSpec(tool.name, tool.description, {**tool.input_schema, "properties": properties})
 
 
 def tool_catalogue(specs: list[ToolSpec]) -> str:

@@ -42,6 +42,8 @@ async def test_with_structured_turns_the_first_planner_turn_may_only_plan_and_ea
     assert planner.calls[0].tools[0].input_schema["properties"]["subtasks"]["maxItems"] == 1  # small models repeat a subtask
     assert list(planner.calls[0].tools[0].input_schema["properties"]) == ["subtasks"]  # and name cases never shown
     assert {t.name for t in planner.calls[1].tools} == {"submit_plan", "submit_answer"}
+    answering = next(t for t in planner.calls[1].tools if t.name == "submit_answer")
+    assert answering.input_schema["properties"]["answer"]["maxLength"] == 200  # a small model's answer is bounded
     assert [c.tool_choice for c in executor.calls] == ["any", "auto", "none"]
     # the short prompts of small models, and the task beside the subtask
     assert (
