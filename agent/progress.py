@@ -40,6 +40,9 @@ class Progress:
         """Ignore `event`."""
 
 
+_MARKS = {"positive": "[green]+[/green]", "negative": "[red]-[/red]"}
+
+
 def _short(text: str, limit: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -111,7 +114,7 @@ class TerminalProgress(Progress):
         if not event.cases:
             self.console.print("[dim]memory: no similar past task[/dim]")
         for case in event.cases:
-            mark = "[green]+[/green]" if case.get("outcome") == "positive" else "[red]-[/red]"
+            mark = _MARKS.get(str(case.get("outcome")), "[yellow]?[/yellow]")  # ?: nobody rated that run
             self.console.print(f"memory {mark} {case.get('score', 0):.2f}  {_short(str(case.get('task', '')), 90)}")
 
     def _finished(self, event: RunFinished) -> None:

@@ -280,3 +280,16 @@ async def test_a_reply_that_streams_for_a_while_is_stated_as_it_grows_then_once_
     # Pieces at t = 0.1, 0.3, 0.35, 0.7: stated when 0.25 s have passed since the last statement (0.3 and 0.7).
     assert [(e.role, e.pieces) for e in growing] == [("planner", 2), ("planner", 4)]
     assert isinstance(seen[-1], ModelCalled) and len(seen) == 3
+
+
+def test_the_terminal_marks_recalled_cases_by_outcome_and_a_run_nobody_rated_as_unknown() -> None:
+    screen = io.StringIO()
+    terminal = TerminalProgress(Console(file=screen, force_terminal=False, width=200))
+    cases = [
+        {"task": "worked before", "outcome": "positive", "score": 0.9},
+        {"task": "failed before", "outcome": "negative", "score": 0.8},
+        {"task": "never rated", "outcome": "unverified", "score": 0.7},
+    ]
+    terminal.handle(CasesShown(run_id="run-1", cases=tuple(cases), policy="similarity"))
+    lines = screen.getvalue().splitlines()
+    assert [line.split()[1] for line in lines[:3]] == ["+", "-", "?"]

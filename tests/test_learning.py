@@ -222,3 +222,19 @@ def test_memento_run_explores_when_asked_stores_an_unrated_case_and_feedback_ver
     assert fed.returncode == 0, fed.stderr
     kept = json.loads(memento(env, "runs", "show", result["run_id"], "--json").stdout)
     assert (kept["reward"], kept["reward_source"], kept["reward_kind"], kept["temperature"]) == (1.0, "feedback", "verified", 0.6)
+
+
+def test_memory_search_lists_a_run_nobody_rated_apart_from_successes_and_failures() -> None:
+    from click.testing import CliRunner
+
+    from memento.agent.cli import cli
+    from memento.memory import CaseBank, MemorySettings
+
+    with CaseBank.open(MemorySettings.from_env()) as bank:
+        bank.record_episode("Who painted the Mona Lisa?", ["search the painter"], "Leonardo", 1.0)
+        bank.record_episode("Who painted The Night Watch?", ["search the painter"], "Rembrandt", None, reward_kind="unrated")
+    shown = CliRunner().invoke(cli, ["memory", "search", "Who painted the Girl with a Pearl Earring?"], prog_name="memento")
+    assert shown.exit_code == 0, shown.output
+    successes, unrated = shown.output.split("\nsuccesses:")[1].split("\nnot verified (never rated):")
+    assert "Mona Lisa" in successes and "Night Watch" not in successes
+    assert "Night Watch" in unrated and "Mona Lisa" not in unrated

@@ -52,7 +52,7 @@ def stats(as_json: bool) -> None:
 @click.option("--policy", type=click.Choice(["similarity", "q"]), default=None, help="Retrieval policy.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
-    """The cases the agent would be shown for TASK, successes and failures apart."""
+    """The cases the agent would be shown for TASK: successes, failures and runs nobody rated, apart."""
     found = _bank().retrieve(task, k=k, policy=policy)
     if as_json:
         rows = [
@@ -61,7 +61,10 @@ def search(task: str, k: int | None, policy: str | None, as_json: bool) -> None:
         click.echo(json.dumps({"policy": found.policy, "cases": rows}, indent=2))
         return
     click.echo(f"policy: {found.policy}")
-    for title, group in (("successes", found.positive), ("failures", found.negative)):
+    groups = [("successes", found.positive), ("failures", found.negative)]
+    if found.unverified:
+        groups.append(("not verified (never rated)", found.unverified))
+    for title, group in groups:
         click.echo(f"\n{title}:")
         for scored in group:
             click.echo(f"  {scored.score:6.3f}  {scored.case.task}  [{scored.case.id}]")
