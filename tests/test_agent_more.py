@@ -264,8 +264,10 @@ def test_chat_answers_each_line_with_the_conversation_so_far_as_context(fake_ant
     assert "And which comes second?" in second
 
 
-def test_demo_without_a_key_names_the_variable_and_checks_the_configured_servers(workplace: dict[str, str]) -> None:
-    done = memento(workplace, "demo", timeout=180)  # run from the project folder: its own mcp.json must not win
+def test_demo_without_a_key_or_a_local_model_names_the_variable_and_checks_the_configured_servers(workplace: dict[str, str]) -> None:
+    # With a local model installed, the demo researches offline (test_demo.py, test_real_model.py); here its model is one
+    # that cannot be called either. Run from the project folder: its own mcp.json must not win.
+    done = memento({**workplace, "MEMENTO_DEMO_MODEL": "openai:gpt-4.1"}, "demo", timeout=180)
     assert done.returncode == 0, done.stderr
     assert "ANTHROPIC_API_KEY" in done.stderr and "Traceback" not in done.stderr
     rows = [line.split() for line in done.stdout.splitlines()]
