@@ -56,8 +56,11 @@ class PairMemory:
             self.tasks[slot], self.plans[slot], self.rewards[slot], self.weights[slot] = tasks[i], plans[i], rewards[i], weights[i]
             self.next_slot = (slot + 1) % self.capacity
 
-    def estimate(self, tasks: np.ndarray, plans: np.ndarray, base: float, leave_task_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def estimate(
+        self, tasks: np.ndarray, plans: np.ndarray, base: float, leave_task_out: bool = False, task_width: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(shrunk mean reward, evidence) per aligned (task, plan) row; evidence is the total kernel weight.
+        task_width: the task kernel's width for this call (default the memory's own).
 
         leave_task_out: ignore remembered episodes of the very same task (training rows must not see their own
         outcome, as scoring a new task cannot)."""
@@ -80,7 +83,7 @@ class PairMemory:
             if not len(rows):
                 continue
             near = np.argpartition(-sims, m - 1)[:m] if m < len(sims) else np.arange(len(sims))
-            k_task = np.exp((sims[near] - 1.0) / self.task_width)  # 0 for left-out rows (exp(-inf))
+            k_task = np.exp((sims[near] - 1.0) / (task_width or self.task_width))  # 0 for left-out rows (exp(-inf))
             k_plan = np.exp((plans[rows] @ self.plans[near].T - 1.0) / self.plan_width)  # (rows, near)
             w = k_plan * (k_task * self.weights[near])[None, :]
             total = w.sum(axis=1)

@@ -98,10 +98,13 @@ class QPolicy:
     def score(
         self, task: np.ndarray, cases: np.ndarray, stats: list[dict[str, float]], plans: np.ndarray | None = None
     ) -> tuple[np.ndarray, int]:
-        """Q(s, c) of each candidate, and the version of Q that scored them."""
+        """The ranking score of each candidate (similarity plus Q's evidence-earned correction, `ranking.py`), and
+        the version of Q that scored them."""
+        from .ranking import ranking_scores
+
         with self._lock:
             model = self._load()
-            return np.asarray(model.score(task, cases, stats, plans), dtype=np.float32), self._loaded_version
+            return np.asarray(ranking_scores(model, task, cases, stats, plans), dtype=np.float32), self._loaded_version
 
     @property
     def since_fit(self) -> int:
