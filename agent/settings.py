@@ -91,6 +91,12 @@ class AgentSettings(Budgets):
     local_context_tokens: int = Field(
         default=8192, ge=512, le=131_072, description="Context window a local: model is loaded with, in tokens (more costs memory)."
     )
+    local_temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of a local: model (0: greedy, so the same request gets the same reply: runs and tests repeat).",
+    )
     local_models_dir: Path | None = Field(
         default=None, description="Folder of the assembled local: model files (default: MEMENTO_HOME/models)."
     )

@@ -177,6 +177,9 @@ def test_a_local_request_describes_the_tools_in_the_prompt_and_holds_the_reply_t
     request = model.request(Call("Be brief.", history, [SEARCH], "any", 64), names)  # type: ignore[attr-defined]
     assert "tools" not in request and "tool_choice" not in request
     assert request["max_tokens"] == 64 and "max_completion_tokens" not in request
+    assert request["temperature"] == 0.0  # greedy by default: the same request gets the same reply
+    warm = make_model("local:qwen2.5-0.5b", AgentSettings(home=tmp_path, local_temperature=0.7))
+    assert warm.request(Call("", [Message.user("hi")], [], "auto", None), names)["temperature"] == 0.7  # type: ignore[attr-defined]
     system, _user, assistant, result = request["messages"]
     assert "search_web" in system["content"] and "You must call one of the tools" in system["content"]
     assert json.loads(assistant["content"]) == {"tool": "search_web", "arguments": {"query": "x"}}

@@ -92,6 +92,7 @@ class LocalModel(OpenAIModel):
         request["messages"] = [_as_text(m) for m in request["messages"]]
         # llama.cpp reads max_tokens; the newer name is not understood by every build.
         request["max_tokens"] = request.pop("max_completion_tokens")
+        request["temperature"] = self._settings.local_temperature
         if offer:
             schema = reply_schema(call.tools, names, must_call=call.tool_choice == "any")
             request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
