@@ -13,7 +13,8 @@ training tasks, new tasks of the same types (held out, never recorded) measure g
 Every design gives the same figures for a seed every run: the bank's replay samples (what Q's online
 updates rehearse) are drawn from a generator seeded by the world's seed.
 
-Usage: python bench/continual.py [--tasks 60] [--held-out 60] [--iterations 5] [--seeds 3] [--k 4] [--out PATH]
+Usage: python bench/continual.py [--tasks 60] [--held-out 60] [--iterations 5] [--seeds 3] [--k 4] [--designs q,similarity]
+[--out PATH]
 """
 
 from __future__ import annotations
@@ -279,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
         action="store_true",
         help="add q designs where, from pass 2, half the episodes are unrecorded, unrated or self-assessed",
     )
+    parser.add_argument(
+        "--designs", default=",".join(DESIGNS), help="comma-separated designs to run (q must be among them; e.g. q,similarity)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNG of the curves goes")
     parser.add_argument("--json", type=Path, default=None, help="write the curves (per design, per seed, per pass) to this JSON file")
     parser.add_argument("--workdir", type=Path, default=None, help="folder for the temporary banks (default: the system's)")
@@ -298,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     )
     started = time.perf_counter()
     seeds = range(args.seed_start, args.seed_start + args.seeds)
-    designs = DESIGNS + (TEACHERLESS if args.teacherless else ())
+    designs = tuple(d for d in args.designs.split(",") if d) + (TEACHERLESS if args.teacherless else ())
+    if "q" not in designs or any(d not in DESIGNS + TEACHERLESS for d in designs):
+        parser.error(f"--designs: choose among {', '.join(DESIGNS)} and include q")
     curves = simulate(
         args.tasks, args.held_out, args.iterations, seeds, args.k, args.workdir, settings,
         executor=executor, explore=args.explore, progress=True, designs=designs, temperature=args.temperature,
@@ -309,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     print_table("held-out tasks that followed a shown case with the right template:", curves, "guided")
     print_table("training tasks, success rate during each pass (recorded episodes):", curves, "training")
     print_table("positive cases in the bank whose plan is the wrong template (lucky successes):", curves, "misleading")
-    print_paired(curves, "q", "similarity")
+    if "similarity" in curves:
+        print_paired(curves, "q", "similarity")
     for design in TEACHERLESS[1:] if args.teacherless else ():
         print_paired(curves, design, TEACHERLESS[0])
     q = curves["q"]
