@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["BONUS_PRIOR", "BONUS_WEIGHT", "TASK_WIDTH", "WARNING_SHARE", "ranking_scores"]
 
-# Why these values: bench/continual.py, 3 seeds x 5 passes, under load (bench/README.md, docs/memory.md).
+# Why these values: bench/continual.py (10 seeds at these; other values on 1-2 seeds and offline), bench/README.md.
 BONUS_WEIGHT = 0.3  # cosine points per unit of (shrunk mean reward - base rate)
 BONUS_PRIOR = 0.1  # pseudo-evidence (in kernel weight) at the base rate: thin evidence earns little
 TASK_WIDTH = 0.1  # task kernel exp((cos - 1) / width): narrow, so other task types (median cos 0.16) barely count
