@@ -10,6 +10,9 @@ copy of their repository, as bench/README.md says. Nothing here scores or extrac
 - cleanportaleval: 70 news and blog pages of four portals (BBC, WSJ blogs, MSNBC, Washington Post blogs)
   cleaned by hand in the CleanEval format (ppke-nlpg/CleanPortalEval, GitHub; no licence file, published
   by its authors for evaluating boilerplate removal: Endrédy and Novák, Polibits 48, 2013).
+- fundus: 258 news pages of 181 publishers in about 40 countries and many languages, with the article
+  body the fundus news crawler's per-publisher parsers return, reviewed by its authors as test truth
+  (flairNLP/fundus tests/resources/parser/test_data, MIT, GitHub).
 - scrapinghub: the 181 article pages of scrapinghub/article-extraction-benchmark (MIT, GitHub). Held
   aside: never tuned on, scored only when named (`--set scrapinghub`).
 """
@@ -147,6 +150,41 @@ def load_cleanportaleval(data: Path) -> list[Page]:
     return pages
 
 
+def _version(key: str) -> tuple[int, ...]:
+    """A fundus parser version key ("V1", "V1_1", "V2") as numbers, so that versions sort by age."""
+    return tuple(int(part) for part in key.lstrip("V").split("_") if part.isdigit())
+
+
+def fundus_text(body: dict[str, Any]) -> str:
+    """A fundus article body as plain text: its summary, then each section's sub-headline and paragraphs."""
+    lines = list(body.get("summary") or [])
+    for section in body.get("sections") or []:
+        lines += list(section.get("headline") or []) + list(section.get("paragraphs") or [])
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
+def load_fundus(data: Path) -> list[Page]:
+    """COUNTRY/PUBLISHER_DATE.html.gz with the body in COUNTRY/PUBLISHER.json, one parser version per page.
+
+    A publisher's pages, oldest crawl first, go with its parser versions, oldest first: fundus keeps
+    exactly one page per version (its tests refuse two). A publisher whose counts differ is left out.
+    """
+    root = data / "tests" / "resources" / "parser" / "test_data"
+    root = root if root.is_dir() else data
+    pages = []
+    for expected in sorted(root.glob("*/*.json")):
+        versions = json.loads(expected.read_text(encoding="utf-8"))
+        sources = sorted(expected.parent.glob(f"{expected.stem}_*.html.gz"))  # dates as YYYY_MM_DD sort by age
+        if not isinstance(versions, dict) or len(sources) != len(versions):
+            continue
+        for key, source in zip(sorted(versions, key=_version), sources, strict=True):
+            truth = fundus_text(versions[key].get("body") or {})
+            if truth:
+                name = f"{expected.parent.name}/{source.name[: -len('.html.gz')]}"
+                pages.append(Page(name, _decode(gzip.decompress(source.read_bytes())), truth))
+    return pages
+
+
 def load_scrapinghub(data: Path) -> list[Page]:
     """html/ID.html.gz with the article body in ground-truth.json[ID]["articleBody"]."""
     truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
@@ -186,6 +224,13 @@ SETS: dict[str, DataSet] = {
             DATA / "cleanportaleval",
             _clone("ppke-nlpg/CleanPortalEval", "cleanportaleval"),
             load_cleanportaleval,
+        ),
+        DataSet(
+            "fundus",
+            "news pages of 181 publishers, many languages (fundus parser test data, MIT)",
+            DATA / "fundus",
+            _clone("flairNLP/fundus", "fundus"),
+            load_fundus,
         ),
         DataSet(
             "scrapinghub",
