@@ -14,16 +14,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.fake_llm import FakeAnthropic, Text, ToolUse, answer, server_error
+from tests.loopback import serving
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +51,8 @@ def site() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metals"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serving(Page) as base:
+        yield base + "/metals"
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,10 +18,9 @@ import pytest
 from memento.agent.cli.demo_setup import CORPUS_PAGES, LOCAL_TASK, LOCAL_TRUTH, corpus_digest, prepare
 from memento.agent.settings import AgentSettings
 from tests.fake_llm import FakeAnthropic, Text, ToolUse, answer
+from tests.test_agent_more import memento
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_corpus_alone_holds_the_demo_answer_and_says_its_license() -> None:
@@ -49,18 +46,6 @@ def test_the_demo_index_is_built_once_and_again_only_when_a_page_changes(tmp_pat
     assert set(config) == {"search", "documents"}
     assert config["search"]["env"] == {"MEMENTO_SEARCH_BACKENDS": "local", "MEMENTO_SEARCH_INDEX_DIR": str(first.index_dir)}
     assert config["documents"]["env"] == {"MEMENTO_DOCUMENTS_ROOTS": str(pages)}
-
-
-def memento(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "memento.agent.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
 
 
 def test_a_run_on_the_demo_ground_finds_reads_and_cites_the_page_then_the_next_run_recalls_the_case(

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests import docgen
+from tests.loopback import serving
 from tests.mcp_servers import stdio_client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -70,15 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             else:
                 self.send_error(404)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from memento.core.errors import AccessDenied, TooLarge
 from memento.servers.common.urls import UrlPolicy, check_url
 from memento.servers.documents.reader import DocumentReader, select_parts
 from memento.servers.documents.settings import DocumentsSettings
+from tests.loopback import serving
 from tests.mcp_servers import stdio_client_for
 from tests.media_files import ESPEAK, SENTENCE, make_video, speak
 from tests.sysdeps import needs
@@ -76,15 +76,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if self.command == "GET":
                 self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import anyio.to_thread
@@ -22,6 +21,7 @@ from memento.servers.search.index_cli import main as index_main
 from memento.servers.search.server import build
 from memento.servers.search.settings import SearchSettings
 from tests import docgen
+from tests.loopback import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -199,14 +199,8 @@ def site() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base
 
 
 @pytest.mark.slow
