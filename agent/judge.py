@@ -25,6 +25,7 @@ from memento.core.errors import ModelFailed
 
 from .llm import Message, Model, ToolSpec, Usage
 from .prompting import prompt
+from .settings import LOCAL_PREFIX
 
 __all__ = [
     "ANSWER_SPLIT",
@@ -139,11 +140,19 @@ async def judge_answer(
     return Judgement(reward=reward, exact=False, f1=f1, llm=verdict, reason=reason, usage=usage)
 
 
+def _judge_prompt(model: Model) -> str:
+    # A small local judge read "adds a wrong claim" as "adds any detail" and failed right answers given as a
+    # sentence (the offline demo): it gets the plainer question, does the answer name what the reference names.
+    return "judge_local" if model.name.startswith(LOCAL_PREFIX) else "judge"
+
+
 async def _ask_judge(question: str, answer: str, truths: list[str], model: Model, timeout_s: float) -> tuple[Verdict, str, Usage | None]:
     case = json.dumps({"question": question, "reference_answers": truths, "predicted_answer": answer}, ensure_ascii=False, indent=1)
     try:
         with anyio.fail_after(timeout_s):
-            reply = await model.generate(prompt("judge"), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512)
+            reply = await model.generate(
+                prompt(_judge_prompt(model)), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512
+            )
     except (ModelFailed, TimeoutError) as exc:
         return "unknown", f"the judge failed: {exc or 'timed out'}", None
     for call in reply.tool_calls:

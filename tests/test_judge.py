@@ -38,3 +38,18 @@ def test_token_f1_by_hand() -> None:
     assert token_f1("tower in Paris", "Eiffel Tower") == pytest.approx(0.4)
     assert token_f1("Eiffel", "Louvre<|answer_split|>Eiffel Tower") == pytest.approx(2 / 3)
     assert token_f1("", "x") == 0.0 and token_f1("x", "") == 0.0
+
+
+@pytest.mark.anyio
+async def test_a_local_judge_is_asked_whether_the_answer_names_the_reference_and_a_hosted_one_the_full_question() -> None:
+    from memento.agent.judge import judge_answer
+    from tests.scripted_model import ScriptedModel, call, tool_reply
+
+    answer = "Ilse Marrow was the first keeper, and she kept the light for thirty-one years."
+    local = ScriptedModel([tool_reply(call("submit_verdict", verdict="correct"))], name="local:qwen2.5-1.5b")
+    hosted = ScriptedModel([tool_reply(call("submit_verdict", verdict="correct"))], name="anthropic:claude-sonnet-4-5")
+    for model in (local, hosted):
+        judged = await judge_answer("Who was the first keeper?", answer, "Ilse Marrow", model)  # type: ignore[arg-type]
+        assert judged.reward == 1.0 and not judged.exact and judged.llm == "correct"
+    assert "inside a longer sentence" in " ".join(local.calls[0].system.split())
+    assert "adds a wrong claim is incorrect" in " ".join(hosted.calls[0].system.split())
