@@ -15,14 +15,9 @@ from memento.agent.llm.registry import check_configured, context_window, make_mo
 from memento.agent.settings import AgentSettings
 from memento.core.errors import ModelFailed, ModelNotConfigured
 from tests.scripted_model import ScriptedModel, ScriptExhausted, call, text_reply, tool_reply
+from tests.test_llm_providers import SEARCH
 
 pytestmark = pytest.mark.anyio
-
-KEY = "sk-test-secret-0123456789abcdef"
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-FAST_RETRY = {"retry-after-ms": "5"}  # the SDKs honour it, so exhausting retries takes milliseconds
-SEARCH = ToolSpec("search", "Search the web.", {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
-SHOT = ToolSpec("screenshot", "Take a screenshot.", {"type": "object", "properties": {"url": {"type": "string"}}})
 
 
 # -- choosing and checking a model -------------------------------------------------------------------
