@@ -148,19 +148,26 @@ def _judge_prompt(model: Model) -> str:
 
 async def _ask_judge(question: str, answer: str, truths: list[str], model: Model, timeout_s: float) -> tuple[Verdict, str, Usage | None]:
     case = json.dumps({"question": question, "reference_answers": truths, "predicted_answer": answer}, ensure_ascii=False, indent=1)
+    system = prompt(_judge_prompt(model))
+    return await _ask_verdict(model, system, case, VERDICT_TOOL, ("correct", "incorrect"), "the judge gave no verdict", timeout_s)
+
+
+async def _ask_verdict(
+    model: Model, system: str, case: str, tool: ToolSpec, words: tuple[str, str], missing: str, timeout_s: float
+) -> tuple[Verdict, str, Usage | None]:
+    """`tool`'s verdict on `case`: its first word means correct, its second incorrect; "unknown" when the call
+    fails (`usage` None) or no call says either word (`missing` is then the reason)."""
     try:
         with anyio.fail_after(timeout_s):
-            reply = await model.generate(
-                prompt(_judge_prompt(model)), [Message.user(case)], [VERDICT_TOOL], tool_choice="any", max_tokens=512
-            )
+            reply = await model.generate(system, [Message.user(case)], [tool], tool_choice="any", max_tokens=512)
     except (ModelFailed, TimeoutError) as exc:
         return "unknown", f"the judge failed: {exc or 'timed out'}", None
     for call in reply.tool_calls:
         said = str(call.arguments.get("verdict", "")).lower()
-        if call.name == VERDICT_TOOL.name and said in ("correct", "incorrect"):
-            verdict: Verdict = "correct" if said == "correct" else "incorrect"
+        if call.name == tool.name and said in words:
+            verdict: Verdict = "correct" if said == words[0] else "incorrect"
             return verdict, str(call.arguments.get("reason", "")), reply.usage
-    return "unknown", "the judge gave no verdict", reply.usage
+    return "unknown", missing, reply.usage
 
 
 ASSESS_TOOL = ToolSpec(
@@ -197,18 +204,9 @@ async def assess_answer(
     if len(evidence) > EVIDENCE_CHARS:
         evidence = evidence[-EVIDENCE_CHARS:]  # the latest findings: the answer was drawn from them
     case = f"Question:\n{question}\n\nAnswer given:\n{answer}\n\nWhat the run's tools found:\n{evidence}\n\n{sources}"
-    try:
-        with anyio.fail_after(timeout_s):
-            reply = await model.generate(prompt("self_assess"), [Message.user(case)], [ASSESS_TOOL], tool_choice="any", max_tokens=512)
-    except (ModelFailed, TimeoutError) as exc:
-        return Judgement(reward=None, exact=False, f1=0.0, llm="unknown", reason=f"the judge failed: {exc or 'timed out'}", basis="sources")
-    for call in reply.tool_calls:
-        said = str(call.arguments.get("verdict", "")).lower()
-        if call.name == ASSESS_TOOL.name and said in ("supported", "unsupported"):
-            verdict: Verdict = "correct" if said == "supported" else "incorrect"
-            reason = str(call.arguments.get("reason", ""))
-            reward = 1.0 if verdict == "correct" else 0.0
-            return Judgement(reward=reward, exact=False, f1=0.0, llm=verdict, reason=reason, usage=reply.usage, basis="sources")
-    return Judgement(
-        reward=None, exact=False, f1=0.0, llm="unknown", reason="the judge gave no assessment", usage=reply.usage, basis="sources"
+    words = ("supported", "unsupported")
+    verdict, reason, usage = await _ask_verdict(
+        model, prompt("self_assess"), case, ASSESS_TOOL, words, "the judge gave no assessment", timeout_s
     )
+    reward = {"correct": 1.0, "incorrect": 0.0}.get(verdict)  # unknown: no reward, the case stays unrated
+    return Judgement(reward=reward, exact=False, f1=0.0, llm=verdict, reason=reason, usage=usage, basis="sources")
