@@ -33,6 +33,11 @@ message says what went wrong and what to do next.
      ├── AgentError                 the research agent could not go on
      │    ├── ModelNotConfigured    no key or endpoint for the chosen provider; names the variable
      │    ├── ModelFailed           a model call failed for good (retries spent, request refused)
+     │    ├── MessagesApiError      agent/llm/messages_api.py: a Messages API call failed after its
+     │    │    │                    retries (AnthropicModel turns it into ModelFailed)
+     │    │    ├── ApiConnectionError   no answer read: connection failed, stream broke off
+     │    │    │    └── ApiTimeout      connecting, sending or a read took too long
+     │    │    └── ApiStatusError   an HTTP error status or an error event in a started stream
      │    ├── ToolHubError          the MCP tool servers could not be started or reached
      │    ├── RunNotFound           no stored run with that id
      │    └── BudgetExhausted       agent/budget.py: internal signal, a run's budget is spent;

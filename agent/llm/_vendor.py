@@ -1,8 +1,8 @@
-"""What the SDK-backed models share: the client's set-up from settings, one timed call per `generate`, vendor errors as `ModelFailed`.
+"""What the hosted-vendor models share: the client's set-up from settings, one timed call per `generate`, vendor errors as `ModelFailed`.
 
-A subclass says how to build its SDK client, shape a request, send it and read the
-answer, and names its SDK's error classes; it does not catch them itself. Nothing
-here imports a vendor SDK.
+A subclass says how to build its client (a vendor SDK's, or a wire client of our
+own), shape a request, send it and read the answer, and names the client's error
+classes; it does not catch them itself. Nothing here imports a vendor SDK.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class SdkErrors:
-    """A vendor SDK's error classes (both official SDKs raise the same four kinds)."""
+    """A client's error classes: the official SDKs and our Messages API client raise the same four kinds."""
 
     any: type[Exception]
     timeout: type[Exception]
@@ -58,7 +58,7 @@ class Call:
 
 
 class VendorModel(ABC):
-    """A `Model` over a vendor SDK's async client; the key stays inside the client, never in a repr or a message."""
+    """A `Model` over a vendor's async client; the key stays inside the client, never in a repr or a message."""
 
     provider: ClassVar[str]
     errors: ClassVar[SdkErrors]

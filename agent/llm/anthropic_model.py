@@ -1,9 +1,10 @@
-"""Claude through the official `anthropic` SDK: neutral messages in, one `Reply` out.
+"""Claude over the Messages API: neutral messages in, one `Reply` out; this module maps parts to content blocks and back.
 
 Every call streams (the API refuses long non-streaming calls) and marks the stable
 prefix for prompt caching; thinking blocks come back as `OpaquePart`s and are
-sent back untouched. The SDK retries 429/529/5xx itself; what still fails
-becomes `ModelFailed`. The key stays inside the SDK client: never in a repr or a message.
+sent back untouched. The wire client (messages_api.py, httpx, no vendor SDK: the
+SDK's import alone took over a second) retries 429/529/5xx and error events;
+what still fails becomes `ModelFailed`. The key stays inside that client: never in a repr or a message.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import anthropic
-import anyio
-
 from memento.agent.settings import AgentSettings
 
 from ._names import ToolNames
 from ._vendor import Call, Endpoint, SdkErrors, VendorModel
 from .base import ImagePart, Message, OpaquePart, Part, Reply, TextPart, ToolCall, ToolResultPart, Usage
+from .messages_api import ApiConnectionError, ApiStatusError, ApiTimeout, MessagesApiError, MessagesClient
 from .pricing import cost
 from .streaming import streamed
 
@@ -27,8 +26,6 @@ __all__ = ["AnthropicModel"]
 log = logging.getLogger(__name__)
 
 _CACHE = {"type": "ephemeral"}
-# Errors the API may send inside a stream that has already begun (status 200), where the SDK cannot retry.
-_RETRYABLE_IN_STREAM = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 _MIN_THINKING = 1024
 
 
@@ -36,19 +33,22 @@ class AnthropicModel(VendorModel):
     """A Claude model (`anthropic:claude-sonnet-4-5`) with tool use, prompt caching and optional extended thinking."""
 
     provider = "anthropic"
-    errors = SdkErrors(anthropic.AnthropicError, anthropic.APITimeoutError, anthropic.APIConnectionError, anthropic.APIStatusError)
+    errors = SdkErrors(MessagesApiError, ApiTimeout, ApiConnectionError, ApiStatusError)
 
     def __init__(self, model: str, settings: AgentSettings, endpoint: Endpoint, *, context_tokens: int = 200_000) -> None:
         super().__init__(model, settings, endpoint, context_tokens=context_tokens)
         self._thinking = settings.thinking_budget if settings.thinking_budget >= _MIN_THINKING else 0
 
-    def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=retries, timeout=timeout_s)
+    def connect(self, api_key: str, base_url: str, *, retries: int, timeout_s: float) -> MessagesClient:
+        return MessagesClient(api_key, base_url, retries=retries, timeout_s=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
     # -- request ---------------------------------------------------------------------------------
 
     def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
-        """The keyword arguments of `messages.stream(...)` for this call (public for tests and traces)."""
+        """The Messages API request body for this call, less `stream` (public for tests and traces)."""
         limit = call.max_tokens or self._max_tokens
         request: dict[str, Any] = {"model": self.model, "messages": _messages(call.messages, names)}
         if call.system:
@@ -75,52 +75,33 @@ class AnthropicModel(VendorModel):
 
     # -- call ------------------------------------------------------------------------------------
 
-    async def send(self, request: dict[str, Any]) -> anthropic.types.Message:
-        # Every call streams: the API refuses long non-streaming calls.
-        attempt = 0
-        while True:
-            try:
-                async with self._client.messages.stream(**request) as stream:
-                    pieces = 0
-                    async for event in stream:
-                        if event.type == "content_block_delta":
-                            pieces += 1
-                            streamed(pieces)  # for whoever watches the reply grow (streaming.py)
-                    return await stream.get_final_message()
-            except anthropic.APIStatusError as exc:
-                # An error event inside a stream arrives after the HTTP 200, past the SDK's retries: retry it here.
-                if exc.status_code < 400 and exc.type in _RETRYABLE_IN_STREAM and attempt < self._retries:
-                    attempt += 1
-                    log.info("Anthropic stream broke off (%s); retry %d of %d", exc.type, attempt, self._retries)
-                    await anyio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
-                    continue
-                raise
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        # Every call streams (the API refuses long non-streaming calls); each delta is reported to whoever watches (streaming.py).
+        message: dict[str, Any] = await self._client.stream(request, streamed)
+        return message
 
-    def status(self, exc: Any) -> tuple[int, Any]:
-        if exc.status_code < 400:  # an error event inside a stream: reported as the HTTP status it stands for
-            return (529 if exc.type == "overloaded_error" else 500), exc.body
-        return exc.status_code, exc.body
-
-    def reply(self, final: anthropic.types.Message, names: ToolNames, latency: float) -> Reply:
+    def reply(self, final: dict[str, Any], names: ToolNames, latency: float) -> Reply:
         parts: list[Part] = []
-        for block in final.content:
-            if block.type == "text":
-                parts.append(TextPart(block.text))
-            elif block.type == "tool_use":
-                arguments = block.input if isinstance(block.input, dict) else {"input": block.input}
-                parts.append(ToolCall(block.id, names.original(block.name), arguments))
+        for block in final.get("content") or []:
+            kind = block.get("type")
+            if kind == "text":
+                parts.append(TextPart(block.get("text", "")))
+            elif kind == "tool_use":
+                given = block.get("input")
+                arguments = given if isinstance(given, dict) else {"input": given}
+                parts.append(ToolCall(block["id"], names.original(block["name"]), arguments))
             else:
                 # thinking, redacted_thinking and any block type we do not know: kept verbatim to send back.
-                parts.append(OpaquePart(self.provider, block.to_dict(mode="json")))
-        u = final.usage
+                parts.append(OpaquePart(self.provider, block))
+        u = final.get("usage") or {}
         usage = Usage(
-            input_tokens=u.input_tokens or 0,
-            output_tokens=u.output_tokens or 0,
-            cache_read_tokens=u.cache_read_input_tokens or 0,
-            cache_write_tokens=u.cache_creation_input_tokens or 0,
+            input_tokens=u.get("input_tokens") or 0,
+            output_tokens=u.get("output_tokens") or 0,
+            cache_read_tokens=u.get("cache_read_input_tokens") or 0,
+            cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
         )
         usage.cost_usd = cost(self.model, usage, self._fallback)
-        return Reply(Message("assistant", parts), usage, str(final.stop_reason or ""), self.name, latency)
+        return Reply(Message("assistant", parts), usage, str(final.get("stop_reason") or ""), self.name, latency)
 
 
 # -- neutral parts → Anthropic content blocks -----------------------------------------------------
