@@ -34,7 +34,9 @@ __all__ = [
     "overloaded",
     "rate_limited",
     "server_error",
+    "stream_cut",
     "stream_error",
+    "stream_stalled",
     "unauthorized",
 ]
 
@@ -84,6 +86,8 @@ class Failure:
     """An error reply: HTTP status, the vendor's error type and message, extra headers.
 
     `in_stream`: (Anthropic) answer 200, start the stream, then send an `error` event.
+    `cut`: (Anthropic, with `in_stream`) stop mid-way through a text block instead, closing the connection.
+    `stall_s`: (Anthropic, with `in_stream`) start the stream, send nothing for this long, then close.
     """
 
     status: int
@@ -91,6 +95,8 @@ class Failure:
     message: str
     headers: dict[str, str] = field(default_factory=dict)
     in_stream: bool = False
+    cut: bool = False
+    stall_s: float = 0.0
 
 
 Item = Answer | Failure
@@ -125,6 +131,16 @@ def bad_request(message: str) -> Failure:
 
 def stream_error(error_type: str = "overloaded_error") -> Failure:
     return Failure(200, error_type, "Overloaded", in_stream=True)
+
+
+def stream_cut() -> Failure:
+    """A stream that breaks off after its first text delta, the connection closed with no error event."""
+    return Failure(200, "", "", in_stream=True, cut=True)
+
+
+def stream_stalled(seconds: float) -> Failure:
+    """A stream that starts, then sends nothing for `seconds` (longer than the client's read timeout), then closes."""
+    return Failure(200, "", "", in_stream=True, stall_s=seconds)
 
 
 # -- what the fake saw -----------------------------------------------------------------------------

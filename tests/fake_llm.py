@@ -1,20 +1,22 @@
-"""Fake Anthropic and OpenAI HTTP APIs on 127.0.0.1, replaying scripted replies to the real SDKs.
+"""Fake Anthropic and OpenAI HTTP APIs on 127.0.0.1, replaying scripted replies to the real clients.
 
 `FakeAnthropic` speaks POST /v1/messages (SSE streaming and plain JSON);
 `FakeOpenAI` speaks POST /v1/chat/completions (JSON and streamed chunks). A test
 queues answers (text, tool calls, thinking blocks, usage) and failures (429 with
-retry-after, 5xx, 529, an error inside a stream), then reads back every request
+retry-after, 5xx, 529, an error inside a stream, a stream cut or stalled), then reads back every request
 received. Each fake checks the rules its real API enforces that our providers
 must respect, and refuses a request breaking them with the vendor's 400. A
-request with nothing scripted, or past `max_requests`, gets a 400 that no SDK retries.
+request with nothing scripted, or past `max_requests`, gets a 400 that no client retries.
 What a test scripts and the server that replays it are in `tests/fake_api.py`,
 re-exported here; this module holds the two vendors' formats.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import time
 from typing import Any
 
 from tests.fake_api import (
@@ -32,7 +34,9 @@ from tests.fake_api import (
     overloaded,
     rate_limited,
     server_error,
+    stream_cut,
     stream_error,
+    stream_stalled,
     unauthorized,
 )
 
@@ -51,7 +55,9 @@ __all__ = [
     "overloaded",
     "rate_limited",
     "server_error",
+    "stream_cut",
     "stream_error",
+    "stream_stalled",
     "unauthorized",
 ]
 
@@ -62,6 +68,14 @@ def _halves(text: str) -> list[str]:
     return [p for p in (text[:cut], text[cut:]) if p]
 
 
+def _pieces(text: str, n: int) -> list[str]:
+    """A text cut in `n` pieces of about equal length (fewer when it is shorter; 2: its halves)."""
+    if n <= 2:
+        return _halves(text)
+    cuts = [len(text) * i // n for i in range(n + 1)]
+    return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+
+
 # -- Anthropic ---------------------------------------------------------------------------------------
 
 
@@ -70,6 +84,7 @@ class FakeAnthropic(FakeAPI):
 
     path = "/v1/messages"
     id_prefix = "toolu_fake_"
+    pieces = 2  # how many deltas a streamed text, tool input or thinking is cut into
 
     def problems(self, body: Any) -> list[str]:
         if not isinstance(body, dict):
@@ -150,11 +165,19 @@ class FakeAnthropic(FakeAPI):
             "message_start",
         )
         out.event({"type": "ping"}, "ping")
+        if isinstance(item, Failure) and item.stall_s:  # silence, then the connection closes
+            time.sleep(item.stall_s)
+            return
+        if isinstance(item, Failure) and item.cut:  # a text block begun, one delta, then the connection closes
+            out.event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start")
+            delta = {"type": "text_delta", "text": "The answer is"}
+            out.event({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+            return
         if isinstance(item, Failure):  # an error after the stream began
             out.event(self.error_body(item), "error")
             return
         for index, block in enumerate(blocks):
-            self._stream_block(out, index, block)
+            self._stream_block(out, index, block, self.pieces)
         out.event(
             {
                 "type": "message_delta",
@@ -166,7 +189,7 @@ class FakeAnthropic(FakeAPI):
         out.event({"type": "message_stop"}, "message_stop")
 
     @staticmethod
-    def _stream_block(out: Responder, index: int, block: dict[str, Any]) -> None:
+    def _stream_block(out: Responder, index: int, block: dict[str, Any], pieces: int = 2) -> None:
         kind = block["type"]
         empty = {
             "text": {"type": "text", "text": ""},
@@ -176,11 +199,11 @@ class FakeAnthropic(FakeAPI):
         out.event({"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start")
         deltas: list[dict[str, Any]] = []
         if kind == "text":
-            deltas = [{"type": "text_delta", "text": piece} for piece in _halves(block["text"])]
+            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"], pieces)]
         elif kind == "tool_use":
-            deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _halves(json.dumps(block["input"]))]
+            deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _pieces(json.dumps(block["input"]), pieces)]
         elif kind == "thinking":
-            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _halves(block["thinking"])]
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _pieces(block["thinking"], pieces)]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         for delta in deltas:
             out.event({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")

@@ -1,8 +1,8 @@
-"""The model providers through the real vendor SDKs, against fake vendor APIs on loopback.
+"""The model providers through their real clients (our Messages API client, the `openai` SDK), against fake vendor APIs on loopback.
 
 Each test points a provider at `fake_anthropic` or `fake_openai` by base URL,
 scripts the vendor's answers, and checks both the `Reply` and the requests the
-SDK actually sent (streaming, cache markers, thinking blocks, tool results, retries).
+client actually sent (streaming, cache markers, thinking blocks, tool results, retries).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.anyio
 
 KEY = "sk-test-secret-0123456789abcdef"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-FAST_RETRY = {"retry-after-ms": "5"}  # the SDKs honour it, so exhausting retries takes milliseconds
+FAST_RETRY = {"retry-after-ms": "5"}  # both clients honour it, so exhausting retries takes milliseconds
 SEARCH = ToolSpec("search", "Search the web.", {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
 SHOT = ToolSpec("screenshot", "Take a screenshot.", {"type": "object", "properties": {"url": {"type": "string"}}})
 
@@ -209,7 +209,7 @@ async def test_a_thinking_budget_below_1024_leaves_thinking_off(fake_anthropic: 
     assert fake_anthropic.last.body["tool_choice"] == {"type": "any"}
 
 
-async def test_a_429_with_retry_after_is_retried_by_the_sdk_and_then_succeeds(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
+async def test_a_429_with_retry_after_is_retried_and_then_succeeds(fake_anthropic: FakeAnthropic, tmp_path: Path) -> None:
     fake_anthropic.enqueue(rate_limited("0"), answer("after the wait"))
     async with opened("anthropic:claude-sonnet-4-5", claude_settings(fake_anthropic, tmp_path, model_retries=2)) as model:
         reply = await model.generate("sys", [Message.user("go")], [])
@@ -415,20 +415,21 @@ async def test_json_text_naming_no_offered_tool_is_a_call_the_planner_answers_wi
     assert untooled.tool_calls == [] and untooled.text == '{"name": "search", "arguments": {}}'
 
 
-# -- the fakes' other paths, straight through the SDKs --------------------------------------------
+# -- the fakes' other paths, straight through plain HTTP and the SDK ----------------------------------
 
 
 async def test_the_fake_anthropic_also_answers_without_streaming(fake_anthropic: FakeAnthropic) -> None:
-    import anthropic
+    import httpx
 
     fake_anthropic.enqueue(answer("plain", ToolUse("search", {"query": "q"}, id="toolu_1")))
-    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=fake_anthropic.url, max_retries=0)
-    try:
-        message = await client.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
-    finally:
-        await client.close()
-    assert [b.type for b in message.content] == ["text", "tool_use"]
-    assert message.stop_reason == "tool_use" and not fake_anthropic.last.streamed
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.post(fake_anthropic.url + "/v1/messages", json=body, headers={"x-api-key": KEY})
+    message = response.json()
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert [b["type"] for b in message["content"]] == ["text", "tool_use"]
+    assert message["content"][1] == {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {"query": "q"}}
+    assert message["stop_reason"] == "tool_use" and not fake_anthropic.last.streamed
 
 
 async def test_the_fake_openai_also_streams_chunks(fake_openai: FakeOpenAI) -> None:
