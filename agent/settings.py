@@ -71,7 +71,7 @@ class AgentSettings(Budgets):
         default="", repr=False, json_schema_extra=SECRET, description="Anthropic API key (default: ANTHROPIC_API_KEY)."
     )
     anthropic_base_url: str = Field(
-        default="", description="Anthropic API base URL, e.g. a proxy (default: ANTHROPIC_BASE_URL, else the SDK's)."
+        default="", description="Anthropic API base URL, e.g. a proxy (default: ANTHROPIC_BASE_URL, else https://api.anthropic.com)."
     )
     openai_api_key: str = Field(
         default="", repr=False, json_schema_extra=SECRET, description="Key of the OpenAI-compatible endpoint (default: OPENAI_API_KEY)."
