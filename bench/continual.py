@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -160,26 +161,95 @@ def simulate(
     progress: bool = False,
     designs: Sequence[str] = DESIGNS,
     temperature: float | None = None,
+    jobs: int = 1,
 ) -> dict[str, Curves]:
-    """Run every design on every seed, each in a fresh bank under `workdir` (a temporary folder if None)."""
+    """Run every design on every seed, each in a fresh bank under `workdir` (a temporary folder if None, in
+    memory where the system has one); `jobs` worker processes share the seeds (same figures as one process)."""
     base = settings or MemorySettings()
-    embedder = embedder or make_embedder(base.embedding_model, base.embedding_base_url, base.embedding_api_key, base.embedding_dimension)
     executor = executor or Executor()
-    worlds = [World.make(seed, tasks, held_out, iterations) for seed in seeds]
-    texts = [t.text for w in worlds for t in w.training + w.held_out]
-    vectors = dict(zip(texts, embedder.embed(texts)))  # once; the embedder's memo serves record_episode too
+    job = _Job(tasks, held_out, iterations, tuple(seeds), k, base, executor, explore, progress, tuple(designs), temperature)
     curves = {design: Curves() for design in designs}
-    with tempfile.TemporaryDirectory(prefix="memento-continual-", dir=workdir) as tmp:
-        for world in worlds:
-            for number, design in enumerate(designs):
-                settings_here = base.model_copy(update={"home": Path(tmp) / f"design{number}-seed{world.seed}", "memory_k": k})
-                started = time.perf_counter()
-                run = run_design(design, world, settings_here, embedder, vectors, executor, explore, temperature)
-                curves[design].runs.append(run)
-                curves[design].seconds += time.perf_counter() - started
-                if progress:
-                    print(f"  seed {world.seed} {design:<22} held-out " + " ".join(f"{v:.2f}" for v in run.held_out), flush=True)
+    with tempfile.TemporaryDirectory(prefix="memento-continual-", dir=workdir or _fast_folder()) as tmp:
+        if jobs > 1 and len(job.seeds) > 1 and embedder is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # Seeds are independent: each worker embeds the same texts in the same batches as one process
+            # would (so its vectors, and the figures, are identical), then runs whole seeds.
+            context = multiprocessing.get_context("spawn")  # Chroma and BLAS threads do not survive a fork
+            with ProcessPoolExecutor(max_workers=min(jobs, len(job.seeds)), mp_context=context) as pool:
+                results = list(pool.map(_run_seed, [(job, seed, Path(tmp)) for seed in job.seeds]))
+        else:
+            embedder = embedder or _embedder(base)
+            vectors = _vectors(job, embedder)
+            results = [_run_seed((job, seed, Path(tmp)), embedder, vectors) for seed in job.seeds]
+    for per_design in results:
+        for design, (run, seconds) in per_design.items():
+            curves[design].runs.append(run)
+            curves[design].seconds += seconds
     return curves
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every seed of one `simulate` call shares (picklable, for worker processes)."""
+
+    tasks: int
+    held_out: int
+    iterations: int
+    seeds: tuple[int, ...]
+    k: int
+    settings: MemorySettings
+    executor: Executor
+    explore: bool
+    progress: bool
+    designs: tuple[str, ...]
+    temperature: float | None
+
+    def worlds(self) -> list[World]:
+        return [World.make(seed, self.tasks, self.held_out, self.iterations) for seed in self.seeds]
+
+
+_WORKER: dict[str, object] = {}  # a worker process's embedder and task vectors, made once for all its seeds
+
+
+def _embedder(settings: MemorySettings) -> TextEmbedder:
+    return make_embedder(settings.embedding_model, settings.embedding_base_url, settings.embedding_api_key, settings.embedding_dimension)
+
+
+def _vectors(job: _Job, embedder: TextEmbedder) -> dict[str, np.ndarray]:
+    """Every world's task vectors, embedded at once (the embedder's memo then serves record_episode too)."""
+    texts = [t.text for w in job.worlds() for t in w.training + w.held_out]
+    return dict(zip(texts, embedder.embed(texts)))
+
+
+def _run_seed(
+    work: tuple[_Job, int, Path], embedder: TextEmbedder | None = None, vectors: dict[str, np.ndarray] | None = None
+) -> dict[str, tuple[Run, float]]:
+    """Every design on one seed, each in a fresh bank under the folder: {design: (run, seconds)}."""
+    job, seed, folder = work
+    if embedder is None or vectors is None:  # in a worker process
+        if not _WORKER:
+            _WORKER["embedder"] = _embedder(job.settings)
+            _WORKER["vectors"] = _vectors(job, _WORKER["embedder"])  # type: ignore[arg-type]
+        embedder, vectors = _WORKER["embedder"], _WORKER["vectors"]  # type: ignore[assignment]
+    world = World.make(seed, job.tasks, job.held_out, job.iterations)
+    done: dict[str, tuple[Run, float]] = {}
+    for number, design in enumerate(job.designs):
+        settings_here = job.settings.model_copy(update={"home": folder / f"design{number}-seed{seed}", "memory_k": job.k})
+        started = time.perf_counter()
+        run = run_design(design, world, settings_here, embedder, vectors, job.executor, job.explore, job.temperature)  # type: ignore[arg-type]
+        done[design] = (run, time.perf_counter() - started)
+        if job.progress:
+            print(f"  seed {seed} {design:<22} held-out " + " ".join(f"{v:.2f}" for v in run.held_out), flush=True)
+    return done
+
+
+def _fast_folder() -> Path | None:
+    """A memory-backed folder for the temporary banks when there is one: Chroma syncs every write to disk,
+    which costs more than the simulation itself and changes nothing in its figures."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -285,7 +355,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNG of the curves goes")
     parser.add_argument("--json", type=Path, default=None, help="write the curves (per design, per seed, per pass) to this JSON file")
-    parser.add_argument("--workdir", type=Path, default=None, help="folder for the temporary banks (default: the system's)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="folder for the temporary banks (default: /dev/shm when there is one, else the system's)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes sharing the seeds (same figures; default 2)"
+    )
     args = parser.parse_args(argv)
 
     print_header(f"continual learning through the case bank: a {NOTICE}")
@@ -307,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
         parser.error(f"--designs: choose among {', '.join(DESIGNS)} and include q")
     curves = simulate(
         args.tasks, args.held_out, args.iterations, seeds, args.k, args.workdir, settings,
-        executor=executor, explore=args.explore, progress=True, designs=designs, temperature=args.temperature,
+        executor=executor, explore=args.explore, progress=True, designs=designs, temperature=args.temperature, jobs=args.jobs,
     )  # fmt: skip
     total = time.perf_counter() - started
     print()
