@@ -85,6 +85,7 @@ class FakeAnthropic(FakeAPI):
     path = "/v1/messages"
     id_prefix = "toolu_fake_"
     pieces = 2  # how many deltas a streamed text, tool input or thinking is cut into
+    plain = False  # answer one JSON document even when a stream is asked for, as some proxies do
 
     def problems(self, body: Any) -> list[str]:
         if not isinstance(body, dict):
@@ -156,7 +157,7 @@ class FakeAnthropic(FakeAPI):
             "stop_sequence": None,
             "usage": usage,
         }
-        if not body.get("stream"):
+        if not body.get("stream") or self.plain:
             out.json(200, message)
             return
         out.start_stream()

@@ -107,6 +107,15 @@ async def test_thinking_and_its_signature_go_back_in_the_next_request_exactly_as
     assert sent_back == {"type": "thinking", "thinking": thought.thinking, "signature": thought.signature}
 
 
+async def test_a_proxy_answering_one_json_document_to_a_stream_request_is_read_as_the_message(fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.plain = True
+    fake_anthropic.enqueue(answer("not streamed", ToolUse("search", {"query": "q"}, id="toolu_9"), input_tokens=5))
+    async with client(fake_anthropic) as api:
+        message = await api.stream(BODY)
+    assert fake_anthropic.last.streamed
+    assert [b["type"] for b in message["content"]] == ["text", "tool_use"] and message["usage"]["input_tokens"] == 5
+
+
 # -- retries -----------------------------------------------------------------------------------------
 
 

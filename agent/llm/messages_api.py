@@ -83,7 +83,8 @@ class MessagesClient:
         self._retries = retries
         host = (urlsplit(base_url).hostname or "").lower()
         self._client = httpx.AsyncClient(
-            headers={"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream", "user-agent": "memento"},
+            # accept as the SDK sends it (also for streams): proxies that mimic the API expect what the SDK sends.
+            headers={"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "application/json", "user-agent": "memento"},
             # The limit applies to connecting, sending and each read: a stream that stops sending fails, it never hangs.
             timeout=httpx.Timeout(timeout_s),
             # The environment's proxy and CA variables (HTTPS_PROXY, SSL_CERT_FILE…) are honoured for a remote API, as the
@@ -128,7 +129,7 @@ class MessagesClient:
         try:
             async with self._client.stream("POST", self._url, json=body) as response:
                 headers = {k.lower(): v for k, v in response.headers.items()}
-                if response.status_code >= 400:
+                if not 200 <= response.status_code < 300:  # redirects are not followed: a moved API is a base URL to fix
                     await response.aread()
                     raise ApiStatusError(response.status_code, _document(response.text), headers)
                 if "application/json" in headers.get("content-type", ""):
