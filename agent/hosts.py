@@ -37,6 +37,8 @@ __all__ = [
     "plugin_entries",
     "server_environment",
     "stdio_parameters",
+    "Launch",
+    "launch_of",
 ]
 
 # The entry-point group a server package declares itself in: name = "module:main" (its entry point).
@@ -139,14 +141,30 @@ def passthrough_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k.startswith("MEMENTO_") or k in ("HF_HUB_OFFLINE", "PYTHONPATH")}
 
 
-def stdio_parameters(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
-    """Launch parameters. `environ`: the agent's environment as its settings read it (`server_environment`);
-    its MEMENTO_* variables pass on and its PATH finds the command. `quiet` lowers the server's log level
-    unless the user set one."""
-    from mcp.client.stdio import StdioServerParameters
+@dataclass(frozen=True)
+class Launch:
+    """How to start one stdio server: its resolved command, arguments, environment and folder (no MCP import)."""
 
+    command: str
+    args: list[str]
+    env: dict[str, str]
+    cwd: Path | None = None
+
+
+def launch_of(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> Launch:
+    """How to start `entry`. `environ`: the agent's environment as its settings read it (`server_environment`);
+    its MEMENTO_* variables pass on and its PATH finds the command. `quiet` lowers the server's log level
+    unless the user set one. A command not found is a `ConfigError` here, before anything starts."""
     env = passthrough_env(environ)
     if quiet:
         env.setdefault("MEMENTO_LOG_LEVEL", "WARNING")
     command = resolve_command(entry.command, environ.get("PATH", ""))
-    return StdioServerParameters(command=command, args=entry.args, env={**env, **entry.env}, cwd=cwd)
+    return Launch(command, list(entry.args), {**env, **entry.env}, cwd)
+
+
+def stdio_parameters(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
+    """`launch_of(...)` as the MCP client's launch parameters."""
+    from mcp.client.stdio import StdioServerParameters
+
+    launch = launch_of(entry, environ, cwd, quiet)
+    return StdioServerParameters(command=launch.command, args=launch.args, env=launch.env, cwd=launch.cwd)

@@ -12,42 +12,37 @@ in the request's `_meta`, which no model can set.
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import math
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
-import mcp_types as types
-from mcp import Client
-from mcp.client import Transport
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
-from mcp.shared.message import SessionMessage
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from memento.core.errors import ConfigError, ToolHubError
-from memento.core.streams import ReadStream, ReadStreamWrapper, WriteStream
 
-from .hosts import ServerEntry, stdio_parameters
+from .hosts import Launch, ServerEntry, launch_of
 from .hub_cache import ToolListCache
 from .hub_results import ToolOutcome, outcome_of
-from .hubnames import MAX_NAME, HubTool, hub_tools, scoped_session, tool_names
+from .hubnames import MAX_NAME, HubTool, Listed, ListedTool, hub_tools, scoped_session, tool_names
 from .llm import ToolSpec
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import Tool
 
 __all__ = ["INPUTS_META", "MAX_NAME", "HubTool", "ToolHub", "ToolOutcome", "hub_tools", "scoped_session", "tool_names"]
 
 log = logging.getLogger(__name__)
-
-TransportStreams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]  # what a Transport yields
 
 # The `_meta` key naming the one folder of attachments a call may read (servers/common/tooling.py reads it;
 # the agent imports no server code, so the protocol's key is written twice).
@@ -55,7 +50,7 @@ INPUTS_META = "memento/inputs"
 MAX_RESTARTS = 1  # a server that dies again after one restart is broken, not unlucky
 _CALL_GRACE_S = 5.0  # beyond the read timeout, for a write stuck on a server that stopped reading
 _STDERR_TAIL = 2000
-_LIST_PAGES = 100
+_CLIENT = "memento.agent.hub_client"  # the MCP client side, imported when the servers launch
 
 STOPPED_AND_RESTARTED = (
     "The {server} server stopped during this call and was restarted; the call was not repeated because "
@@ -85,18 +80,27 @@ class _Catalogue:
 
 
 @dataclass(eq=False)
+class _Launch:
+    """Whether the servers were launched, shared by a hub and its confined views; `group` owns the servers' tasks."""
+
+    group: anyio.abc.TaskGroup | None = None
+    begun: bool = False
+
+
+@dataclass(eq=False)
 class _Server:
     """Where one server stands; only its owner task changes `state`, and every change sets `changed`."""
 
     entry: ServerEntry
-    target: StdioServerParameters | str
+    target: Launch | str
     stderr: IO[str] | None
     state: str = "starting"  # starting | ready | restarting | failed | dead | closed
     connection: _Connection | None = None
     restarts: int = 0
     error: str = ""
-    tools: list[types.Tool] = field(default_factory=list)
-    cached: list[types.Tool] = field(default_factory=list)  # the last run's listing, shown until this one is known
+    tools: list[Listed] = field(default_factory=list)
+    cached: list[Listed] = field(default_factory=list)  # the last run's listing, shown until this one is known
+    cached_dump: list[dict[str, Any]] = field(default_factory=list)  # the same, as the cache file holds it
     changed: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
@@ -126,6 +130,7 @@ class ToolHub:
         on_event: Callable[[str, dict[str, Any]], None] | None,
     ) -> None:
         self._catalogue = _Catalogue()
+        self._launch = _Launch()
         self._servers: dict[str, _Server] = {}
         self._unstartable: dict[str, str] = {}  # entries that could not even be turned into a launch
         self._cache = ToolListCache(None)
@@ -150,6 +155,7 @@ class ToolHub:
         env: dict[str, str] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         wait: bool = True,
+        deferred: bool = False,
         cache_dir: Path | None = None,
     ) -> AsyncIterator[ToolHub]:
         """Start every server concurrently and yield the hub; leaving stops them all, also on error or cancel.
@@ -157,7 +163,10 @@ class ToolHub:
         A server that fails to start is in `hub.failed` (and a `server_failed` event) and the others still
         serve. `wait`: yield once every server is up or failed, `ToolHubError` when none started; without it,
         yield at once (`ToolHubError` only when no entry can even be launched) and let calls wait for their
-        server. `cache_dir` keeps each server's last listing for the next start. `environ` is what the servers
+        server. `deferred` (with wait=False): launch nothing until `launch()`, or until a call, `started()` or a
+        connection needs a server; a run launches when its first model request goes out, so on two cores the
+        servers' start-up does not compete with the path to that request. `cache_dir` keeps each server's last
+        listing for the next start. `environ` is what the servers
         inherit (`hosts.server_environment(settings)`); `env` is added to each launched server's environment.
         `on_event(kind, data)` hears the servers' lives only (server_started, server_failed, server_dead,
         server_restarting): a tool call is the episode's fact, stated once by the executor's events.
@@ -169,7 +178,7 @@ class ToolHub:
         async with AsyncExitStack() as stack:
             for entry in entries:
                 try:
-                    target = entry.url or _launch(entry, cwd, environ, env or {})
+                    target = entry.url or _launch(entry, cwd, environ, env or {})  # a missing command fails here, at once
                 except ConfigError as exc:
                     hub._unstartable[entry.name] = str(exc)
                     hub._emit("server_failed", {"server": entry.name, "error": str(exc)})
@@ -180,10 +189,12 @@ class ToolHub:
                     if entry.url
                     else stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", prefix=f"memento-{entry.name}-"))
                 )
-                hub._servers[entry.name] = _Server(entry, target, stderr, cached=hub._cached(entry))
+                dump = hub._cache.load(entry) or []
+                hub._servers[entry.name] = _Server(entry, target, stderr, cached=_listed(dump), cached_dump=dump)
             async with anyio.create_task_group() as group:
-                for server in hub._servers.values():
-                    group.start_soon(hub._keep_alive, server)
+                hub._launch.group = group
+                if not deferred or wait:
+                    hub.launch()
                 try:
                     if wait:
                         await hub.started()
@@ -221,6 +232,7 @@ class ToolHub:
 
     async def started(self, names: Collection[str] | None = None) -> None:
         """Wait until each server (or each named one) is up or has failed; each start is bounded by its timeout."""
+        self.launch()
         for name, server in self._servers.items():
             if names is None or name in names:
                 while server.state == "starting":
@@ -241,20 +253,31 @@ class ToolHub:
         await self.started([promised] if promised is not None else None)
         return self._catalogue.by_name.get(name)
 
-    def _cached(self, entry: ServerEntry) -> list[types.Tool]:
-        listing = self._cache.load(entry)
-        try:
-            return [types.Tool.model_validate(tool) for tool in listing or ()]
-        except ValueError:  # a listing from another SDK's shape: start without it
-            return []
+    def launch(self) -> None:
+        """Start the servers now (once; a hub opened with `deferred` waits for this or for the first use of a server)."""
+        launch = self._launch
+        if launch.begun or launch.group is None or self._closing:
+            return
+        launch.begun = True
+        launch.group.start_soon(self._launch_all)
 
-    def _came_up(self, server: _Server, tools: list[types.Tool]) -> None:
-        server.tools = tools
+    async def _launch_all(self) -> None:
+        group = self._launch.group
+        assert group is not None
+        await _client_loaded()
+        for server in self._servers.values():
+            group.start_soon(self._keep_alive, server)
+
+    def _came_up(self, server: _Server, tools: list[Tool]) -> None:
+        from .hub_client import dumped
+
+        server.tools = list(tools)
         self._catalogue.tools = hub_tools({n: s.tools for n, s in self._servers.items() if s.tools})
         self._catalogue.by_name = {tool.name: tool for tool in self._catalogue.tools}
-        if tools != server.cached:
-            self._cache.save(server.entry, [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools])
-            server.cached = tools
+        listing = dumped(tools)
+        if listing != server.cached_dump:
+            self._cache.save(server.entry, listing)
+            server.cached, server.cached_dump = _listed(listing), listing
 
     def confined(self, inputs: Path) -> ToolHub:
         """This hub for one run whose tools may read only the attachments in `inputs` (its servers, shared).
@@ -289,6 +312,8 @@ class ToolHub:
     async def _call(
         self, server: _Server, tool: HubTool, arguments: dict[str, Any], timeout_s: float, meta: dict[str, Any] | None = None
     ) -> ToolOutcome:
+        from .hub_client import CONNECTION_CLOSED, REQUEST_TIMEOUT, MCPError, call_tool, describe  # loaded at launch
+
         restarts = server.restarts
         connection = await self._connection(server)
         if connection is None:
@@ -296,9 +321,7 @@ class ToolHub:
         restarted = server.restarts > restarts  # it had died between calls and this call waited for the new one
         try:
             with anyio.fail_after(timeout_s + _CALL_GRACE_S):
-                result = await connection.client.call_tool(
-                    tool.tool, arguments, read_timeout_seconds=timeout_s, meta=cast(types.RequestParamsMeta, meta) if meta else None
-                )
+                result = await call_tool(connection.client, tool.tool, arguments, timeout_s, meta)
         except MCPError as exc:
             if exc.code == REQUEST_TIMEOUT:
                 return self._timed_out(tool, timeout_s)
@@ -312,11 +335,12 @@ class ToolHub:
         except TimeoutError:
             return self._timed_out(tool, timeout_s)
         except Exception as exc:  # the client rejected the reply (schema, protocol): the model should know, the run go on
-            return ToolOutcome(f"The call to {tool.name} failed in the MCP client: {_describe(exc)}", is_error=True)
+            return ToolOutcome(f"The call to {tool.name} failed in the MCP client: {describe(exc)}", is_error=True)
         return outcome_of(result, self._result_max_chars, restarted)
 
     async def _connection(self, server: _Server) -> _Connection | None:
         """The server's live connection, waiting (bounded) while it starts again; None once it is gone."""
+        self.launch()
         with anyio.move_on_after(self._start_timeout_s + _CALL_GRACE_S):
             while True:
                 connection = server.connection
@@ -357,6 +381,8 @@ class ToolHub:
 
     async def _run_once(self, server: _Server) -> tuple[bool, str]:
         """Start the server, serve until its connection ends; whether it came up, and how it ended."""
+        from .hub_client import describe, list_tools, session
+
         came_up = False
         if self._closing:
             return came_up, "the hub is closing"
@@ -365,8 +391,8 @@ class ToolHub:
         try:
             with server.scope:
                 connection = _Connection()
-                async with Client(self._transport(server, connection.closed), mode="legacy") as client:
-                    tools = await _list_tools(client)
+                async with session(server.target, server.stderr, connection.closed) as client:
+                    tools = await list_tools(client)
                     server.scope.deadline = math.inf  # the start-up limit ends here; the client lives on
                     connection._client = client
                     self._came_up(server, tools)
@@ -378,14 +404,9 @@ class ToolHub:
                 return False, f"no answer within {self._start_timeout_s:g} s{server.stderr_tail()}"
             return came_up, f"the connection closed{server.stderr_tail()}"
         except Exception as exc:  # any failure to start or talk is this server's, never the hub's
-            return came_up, f"{_describe(exc)}{server.stderr_tail()}"
+            return came_up, f"{describe(exc)}{server.stderr_tail()}"
         finally:
             server.connection = None
-
-    def _transport(self, server: _Server, lost: anyio.Event) -> Transport:
-        if isinstance(server.target, str):
-            return _watched(streamable_http_client(server.target), lost)
-        return _watched(stdio_client(server.target, errlog=cast(TextIO, server.stderr or sys.stderr)), lost)
 
     def _close(self) -> None:
         """Ask every owner to stop: a live client closes normally, one still starting is cancelled."""
@@ -405,47 +426,33 @@ class ToolHub:
             log.exception("on_event(%r) raised", kind)
 
 
-def _launch(entry: ServerEntry, cwd: Path | None, environ: Mapping[str, str], env: Mapping[str, str]) -> StdioServerParameters:
-    params = stdio_parameters(entry, environ, cwd=cwd, quiet=True)
-    return params.model_copy(update={"env": {**(params.env or {}), **env}})
+def _launch(entry: ServerEntry, cwd: Path | None, environ: Mapping[str, str], env: Mapping[str, str]) -> Launch:
+    launch = launch_of(entry, environ, cwd=cwd, quiet=True)
+    return Launch(launch.command, launch.args, {**launch.env, **env}, launch.cwd)
 
 
-async def _list_tools(client: Client) -> list[types.Tool]:
-    tools: list[types.Tool] = []
-    cursor: str | None = None
-    for _ in range(_LIST_PAGES):  # a server whose cursor never ends cannot hang the start
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return tools
+def _listed(listing: list[dict[str, Any]]) -> list[Listed]:
+    """A cached listing's tools, read without the MCP SDK; a malformed entry is skipped."""
+    return [tool for entry in listing if (tool := ListedTool.read(entry)) is not None]
 
 
-class _WatchedReadStream(ReadStreamWrapper):
-    """A transport's read stream that reports its end: how a server's death is noticed even between calls."""
+async def _client_loaded() -> None:
+    """Import the MCP client side on a thread of its own, waiting without holding the event loop.
 
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], lost: anyio.Event) -> None:
-        super().__init__(inner)
-        self._lost = lost
+    The import is CPU work under the GIL, but a model request being sent or streamed on the loop keeps moving
+    between its slices, and a run that ends meanwhile does not wait for it (the thread is a daemon).
+    """
+    if _CLIENT in sys.modules:
+        return
+    done = threading.Event()
 
-    async def receive(self) -> SessionMessage | Exception:
+    def load() -> None:
         try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._lost.set()
-            raise
+            importlib.import_module(_CLIENT)
+        finally:
+            done.set()
 
-
-@asynccontextmanager
-async def _watched(inner: Transport, lost: anyio.Event) -> AsyncIterator[TransportStreams]:
-    async with inner as (read, write):
-        yield _WatchedReadStream(read, lost), write
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(e) for e in exc.exceptions)
-    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
-        return "the server closed the connection (it exited or crashed)"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    threading.Thread(target=load, name="memento-mcp-import", daemon=True).start()
+    while not done.is_set():
+        await anyio.sleep(0.01)
+    importlib.import_module(_CLIENT)  # raises here, on the loop, whatever the thread's import raised

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import mcp_types as types
+from typing import TYPE_CHECKING, Any
 
 from .llm import ImagePart
+
+if TYPE_CHECKING:
+    import mcp_types as types
 
 __all__ = ["ToolOutcome", "outcome_of"]
 
@@ -34,6 +35,8 @@ class ToolOutcome:
 
 def outcome_of(result: types.CallToolResult, cap: int, restarted: bool = False) -> ToolOutcome:
     """A call's result as the model reads it: text blocks joined, images kept, the rest named, cut at `cap` characters."""
+    import mcp_types as types  # loaded with the client that made the call; not on the path to a run's first request
+
     texts: list[str] = []
     images: list[ImagePart] = []
     for block in result.content:

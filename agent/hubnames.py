@@ -10,13 +10,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import mcp_types as types
+from typing import Any, Protocol
 
 from .llm import ToolSpec
 
-__all__ = ["MAX_NAME", "HubTool", "hub_tools", "scoped_session", "tool_names"]
+__all__ = ["MAX_NAME", "HubTool", "ListedTool", "hub_tools", "scoped_session", "tool_names"]
 
 MAX_NAME = 64  # what every vendor accepts for a tool name
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
@@ -27,6 +25,38 @@ def scoped_session(scope: str, session: Any) -> str:
     prefix = re.sub(r"[^A-Za-z0-9]", "", scope.removeprefix("run-"))[:16] or "run"
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", str(session or "default"))
     return f"{prefix}-{name}"[:64]
+
+
+class Listed(Protocol):
+    """What the hub reads of a listed tool: an MCP `Tool` from a live server, or a `ListedTool` from the cache."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ListedTool:
+    """A tool of a server's last listing, read back from the cache without the MCP SDK (it is not loaded yet)."""
+
+    name: str
+    title: str | None
+    description: str | None
+    input_schema: dict[str, Any]
+
+    @classmethod
+    def read(cls, tool: dict[str, Any]) -> ListedTool | None:
+        """The tool of one cached entry (the MCP `Tool` shape, by alias); None when it is not one."""
+        name, schema = tool.get("name"), tool.get("inputSchema")
+        if not isinstance(name, str) or not isinstance(schema, dict):
+            return None
+        title, description = tool.get("title"), tool.get("description")
+        return cls(name, title if isinstance(title, str) else None, description if isinstance(description, str) else None, schema)
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,7 @@ def _hashed(pair: tuple[str, str], name: str, digits: int) -> str:
     return f"{name[: MAX_NAME - digits - 1]}_{digest}"
 
 
-def hub_tools(listings: Mapping[str, Sequence[types.Tool]]) -> list[HubTool]:
+def hub_tools(listings: Mapping[str, Sequence[Listed]]) -> list[HubTool]:
     """The hub's tool list from each server's `tools/list`, in config order; a tool listed twice counts once."""
     pairs = [(server, tool.name) for server, tools in listings.items() for tool in tools]
     names = tool_names(pairs)

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .episode import Episode
-from .events import EventStream, Listener, Note
+from .events import CasesShown, Event, EventStream, Listener, Note
 from .llm import Model
 from .settings import AgentSettings
 
 if TYPE_CHECKING:
     from memento.memory import CaseBank, MemorySettings
 
+    from .hub import ToolHub
     from .traces import RunStore
 
 __all__ = ["SEALED_EXCLUDE", "RunOptions", "check_models", "open_episode", "run_events"]
@@ -84,9 +85,10 @@ async def open_episode(
     reads nothing else, and each task runs on `episode.hub.confined(its folder)`.
     `progress` and `listeners` receive the run's events after the trace writer.
 
-    What starts when: the models and the case bank are opened in threads of their own (their SDK and Chroma imports)
-    while the servers are launched, to start in the background; only a server whose tool listing is
-    not cached from an earlier run (hub_cache.py) is waited for before the episode is handed out. A subtask waits
+    What starts when: the models and the case bank are opened in threads of their own; the servers are launched
+    once a run has read its memory (its first model request about to leave), to start in the background while the
+    model thinks; only a server whose tool listing is not cached from an earlier run (hub_cache.py) is launched and
+    waited for before the episode is handed out. A subtask waits
     for the servers before its executor is offered their tools; a server that fails to start is a note.
     """
     from .hosts import default_config_path, load_config, server_environment
@@ -119,14 +121,32 @@ async def open_episode(
                 env=env,
                 on_event=on_hub_event,
                 wait=False,
+                deferred=True,
                 cache_dir=settings.home / "cache" / "tools",
             )
         )
+        events.add(_LaunchAfterMemory(hub))
         planner, executor, judge, bank = await parts.ready()
         await hub.started(hub.waiting_without_listing())  # the first run of a config: the planner must see every tool
         yield Episode(
             planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge, tools_ready=hub.started
         )
+
+
+class _LaunchAfterMemory:
+    """Launches the hub's servers once a run has read its memory, as its first model request is about to leave.
+
+    On two cores the servers' start (about 1 s of CPU each) would otherwise slow the run's own path to that
+    request; the planner's catalogue comes from their cached listings, and whatever needs a server launches them
+    earlier (a first run of a config, a tool call).
+    """
+
+    def __init__(self, hub: ToolHub) -> None:
+        self._hub = hub
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, CasesShown):
+            self._hub.launch()
 
 
 class _Parts:
