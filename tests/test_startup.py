@@ -285,3 +285,24 @@ async def test_a_confined_view_made_while_servers_start_sees_them_come_up(tmp_pa
             await hub.started()
             assert [t.name for t in view.tools] == ["slow__echo"] and [s.name for s in view.specs()] == ["slow__echo"]
             assert (await view.call("slow__echo", {"text": "v"})).text == "echo: v"
+
+
+@pytest.mark.integration
+async def test_a_deferred_hub_starts_no_server_until_launched_and_offers_the_cached_tools_meanwhile(
+    tmp_path: Path, slow: dict[str, Path]
+) -> None:
+    entry = ServerEntry("slow", sys.executable, [str(slow["script"]), str(slow["delay"]), str(slow["log"])])
+    cache = tmp_path / "cache"
+    async with ToolHub.start([entry], environ=os.environ, cache_dir=cache) as hub:  # waits, and keeps the listing
+        assert [t.name for t in hub.tools] == ["slow__echo"]
+    slow["log"].unlink()
+    with anyio.fail_after(60):
+        async with ToolHub.start([entry], environ=os.environ, cache_dir=cache, wait=False, deferred=True) as hub:
+            assert [s.name for s in hub.specs()] == ["slow__echo"]  # the catalogue, from the cache
+            await anyio.sleep(1.0)
+            assert not slow["log"].exists(), "a deferred hub started its server before anyone asked"
+            hub.launch()
+            await hub.started()
+            assert slow["log"].exists() and [t.name for t in hub.tools] == ["slow__echo"]
+        async with ToolHub.start([entry], environ=os.environ, cache_dir=cache, wait=False, deferred=True) as hub:
+            assert (await hub.call("slow__echo", {"text": "on use"})).text == "echo: on use"  # a call launches it too
