@@ -93,6 +93,9 @@ class CaseBank:
 
     def count(self) -> int:
         """How many cases the bank holds."""
+        with self.store.reading() as view:
+            if view is not None:
+                return view.live
         return self.store.cases.count()
 
     def get(self, case_id: str) -> Case:
@@ -106,6 +109,10 @@ class CaseBank:
         """The stored cases among `ids` (missing ones are left out)."""
         if not ids:
             return []
+        with self.store.reading() as view:
+            if view is not None:
+                slots = view.slots_of(ids)
+                return [Case.from_store(*row) for row in view.rows_of([slots[i] for i in dict.fromkeys(ids) if i in slots])]
         got = self.store.cases.get(ids=list(ids), include=["metadatas", "documents"])
         return [Case.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
 
@@ -167,35 +174,43 @@ class CaseBank:
         vector = task_embedding if task_embedding is not None else self.embedder.embed([task])[0]
         use_q = policy == "q" and self.q.ready()
         if not use_q:  # k nearest, read whole: few rows, so the metadata costs little
-            hits = self.store.cases.query(
-                query_embeddings=[vector.tolist()], n_results=k + len(exclude), include=["metadatas", "documents", "distances"]
-            )
-            rows = [r for r in zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0], hits["distances"][0]) if r[0] not in exclude]
+            hits = self._nearest(vector, k, exclude, ["metadatas", "documents", "distances"])
+            rows = [r for r in zip(hits["ids"], hits["documents"], hits["metadatas"], hits["distances"]) if r[0] not in exclude]
             cases = [Case.from_store(i, d, m) for i, d, m, _ in rows]
             similarity = 1.0 - np.asarray([r[3] for r in rows], dtype=np.float32)
             chosen = select(similarity, k, explore=explore, temperature=alpha or 1.0, rng=rng)
             found = Retrieval(task, "similarity", temperature=alpha)
             return split_retrieved(found, [cases[i] for i in chosen], similarity[chosen], similarity[chosen], self.limits)
         # Q: many candidates by ANN, ranked on vectors and mirrored statistics; read only the chosen cases.
-        hits = self.store.cases.query(
-            query_embeddings=[vector.tolist()],
-            n_results=max(self.settings.memory_candidates, k) + len(exclude),
-            include=["distances", "embeddings"],
-        )
-        kept = [index for index, case_id in enumerate(hits["ids"][0]) if case_id not in exclude]
-        ids = [hits["ids"][0][index] for index in kept]
+        hits = self._nearest(vector, max(self.settings.memory_candidates, k), exclude, ["distances", "embeddings"])
+        kept = [index for index, case_id in enumerate(hits["ids"]) if case_id not in exclude]
+        ids = [hits["ids"][index] for index in kept]
         if not ids:
             return Retrieval(task, "q", temperature=alpha)
-        similarity = 1.0 - np.asarray(hits["distances"][0], dtype=np.float32)[kept]
-        embeddings = np.asarray(hits["embeddings"][0], dtype=np.float32)[kept]
-        plans = self.plan_vectors(ids)
-        plan_matrix = np.stack([plans.get(i, np.zeros(embeddings.shape[1], np.float32)) for i in ids])
-        scores, version = self.q.score(vector, embeddings, self.mirror.stats(ids), plan_matrix)
+        similarity = 1.0 - np.asarray(hits["distances"], dtype=np.float32)[kept]
+        embeddings = np.asarray(hits["embeddings"], dtype=np.float32)[kept]
+        read = None  # the snapshot gives the candidates whole: statistics and cases come with them
+        if "plans" in hits:
+            read = {i: Case.from_store(i, d, m) for i, d, m in zip(hits["ids"], hits["documents"], hits["metadatas"])}
+            plan_matrix, stats = np.asarray(hits["plans"], dtype=np.float32)[kept], [read[i].stats() for i in ids]
+        else:
+            plans = self.plan_vectors(ids)
+            plan_matrix = np.stack([plans.get(i, np.zeros(embeddings.shape[1], np.float32)) for i in ids])
+            stats = self.mirror.stats(ids)
+        scores, version = self.q.score(vector, embeddings, stats, plan_matrix)
         chosen = select(scores, k, explore=explore, temperature=alpha or 1.0, rng=rng)
-        by_id = {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
+        by_id = read if read is not None else {c.id: c for c in self._read_cases([ids[i] for i in chosen])}
         keep = [i for i in chosen if ids[i] in by_id]  # a case deleted in between is skipped
         found = Retrieval(task, "q", temperature=alpha, q_version=version)
         return split_retrieved(found, [by_id[ids[i]] for i in keep], scores[keep], similarity[keep], self.limits)
+
+    def _nearest(self, vector: np.ndarray, n: int, exclude: frozenset[str], include: list[str]) -> dict[str, Any]:
+        """One query's fields for the n nearest cases (excluded ones may be among them): the snapshot's, else Chroma's."""
+        with self.store.reading() as view:
+            if view is not None:
+                return view.query(vector, n, exclude)
+        hits = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=n + len(exclude), include=include)
+        return {key: value[0] for key, value in hits.items() if key in include or key == "ids"}
 
     def plan_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored plan embeddings of these cases (a case without a plan, or from an older bank, has none)."""
@@ -255,8 +270,9 @@ class CaseBank:
         with self.store.writing():
             case_id = case_id_for(task)
             shown = [c for c in dict.fromkeys(shown_case_ids) if c != case_id]
-            self._check_known(shown)  # before anything is written: a refused call leaves no trace
-            existing = self._read_cases([case_id])
+            read = {c.id: c for c in self._read_cases([*shown, case_id])}  # one read for the case and those shown
+            self._check_known(shown, held=read)  # before anything is written: a refused call leaves no trace
+            existing = [read[case_id]] if case_id in read else []
             plans = self.plan_vectors([*shown, case_id])
             followed = followed_cases(shown, followed_case_ids, plan_vector, plans, self.settings.memory_follow_threshold)
             near, replaced, follows_own = None, False, False
@@ -292,19 +308,31 @@ class CaseBank:
             if rated:
                 case.note_run(run_id, value)
             case.near_duplicate_of = case.near_duplicate_of or (near or "")
-            self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
+            # The shown cases count the use, the followed ones take the reward into their record; written with the
+            # episode's own case in one call when it exists (its vector is stored already), else after adding it.
+            touched = [read[c] for c in shown] if rated else []
+            for other in touched:
+                other.uses += 1
+                other.successes = max(0, min(other.successes + int(value >= SUCCESS), other.uses))
+                if other.id in followed:
+                    other.add_credit(value, weight)
+                    other.follows += 1
+                other.updated = now  # other processes' mirrors pick changes up by this stamp
+            if not existing:
+                self.store.cases.upsert(ids=[case.id], embeddings=[vector.tolist()], documents=[case.task], metadatas=[case.to_metadata()])
+            written = ([case] if existing else []) + touched
+            if written:
+                # Metadata only: Chroma would embed documents given without embeddings with its own model.
+                self.store.cases.update(ids=[c.id for c in written], metadatas=[c.to_metadata() for c in written])
             if replaced or not existing:
                 self._put_plans([case], [plan_vector])
-            self.mirror.note([case])
+            self.mirror.note([case, *touched])
             unfollowed = weight * self.settings.memory_unfollowed_weight
             transitions = [
                 Transition(run_id, task, c, value, now, c in followed, weight if c in followed else unfollowed, kind) for c in shown
             ]
             if follows_own:  # the task's own stored plan, followed again: its record takes this run too
                 transitions.append(Transition(run_id, task, case_id, value, now, True, weight, kind))
-            if rated:
-                self._count_uses(shown, value)
-                self._credit(followed, value, weight)
             if transitions:
                 self.store.transitions.upsert(
                     ids=[t.id for t in transitions],
@@ -313,7 +341,7 @@ class CaseBank:
                     metadatas=[t.to_metadata() for t in transitions],
                 )
             episode = (vector, plan_vector, value, weight) if rated and plan_vector is not None else None
-            q_updated = self.learning.online_update(vector, [t for t in transitions if t.weight > 0], episode)
+            q_updated = self.learning.online_update(vector, transitions, episode)
         return Recorded(
             run_id,
             case.id,
@@ -337,11 +365,11 @@ class CaseBank:
             self.store.cases.update(ids=[c.id for c in cases], metadatas=[c.to_metadata() for c in cases])
             self.mirror.note(cases)
 
-    def _check_known(self, case_ids: Sequence[str]) -> None:
-        """Refuse shown case ids the bank does not hold, naming them."""
+    def _check_known(self, case_ids: Sequence[str], held: Collection[str] | None = None) -> None:
+        """Refuse shown case ids the bank does not hold (`held`, when the caller has just read them), naming them."""
         if not case_ids:
             return
-        held = set(self.store.cases.get(ids=list(case_ids), include=[])["ids"])
+        held = set(self.store.cases.get(ids=list(case_ids), include=[])["ids"]) if held is None else held
         unknown = [c for c in case_ids if c not in held]
         if unknown:
             named = ", ".join(repr(c) for c in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
