@@ -3,9 +3,10 @@
 
 Each policy runs in its own folder with a fresh case bank (--fresh-memory) on the demo's MCP config (search on the
 corpus index only; the executor offered search_local and read_document). The eval is sealed, so the documents
-server reads no corpus page: answers come from the search hits' snippets (the pages are short). About an hour of
-idle CPU with the 1.5B model for the default 15 tasks x 3 iterations x 3 policies; the figures are only meaningful
-on an idle machine. Usage:
+server reads no corpus page: answers come from the search hits' snippets (the pages are short). `none` runs one iteration only:
+at temperature 0 with no memory a second pass repeats the first. The run's home (case banks aside: traces in
+runs.sqlite, `MEMENTO_HOME=OUT/home memento runs show RUN_ID`) stays under --out. About an hour of idle CPU with the
+1.5B model for 15 tasks x 3 iterations x 3 policies; the figures are only meaningful on an idle machine. Usage:
 python bench/learning_local.py [--model local:qwen2.5-1.5b] [--iterations 3] [--limit 15] [--out build/learning-local]
 """
 
@@ -16,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -59,29 +59,31 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     dataset = args.out / "vellmark.jsonl"
     dataset.write_text("".join(json.dumps({"question": q, "ground_truth": a}) + "\n" for q, a in TASKS[: args.limit]))
-    with tempfile.TemporaryDirectory(prefix="memento-bench-learning-") as folder:
-        home = Path(folder)
-        ground = prepare(AgentSettings.from_env({"MEMENTO_HOME": str(home)}), print)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "MEMENTO_HOME": str(home),
-            "MEMENTO_LOCAL_MODELS_DIR": str(args.models_dir),
-            "MEMENTO_EXECUTOR_TOOLS": ",".join(DEMO_TOOLS),
-        }
-        folders = []
-        for policy in args.policies.split(","):
-            out = args.out / policy
-            models = ["--planner", args.model, "--executor", args.model, "--judge", args.model]
-            command = [sys.executable, "-m", "memento.agent.cli", "eval", "run", str(dataset), "--memory", policy, "--fresh-memory"]
-            command += ["--iterations", str(args.iterations), "--concurrency", "1", "--config", str(ground.config), *models]
-            command += ["--max-cycles", "1", "--max-steps", "3", "--out", str(out), "--quiet"]
-            started = time.perf_counter()
-            done = subprocess.run(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
-            print(f"{policy}: exit {done.returncode}, {time.perf_counter() - started:.0f} s wall")
-            folders.append(str(out))
-        subprocess.run(
-            [sys.executable, "-m", "memento.agent.cli", "eval", "report", *folders, "--out", str(args.out / "report")], env=env, check=False
+    home = args.out / "home"  # kept: its runs.sqlite holds every episode's trace
+    ground = prepare(AgentSettings.from_env({"MEMENTO_HOME": str(home)}), print)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "MEMENTO_HOME": str(home),
+        "MEMENTO_LOCAL_MODELS_DIR": str(args.models_dir),
+        "MEMENTO_EXECUTOR_TOOLS": ",".join(DEMO_TOOLS),
+    }
+    folders = []
+    for policy in args.policies.split(","):
+        out = args.out / policy
+        iterations = 1 if policy == "none" else args.iterations  # greedy and memoryless: another pass is the same
+        models = ["--planner", args.model, "--executor", args.model, "--judge", args.model]
+        command = [sys.executable, "-m", "memento.agent.cli", "eval", "run", str(dataset), "--memory", policy, "--fresh-memory"]
+        command += ["--iterations", str(iterations), "--concurrency", "1", "--config", str(ground.config), *models]
+        command += ["--max-cycles", "1", "--max-steps", "3", "--out", str(out), "--quiet"]
+        started = time.perf_counter()
+        done = subprocess.run(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, check=False)
+        print(
+            f"{policy}: exit {done.returncode}, {time.perf_counter() - started:.0f} s wall, load average {os.getloadavg()[0]:.2f}",
+            flush=True,
         )
+        folders.append(str(out))
+    report = [sys.executable, "-m", "memento.agent.cli", "eval", "report", *folders, "--out", str(args.out / "report")]
+    subprocess.run(report, env=env, check=False)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}; report in {args.out / 'report'}")
 
 
