@@ -169,6 +169,12 @@ class Snapshot:
             self._ids = (generation, {case_id: slot for slot, case_id in enumerate(_read_ids(self.folder, rows))})
         return self._ids[1]
 
+    def start_empty(self, embedder: str, dimension: int) -> None:
+        """The snapshot of a bank Chroma holds nothing of yet (the caller holds the write lock and made sure)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._patching():
+            self._write_all([], [], np.zeros((0, dimension), np.float32), np.zeros((0, dimension), np.float32), embedder, dimension)
+
     def rebuild(self, cases: Any, plans: Any, embedder: str, dimension: int) -> None:
         """Write the whole snapshot afresh from the Chroma collections (the caller holds the write lock)."""
         self.folder.mkdir(parents=True, exist_ok=True)

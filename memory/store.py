@@ -68,10 +68,22 @@ class Store:
         self.plans: Any = _Recorded(self, "plans")
         self.transitions: Any = _Recorded(self, "transitions")
         built_with = self.snapshot.embedder() if self.snapshot is not None else None
-        if built_with is None:  # a server, a new bank or one from before snapshots: open now (and build one)
+        if built_with is None and self.snapshot is not None and self._start_empty():
+            built_with = self.snapshot.embedder()
+        if built_with is None:  # a server, or a bank from before snapshots: open now (and build one)
             self._open()
         else:
             self._check_embedder(built_with)
+
+    def _start_empty(self) -> bool:
+        """A bank with no Chroma files yet starts with an empty current snapshot, so a first read needs no Chroma."""
+        assert self.snapshot is not None and self.path is not None
+        with self.writing():  # under the lock: no writer can create the store between the look and the snapshot
+            ours = {self._lock_path.name if self._lock_path else "", self.snapshot.folder.name}
+            if any(entry.name not in ours for entry in self.path.iterdir()) or self.snapshot.state() is not None:
+                return False  # Chroma has files here: what they hold is for a rebuild to read
+            self.snapshot.start_empty(self.embedder_name or "unknown", self.dimension)
+            return True
 
     def _check_embedder(self, stored: str | None) -> None:
         if self.embedder_name and stored and stored not in ("unknown", self.embedder_name):

@@ -254,6 +254,26 @@ def test_reading_a_current_snapshot_never_imports_chromadb(tmp_path: Path) -> No
     assert read.stdout.split() == ["Jupiter", "q", "5", "Jupiter", "False"]
 
 
+def test_a_new_bank_reads_empty_without_chromadb_and_its_first_write_is_read_back(tmp_path: Path) -> None:
+    read = _python(
+        """
+        import sys
+        from pathlib import Path
+        from memento.memory import CaseBank, MemorySettings
+        from tests.memory_helpers import HashEmbedder
+        bank = CaseBank.open(MemorySettings(home=Path(sys.argv[1]), memory_online_steps=0), HashEmbedder())
+        print(bank.count(), len(bank.retrieve("Where is Timbuktu?", k=2).cases), "chromadb" in sys.modules)
+        bank.record_episode("Where is Timbuktu?", ["search"], "Mali", 1.0)
+        """,
+        str(tmp_path / "home"),
+    )
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert read.stdout.split() == ["0", "0", "False"]
+    with CaseBank.open(_settings(tmp_path / "home"), HashEmbedder()) as bank:
+        assert [s.case.answer for s in bank.retrieve("Where is Timbuktu?", k=2).cases] == ["Mali"]
+        _assert_snapshot_equals_chroma(bank)
+
+
 @pytest.mark.integration
 def test_a_bank_on_a_chroma_server_never_uses_a_snapshot(tmp_path: Path) -> None:
     with chroma_server(tmp_path / "server") as url:
