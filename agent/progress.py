@@ -17,6 +17,7 @@ from .events import (
     ModelStreaming,
     Note,
     PlanMade,
+    Reported,
     RunFinished,
     RunStarted,
     SubtaskDone,
@@ -103,6 +104,10 @@ class TerminalProgress(Progress):
             case Note():
                 self.console.print(f"[yellow]{event.text}[/yellow]")
                 return
+            case Reported():
+                self._pause()  # `memento run` prints the answer now: the spinner must not draw over it
+                self._doing = "remembering"
+                return
             case RunFinished():
                 self._finished(event)
                 return
@@ -117,8 +122,11 @@ class TerminalProgress(Progress):
             mark = _MARKS.get(str(case.get("outcome")), "[yellow]?[/yellow]")  # ?: nobody rated that run
             self.console.print(f"memory {mark} {case.get('score', 0):.2f}  {_short(str(case.get('task', '')), 90)}")
 
-    def _finished(self, event: RunFinished) -> None:
+    def _pause(self) -> None:
         if self._status is not None:
             self._status.stop()
             self._status = None
+
+    def _finished(self, event: RunFinished) -> None:
+        self._pause()
         self.console.print(f"[bold]{event.status}[/bold]  {event.usage.total_tokens:,} tokens · ${event.usage.cost_usd:.4f}")

@@ -306,3 +306,47 @@ async def test_a_deferred_hub_starts_no_server_until_launched_and_offers_the_cac
             assert slow["log"].exists() and [t.name for t in hub.tools] == ["slow__echo"]
         async with ToolHub.start([entry], environ=os.environ, cache_dir=cache, wait=False, deferred=True) as hub:
             assert (await hub.call("slow__echo", {"text": "on use"})).text == "echo: on use"  # a call launches it too
+
+
+@pytest.mark.integration
+def test_the_answer_is_on_stdout_before_the_judge_is_asked_and_the_case_written(
+    fake_anthropic: FakeAnthropic, memento_home: Path, tmp_path: Path, slow: dict[str, Path]
+) -> None:
+    config = write_config(tmp_path, slow)
+    env = {
+        **os.environ,
+        "MEMENTO_MCP_CONFIG": str(config),
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key",
+        "ANTHROPIC_BASE_URL": fake_anthropic.url,
+        "MEMENTO_MODEL_RETRIES": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memento.agent.cli", "run", "Spell the number after three.", "--truth", "4", "-q"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    seen_before_judging = bytearray()
+
+    def respond(body: dict[str, Any]) -> Item:
+        if not any(tool["name"] == "submit_verdict" for tool in body.get("tools", [])):
+            return answered_at_once("four")
+        os.set_blocking(process.stdout.fileno(), False)  # what the run had printed when its judge was asked
+        with contextlib.suppress(BlockingIOError, TypeError):
+            seen_before_judging.extend(process.stdout.read() or b"")
+        return answer(ToolUse("submit_verdict", {"verdict": "correct", "reason": "four is 4"}))
+
+    fake_anthropic.responder = respond
+    with process:
+        try:
+            process.wait(240)
+        finally:
+            process.kill()
+        errors = process.stderr.read() if process.stderr else b""
+        rest = process.stdout.read() or b""
+    assert process.returncode == 0, errors
+    assert seen_before_judging.decode().startswith("four\n\nfour."), "the answer waited for the judge"
+    assert b"four" not in rest, "the answer was printed twice"

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -113,8 +114,11 @@ def run(
     attachments = _attachments(files)
     progress = _progress(quiet or as_json)
 
+    printer = _AnswerPrinter() if not as_json else None
+
     async def body() -> Any:
-        async with _inputs(attachments) as inputs, open_episode(options, inputs, progress) as episode:
+        listeners = [printer] if printer is not None else []
+        async with _inputs(attachments) as inputs, open_episode(options, inputs, progress, listeners=listeners) as episode:
             shown = [str(inputs / p.name) for p in attachments] if inputs else []
             result = await episode.run(
                 task,
@@ -127,7 +131,7 @@ def run(
                 self_assess=self_assess,
                 **exploring(explore),
             )
-            _show(result, as_json)  # now, not after the servers, models and case bank are closed
+            _show(result, as_json, shown=printer is not None and printer.shown)  # before the servers, models and bank close
             return result
 
     _quick_exit()
@@ -147,11 +151,31 @@ def _quick_exit() -> None:
     atexit.register(gc.freeze)
 
 
-def _show(result: Any, as_json: bool) -> None:
+class _AnswerPrinter:
+    """Prints the answer, report and sources the moment the report is checked: the judge, the self-assessment and
+    the memory write come after it, and a person reading the answer need not wait for them."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self._answer = ""
+
+    def handle(self, event: Any) -> None:
+        from memento.agent.events import Answered, Reported
+
+        if isinstance(event, Answered):
+            self._answer = event.answer
+        elif isinstance(event, Reported) and not self.shown:
+            click.echo(_answer_text(SimpleNamespace(answer=self._answer, report=event.report, sources=event.sources)))
+            sys.stdout.flush()
+            self.shown = True
+
+
+def _show(result: Any, as_json: bool, shown: bool = False) -> None:
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return
-    click.echo(_answer_text(result))
+    if not shown:
+        click.echo(_answer_text(result))
     rate = f"memento feedback {result.run_id} good|bad"
     if result.reward is None and result.reward_kind == "unrated" and result.case_id:
         reward = f"unrated, remembered as not verified ({rate})"
