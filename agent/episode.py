@@ -261,6 +261,7 @@ class Episode:
             max_tokens=self.settings.role_max_tokens("executor"),
             must_act=self.settings.structured("executor"),
             offered=tuple(self.settings.executor_tools),
+            in_order=self.settings.executor_tools_in_order,
             today=today,
             sources=state.sources,
         )

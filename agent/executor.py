@@ -56,6 +56,7 @@ class Executor:
     # Structured turns (small models): a subtask's first step must call a tool, its last may only reply.
     must_act: bool = False
     offered: tuple[str, ...] = ()  # the hub tools offered (server__tool); empty: all of them
+    in_order: bool = False  # with must_act and offered: step i calls offered[i] alone, then the next step replies
     today: datetime.date = field(default_factory=datetime.date.today)
     sources: Sources = field(default_factory=Sources)  # the run's: every URL or file a tool read or returned
 
@@ -82,7 +83,7 @@ class Executor:
         for step in range(self.max_steps):
             spending.check()
             compact(system, messages, self.model.context_tokens)
-            reply = await self._generate(system, messages, self._choice(step, failed), first=step == 0)
+            reply = await self._generate(system, messages, self._choice(step, failed), step=step)
             messages.append(reply.message)
             last_text = reply.text or last_text
             calls = reply.tool_calls
@@ -113,13 +114,21 @@ class Executor:
     def _choice(self, step: int, failed: bool) -> ToolChoice:
         if not self.must_act or self.max_steps == 1:
             return "auto"
+        if self._ordered():  # greedy, the 1.5B model answered from the search hit's snippet and never opened the page
+            return "any" if step < min(len(self.offered), self.max_steps - 1) else "none"
         if step == 0 or (failed and step < self.max_steps - 1):
             return "any"  # a small model otherwise answers the subtask from its own weights, or gives up after an error
         return "none" if step == self.max_steps - 1 else "auto"  # the last step reports what was found
 
-    async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto", first: bool = False) -> Reply:
+    def _ordered(self) -> bool:
+        return self.in_order and self.must_act and bool(self.offered)
+
+    async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto", step: int = 0) -> Reply:
+        first = step == 0
         tools = self.specs()
-        if first and self.must_act and self.offered:  # a small model starts with the first tool named (the demo: search):
+        if self._ordered():
+            tools = tools[step : step + 1] if step < len(tools) else tools
+        elif first and self.must_act and self.offered:  # a small model starts with the first tool named (the demo: search):
             tools = tools[:1]  # told to read first, the 0.5B model wrote an invented path until its token cap
         return await self.meter.call(
             self.model,

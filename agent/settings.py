@@ -119,6 +119,13 @@ class AgentSettings(Budgets):
         default_factory=list,
         description="Tools offered to the executor and listed to the planner, as server__tool names (empty: every tool of the started servers).",
     )
+    executor_tools_in_order: bool = Field(
+        default=False,
+        description=(
+            "With structured turns: step i of a subtask must call the i-th tool of executor_tools, alone on offer, and "
+            "the step after the last tool replies (the offline demo: search, then read the page found, then answer)."
+        ),
+    )
     structured_turns: Literal["auto", "on", "off"] = Field(
         default="auto",
         description=(

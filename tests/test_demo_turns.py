@@ -165,3 +165,29 @@ async def test_a_small_model_is_offered_required_arguments_only_and_the_planner_
     assert result.answer == "Graumel" and list(executor.calls[0].tools[0].input_schema["properties"]) == ["query"]
     report = planner.calls[1].messages[-1].parts[0]
     assert "a cheese" in report.text and "What the tools returned:" in report.text and "Graumel is the cheese of Vellmark" in report.text
+
+
+async def test_with_tools_in_order_a_small_model_searches_then_reads_what_it_found_then_replies(store: RunStore) -> None:
+    hub = StubHub(
+        {
+            "search__search_local": lambda a: "cheese.md: Graumel is the cheese of Vellmark",
+            "documents__read_document": lambda a: f"{a.get('path')}: Graumel is ripened for nine months.",
+        }
+    )
+    planner = ScriptedModel([plan("Find the cheese and cite the page"), answer("Graumel")])
+    executor = ScriptedModel(
+        [
+            tool_reply(call("search__search_local", q="Vellmark cheese"), usage=usage()),
+            tool_reply(call("documents__read_document", path="cheese.md"), usage=usage()),
+            text_reply("Graumel (cheese.md)", usage=usage()),
+        ]
+    )
+    offered = ["search__search_local", "documents__read_document"]
+    run = episode(
+        planner, executor, hub, store, structured_turns="on", budget_steps=3, executor_tools=offered, executor_tools_in_order=True
+    )
+    result = await run.run("What is the cheese of Vellmark called?", policy="none")
+    assert result.answer == "Graumel"
+    assert [c.tool_choice for c in executor.calls] == ["any", "any", "none"]
+    assert [[t.name for t in c.tools] for c in executor.calls[:2]] == [offered[:1], offered[1:]]  # each tool alone, in order
+    assert hub.calls == [("search__search_local", {"q": "Vellmark cheese"}), ("documents__read_document", {"path": "cheese.md"})]
