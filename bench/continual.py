@@ -233,12 +233,16 @@ def _run_seed(
             _WORKER["embedder"] = _embedder(job.settings)
             _WORKER["vectors"] = _vectors(job, _WORKER["embedder"])  # type: ignore[arg-type]
         embedder, vectors = _WORKER["embedder"], _WORKER["vectors"]  # type: ignore[assignment]
+    from threadpoolctl import threadpool_limits
+
     world = World.make(seed, job.tasks, job.held_out, job.iterations)
     done: dict[str, tuple[Run, float]] = {}
     for number, design in enumerate(job.designs):
         settings_here = job.settings.model_copy(update={"home": folder / f"design{number}-seed{seed}", "memory_k": job.k})
         started = time.perf_counter()
-        run = run_design(design, world, settings_here, embedder, vectors, job.executor, job.explore, job.temperature)  # type: ignore[arg-type]
+        # Q's matrices are small: BLAS threads only wait on each other (and on other processes on a busy machine).
+        with threadpool_limits(limits=1, user_api="blas"):
+            run = run_design(design, world, settings_here, embedder, vectors, job.executor, job.explore, job.temperature)  # type: ignore[arg-type]
         done[design] = (run, time.perf_counter() - started)
         if job.progress:
             print(f"  seed {seed} {design:<22} held-out " + " ".join(f"{v:.2f}" for v in run.held_out), flush=True)

@@ -61,12 +61,15 @@ class QLearning:
     def online_update(self, task_vector: np.ndarray, transitions: list[Transition], episode: Pair | None = None) -> bool:
         """A few steps of Q on an episode's transitions (and a replay sample); False when nothing was learnt.
 
-        `episode` is the run's own (task, plan, reward, weight), for Q's (task, plan) memory."""
+        `episode` is the run's own (task, plan, reward, weight), for Q's (task, plan) memory. `transitions` are
+        all the episode's stored ones: those of weight 0 teach nothing but are counted, so that replay knows
+        the store holds no transitions it has not seen (else it reads every id again)."""
+        self._total += len(transitions)
+        transitions = [t for t in transitions if t.weight > 0]
+        self._ids += [t.id for t in transitions]
         steps = self.settings.memory_online_steps
         if steps == 0 or (not transitions and episode is None):
             return False
-        self._ids += [t.id for t in transitions if t.weight > 0]
-        self._total += len(transitions)
         batch = self._rows_for(transitions, [task_vector] * len(transitions))
         if not batch and episode is None:  # every shown case was deleted meanwhile: nothing new to learn from
             return False

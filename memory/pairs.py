@@ -71,9 +71,12 @@ class PairMemory:
         has_plan = np.linalg.norm(plans, axis=1) > 1e-9
         mean, evidence = np.full(n, base), np.zeros(n)
         # Rows of one task share their task neighbours: find them once per distinct task.
-        keys = np.round(tasks * 1e4).astype(np.int32)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        # Grouped by the rounded vector's bytes (a dict, in order of first appearance): np.unique over rows sorts
+        # them as structured records, which cost more than the whole estimate.
+        groups: dict[bytes, int] = {}
+        inverse = np.array([groups.setdefault(row.tobytes(), len(groups)) for row in np.round(tasks * 1e4).astype(np.int32)])
+        first = np.zeros(len(groups), dtype=int)
+        first[inverse[::-1]] = np.arange(n)[::-1]
         task_sims = tasks[first] @ self.tasks.T  # (distinct tasks, memory)
         if leave_task_out:
             task_sims[task_sims > 0.9999] = -np.inf
