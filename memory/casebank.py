@@ -29,6 +29,7 @@ from .learning import Example, QLearning
 from .limits import CaseLimits
 from .mirror import StatsMirror
 from .policy import QPolicy, select
+from .ranking import Ranking
 from .retrieval import Recorded, Retrieval, ScoredCase, split_retrieved
 from .settings import MemorySettings
 from .store import Store
@@ -65,7 +66,7 @@ class CaseBank:
             if self.store.policy is not None
             else settings.casebank_dir / "policy"
         )
-        self.q = QPolicy(versions, settings.memory_min_transitions)
+        self.q = QPolicy(versions, settings.memory_min_transitions, Ranking.of(settings))
         self.learning = QLearning(self.store, self.q, settings, self._read_cases_with_vectors, self.rng, self.plan_vectors)
         self.mirror = StatsMirror(self.store.cases)
         self.limits = CaseLimits.of(settings)

@@ -31,6 +31,7 @@ class PairMemory:
         self.rewards = np.zeros(0)
         self.weights = np.zeros(0)
         self.next_slot = 0
+        self._predictor: tuple[float, np.ndarray, np.ndarray] | None = None  # (ridge, map, mean plan), until the next add
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -43,6 +44,7 @@ class PairMemory:
         rewards, weights = np.asarray(rewards, float)[keep], np.asarray(weights, float)[keep]
         if not len(rewards):
             return
+        self._predictor = None
         if not len(self):
             self.tasks, self.plans = np.zeros((0, tasks.shape[1]), np.float32), np.zeros((0, plans.shape[1]), np.float32)
         room = max(0, self.capacity - len(self))
@@ -94,6 +96,44 @@ class PairMemory:
             mean[rows] = (w @ self.rewards[near] + self.prior * base) / (total + self.prior)
         return mean, evidence
 
+    def plan_fit(self, task: np.ndarray, plans: np.ndarray, ridge: float) -> np.ndarray:
+        """How much each plan looks like the plans that succeeded on tasks like this one: about 1 for the plan a
+        ridge map from task to successful plan predicts here, 0 where the memory predicts nothing, below 0 for
+        plans unlike it.
+
+        Unlike the kernel estimate, the map is global and linear: it learns which directions of a task's embedding
+        decide the plan (the words that tell two kinds of task apart), so tasks that share other words with
+        another kind's still point to their own kind's plan."""
+        plans = np.asarray(plans, np.float32)
+        fit = np.zeros(len(plans))
+        predictor = self._plan_predictor(ridge)
+        if predictor is None:
+            return fit
+        mapping, mean = predictor
+        centred = _unit(plans) - mean
+        predicted = np.append(_unit(np.asarray(task, np.float32).reshape(-1)), 1.0) @ mapping
+        has_plan = np.linalg.norm(plans, axis=1) > 1e-9
+        fit[has_plan] = (centred[has_plan] @ predicted) / np.maximum(np.einsum("ij,ij->i", centred[has_plan], centred[has_plan]), 1e-6)
+        return fit
+
+    def _plan_predictor(self, ridge: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """(map, mean plan): ridge regression from [task, 1] to the centred plan embedding, weighted by reward x weight."""
+        if self._predictor is not None and self._predictor[0] == ridge:
+            return self._predictor[1], self._predictor[2]
+        w = self.rewards * self.weights
+        rows = np.flatnonzero(w > 0)
+        if len(rows) < 2:
+            return None
+        w, tasks, plans = w[rows], self.tasks[rows].astype(np.float64), self.plans[rows].astype(np.float64)
+        mean = (w @ plans) / w.sum()
+        x = np.hstack([tasks, np.ones((len(rows), 1))])
+        penalty = np.full(x.shape[1], ridge)
+        penalty[-1] = 1e-6  # the constant is not shrunk
+        gram = (x * w[:, None]).T @ x + np.diag(penalty)
+        mapping = np.linalg.solve(gram, (x * w[:, None]).T @ (plans - mean))
+        self._predictor = (ridge, mapping, mean)
+        return mapping, mean
+
     def arrays(self) -> dict[str, np.ndarray]:
         """What the Q-function's archive keeps (embeddings as float16: half the bytes, ranks unchanged)."""
         return {
@@ -108,6 +148,7 @@ class PairMemory:
             self.tasks, self.plans = arrays["pair_tasks"].astype(np.float32), arrays["pair_plans"].astype(np.float32)
             self.rewards, self.weights = arrays["pair_rewards"].astype(float), arrays["pair_weights"].astype(float)
             self.next_slot = next_slot
+            self._predictor = None
 
     def settings(self) -> dict[str, float]:
         return {

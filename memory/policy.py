@@ -62,9 +62,10 @@ class QPolicy:
     learning is lost and all of them rank with the same, newest Q.
     """
 
-    def __init__(self, versions: Path | PolicyVersions, min_transitions: int = MIN_TRANSITIONS) -> None:
+    def __init__(self, versions: Path | PolicyVersions, min_transitions: int = MIN_TRANSITIONS, ranking: Any = None) -> None:
         self.versions: PolicyVersions = FolderVersions(versions) if isinstance(versions, Path) else versions
         self.min_transitions = min_transitions
+        self.ranking = ranking  # a ranking.Ranking (its constants); None: the defaults
         self._model: Any = None
         self._meta: dict[str, Any] = {}
         self._loaded_version = -1
@@ -100,11 +101,12 @@ class QPolicy:
     ) -> tuple[np.ndarray, int]:
         """The ranking score of each candidate (similarity plus Q's evidence-earned correction, `ranking.py`), and
         the version of Q that scored them."""
-        from .ranking import ranking_scores
+        from .ranking import Ranking, ranking_scores
 
         with self._lock:
             model = self._load()
-            return np.asarray(ranking_scores(model, task, cases, stats, plans), dtype=np.float32), self._loaded_version
+            scores = ranking_scores(model, task, cases, stats, plans, self.ranking or Ranking())
+            return np.asarray(scores, dtype=np.float32), self._loaded_version
 
     @property
     def since_fit(self) -> int:

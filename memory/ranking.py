@@ -8,17 +8,31 @@ It only reads a trained `QFunction`; learning and probabilities for evaluation (
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BONUS_PRIOR", "BONUS_WEIGHT", "TASK_WIDTH", "WARNING_SHARE", "ranking_scores"]
+__all__ = ["Ranking", "ranking_scores"]
 
-# Why these values: bench/continual.py (10 seeds at these; other values on 1-2 seeds and offline), bench/README.md.
-BONUS_WEIGHT = 0.3  # cosine points per unit of (shrunk mean reward - base rate)
-BONUS_PRIOR = 0.1  # pseudo-evidence (in kernel weight) at the base rate: thin evidence earns little
-TASK_WIDTH = 0.1  # task kernel exp((cos - 1) / width): narrow, so other task types (median cos 0.16) barely count
-WARNING_SHARE = 0.5  # a failure is shown as a plan to avoid: it earns (the other way round) half as much
+
+@dataclass(frozen=True)
+class Ranking:
+    """The constants of the correction (MEMENTO_MEMORY_BONUS_WEIGHT and the rest; `of(settings)`).
+
+    Why these defaults: bench/continual.py (10 seeds at these; other values on dev seeds), bench/README.md."""
+
+    bonus_weight: float = 0.3  # cosine points per unit of (shrunk mean reward - base rate)
+    bonus_prior: float = 0.1  # pseudo-evidence (in kernel weight) at the base rate: thin evidence earns little
+    task_width: float = 0.1  # task kernel exp((cos - 1) / width): narrow, so other task types (median cos 0.16) barely count
+    warning_share: float = 0.5  # a failure is shown as a plan to avoid: it earns (the other way round) half as much
+    plan_fit_weight: float = 0.0  # cosine points per unit of plan fit (the task-to-plan map agreeing with the case's plan)
+    plan_fit_ridge: float = 1.0  # the map's L2 penalty: with few successes behind it, its predictions shrink to nothing
+
+    @classmethod
+    def of(cls, settings: Any) -> Ranking:
+        """The ranking a `MemorySettings` asks for (its memory_* fields of the same names)."""
+        return cls(**{name: float(getattr(settings, f"memory_{name}")) for name in cls.__dataclass_fields__})
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -27,7 +41,12 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def ranking_scores(
-    model: Any, task_emb: np.ndarray, case_embs: np.ndarray, case_stats: Sequence[Mapping[str, float]], plan_embs: np.ndarray | None
+    model: Any,
+    task_emb: np.ndarray,
+    case_embs: np.ndarray,
+    case_stats: Sequence[Mapping[str, float]],
+    plan_embs: np.ndarray | None,
+    ranking: Ranking = Ranking(),
 ) -> np.ndarray:
     """similarity(s, c) + bonus(s, c) per candidate; the bonus is 0 where Q's pair memory knows nothing of its plan here.
 
@@ -40,10 +59,12 @@ def ranking_scores(
         return similarity
     base = float(model.base_rate)
     shrunk, evidence = model.pairs.estimate(
-        np.repeat(task, len(cases), axis=0), np.asarray(plan_embs, np.float32), base, task_width=TASK_WIDTH
+        np.repeat(task, len(cases), axis=0), np.asarray(plan_embs, np.float32), base, task_width=ranking.task_width
     )
     total = shrunk * (evidence + model.pairs.prior) - model.pairs.prior * base  # the kernel-weighted reward sum
-    mean = (total + BONUS_PRIOR * base) / (evidence + BONUS_PRIOR)
+    mean = (total + ranking.bonus_prior * base) / (evidence + ranking.bonus_prior)
     negative = np.array([float(s.get("negative", 0.0)) for s in case_stats]) > 0
-    bonus = BONUS_WEIGHT * (mean - base) * np.where(negative, -WARNING_SHARE, 1.0)
-    return similarity + bonus
+    earned = ranking.bonus_weight * (mean - base)
+    if ranking.plan_fit_weight:
+        earned = earned + ranking.plan_fit_weight * model.pairs.plan_fit(task[0], np.asarray(plan_embs, np.float32), ranking.plan_fit_ridge)
+    return similarity + earned * np.where(negative, -ranking.warning_share, 1.0)

@@ -68,6 +68,33 @@ class MemorySettings(MementoSettings):
         ge=0,
         description="Refit Q on every transition (as `memento memory train`) after this many new ones have arrived online (0: never).",
     )
+    memory_bonus_weight: float = Field(
+        default=0.3,
+        ge=0,
+        description="Q ranks by similarity plus this many cosine points per unit of (evidence-shrunk mean reward of the case's plan on tasks near this one - base rate).",
+    )
+    memory_bonus_prior: float = Field(
+        default=0.1, gt=0, description="Pseudo-evidence at the base rate behind that mean (in kernel weight): thin evidence earns little."
+    )
+    memory_task_width: float = Field(
+        default=0.1, gt=0, description="Width of the task kernel exp((cos - 1) / width) that decides which past tasks are near this one."
+    )
+    memory_warning_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A failed case is shown as a plan to avoid: the share of the correction it earns, the other way round.",
+    )
+    memory_plan_fit_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Cosine points per unit of plan fit: how well the case's plan matches the plan a ridge map from task to successful plan predicts here (0: off).",
+    )
+    memory_plan_fit_ridge: float = Field(
+        default=1.0,
+        gt=0,
+        description="L2 penalty of that task-to-plan map: with few successes behind it, its predictions shrink to nothing.",
+    )
     memory_min_transitions: int = Field(
         default=32,
         ge=1,
