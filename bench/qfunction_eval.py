@@ -48,8 +48,8 @@ def keeping(*names: str, extra: str = "") -> type[QFunction]:
     """The Q-function restricted to some features, optionally with an extra one."""
 
     class Restricted(QFunction):
-        def _features(self, task_embs, case_embs, stats, rewards=None, exclude=None, prior=None):
-            x = super()._features(task_embs, case_embs, stats, rewards, exclude, prior)
+        def _features(self, task_embs, case_embs, stats, rewards=None, exclude=None, prior=None, plan_embs=None):
+            x = super()._features(task_embs, case_embs, stats, rewards, exclude, prior, plan_embs)
             columns = [x[:, FEATURES.index(n)] for n in names]
             if extra == "candidate-set case rate":  # mean case rate over the cases shown with the same task
                 rate, groups = x[:, FEATURES.index("case_rate")], {}
