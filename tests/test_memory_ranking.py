@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from memento.memory.qfunction import QFunction
-from memento.memory.ranking import ranking_scores
+from memento.memory.ranking import Ranking, ranking_scores
+from memento.memory.settings import MemorySettings
 
 DIM = 16
 
@@ -68,3 +69,45 @@ def test_a_failed_case_is_worth_more_as_a_warning_when_its_plan_fails_here() -> 
     failed = [{"negative": 1.0}] * 3
     scores = ranking_scores(model, task, cases[:1].repeat(2, axis=0), failed[:2], plans[[1, 0]])
     assert scores[0] > float(cases[0] @ task) > scores[1]
+
+
+def kinds() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two kinds of task that share most of their words (a large common direction) and differ in a small one,
+    each solved by its own plan: (tasks of kind A, tasks of kind B, plan A, plan B)."""
+    rng = np.random.default_rng(9)
+    shared, kind_a, kind_b = unit(rng.normal(size=(3, DIM)))
+    spread = rng.normal(size=(2, 30, DIM)) * 0.3 / np.sqrt(DIM)
+    plans = unit(rng.normal(size=(2, DIM)))
+    return unit(shared + 0.4 * kind_a + spread[0]), unit(shared + 0.4 * kind_b + spread[1]), plans[0], plans[1]
+
+
+def test_the_plan_fit_points_a_new_task_to_the_plan_that_succeeded_on_its_kind_and_away_from_the_other() -> None:
+    tasks_a, tasks_b, plan_a, plan_b = kinds()
+    model = QFunction()
+    assert np.array_equal(model.pairs.plan_fit(tasks_a[0], np.stack([plan_a, plan_b]), 1.0), [0.0, 0.0])  # no evidence, no fit
+    model.remember_pairs([(t, plan_a, 1.0, 1.0) for t in tasks_a[1:]] + [(t, plan_b, 1.0, 1.0) for t in tasks_b[1:]])
+    fit_a = model.pairs.plan_fit(tasks_a[0], np.stack([plan_a, plan_b]), 1.0)
+    fit_b = model.pairs.plan_fit(tasks_b[0], np.stack([plan_a, plan_b]), 1.0)
+    assert fit_a[0] > 0.25 > -0.25 > fit_a[1]
+    assert fit_b[1] > 0.25 > -0.25 > fit_b[0]
+
+
+def test_with_a_plan_fit_weight_a_case_with_its_kinds_plan_overtakes_a_nearer_case_with_the_other_kinds_plan() -> None:
+    tasks_a, tasks_b, plan_a, plan_b = kinds()
+    model = QFunction()
+    model.remember_pairs([(t, plan_a, 1.0, 1.0) for t in tasks_a[2:]] + [(t, plan_b, 1.0, 1.0) for t in tasks_b[2:]])
+    task = tasks_a[0]
+    cases = np.stack([unit(0.5 * task + 0.5 * tasks_b[0]), tasks_a[1]])
+    assert cases[0] @ task > cases[1] @ task  # the nearer case carries kind B's plan
+    stats, case_plans = [{"positive": 1.0}] * 2, np.stack([plan_b, plan_a])
+    off = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0))
+    on = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.3))
+    assert np.allclose(off, cases @ task, atol=1e-6)  # the fit is off by default: similarity alone
+    assert off[0] > off[1] and on[1] > on[0]  # similarity puts the other kind's plan first; the fit puts this kind's
+
+
+def test_the_ranking_constants_are_the_settings_the_bank_was_opened_with() -> None:
+    settings = MemorySettings(memory_bonus_weight=0.7, memory_task_width=0.2, memory_plan_fit_weight=0.25)
+    ranking = Ranking.of(settings)
+    assert (ranking.bonus_weight, ranking.task_width, ranking.plan_fit_weight) == (0.7, 0.2, 0.25)
+    assert Ranking.of(MemorySettings()) == Ranking()  # the settings' defaults are the ranking's
