@@ -141,6 +141,10 @@ class Store:
             raise StoreError(f"Could not open the case bank at {url or path}: {exc}") from exc
         return opened
 
+    def open(self) -> None:
+        """Open Chroma now, e.g. in a background thread while a model works, so the first write does not wait for it."""
+        self._open()
+
     @property
     def client(self) -> Any:
         return self._open()["client"]
