@@ -186,11 +186,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="build the banks in this folder and keep them (reused when there)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep or Path(temporary)
         for size in args.sizes:
-            home = Path(folder) / f"bank-{size}"
-            print(f"{size} cases (built in {build(home, size):.1f} s)")
+            home = folder / f"bank-{size}"
+            if (home / "casebank" / "snapshot" / "state.json").exists():
+                print(f"{size} cases (reused)")
+            else:
+                print(f"{size} cases (built in {build(home, size):.1f} s)")
             reads(home, args.repeat)
             writes(home, max(5, args.repeat // 5))
             cold(home, args.cold_runs)

@@ -38,6 +38,9 @@ log = logging.getLogger("memento.memory")
 FORMAT = 1
 CURRENT, WRITING, BROKEN = "current", "writing", "broken"
 _PAGE = 2000  # rows per Chroma read when rebuilding
+# Rows per matrix-vector product: OpenBLAS spreads a bigger one over threads, which on a busy 2-core machine
+# was measured 10x slower (10k cases: 10.7 ms at once, 1.2 ms in blocks of 1024); a block this size stays on one.
+_BLOCK = 1024
 _COMPACT_BYTES = 8 << 20  # a log is compacted once its dead lines pass this and outweigh the live ones twice
 
 
@@ -61,7 +64,10 @@ class View:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         scale = float(np.linalg.norm(query)) or 1.0
-        scores = _matrix(self.folder / "vectors.f32", np.float32, self.rows, self.dimension) @ query
+        matrix = _matrix(self.folder / "vectors.f32", np.float32, self.rows, self.dimension)
+        scores = np.empty(self.rows, np.float32)
+        for start in range(0, self.rows, _BLOCK):
+            np.matmul(matrix[start : start + _BLOCK], query, out=scores[start : start + _BLOCK])
         norms = _matrix(self.folder / "norms.f32", np.float32, self.rows, 1).reshape(-1)
         scores /= np.where(norms > 0, norms, 1.0) * scale
         scores[self._offsets[:, 1] == 0] = -np.inf  # deleted cases keep their slot until a compaction
