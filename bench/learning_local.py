@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--policies", default="none,similarity,q")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "learning-local")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "build" / "models")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the cores; 1 is faster on a loaded machine)")
     args = parser.parse_args()
     print_header(f"learning curve over the demo corpus, {args.model}")
     print(f"load average before: {os.getloadavg()[0]:.2f}\n")
@@ -66,6 +67,7 @@ def main() -> None:
         "MEMENTO_HOME": str(home),
         "MEMENTO_LOCAL_MODELS_DIR": str(args.models_dir),
         "MEMENTO_EXECUTOR_TOOLS": ",".join(DEMO_TOOLS),
+        "MEMENTO_LOCAL_THREADS": str(args.threads),
     }
     folders = []
     for policy in args.policies.split(","):
