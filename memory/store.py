@@ -145,6 +145,15 @@ class Store:
         """Open Chroma now, e.g. in a background thread while a model works, so the first write does not wait for it."""
         self._open()
 
+    def rebuild_snapshot(self) -> None:
+        """Rewrite the read snapshot from Chroma under the write lock: a repair (writers keep it current on their own)."""
+        if self.snapshot is None:
+            return
+        with self.writing():
+            journal = self._journal()
+            assert journal is not None
+            journal.request_rebuild()
+
     @property
     def client(self) -> Any:
         return self._open()["client"]

@@ -219,7 +219,7 @@ def test_a_writer_killed_between_chroma_and_the_snapshot_leaves_it_unread_and_th
     reader.close()
 
 
-def test_an_old_bank_without_a_snapshot_gets_one_when_opened(tmp_path: Path) -> None:
+def test_an_old_bank_without_a_snapshot_gets_one_when_opened_and_a_damaged_one_is_rebuilt_on_demand(tmp_path: Path) -> None:
     home = tmp_path / "home"
     bank, _ = _random_bank(home, 50)
     bank.close()
@@ -227,6 +227,9 @@ def test_an_old_bank_without_a_snapshot_gets_one_when_opened(tmp_path: Path) -> 
         path.unlink()
     with CaseBank.open(_settings(home), HashEmbedder()) as reopened:
         assert _status(home) == "current"
+        _assert_snapshot_equals_chroma(reopened)
+        (home / "casebank" / "snapshot" / "records.jsonl").write_bytes(b"")  # damaged behind the writers' back
+        reopened.store.rebuild_snapshot()
         _assert_snapshot_equals_chroma(reopened)
 
 
