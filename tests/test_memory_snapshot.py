@@ -157,6 +157,34 @@ def test_a_write_in_another_process_is_seen_by_the_next_read(tmp_path: Path) -> 
     reader.close()
 
 
+@pytest.mark.integration
+def test_a_reader_beside_a_busy_writer_sees_every_acknowledged_case_and_never_half_a_patch(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with CaseBank.open(_settings(home), HashEmbedder()) as seed:
+        seed.record_episode("a seed task about topic 1", ["search"], "seed", 1.0)
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.memory_writer", str(home), "busy", "60"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as writer:
+        reader = CaseBank.open(_settings(home), HashEmbedder())
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        seen, counts = 0, []
+        for line in writer.stdout:
+            case_id = line.strip()
+            assert reader.get(case_id).id == case_id  # acknowledged before this read began: it must be there
+            counts.append(reader.count())
+            found = reader.retrieve(f"busy task about topic {seen % 13}", k=4)
+            assert len(found.cases) >= min(4, counts[-1])  # never fewer than the bank held a moment before
+            seen += 1
+        assert writer.wait(timeout=300) == 0, writer.stderr.read()[-2000:] if writer.stderr else ""
+        assert seen == 60 and counts == sorted(counts) and counts[-1] == 61
+    assert _status(home) == "current"
+    reader.close()
+
+
 def test_a_write_that_fails_after_reaching_chroma_leaves_readers_on_chroma_until_the_next_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
