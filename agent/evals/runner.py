@@ -148,11 +148,14 @@ def _git_commit() -> str | None:
 
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("memento-agent", "mcp", "anthropic", "openai", "chromadb"):
+    for package in ("memento-agent", "mcp", "openai", "chromadb", "httpx"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
+    from memento.agent.llm.messages_api import API_VERSION  # Claude is called over httpx: the API version it speaks
+
+    versions["anthropic-api"] = API_VERSION
     return versions
 
 
