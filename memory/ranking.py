@@ -26,7 +26,7 @@ class Ranking:
     bonus_prior: float = 0.1  # pseudo-evidence (in kernel weight) at the base rate: thin evidence earns little
     task_width: float = 0.1  # task kernel exp((cos - 1) / width): narrow, so other task types (median cos 0.16) barely count
     warning_share: float = 0.5  # a failure is shown as a plan to avoid: it earns (the other way round) half as much
-    plan_fit_weight: float = 0.0  # cosine points per unit of plan fit (the task-to-plan map agreeing with the case's plan)
+    plan_fit_weight: float = 1.0  # cosine points per unit of plan fit (the task-to-plan map agreeing with the case's plan)
     plan_fit_ridge: float = 1.0  # the map's L2 penalty: with few successes behind it, its predictions shrink to nothing
 
     @classmethod

@@ -86,7 +86,7 @@ class MemorySettings(MementoSettings):
         description="A failed case is shown as a plan to avoid: the share of the correction it earns, the other way round.",
     )
     memory_plan_fit_weight: float = Field(
-        default=0.0,
+        default=1.0,
         ge=0,
         description="Cosine points per unit of plan fit: how well the case's plan matches the plan a ridge map from task to successful plan predicts here (0: off).",
     )

@@ -100,9 +100,9 @@ def test_with_a_plan_fit_weight_a_case_with_its_kinds_plan_overtakes_a_nearer_ca
     cases = np.stack([unit(0.5 * task + 0.5 * tasks_b[0]), tasks_a[1]])
     assert cases[0] @ task > cases[1] @ task  # the nearer case carries kind B's plan
     stats, case_plans = [{"positive": 1.0}] * 2, np.stack([plan_b, plan_a])
-    off = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0))
+    off = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.0))
     on = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.3))
-    assert np.allclose(off, cases @ task, atol=1e-6)  # the fit is off by default: similarity alone
+    assert np.allclose(off, cases @ task, atol=1e-6)  # with the fit's weight at 0: similarity alone
     assert off[0] > off[1] and on[1] > on[0]  # similarity puts the other kind's plan first; the fit puts this kind's
 
 
