@@ -2,13 +2,14 @@
 
 `serve` starts it on first use on a free 127.0.0.1 port and hands back its base
 URL; planner, executor and judge of one process share it (one model in memory).
-`shutdown` stops them all, and runs at exit. It sends no request itself and
-never listens beyond loopback.
+`shutdown` stops them all; at exit they are left to the process's end instead
+(see `_release_at_exit`). It sends no request itself and never listens beyond loopback.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import gc
 import logging
 import os
@@ -79,7 +80,18 @@ def shutdown() -> None:
         log.info("stopped %d local model server(s)", len(stopped))
 
 
-atexit.register(shutdown)
+def _release_at_exit() -> None:
+    """Let the process's end stop the servers rather than their destructors, which join a thread that finishes the
+    request at hand first: llama.cpp does not stop a request whose client left, so after Ctrl-C mid-answer the exit
+    waited for the rest of that answer (24-70 s measured under load; 0.5 s this way, and exit code 130 kept)."""
+    with _lock:
+        held = [server for server, _ in _servers.values()]
+        _servers.clear()
+    for server in held:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(server))  # never freed, so never joined; the OS takes it all back
+
+
+atexit.register(_release_at_exit)
 
 
 def _start(key: ServerKey) -> Any:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import openai
 
 from memento.core.errors import ModelFailed
@@ -62,7 +63,14 @@ class OpenAIModel(VendorModel):
         return request
 
     async def send(self, request: dict[str, Any]) -> Any:
-        completion = await _collect(await self._client.chat.completions.create(**request))
+        stream = await self._client.chat.completions.create(**request)
+        try:
+            completion = await _collect(stream)
+        finally:
+            # Closed even when the call is cancelled (Ctrl-C, a judge's time limit): its connection is let go at once,
+            # not when the collector gets to it (llama.cpp goes on generating regardless: see local_server).
+            with anyio.CancelScope(shield=True):
+                await stream.close()
         completion.tools_offered = bool(request.get("tools"))
         return completion
 
