@@ -191,3 +191,10 @@ async def test_with_tools_in_order_a_small_model_searches_then_reads_what_it_fou
     assert [c.tool_choice for c in executor.calls] == ["any", "any", "none"]
     assert [[t.name for t in c.tools] for c in executor.calls[:2]] == [offered[:1], offered[1:]]  # each tool alone, in order
     assert hub.calls == [("search__search_local", {"q": "Vellmark cheese"}), ("documents__read_document", {"path": "cheese.md"})]
+
+
+def test_the_offline_demo_offers_search_then_read_in_that_order() -> None:
+    from memento.agent.cli.demo_setup import DEMO_SETTINGS
+
+    settings = AgentSettings(**DEMO_SETTINGS)  # validated: every key a real setting
+    assert settings.executor_tools == ["search__search_local", "documents__read_document"] and settings.executor_tools_in_order

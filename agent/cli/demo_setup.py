@@ -18,7 +18,17 @@ from memento.agent.hosts import default_config_path, load_config, server_environ
 from memento.agent.settings import AgentSettings
 from memento.core.errors import ConfigError
 
-__all__ = ["CORPUS_PAGES", "DEMO_SERVERS", "DEMO_TOOLS", "LOCAL_TASK", "LOCAL_TRUTH", "DemoGround", "corpus_digest", "prepare"]
+__all__ = [
+    "CORPUS_PAGES",
+    "DEMO_SERVERS",
+    "DEMO_SETTINGS",
+    "DEMO_TOOLS",
+    "LOCAL_TASK",
+    "LOCAL_TRUTH",
+    "DemoGround",
+    "corpus_digest",
+    "prepare",
+]
 
 # The repository's corpus (an editable install: `make run` works from the clone).
 CORPUS_PAGES = Path(__file__).resolve().parents[2] / "data" / "demo-corpus" / "pages"
@@ -31,6 +41,9 @@ LOCAL_TRUTH = "Ilse Marrow"
 # shorter prompt: every tool's schema is read at each step (all of these two servers' tools: about 25 KB).
 DEMO_SERVERS = ("search", "documents")
 DEMO_TOOLS = ("search__search_local", "documents__read_document")
+# What the demo sets beyond its flags: those tools alone, and in that order (search, then read the page found, then
+# answer): with greedy decoding the 1.5B model otherwise answered from the search hit's snippet and opened no page.
+DEMO_SETTINGS: dict[str, object] = {"executor_tools": list(DEMO_TOOLS), "executor_tools_in_order": True}
 
 
 @dataclass(frozen=True)

@@ -292,10 +292,10 @@ def demo(ctx: click.Context, model: str | None, quiet: bool) -> None:
 
 
 def _offline_demo(ctx: click.Context, settings: Any, spec: str, quiet: bool) -> None:
-    from .demo_setup import DEMO_TOOLS, LOCAL_TASK, LOCAL_TRUTH, prepare
+    from .demo_setup import DEMO_SETTINGS, LOCAL_TASK, LOCAL_TRUTH, prepare
 
     ground = prepare(settings, lambda line: click.echo(line, err=True))
-    ctx.meta[SETTINGS_META] = {"executor_tools": list(DEMO_TOOLS)}
+    ctx.meta[SETTINGS_META] = dict(DEMO_SETTINGS)
     click.echo(f"No hosted model is configured: {spec} researches the bundled Vellmark corpus offline.\nQuestion: {LOCAL_TASK}\n", err=True)
     # One plan of one subtask (search, read, report), then the answer: a small model allowed to plan again rambles on.
     # The truth is known, so the run is judged and learned from.
