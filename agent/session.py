@@ -8,6 +8,7 @@ the same trace. The listeners are wired here, never in the agent loop.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
 import threading
@@ -63,6 +64,8 @@ def run_events(store: RunStore, settings: AgentSettings, listeners: Iterable[Lis
         events.add(OtelExport(settings.otel_endpoint, parse_headers(settings.otel_headers)))
     return events
 
+
+log = logging.getLogger(__name__)
 
 SEALED_EXCLUDE = ("research", "casebank")  # what an eval never offers, whatever the settings say
 
@@ -125,28 +128,45 @@ async def open_episode(
                 cache_dir=settings.home / "cache" / "tools",
             )
         )
-        events.add(_LaunchAfterMemory(hub))
         planner, executor, judge, bank = await parts.ready()
+        events.add(_AfterMemory(hub, bank if options.learn else None))
         await hub.started(hub.waiting_without_listing())  # the first run of a config: the planner must see every tool
         yield Episode(
             planner=planner, executor=executor, hub=hub, events=events, settings=settings, bank=bank, judge=judge, tools_ready=hub.started
         )
 
 
-class _LaunchAfterMemory:
-    """Launches the hub's servers once a run has read its memory, as its first model request is about to leave.
+class _AfterMemory:
+    """Once a run has read its memory, as its first model request is about to leave: launch the hub's servers, and
+    open the case bank's Chroma store (and its embedder) on a thread, for the case the run will write.
 
-    On two cores the servers' start (about 1 s of CPU each) would otherwise slow the run's own path to that
-    request; the planner's catalogue comes from their cached listings, and whatever needs a server launches them
-    earlier (a first run of a config, a tool call).
+    On two cores the servers' start (about 1 s of CPU each) and Chroma's import would otherwise slow the run's own
+    path to that request; the planner's catalogue comes from the servers' cached listings, reads come from the
+    bank's snapshot, and whatever needs a server earlier launches it then (a first run of a config, a tool call).
     """
 
-    def __init__(self, hub: ToolHub) -> None:
+    def __init__(self, hub: ToolHub, bank: CaseBank | None) -> None:
         self._hub = hub
+        self._bank = bank
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, CasesShown):
-            self._hub.launch()
+        if not isinstance(event, CasesShown):
+            return
+        self._hub.launch()
+        bank, self._bank = self._bank, None  # once
+        if bank is not None:
+            threading.Thread(target=_ready_to_write, args=(bank,), name="memento-open-store", daemon=True).start()
+
+
+def _ready_to_write(bank: CaseBank) -> None:
+    try:
+        from memento.memory.embeddings import LocalEmbedder
+
+        bank.store.open()
+        if isinstance(bank.embedder, LocalEmbedder):  # loads its weights; a run without retrieval embeds only to write
+            bank.embedder.embed(["warm"])
+    except Exception as exc:  # the write itself will meet (and report) the same failure
+        log.debug("opening the case bank ahead of its write: %s", exc)
 
 
 class _Parts:

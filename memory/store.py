@@ -95,7 +95,13 @@ class Store:
 
     def _open(self) -> dict[str, Any]:
         """The Chroma client and collections, opened once (this is where chromadb is imported)."""
-        with self._open_lock:
+        if self._opened is not None:
+            return self._opened
+        import chromadb  # noqa: F401  (imported before any lock is taken: seconds on a busy machine, nobody need wait)
+
+        # The write lock before the open lock, the order every writer takes them in: a thread opening Chroma ahead of a
+        # write (Store.open) and a writer reaching Chroma for the first time must not each hold what the other waits for.
+        with self.writing(), self._open_lock:
             if self._opened is None:
                 self._opened = self._connect()
         return self._opened
@@ -119,27 +125,32 @@ class Store:
             else:
                 assert path is not None
                 path.mkdir(parents=True, exist_ok=True)
-            with self.writing():  # two processes creating a new store at once would race on its schema
-                if not url:
-                    opened["client"] = chromadb.PersistentClient(path=str(path), settings=settings)
-                client = opened["client"]
-                meta = {"hnsw:space": "cosine", "embedder": self.embedder_name or "unknown", "dimension": self.dimension}
-                for name, collection in (("cases", CASES), ("transitions", TRANSITIONS), ("plans", PLANS)):
-                    opened[name] = client.get_or_create_collection(collection, embedding_function=None, metadata=meta)
-                    if url:  # a server's index can be briefly unreadable while another client's writes are flushed
-                        opened[name] = _SettlingReads(opened[name])
-                opened["policy"] = client.get_or_create_collection(POLICY, embedding_function=None) if url else None
-                self._check_embedder((opened["cases"].metadata or {}).get("embedder"))
-                self._opened = opened
-                journal = self._journal()
-                state = self.snapshot.state() if self.snapshot is not None else None
-                if journal is not None and (state is None or state.get("status") != CURRENT):
-                    journal.request_rebuild()  # a bank from before snapshots, or one a writer left stale: rebuilt as the lock is let go
+            # Under the write lock (_open): two processes creating a new store at once would race on its schema.
+            if not url:
+                opened["client"] = chromadb.PersistentClient(path=str(path), settings=settings)
+            client = opened["client"]
+            meta = {"hnsw:space": "cosine", "embedder": self.embedder_name or "unknown", "dimension": self.dimension}
+            for name, collection in (("cases", CASES), ("transitions", TRANSITIONS), ("plans", PLANS)):
+                opened[name] = client.get_or_create_collection(collection, embedding_function=None, metadata=meta)
+                if url:  # a server's index can be briefly unreadable while another client's writes are flushed
+                    opened[name] = _SettlingReads(opened[name])
+            opened["policy"] = client.get_or_create_collection(POLICY, embedding_function=None) if url else None
+            self._check_embedder((opened["cases"].metadata or {}).get("embedder"))
+            self._opened = opened
+            journal = self._journal()
+            state = self.snapshot.state() if self.snapshot is not None else None
+            if journal is not None and (state is None or state.get("status") != CURRENT):
+                journal.request_rebuild()  # a bank from before snapshots, or one a writer left stale: rebuilt as the lock is let go
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"Could not open the case bank at {url or path}: {exc}") from exc
         return opened
+
+    @property
+    def is_open(self) -> bool:
+        """Whether Chroma has been opened (imported and connected) in this process."""
+        return self._opened is not None
 
     def open(self) -> None:
         """Open Chroma now, e.g. in a background thread while a model works, so the first write does not wait for it."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from memento.memory import CaseBank, MemorySettings
+from memento.memory import casebank as casebank_module
 from memento.memory import snapshot as snapshot_module
 from memento.memory.cases import Case
 from memento.memory.curation import prune
@@ -82,6 +83,22 @@ def test_the_snapshot_finds_the_same_nearest_cases_as_chroma(tmp_path: Path) -> 
                     mine = view.query(query, n)
                 assert mine["ids"] == chroma["ids"][0]
                 np.testing.assert_allclose(mine["distances"], chroma["distances"][0], atol=1e-5)
+
+
+def test_past_the_scan_limit_a_process_with_chroma_open_reads_chroma_and_finds_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bank, vectors = _random_bank(tmp_path / "home", 120)
+    with bank:
+        queries = [f"synthetic task {n}" for n in range(0, 120, 7)]
+        scanned = [bank.retrieve(q, k=4, task_embedding=vectors[n * 7]).ids for n, q in enumerate(queries)]
+        monkeypatch.setattr(casebank_module, "SCAN_ROWS", 100)
+        asked: list[int] = []
+        query = bank.store.cases.query
+        monkeypatch.setattr(bank.store.cases, "query", lambda **kw: asked.append(1) or query(**kw))
+        assert bank.store.is_open
+        indexed = [bank.retrieve(q, k=4, task_embedding=vectors[n * 7]).ids for n, q in enumerate(queries)]
+        assert indexed == scanned and len(asked) == len(queries)
 
 
 def test_q_retrieval_ranks_the_same_from_the_snapshot_as_from_chroma(tmp_path: Path) -> None:
@@ -316,3 +333,19 @@ def test_a_bank_on_a_chroma_server_never_uses_a_snapshot(tmp_path: Path) -> None
                 assert view is None
             assert bank.retrieve("tallest tree", k=1).ids == [recorded.case_id]
         assert not (home / "casebank" / "snapshot").exists()
+
+
+def test_opening_chroma_on_a_thread_while_the_first_write_begins_does_not_deadlock(tmp_path: Path) -> None:
+    import threading
+
+    bank = CaseBank.open(_settings(tmp_path), HashEmbedder())  # a fresh bank: Chroma not opened yet
+    opener = threading.Thread(target=bank.store.open, daemon=True)  # as a run opens it while its model works
+    case = Case("a task written while Chroma opens", ["step"], "answer", 1.0, source="test")
+    writer = threading.Thread(target=bank.put_cases, args=([case],), daemon=True)
+    opener.start()
+    writer.start()
+    opener.join(120)
+    writer.join(120)
+    assert not opener.is_alive() and not writer.is_alive(), "the opener and the writer wait for each other"
+    assert bank.count() == 1
+    bank.close()
