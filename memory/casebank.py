@@ -32,6 +32,7 @@ from .policy import QPolicy, select
 from .ranking import Ranking
 from .retrieval import Recorded, Retrieval, ScoredCase, split_retrieved
 from .settings import MemorySettings
+from .snapshot import SCAN_ROWS
 from .store import Store
 from .versions import ChromaVersions
 
@@ -207,8 +208,8 @@ class CaseBank:
 
     def _nearest(self, vector: np.ndarray, n: int, exclude: frozenset[str], include: list[str]) -> dict[str, Any]:
         """One query's fields for the n nearest cases (excluded ones may be among them): the snapshot's, else Chroma's."""
-        with self.store.reading() as view:
-            if view is not None:
+        with self.store.reading() as view:  # past SCAN_ROWS, Chroma's index beats the scan once Chroma is open
+            if view is not None and (view.rows <= SCAN_ROWS or not self.store.is_open):
                 return view.query(vector, n, exclude)
         hits = self.store.cases.query(query_embeddings=[vector.tolist()], n_results=n + len(exclude), include=include)
         return {key: value[0] for key, value in hits.items() if key in include or key == "ids"}
