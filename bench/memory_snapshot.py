@@ -178,7 +178,9 @@ def cold(home: Path, runs: int) -> None:
         for _ in range(runs):
             done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
             seconds.append(float(done.stdout.split()[0]))
-        print(f"    fresh process, open + retrieve, {label:26s} {_p(seconds)}  (imports included; {done.stdout.split()[2]=})")
+        print(
+            f"    fresh process, open + retrieve, {label:26s} {_p(seconds)}  (imports included; chromadb imported: {done.stdout.split()[2]})"
+        )
 
 
 def main() -> None:

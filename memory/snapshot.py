@@ -356,12 +356,13 @@ class Journal:
         lines: list[bytes] = []
         entries: dict[int, tuple[int, int]] = {}
         with open(folder / "records.jsonl", "ab") as handle:
-            start = handle.tell()
+            position = handle.tell()
             for slot in sorted(touched):
                 case_id, document, metadata, _, _, alive = touched[slot]
                 if alive:
                     line = _line((case_id, document, metadata))
-                    entries[slot] = (start + sum(len(x) for x in lines), len(line))
+                    entries[slot] = (position, len(line))
+                    position += len(line)
                     lines.append(line)
                 else:
                     entries[slot] = (0, 0)
