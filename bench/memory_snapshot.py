@@ -103,7 +103,7 @@ def reads(home: Path, repeat: int) -> None:
     print(f"    snapshot 64 candidates whole {_p(_time(lambda: nearest(64, True), repeat))}  (vectors, plans, records: the Q read)")
     similar = _time(lambda: bank.retrieve("x", k=4, policy="similarity", task_embedding=queries[next(turn) % len(queries)]), repeat)
     print(f"    retrieve, snapshot           {_p(similar)}")
-    store.reading = _no_snapshot  # type: ignore[method-assign]  # this bank's reads go to Chroma from here on
+    store.reading = _no_snapshot  # this bank's reads go to Chroma from here on
     chroma = _time(lambda: bank.retrieve("x", k=4, policy="similarity", task_embedding=queries[next(turn) % len(queries)]), repeat)
     print(f"    retrieve, Chroma             {_p(chroma)}")
     bank.close()
@@ -120,10 +120,10 @@ def writes(home: Path, repeat: int) -> None:
 
     def timed(self: Store, journal: object) -> None:
         start = time.perf_counter()
-        commit(self, journal)  # type: ignore[arg-type]
+        commit(self, journal)
         spent.append(time.perf_counter() - start)
 
-    Store._commit = timed  # type: ignore[method-assign]
+    Store._commit = timed
     try:
         with CaseBank.open(MemorySettings(home=home, memory_online_steps=0), WordEmbedder()) as bank:
             shown = bank.retrieve("synthetic task about topic 3", k=4).ids
@@ -134,7 +134,7 @@ def writes(home: Path, repeat: int) -> None:
                 repeat,
             )
     finally:
-        Store._commit = commit  # type: ignore[method-assign]
+        Store._commit = commit
     print(f"    record_episode               {_p(total)}")
     print(f"    of which patching the snapshot {_p(spent[1:])}")
 

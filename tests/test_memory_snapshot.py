@@ -95,7 +95,12 @@ def test_past_the_scan_limit_a_process_with_chroma_open_reads_chroma_and_finds_t
         monkeypatch.setattr(casebank_module, "SCAN_ROWS", 100)
         asked: list[int] = []
         query = bank.store.cases.query
-        monkeypatch.setattr(bank.store.cases, "query", lambda **kw: asked.append(1) or query(**kw))
+
+        def counted(**arguments: object) -> object:
+            asked.append(1)
+            return query(**arguments)
+
+        monkeypatch.setattr(bank.store.cases, "query", counted)
         assert bank.store.is_open
         indexed = [bank.retrieve(q, k=4, task_embedding=vectors[n * 7]).ids for n, q in enumerate(queries)]
         assert indexed == scanned and len(asked) == len(queries)
