@@ -6,7 +6,8 @@ bank of 10,000 cases, (2) the same with --memory none, (3) a trivial question, c
 `--old PATH` runs every series a second time with the tree at PATH (a `git worktree` of an older commit) first on
 PYTHONPATH, so today's and the old path's figures come from the same run. "Cold" means a fresh interpreter; the page
 cache is warm (each series runs once unmeasured first, which also writes the servers' tool-listing cache).
-Usage: python bench/startup.py [--runs 5] [--old /tmp/memento-old]
+`--imports` adds the import profile (-X importtime, own time per package) to the first model request and of a whole run.
+Usage: python bench/startup.py [--runs 5] [--old /tmp/memento-old] [--imports]
 """
 
 from __future__ import annotations
@@ -152,10 +153,55 @@ def report(tree: str, results: dict[str, dict[str, list[float]]]) -> None:
     print()
 
 
+def import_profile(fake: FakeAnthropic, clock: Clock, work: Path) -> None:
+    """Runs over the 10,000-case bank under `-X importtime`: each package's own import time, summed, (1) up to the
+    first model request (the process is killed as it arrives) and (2) for the whole run. Threads import at once, so
+    the profile's nesting interleaves: sums per package only."""
+    env = {
+        **os.environ,
+        "ANTHROPIC_API_KEY": "sk-ant-bench-not-a-real-key",
+        "ANTHROPIC_BASE_URL": fake.url,
+        "MEMENTO_MODEL_RETRIES": "0",
+        "MEMENTO_MCP_CONFIG": str(ROOT / "mcp.json"),
+        "MEMENTO_HOME": str(work / "new-bank"),
+    }
+    command = [sys.executable, "-X", "importtime", "-m", "memento.agent.cli", "run", TASK, "-q"]
+    profiles = {}
+    for label, stop_at_request in (("to the first model request", True), ("whole run", False)):
+        with tempfile.TemporaryFile("w+") as errors:
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL)
+            if stop_at_request:
+                fake.responder = lambda body, process=process: process.kill() or answer(ToolUse("submit_answer", {"answer": "4"}))
+            process.wait(300)
+            fake.responder = clock
+            errors.seek(0)
+            profiles[label] = _own_times(errors.read())
+    for label, totals in profiles.items():
+        print(f"-- imports {label}, similarity memory over 10,000 cases (-X importtime, own time summed per package, ms)")
+        for package, ms in sorted(totals.items(), key=lambda item: -item[1])[:12]:
+            print(f"{package:32} {ms:8.0f}")
+        print(f"{'(all)':32} {sum(totals.values()):8.0f}")
+        heavy = [p for p in ("torch", "sentence_transformers", "anthropic", "chromadb", "mcp") if p in totals]
+        print(f"of torch, sentence_transformers, anthropic, chromadb, mcp imported: {', '.join(heavy) or 'none'}\n")
+
+
+def _own_times(profile: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in profile.splitlines():
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        if own.strip().isdigit():
+            package = name.strip().split(".")[0]
+            totals[package] = totals.get(package, 0.0) + int(own) / 1000
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--old", type=Path, help="a checkout of an older commit, to time the old path in the same run")
+    parser.add_argument("--imports", action="store_true", help="also profile one run's imports (-X importtime), per package")
     options = parser.parse_args()
     print_header("memento run start-up, cold (fresh processes, warm page cache)")
     print(f"load:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the start")
@@ -169,6 +215,8 @@ def main() -> None:
         report("this tree", measure("new", None, options.runs, fake, clock, work / "bank-home", work))
         if options.old is not None:
             report(f"old path ({options.old})", measure("old", options.old, options.runs, fake, clock, work / "bank-home", work))
+        if options.imports:
+            import_profile(fake, clock, work)
     print(f"load:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the end")
 
 
