@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CURRENT", "SCAN_ROWS", "Journal", "Snapshot", "View"]
+__all__ = ["CURRENT", "SCAN_ROWS", "WRITING", "Journal", "Snapshot", "View"]
 
 log = logging.getLogger("memento.memory")
 

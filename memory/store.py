@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import StoreError
-from .snapshot import CURRENT, Journal, Snapshot, View
+from .snapshot import CURRENT, WRITING, Journal, Snapshot, View
 
 _UNSETTLED = "Nothing found on disk"  # a Chroma server's answer while a segment another client wrote is being flushed
 _SETTLE_TRIES = 5
@@ -180,6 +180,12 @@ class Store:
         if self.snapshot is None or self._depth():
             yield None
             return
+        if not self.is_open and (self.snapshot.state() or {}).get("status") == WRITING and self._lock_path is not None:
+            # Another process is writing: opening Chroma would wait for its lock anyway, so wait for it here and
+            # read the snapshot it leaves current (a writer that died leaves it stale: then Chroma, as before).
+            with open(self._lock_path, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH)
+                fcntl.flock(handle, fcntl.LOCK_UN)
         with self.snapshot.reading() as view:
             yield view
 

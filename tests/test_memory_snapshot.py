@@ -207,6 +207,44 @@ def test_a_reader_beside_a_busy_writer_sees_every_acknowledged_case_and_never_ha
     reader.close()
 
 
+@pytest.mark.integration
+def test_a_reader_that_meets_a_write_under_way_waits_for_it_and_reads_the_snapshot_it_leaves(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with CaseBank.open(_settings(home), HashEmbedder()) as seed:
+        seed.record_episode("Which ocean is the deepest?", ["search"], "Pacific", 1.0)
+    holder = """
+        import sys, time
+        from pathlib import Path
+        from memento.memory import CaseBank, MemorySettings
+        from memento.memory.cases import Case
+        from tests.memory_helpers import HashEmbedder
+        bank = CaseBank.open(MemorySettings(home=Path(sys.argv[1]), memory_online_steps=0), HashEmbedder())
+        with bank.store.writing():
+            bank.put_cases([Case("Which sea is the saltiest?", ["search"], "Dead Sea", 1.0)])
+            print("written", flush=True)
+            time.sleep(2)  # the write is in Chroma; the snapshot is marked "writing" until the block ends
+        """
+    with subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(holder), str(home)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as writer:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "written", writer.stderr
+        assert _status(home) == "writing"
+        read = _python(
+            """
+            import sys
+            from pathlib import Path
+            from memento.memory import CaseBank, MemorySettings
+            from tests.memory_helpers import HashEmbedder
+            bank = CaseBank.open(MemorySettings(home=Path(sys.argv[1])), HashEmbedder())
+            print(bank.retrieve("Which sea is the saltiest?", k=1).cases[0].case.answer.replace(" ", "_"), "chromadb" in sys.modules)
+            """,
+            str(home),
+        )
+        assert writer.wait(timeout=60) == 0
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert read.stdout.split() == ["Dead_Sea", "False"]
+
+
 def test_a_write_that_fails_after_reaching_chroma_leaves_readers_on_chroma_until_the_next_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
