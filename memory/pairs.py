@@ -31,7 +31,7 @@ class PairMemory:
         self.rewards = np.zeros(0)
         self.weights = np.zeros(0)
         self.next_slot = 0
-        self._predictor: tuple[float, np.ndarray, np.ndarray] | None = None  # (ridge, map, mean plan), until the next add
+        self._predictor: tuple[float, np.ndarray, np.ndarray, float] | None = None  # (ridge, map, mean plan, spread), until the next add
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -109,30 +109,36 @@ class PairMemory:
         predictor = self._plan_predictor(ridge)
         if predictor is None:
             return fit
-        mapping, mean = predictor
-        centred = _unit(plans) - mean
+        mapping, mean, spread = predictor
         predicted = np.append(_unit(np.asarray(task, np.float32).reshape(-1)), 1.0) @ mapping
         has_plan = np.linalg.norm(plans, axis=1) > 1e-9
-        fit[has_plan] = (centred[has_plan] @ predicted) / np.maximum(np.einsum("ij,ij->i", centred[has_plan], centred[has_plan]), 1e-6)
+        # Over the successes' mean squared distance to their mean plan, one scale for every candidate: a plan's own
+        # distance would blow up the errors of the most common plan, which sits near the mean.
+        fit[has_plan] = ((_unit(plans[has_plan]) - mean) @ predicted) / spread
         return fit
 
-    def _plan_predictor(self, ridge: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """(map, mean plan): ridge regression from [task, 1] to the centred plan embedding, weighted by reward x weight."""
+    def _plan_predictor(self, ridge: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(map, mean plan, spread): ridge regression from [task, 1] to (reward - mean reward) x the centred plan
+        embedding over every remembered episode (successes pull towards their plan, failures push away from
+        theirs), weighted by weight; spread is the weighted mean squared distance of the plans to their mean."""
         if self._predictor is not None and self._predictor[0] == ridge:
-            return self._predictor[1], self._predictor[2]
-        w = self.rewards * self.weights
-        rows = np.flatnonzero(w > 0)
+            return self._predictor[1], self._predictor[2], self._predictor[3]
+        rows = np.flatnonzero(self.weights > 0)
         if len(rows) < 2:
             return None
-        w, tasks, plans = w[rows], self.tasks[rows].astype(np.float64), self.plans[rows].astype(np.float64)
-        mean = (w @ plans) / w.sum()
+        w, tasks, plans = self.weights[rows], self.tasks[rows].astype(np.float64), self.plans[rows].astype(np.float64)
+        mean, base = (w @ plans) / w.sum(), float(w @ self.rewards[rows]) / w.sum()
+        advantage = self.rewards[rows] - base
+        if not np.any(advantage):
+            return None
         x = np.hstack([tasks, np.ones((len(rows), 1))])
         penalty = np.full(x.shape[1], ridge)
         penalty[-1] = 1e-6  # the constant is not shrunk
         gram = (x * w[:, None]).T @ x + np.diag(penalty)
-        mapping = np.linalg.solve(gram, (x * w[:, None]).T @ (plans - mean))
-        self._predictor = (ridge, mapping, mean)
-        return mapping, mean
+        mapping = np.linalg.solve(gram, (x * w[:, None]).T @ ((plans - mean) * advantage[:, None]))
+        spread = max(float(w @ np.sum((plans - mean) ** 2, axis=1)) / float(w.sum()), 1e-6)
+        self._predictor = (ridge, mapping, mean, spread)
+        return mapping, mean, spread
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What the Q-function's archive keeps (embeddings as float16: half the bytes, ranks unchanged)."""
