@@ -197,7 +197,7 @@ class Snapshot:
             if not got["ids"]:
                 break
             ids += got["ids"]
-            records += [(i, d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            records += [(i, d, m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
             vectors.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1))
             offset += len(got["ids"])
         width = vectors[0].shape[1] if vectors else dimension
@@ -320,6 +320,8 @@ class Journal:
                     if current is not None:
                         current[5] = False
                     continue
+                if operation == "add" and current is not None and current[5]:
+                    continue  # Chroma's add leaves an id it holds as it was
                 if current is None or not current[5]:
                     if operation == "update":
                         continue  # Chroma ignores an update of an id it does not hold
@@ -328,7 +330,7 @@ class Journal:
                         slots[case_id] = slot
                         new_ids.append(case_id)
                         touched[slot] = current = [case_id, "", {}, np.zeros(width, np.float32), np.zeros(width, np.float32), False]
-                    current[1], current[2] = "", {}  # a deleted case comes back bare (its plan row is the plans collection's)
+                    current[1], current[2] = None, {}  # a deleted case comes back bare (its plan row is the plans collection's)
                     if _item(args.get("embeddings"), index) is None:
                         return False
                     current[5] = True

@@ -151,6 +151,7 @@ def test_every_kind_of_write_leaves_the_snapshot_equal_to_chroma(tmp_path: Path,
         bank.delete([c.id for c in bank.iter_cases()][:5])
         import_jsonl(bank, exported)
         bank.store.cases.update(ids=[first.case_id], metadatas=[{"source": "edited outside a write block"}])
+        bank.store.cases.add(ids=[first.case_id], embeddings=[[0.5] * DIMENSION], documents=["ignored"], metadatas=[{"source": "no"}])
         _assert_snapshot_equals_chroma(bank)
         assert second.case_id not in bank.retrieve("Who painted The Night Watch?", k=10).ids
 
