@@ -251,19 +251,8 @@ class Episode:
     async def _plan_and_execute(self, task: str, files: list[str], retrieval: Retrieval | None, state: _State) -> None:
         max_cycles = self.settings.budget_cycles
         today = self.clock()
-        executor = Executor(
-            model=self.executor,
-            hub=self.hub,
-            meter=state.meter,
-            task=task,
-            files=files,
-            max_steps=self.settings.budget_steps,
-            max_tokens=self.settings.role_max_tokens("executor"),
-            must_act=self.settings.structured("executor"),
-            offered=tuple(self.settings.executor_tools),
-            in_order=self.settings.executor_tools_in_order,
-            today=today,
-            sources=state.sources,
+        executor = Executor.from_settings(
+            self.settings, model=self.executor, hub=self.hub, meter=state.meter, task=task, files=files, today=today, sources=state.sources
         )
         tools, compact = tool_catalogue(executor.specs()), self.settings.structured("planner")
         state.system = system = system_prompt(max_cycles, today=today, tools=tools, mode=state.mode, compact=compact)

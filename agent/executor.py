@@ -29,6 +29,7 @@ from .sources import Sources
 
 if TYPE_CHECKING:
     from .hub import ToolHub, ToolOutcome
+    from .settings import AgentSettings
 
 __all__ = ["Executor", "SubtaskResult"]
 
@@ -59,6 +60,18 @@ class Executor:
     in_order: bool = False  # with must_act and offered: step i calls offered[i] alone, then the next step replies
     today: datetime.date = field(default_factory=datetime.date.today)
     sources: Sources = field(default_factory=Sources)  # the run's: every URL or file a tool read or returned
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings, **parts: Any) -> Executor:
+        """An executor shaped by the run's settings (step and reply limits, structured turns, the tools offered)."""
+        return cls(
+            max_steps=settings.budget_steps,
+            max_tokens=settings.role_max_tokens("executor"),
+            must_act=settings.structured("executor"),
+            offered=tuple(settings.executor_tools),
+            in_order=settings.executor_tools_in_order,
+            **parts,
+        )
 
     def system_prompt(self) -> str:
         files = ""

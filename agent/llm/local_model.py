@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 import openai
 
 from ._names import ToolNames
@@ -72,10 +71,12 @@ class LocalModel(OpenAIModel):
             path = await anyio.to_thread.run_sync(model_file, self.model, self._settings)
             base_url = await anyio.to_thread.run_sync(serve, ServerKey(path.resolve(), self._threads, self._load_tokens))
             # No retries: a loopback server in this process does not rate-limit, and a failed call will fail again.
-            # No idle connection kept: llama.cpp closes one after 5 s idle, the moment httpx would still reuse it (5 s
-            # expiry); a request sent into that close fails with "Connection error". A loopback connection costs nothing.
-            http = openai.DefaultAsyncHttpxClient(limits=httpx.Limits(max_connections=16, max_keepalive_connections=0))
-            self._client = openai.AsyncOpenAI(api_key="no-key", base_url=base_url, max_retries=0, timeout=self._timeout_s, http_client=http)
+            # No idle connection kept ("Connection: close"): llama.cpp closes one after 5 s idle, the moment httpx would
+            # still reuse it (5 s expiry); a request sent into that close fails with "Connection error". On loopback a
+            # new connection costs nothing.
+            self._client = openai.AsyncOpenAI(
+                api_key="no-key", base_url=base_url, max_retries=0, timeout=self._timeout_s, default_headers={"Connection": "close"}
+            )
         client: openai.AsyncOpenAI = self._client
         return client
 
