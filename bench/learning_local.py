@@ -6,8 +6,10 @@ corpus index only; the executor offered search_local and read_document). The eva
 server reads no corpus page: answers come from the search hits' snippets (the pages are short). `none` runs one iteration only:
 at temperature 0 with no memory a second pass repeats the first. The run's home (case banks aside: traces in
 runs.sqlite, `MEMENTO_HOME=OUT/home memento runs show RUN_ID`) stays under --out. About an hour of idle CPU with the
-1.5B model for 15 tasks x 3 iterations x 3 policies; the figures are only meaningful on an idle machine. Usage:
-python bench/learning_local.py [--model local:qwen2.5-1.5b] [--iterations 3] [--limit 15] [--out build/learning-local]
+1.5B model for 15 tasks x 3 iterations x 3 policies; the figures are only meaningful on an idle machine. On a busy
+one, --threads 1, and one process per policy (--policies q --out OUT-q, …) then `memento eval report` of the folders.
+Usage:
+python bench/learning_local.py [--model local:qwen2.5-1.5b] [--iterations 3] [--limit 15] [--threads 0] [--out build/learning-local]
 """
 
 from __future__ import annotations
