@@ -13,7 +13,7 @@ training tasks, new tasks of the same types (held out, never recorded) measure g
 Every design gives the same figures for a seed every run: the bank's replay samples (what Q's online
 updates rehearse) are drawn from a generator seeded by the world's seed.
 
-Usage: python bench/continual.py [--tasks 60] [--held-out 60] [--iterations 5] [--seeds 3] [--k 4] [--designs q,similarity]
+Usage: python bench/continual.py [--tasks 60] [--held-out 60] [--iterations 5] [--seeds 3] [--k 4] [--designs q,similarity] [--jobs 2]
 [--out PATH]
 """
 
