@@ -23,7 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import StoreError
-from .snapshot import CURRENT, WRITING, Journal, Snapshot, View
+from .journal import Journal
+from .snapshot import CURRENT, WRITING, Snapshot, View
 
 _UNSETTLED = "Nothing found on disk"  # a Chroma server's answer while a segment another client wrote is being flushed
 _SETTLE_TRIES = 5
@@ -212,7 +213,7 @@ class Store:
         self._lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            local.depth, local.journal = 1, self.snapshot.journal()
+            local.depth, local.journal = 1, Journal(self.snapshot)
             try:
                 try:
                     yield

@@ -13,7 +13,7 @@ import pytest
 
 from memento.memory import CaseBank, MemorySettings
 from memento.memory import casebank as casebank_module
-from memento.memory import snapshot as snapshot_module
+from memento.memory import journal as journal_module
 from memento.memory.cases import Case
 from memento.memory.curation import prune
 from memento.memory.interchange import export_jsonl, import_jsonl
@@ -130,7 +130,7 @@ def test_q_retrieval_ranks_the_same_from_the_snapshot_as_from_chroma(tmp_path: P
 
 
 def test_every_kind_of_write_leaves_the_snapshot_equal_to_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot_module, "_COMPACT_BYTES", 4000)  # compact often, so compaction is exercised too
+    monkeypatch.setattr(journal_module, "_COMPACT_BYTES", 4000)  # compact often, so compaction is exercised too
     home = tmp_path / "home"
     with CaseBank.open(_settings(home, memory_min_transitions=1), HashEmbedder()) as bank:
         first = bank.record_episode("Who painted the Mona Lisa?", ["search the painter"], "Leonardo", 1.0)
