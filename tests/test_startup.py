@@ -158,6 +158,15 @@ def memento_run_on_a_terminal(config: Path, fake: FakeAnthropic, *args: str) -> 
     return done, " ".join(shown.decode("utf-8", "replace").split())
 
 
+async def listed_once(tmp_path: Path, slow: dict[str, Path]) -> tuple[ServerEntry, Path]:
+    """The slow server's entry, started once (waited for) so that its listing is cached, and the cache folder."""
+    entry = ServerEntry("slow", sys.executable, [str(slow["script"]), str(slow["delay"]), str(slow["log"])])
+    cache = tmp_path / "cache"
+    async with ToolHub.start([entry], environ=os.environ, cache_dir=cache) as hub:  # waits, and keeps the listing
+        assert [t.name for t in hub.tools] == ["slow__echo"]
+    return entry, cache
+
+
 def answered_at_once(text: str) -> Item:
     return answer(ToolUse("submit_answer", {"answer": text, "report": f"{text}."}))
 
@@ -237,10 +246,7 @@ def test_no_server_process_of_the_run_remains_after_it_exits(
 async def test_a_call_to_a_server_still_starting_waits_for_it_and_its_cached_tools_are_offered_at_once(
     tmp_path: Path, slow: dict[str, Path]
 ) -> None:
-    entry = ServerEntry("slow", sys.executable, [str(slow["script"]), str(slow["delay"]), str(slow["log"])])
-    cache = tmp_path / "cache"
-    async with ToolHub.start([entry], environ=os.environ, cache_dir=cache) as hub:  # waits, and keeps the listing
-        assert [t.name for t in hub.tools] == ["slow__echo"]
+    entry, cache = await listed_once(tmp_path, slow)
     slow["delay"].write_text("2")
     with anyio.fail_after(60):
         async with ToolHub.start([entry], environ=os.environ, cache_dir=cache, wait=False) as hub:
@@ -291,10 +297,7 @@ async def test_a_confined_view_made_while_servers_start_sees_them_come_up(tmp_pa
 async def test_a_deferred_hub_starts_no_server_until_launched_and_offers_the_cached_tools_meanwhile(
     tmp_path: Path, slow: dict[str, Path]
 ) -> None:
-    entry = ServerEntry("slow", sys.executable, [str(slow["script"]), str(slow["delay"]), str(slow["log"])])
-    cache = tmp_path / "cache"
-    async with ToolHub.start([entry], environ=os.environ, cache_dir=cache) as hub:  # waits, and keeps the listing
-        assert [t.name for t in hub.tools] == ["slow__echo"]
+    entry, cache = await listed_once(tmp_path, slow)
     slow["log"].unlink()
     with anyio.fail_after(60):
         async with ToolHub.start([entry], environ=os.environ, cache_dir=cache, wait=False, deferred=True) as hub:
