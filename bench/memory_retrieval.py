@@ -32,7 +32,7 @@ def questions() -> list[str]:
 
 
 def build_bank(home: Path, embedder: LocalEmbedder, texts: list[str], vectors: np.ndarray, size: int, rng: np.random.Generator) -> CaseBank:
-    bank = CaseBank.open(MemorySettings(home=home, memory_online_steps=0), embedder)
+    bank = CaseBank.open(MemorySettings.from_env(home=home, memory_online_steps=0), embedder)  # MEMENTO_MEMORY_* apply
     picks = np.arange(size) % len(texts)
     noisy = vectors[picks] + rng.normal(0, 0.04, size=(size, vectors.shape[1])).astype(np.float32)
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
@@ -62,8 +62,12 @@ def train_q(bank: CaseBank) -> float:
     task_vectors = bank.embedder.embed([t.task for t in transitions])
     case_vectors = bank.embedder.embed([by_id[t.case_id].task for t in transitions])
     rows = [(tv, cv, by_id[t.case_id].stats(), t.reward) for t, tv, cv in zip(transitions, task_vectors, case_vectors)]
+    # Q's (task, plan) memory filled too (every transition's task with its case's plan), so that reading with Q
+    # pays for its correction (the kernel estimate, the plan fit) and for the plan vectors it reads.
+    plans = dict(zip(by_id, bank.embedder.embed([c.plan_text() for c in by_id.values()])))
+    pairs = [(tv, plans[t.case_id], t.reward, 1.0) for t, tv in zip(transitions, task_vectors) if by_id[t.case_id].plan]
     started = time.perf_counter()
-    bank.q.fit(rows)
+    bank.q.fit(rows, pairs)
     return time.perf_counter() - started
 
 
@@ -101,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--retrieval-only", action="store_true", help="skip the reference-style scorer and the write throughput")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print_header("case bank: retrieval and write speed")
@@ -128,6 +133,8 @@ def main() -> None:
                     print(f"{size:>7}  {policy:<10} {label:<16} {ms(percentile(times, 50)):>10} {ms(percentile(times, 99)):>10}")
             print(f"         (bank filled in {built:.1f} s; Q fitted on 7,000 reference transitions in {fit_s:.2f} s)")
 
+        if args.retrieval_only:
+            return
         pool, _, _ = parse_file(REFERENCE / "memory.jsonl")
         ref_bank = CaseBank.open(MemorySettings(home=Path(tmp) / "reference", memory_online_steps=0), embedder)
         ref_bank.put_cases(pool)
