@@ -198,3 +198,11 @@ def test_the_offline_demo_offers_search_then_read_in_that_order() -> None:
 
     settings = AgentSettings(**DEMO_SETTINGS)  # validated: every key a real setting
     assert settings.executor_tools == ["search__search_local", "documents__read_document"] and settings.executor_tools_in_order
+
+
+def test_a_small_model_must_write_the_report_that_cites_its_sources_and_a_hosted_one_may_leave_it_out() -> None:
+    from memento.agent.planner import answer_tool
+
+    assert answer_tool("report", small=True).input_schema["required"] == ["answer", "report"]
+    assert answer_tool("report").input_schema["required"] == ["answer"]
+    assert answer_tool("short", small=True).input_schema["required"] == ["answer"]  # an eval's answer has no report
