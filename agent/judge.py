@@ -161,7 +161,7 @@ async def _ask_verdict(
         with anyio.fail_after(timeout_s):
             reply = await model.generate(system, [Message.user(case)], [tool], tool_choice="any", max_tokens=512)
     except (ModelFailed, TimeoutError) as exc:
-        return "unknown", f"the judge failed: {exc or 'timed out'}", None
+        return "unknown", f"the judge failed: {str(exc) or f'no answer within {timeout_s:g} s'}", None
     for call in reply.tool_calls:
         said = str(call.arguments.get("verdict", "")).lower()
         if call.name == tool.name and said in words:

@@ -53,3 +53,19 @@ async def test_a_local_judge_is_asked_whether_the_answer_names_the_reference_and
         assert judged.reward == 1.0 and not judged.exact and judged.llm == "correct"
     assert "inside a longer sentence" in " ".join(local.calls[0].system.split())
     assert "adds a wrong claim is incorrect" in " ".join(hosted.calls[0].system.split())
+
+
+@pytest.mark.anyio
+async def test_a_judge_that_does_not_answer_in_time_leaves_the_reward_unknown_and_says_how_long_it_waited() -> None:
+    import anyio
+
+    from memento.agent.judge import judge_answer
+
+    class Silent:
+        name = "local:qwen2.5-1.5b"
+
+        async def generate(self, *args: object, **kwargs: object) -> None:
+            await anyio.sleep(60)
+
+    judged = await judge_answer("Who was the first keeper?", "Ilse", "Ilse Marrow", Silent(), timeout_s=0.05)  # type: ignore[arg-type]
+    assert judged.llm in (None, "unknown") and "no answer within 0.05 s" in judged.reason
