@@ -444,6 +444,9 @@ async def _client_loaded() -> None:
     """
     if _CLIENT in sys.modules:
         return
+    # httpx whole, here, first: the client imports it, and a library on the loop that finds it in sys.modules half-made
+    # by the thread fails (the openai SDK checks `isinstance(value, httpx.Timeout)` when httpx is loaded at all).
+    importlib.import_module("httpx")
     done = threading.Event()
 
     def load() -> None:

@@ -155,6 +155,8 @@ class _AfterMemory:
         self._hub.launch()
         bank, self._bank = self._bank, None  # once
         if bank is not None:
+            import httpx  # noqa: F401  (whole before Chroma's import on a thread could leave it half-made: see hub._client_loaded)
+
             threading.Thread(target=_ready_to_write, args=(bank,), name="memento-open-store", daemon=True).start()
 
 
