@@ -2,7 +2,7 @@
 `RunStore` (traces in a temporary MEMENTO_HOME) over a real `ToolHub` on the documents server (stdio),
 each step one model call, one `document_info` call on a tiny cached file and the trace writes. In the same
 run: the bare `hub.call` round trip (so the difference is the agent's overhead), and the same steps with the
-real Anthropic SDK against the fake Messages API on 127.0.0.1 (tests/fake_llm.py), for the SDK + HTTP cost.
+Anthropic model (its Messages API client over httpx) against the fake Messages API on 127.0.0.1 (tests/fake_llm.py), for the client + HTTP cost.
 
 Subtasks are as long as real ones (STEPS_PER_SUBTASK tool steps, then a text answer); a step is timed from
 one model call to the next, so it holds everything the executor does between them.
@@ -86,7 +86,7 @@ def fake_subtask(fake: FakeAnthropic) -> None:
 
 
 async def measure(folder: Path, agent: AgentSettings, fake: FakeAnthropic) -> dict[str, list[float]]:
-    """Scripted subtask, Anthropic-SDK subtask and bare hub calls, alternating, all over one hub and one store."""
+    """Scripted subtask, Anthropic-model subtask and bare hub calls, alternating, all over one hub and one store."""
     [documents] = [entry for entry in load_config(ROOT / "mcp.json") if entry.name == "documents"]
     instant = ScriptedModel(name="scripted:instant")
     scripted = Clocked(instant)
@@ -94,7 +94,7 @@ async def measure(folder: Path, agent: AgentSettings, fake: FakeAnthropic) -> di
     times: dict[str, list[float]] = {
         "bare hub.call": [],
         "executor step, scripted model": [],
-        "executor step, Anthropic SDK + fake API": [],
+        "executor step, Anthropic client + fake API": [],
     }
     with RunStore.open(agent.home) as store:
         async with ToolHub.start([documents], environ=os.environ, env=settings(folder), cwd=folder) as hub:
@@ -113,7 +113,7 @@ async def measure(folder: Path, agent: AgentSettings, fake: FakeAnthropic) -> di
                 )
                 for label, clocked, script in (
                     ("executor step, scripted model", scripted, lambda: scripted_subtask(instant)),
-                    ("executor step, Anthropic SDK + fake API", anthropic, lambda: fake_subtask(fake)),
+                    ("executor step, Anthropic client + fake API", anthropic, lambda: fake_subtask(fake)),
                 )
             ]
             for round_ in range(WARMUP_SUBTASKS + SUBTASKS):
@@ -158,9 +158,9 @@ def main() -> None:
         )
     bare = percentile(times["bare hub.call"], 50)
     scripted = percentile(times["executor step, scripted model"], 50)
-    sdk = percentile(times["executor step, Anthropic SDK + fake API"], 50)
+    sdk = percentile(times["executor step, Anthropic client + fake API"], 50)
     print(f"  agent overhead per step at p50 (scripted step - bare call):        {ms(scripted - bare)}")
-    print(f"  SDK + HTTP per step at p50 (Anthropic step - scripted step):       {ms(sdk - scripted)}")
+    print(f"  client + HTTP per step at p50 (Anthropic step - scripted step):       {ms(sdk - scripted)}")
     verdict = "MET" if scripted < GOAL_STEP_P50_S else "NOT MET"
     print(f"  goal: executor step with an instant model p50 < {ms(GOAL_STEP_P50_S)} -> {verdict}")
 
