@@ -8,7 +8,6 @@ as long as 70 s under load. The weights come from the installed part packages.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,9 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from memento.agent.cli.demo_setup import DEMO_TOOLS, prepare
-from memento.agent.settings import AgentSettings
-from tests.test_real_model import MODEL, ROOT, TASK, models_dir
+from tests.test_real_model import ROOT, TASK, demo_run, models_dir
 
 __all__ = ["models_dir"]  # the fixture, re-used: the weights are assembled once per module
 
@@ -40,14 +37,7 @@ def _requesting(process: psutil.Process) -> bool:
 def test_an_interrupt_while_the_local_model_answers_stops_the_run_within_seconds_and_leaves_nothing_running(
     memento_home: Path, models_dir: Path
 ) -> None:
-    ground = prepare(AgentSettings.from_env({"MEMENTO_HOME": str(memento_home)}), lambda line: None)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "MEMENTO_HOME": str(memento_home),
-        "MEMENTO_LOCAL_MODELS_DIR": str(models_dir),
-        "MEMENTO_EXECUTOR_TOOLS": ",".join(DEMO_TOOLS),
-    }
-    models = ["--planner", MODEL, "--executor", MODEL, "--judge", MODEL, "--config", str(ground.config)]
+    env, models = demo_run(memento_home, models_dir)
     command = [sys.executable, "-m", "memento.agent.cli", "run", TASK, "--max-cycles", "1", "--max-steps", "3", *models, "-q"]
     run = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:

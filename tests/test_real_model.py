@@ -39,10 +39,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("models")
 
 
-@pytest.mark.timeout(1800)  # the suite's 300 s is too short for a real model on 2 busy cores
-def test_the_real_small_model_searches_the_corpus_through_the_servers_and_answers_what_only_it_holds(
-    memento_home: Path, models_dir: Path
-) -> None:
+def demo_run(memento_home: Path, models_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The environment and model options of a `memento run` as the offline demo makes it: the corpus index built,
+    the demo's config, the small model as planner, executor and judge, the executor offered search and read."""
     ground = prepare(AgentSettings.from_env({"MEMENTO_HOME": str(memento_home)}), lambda line: None)
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -50,7 +49,14 @@ def test_the_real_small_model_searches_the_corpus_through_the_servers_and_answer
         "MEMENTO_LOCAL_MODELS_DIR": str(models_dir),
         "MEMENTO_EXECUTOR_TOOLS": ",".join(DEMO_TOOLS),  # as the demo: search the corpus, read the page found
     }
-    args = ["--planner", MODEL, "--executor", MODEL, "--judge", MODEL, "--config", str(ground.config)]
+    return env, ["--planner", MODEL, "--executor", MODEL, "--judge", MODEL, "--config", str(ground.config)]
+
+
+@pytest.mark.timeout(1800)  # the suite's 300 s is too short for a real model on 2 busy cores
+def test_the_real_small_model_searches_the_corpus_through_the_servers_and_answers_what_only_it_holds(
+    memento_home: Path, models_dir: Path
+) -> None:
+    env, args = demo_run(memento_home, models_dir)
     started = time.perf_counter()
     done = subprocess.run(
         [
