@@ -186,5 +186,21 @@ def run_until_signal(body: Callable[[], Awaitable[T]]) -> T:
         raise failure[0]
     if interrupted or not outcome:
         click.echo("Interrupted; the run's trace is kept (memento runs list).", err=True)
-        sys.exit(130)
+        _exit_interrupted()
     return outcome[0]
+
+
+def _exit_interrupted() -> None:
+    """Exit with 130. With a local model server in the process, whose llama.cpp threads may still be generating the
+    answer the run abandoned, the interpreter's own teardown under them can crash (a SIGSEGV once in the test suite):
+    the run is closed and its trace written by now, so the process ends here, as the OS would end it."""
+    local = sys.modules.get("memento.agent.llm.local_server")
+    if local is not None and local.running():
+        import logging
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
