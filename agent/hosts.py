@@ -150,6 +150,12 @@ class Launch:
     env: dict[str, str]
     cwd: Path | None = None
 
+    def parameters(self) -> StdioServerParameters:
+        """This launch as the MCP client's stdio parameters (imports the client's stdio module)."""
+        from mcp.client.stdio import StdioServerParameters
+
+        return StdioServerParameters(command=self.command, args=self.args, env=self.env, cwd=self.cwd)
+
 
 def launch_of(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> Launch:
     """How to start `entry`. `environ`: the agent's environment as its settings read it (`server_environment`);
@@ -164,7 +170,4 @@ def launch_of(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None =
 
 def stdio_parameters(entry: ServerEntry, environ: Mapping[str, str], cwd: Path | None = None, quiet: bool = False) -> StdioServerParameters:
     """`launch_of(...)` as the MCP client's launch parameters."""
-    from mcp.client.stdio import StdioServerParameters
-
-    launch = launch_of(entry, environ, cwd, quiet)
-    return StdioServerParameters(command=launch.command, args=launch.args, env=launch.env, cwd=launch.cwd)
+    return launch_of(entry, environ, cwd, quiet).parameters()

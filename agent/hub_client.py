@@ -15,7 +15,7 @@ import anyio
 import mcp_types as types
 from mcp import Client
 from mcp.client import Transport
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
@@ -36,8 +36,7 @@ def session(target: Launch | str, stderr: IO[str] | None, lost: anyio.Event) -> 
     if isinstance(target, str):
         transport = _watched(streamable_http_client(target), lost)
     else:
-        params = StdioServerParameters(command=target.command, args=target.args, env=target.env, cwd=target.cwd)
-        transport = _watched(stdio_client(params, errlog=cast(TextIO, stderr or sys.stderr)), lost)
+        transport = _watched(stdio_client(target.parameters(), errlog=cast(TextIO, stderr or sys.stderr)), lost)
     return Client(transport, mode="legacy")
 
 
