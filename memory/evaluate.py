@@ -156,21 +156,27 @@ def _f1(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def evaluate(train: Prepared, test: Prepared, model: Any = None) -> dict[str, Any]:
-    """Train `model` (default: a new QFunction) on `train`, score `test`."""
-    from .qfunction import QFunction
+    """Train `model` (default: a new QFunction) on `train`, score `test`.
+
+    A model gets `TrainingRow`s (with the task text) and scores with `score_many(..., task_texts=...)`: the rows of
+    one query are the candidate set shown for it, as a retrieval would hand them over."""
+    from .qfunction import QFunction, TrainingRow
 
     model = model if model is not None else QFunction()
     counts = train.counts()
     train_stats = train.stats(counts)
     started = time.perf_counter()
-    model.fit(list(zip(train.task_embs, train.case_embs, train_stats, train.truth)))
+    model.fit([
+        TrainingRow(t, c, s, float(y), task_text=q)
+        for t, c, s, y, q in zip(train.task_embs, train.case_embs, train_stats, train.truth, train.queries)
+    ])  # fmt: skip
     seconds = time.perf_counter() - started
     # The cut-off is chosen on training rows scored with their leave-one-out statistics.
     leave_one_out = [
         s | {"uses": max(s["uses"] - 1, 0.0), "successes": max(s["successes"] - y, 0.0)} for s, y in zip(train_stats, train.truth)
     ]
-    threshold = best_threshold(train.truth, model.score_many(train.task_embs, train.case_embs, leave_one_out))
-    probabilities = model.score_many(test.task_embs, test.case_embs, test.stats(counts))
+    threshold = best_threshold(train.truth, model.score_many(train.task_embs, train.case_embs, leave_one_out, task_texts=train.queries))
+    probabilities = model.score_many(test.task_embs, test.case_embs, test.stats(counts), task_texts=test.queries)
     predicted = probabilities >= threshold
     truth = test.truth.astype(bool)
     area = auc(truth, probabilities)

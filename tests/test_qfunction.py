@@ -3,6 +3,7 @@ save/load round trip, learns online in milliseconds, and reports on the referenc
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
 import time
@@ -13,7 +14,8 @@ import pytest
 
 from memento.memory.errors import ImportFormatError
 from memento.memory.evaluate import auc, load_reference, main, split_by_query
-from memento.memory.qfunction import QFunction, QFunctionError
+from memento.memory.qfeatures import entity_share
+from memento.memory.qfunction import FEATURES, QFunction, QFunctionError, TrainingRow
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "training_data.jsonl"
 DIM = 32
@@ -179,3 +181,75 @@ def test_eval_retriever_prints_one_json_object_with_the_agreed_keys(tmp_path: Pa
     assert (result["n_train"], result["n_test"]) == (n_train, n_test)
     assert 0.0 <= result["auc"] <= 1.0 and 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["f1"] <= 1.0
     assert result["train_seconds"] < 10
+
+
+def test_a_task_shown_mostly_successful_cases_gets_a_higher_success_estimate(topics) -> None:
+    rng = np.random.default_rng(9)
+    centres = topics[0]
+    # Tasks of one topic fail or succeed together with the cases shown for them: a case's record carries the signal.
+    rows = []
+    for _ in range(150):
+        task = unit(centres[rng.integers(len(centres))] + 0.6 * rng.normal(size=DIM))
+        easy = rng.random() < 0.5
+        for _ in range(8):
+            case = unit(task + 0.8 * rng.normal(size=DIM))
+            shown, won = 10.0, float(rng.binomial(10, 0.8 if easy else 0.1))
+            rows.append((task, case, {"reward": 1.0, "uses": shown + 1, "successes": won + easy, "plan_steps": 2.0}, float(easy)))
+    model = QFunction()
+    model.fit(rows)
+    assert model.weights["set_rate"] > 0
+    task = unit(centres[0] + 0.6 * rng.normal(size=DIM))
+    cases = unit(task + 0.8 * rng.normal(size=(8, DIM)))
+    record = [{"reward": 1.0, "uses": 10.0, "successes": float(s), "plan_steps": 2.0} for s in (8, 8, 9, 7, 8, 8, 2, 1)]
+    poor = [{**r, "successes": 1.0} for r in record]
+    mostly_successful = model.score(task, cases, record)
+    mostly_failed = model.score(task, cases, poor)
+    # The two cases with a poor record score higher among successful companions than among failed ones.
+    assert np.all(mostly_successful[6:] > mostly_failed[6:])
+    # Scoring the set at once or row by row as a batch gives the same estimates.
+    assert np.allclose(model.score_many(np.repeat(task[None], 8, axis=0), cases, record), mostly_successful)
+
+
+def test_the_task_text_feeds_the_estimate_and_a_missing_text_is_neutral(topics) -> None:
+    rng = np.random.default_rng(10)
+    rows: list[TrainingRow] = []
+    for i in range(120):
+        task = unit(rng.normal(size=DIM))
+        many = i % 2 == 0  # questions that name many things fail more often
+        text = "Which Band Did The Singer Of Blue Moon Join" if many else "what colour is the sky at noon today"
+        reward = float(rng.random() < (0.2 if many else 0.7))
+        for _ in range(4):
+            rows.append(TrainingRow(task, unit(rng.normal(size=DIM)), {"reward": 1.0, "plan_steps": 1.0}, reward, task_text=text))
+    model = QFunction()
+    model.fit(rows)
+    assert model.weights["task_entities"] < 0
+    task, cases, stats = unit(rng.normal(size=DIM)), unit(rng.normal(size=(3, DIM))), [{"reward": 1.0}] * 3
+    named = model.score(task, cases, stats, task_text="Who Founded The Company That Built Apollo")
+    plain = model.score(task, cases, stats, task_text="how tall is a typical house in metres")
+    unknown = model.score(task, cases, stats)
+    assert np.all(named < unknown) and np.all(unknown < plain)
+    assert entity_share("When did Paris host the Olympic Games") == 3 / 7
+
+
+def test_an_archive_from_before_the_context_features_still_loads_and_scores_as_before(trained, topics, tmp_path: Path) -> None:
+    rows = unseen(synthetic(np.random.default_rng(11), 5, *topics))
+    # Rewrite a current archive as format 2 wrote it: three fewer combiner columns, the older version and feature list.
+    with np.load(io.BytesIO(trained.to_bytes()), allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    old = len(FEATURES) - 3
+    header |= {"version": 2, "features": list(FEATURES[:old])}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    for name in ("mean", "scale", "weights"):
+        arrays[name] = arrays[name][:old]
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (tmp_path / "old.bin").write_bytes(buffer.getvalue())
+    loaded = QFunction.load(tmp_path / "old.bin")
+    assert [loaded.weights[name] for name in FEATURES[old:]] == [0.0, 0.0, 0.0]
+    expected = trained._weights.copy()
+    trained._weights[old:] = 0.0  # what the old combiner computed: the same weights without the new columns
+    assert np.allclose(score_rows(loaded, rows), score_rows(trained, rows))
+    trained._weights = expected
+    loaded.update(synthetic(np.random.default_rng(12), 2, *topics))  # and it goes on learning
+    assert np.all(np.isfinite(score_rows(loaded, rows)))
