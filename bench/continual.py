@@ -57,6 +57,7 @@ class Run:
     guided: list[float] = field(default_factory=list)  # held-out tasks that followed a shown case with the right template
     q_active: list[float] = field(default_factory=list)  # training retrievals the Q policy actually ranked
     misleading: list[float] = field(default_factory=list)  # positive cases in the bank whose plan is wrong for their type
+    covered: list[float] = field(default_factory=list)  # held-out tasks whose type's template some positive case in the bank carries
     q_ready_after: int | None = None  # episodes recorded before Q took over from similarity
     q_weights: dict[str, float] = field(default_factory=dict)  # the Q-function's feature weights after the last pass
 
@@ -125,8 +126,12 @@ def run_design(
             run.held_out.append(float(np.mean(scores)))
             run.guided.append(float(np.mean(right)))
             # A lucky success with a wrong plan makes a positive case whose plan later episodes copy.
-            wrong = [TEMPLATES.index(tuple(c.plan)) != kinds[c.task] for c in bank.iter_cases() if c.outcome == "positive"]
+            positive = [c for c in bank.iter_cases() if c.outcome == "positive"]
+            wrong = [TEMPLATES.index(tuple(c.plan)) != kinds[c.task] for c in positive]
             run.misleading.append(float(np.mean(wrong)) if wrong else 0.0)
+            # Guidance can only be right where the bank has a success with the right plan: its discovery, not ranking.
+            offered = {TEMPLATES.index(tuple(c.plan)) for c in positive}
+            run.covered.append(float(np.mean([task.kind in offered for task in world.held_out])))
         model = bank.q._load()  # the version the last online update saved
         run.q_weights = model.weights if model is not None else {}
     return run
@@ -394,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Curves]:
     print_table("held-out tasks that followed a shown case with the right template:", curves, "guided")
     print_table("training tasks, success rate during each pass (recorded episodes):", curves, "training")
     print_table("positive cases in the bank whose plan is the wrong template (lucky successes):", curves, "misleading")
+    print_table("held-out tasks whose type's template is the plan of some positive case (discovered):", curves, "covered")
     if "similarity" in curves:
         print_paired(curves, "q", "similarity")
     for design in TEACHERLESS[1:] if args.teacherless else ():
@@ -425,7 +431,7 @@ def write_json(path: Path, curves: dict[str, Curves], arguments: dict[str, objec
         "notice": NOTICE,
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in arguments.items()},
         "designs": {
-            design: [{"seed": seed, **{m: getattr(run, m) for m in ("held_out", "training", "guided", "misleading", "q_active")}}
+            design: [{"seed": seed, **{m: getattr(run, m) for m in ("held_out", "training", "guided", "misleading", "covered", "q_active")}}
                      for seed, run in zip(arguments["seeds"], found.runs)]  # type: ignore[call-overload]
             for design, found in curves.items()
         },

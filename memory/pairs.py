@@ -1,7 +1,8 @@
 """The (task, plan) memory of Q: rated episodes as task and plan embeddings with their rewards.
 
 It answers "how did plans like this one fare on tasks like this one?" with a kernel-weighted mean reward
-(a product of a task kernel and a plan kernel, shrunk towards the base rate when the evidence is thin).
+(a product of a task kernel and a plan kernel, shrunk towards the base rate when the evidence is thin), with a
+global map from task to the plans that worked (the plan fit) and with one linear model per plan (the plan value).
 Pure numpy over fixed-size arrays (a ring that forgets the oldest episodes); it knows nothing of cases,
 stores no text, and is saved inside the Q-function's archive.
 """
@@ -11,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["PairMemory"]
+
+SUPPORT = 512  # episodes at most behind one plan's linear model (its heaviest): bounds the solve
+MODELS_KEPT = 4096  # per-plan models kept between adds
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -32,6 +36,8 @@ class PairMemory:
         self.weights = np.zeros(0)
         self.next_slot = 0
         self._predictor: tuple[float, np.ndarray, np.ndarray, float] | None = None  # (ridge, map, mean plan, spread), until the next add
+        # Per-plan models by (plan, base rate, prior, noise), until the next add (or MODELS_KEPT of them).
+        self._plan_models: dict[tuple[bytes, float, float, float], tuple[np.ndarray, np.ndarray] | None] = {}
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -44,7 +50,7 @@ class PairMemory:
         rewards, weights = np.asarray(rewards, float)[keep], np.asarray(weights, float)[keep]
         if not len(rewards):
             return
-        self._predictor = None
+        self._predictor, self._plan_models = None, {}
         if not len(self):
             self.tasks, self.plans = np.zeros((0, tasks.shape[1]), np.float32), np.zeros((0, plans.shape[1]), np.float32)
         room = max(0, self.capacity - len(self))
@@ -117,6 +123,49 @@ class PairMemory:
         fit[has_plan] = ((_unit(plans[has_plan]) - mean) @ predicted) / spread
         return fit
 
+    def plan_value(self, task: np.ndarray, plans: np.ndarray, base: float, prior: float, noise: float) -> np.ndarray:
+        """The predicted reward of following each plan on this task, minus the base rate: 0 where the memory has never
+        seen the plan followed.
+
+        One Bayesian linear model per plan (over the episodes that followed it, weighted by the plan kernel): reward -
+        base = w . task + b, w ~ N(0, I), b ~ N(0, prior), noise variance noise / weight. Unlike a kernel over near
+        tasks, it learns from contrast: the failures of a plan on tasks that share words with its successes teach it
+        which directions of the task embedding decide success. Thin evidence keeps the prediction near 0."""
+        plans = np.asarray(plans, np.float32)
+        value = np.zeros(len(plans))
+        if not len(self) or not len(plans):
+            return value
+        x = _unit(np.asarray(task, np.float32).reshape(-1)).astype(np.float64)
+        has_plan = np.linalg.norm(plans, axis=1) > 1e-9
+        groups: dict[bytes, list[int]] = {}
+        for i in np.flatnonzero(has_plan):
+            groups.setdefault(np.round(_unit(plans[i]) * 1e3).astype(np.int32).tobytes(), []).append(int(i))
+        new = [key for key in groups if (key, base, prior, noise) not in self._plan_models]
+        if len(self._plan_models) + len(new) > MODELS_KEPT:  # a long-lived reader sees ever new plans
+            self._plan_models = {}
+            new = list(groups)
+        if new:  # the plan kernel of every plan not modelled yet, in one product
+            kernels = np.exp((_unit(plans[[groups[key][0] for key in new]]) @ self.plans.T - 1.0) / self.plan_width)
+            for key, kernel in zip(new, kernels):
+                self._plan_models[(key, base, prior, noise)] = self._plan_model(kernel * self.weights, base, prior, noise)
+        for key, rows in groups.items():
+            model = self._plan_models[(key, base, prior, noise)]
+            if model is not None:
+                support, alpha = model
+                value[rows] = (prior + support @ x) @ alpha
+        return value
+
+    def _plan_model(self, weight: np.ndarray, base: float, prior: float, noise: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """(support tasks, dual weights) of one plan's linear model from each episode's weight for it; None without evidence."""
+        support = np.flatnonzero(weight > 1e-3)
+        if len(support) > SUPPORT:  # the plan's heaviest episodes
+            support = support[np.argpartition(-weight[support], SUPPORT - 1)[:SUPPORT]]
+        if not len(support):
+            return None
+        tasks = self.tasks[support].astype(np.float64)
+        gram = prior + tasks @ tasks.T + np.diag(noise / weight[support])
+        return tasks, np.linalg.solve(gram, self.rewards[support] - base)
+
     def _plan_predictor(self, ridge: float) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(map, mean plan, spread): ridge regression from [task, 1] to (reward - mean reward) x the centred plan
         embedding over every remembered episode (successes pull towards their plan, failures push away from
@@ -154,7 +203,7 @@ class PairMemory:
             self.tasks, self.plans = arrays["pair_tasks"].astype(np.float32), arrays["pair_plans"].astype(np.float32)
             self.rewards, self.weights = arrays["pair_rewards"].astype(float), arrays["pair_weights"].astype(float)
             self.next_slot = next_slot
-            self._predictor = None
+            self._predictor, self._plan_models = None, {}
 
     def settings(self) -> dict[str, float]:
         return {

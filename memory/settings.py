@@ -95,6 +95,19 @@ class MemorySettings(MementoSettings):
         gt=0,
         description="L2 penalty of that task-to-plan map: with few successes behind it, its predictions shrink to nothing.",
     )
+    memory_plan_value_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Cosine points per unit of the case plan's predicted reward on this task minus the base rate (a linear model per plan, learned from its successes and failures; 0: off).",
+    )
+    memory_plan_value_prior: float = Field(
+        default=0.1,
+        gt=0,
+        description="Prior variance of the constant of each plan's model (how far a plan's own success rate may move it).",
+    )
+    memory_plan_value_noise: float = Field(
+        default=1.0, gt=0, description="Noise variance of each plan's model per unit of episode weight: more, and thin evidence earns less."
+    )
     memory_min_transitions: int = Field(
         default=32,
         ge=1,

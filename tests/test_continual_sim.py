@@ -20,7 +20,7 @@ from memento.memory.embeddings import LocalEmbedder
 pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-METRICS = ("held_out", "training", "guided", "misleading", "q_active")
+METRICS = ("held_out", "training", "guided", "misleading", "covered", "q_active")
 # 8 tasks, k=4, 2 passes: Q learns only from the cases an episode followed (at most one per episode here), so the
 # first test lets Q take over after 4 of them (MEMENTO_MEMORY_MIN_TRANSITIONS), during the second pass.
 # The banks draw Q's replay samples from a generator seeded by the world's seed, so runs repeat exactly.

@@ -112,10 +112,51 @@ def test_with_a_plan_fit_weight_a_case_with_its_kinds_plan_overtakes_a_nearer_ca
     cases = np.stack([unit(0.5 * task + 0.5 * tasks_b[0]), tasks_a[1]])
     assert cases[0] @ task > cases[1] @ task  # the nearer case carries kind B's plan
     stats, case_plans = [{"positive": 1.0}] * 2, np.stack([plan_b, plan_a])
-    off = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.0))
-    on = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.3))
+    off = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.0, plan_value_weight=0.0))
+    on = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.3, plan_value_weight=0.0))
     assert np.allclose(off, cases @ task, atol=1e-6)  # with the fit's weight at 0: similarity alone
     assert off[0] > off[1] and on[1] > on[0]  # similarity puts the other kind's plan first; the fit puts this kind's
+
+
+def test_the_plan_value_predicts_each_plan_s_reward_on_a_new_task_of_either_kind() -> None:
+    tasks_a, tasks_b, plan_a, plan_b = kinds()
+    model = QFunction()
+    both = np.stack([plan_a, plan_b])
+    assert np.array_equal(model.pairs.plan_value(tasks_a[0], both, 0.5, 0.1, 0.3), [0.0, 0.0])  # no evidence, no value
+    model.remember_pairs(tried(tasks_a[1:], tasks_b[1:], plan_a, plan_b))
+    value_a = model.pairs.plan_value(tasks_a[0], both, 0.5, 0.1, 0.3)
+    value_b = model.pairs.plan_value(tasks_b[0], both, 0.5, 0.1, 0.3)
+    # The two kinds share most of their words: a kernel over near tasks finds the other kind's plan about as good as
+    # the base rate here (its successes on the other kind are near too); the linear model sees which side decides.
+    assert value_a[0] > 0.1 and value_a[1] < -0.1
+    assert value_b[1] > 0.1 and value_b[0] < -0.1
+    unseen = unit(plan_a + 3 * plan_b + np.roll(plan_a, 3) * 5)
+    assert abs(model.pairs.plan_value(tasks_a[0], unseen[None], 0.5, 0.1, 0.3)[0]) < 1e-9  # a plan nobody followed
+
+
+def test_thin_evidence_for_a_plan_earns_it_a_smaller_value_than_ample_evidence() -> None:
+    tasks_a, tasks_b, plan_a, plan_b = kinds()
+    few, many = QFunction(), QFunction()
+    few.remember_pairs(tried(tasks_a[1:3], tasks_b[1:3], plan_a, plan_b))
+    many.remember_pairs(tried(tasks_a[1:], tasks_b[1:], plan_a, plan_b))
+    both = np.stack([plan_a, plan_b])
+    thin, ample = few.pairs.plan_value(tasks_a[0], both, 0.5, 0.1, 0.3), many.pairs.plan_value(tasks_a[0], both, 0.5, 0.1, 0.3)
+    assert 0 < thin[0] < ample[0] and ample[1] < thin[1] < 0
+
+
+def test_with_a_plan_value_weight_the_kinds_plan_leads_and_a_failed_case_is_left_to_the_kernel() -> None:
+    tasks_a, tasks_b, plan_a, plan_b = kinds()
+    model = QFunction()
+    model.remember_pairs(tried(tasks_a[2:], tasks_b[2:], plan_a, plan_b))
+    task = tasks_a[0]
+    cases = np.stack([unit(0.5 * task + 0.5 * tasks_b[0]), tasks_a[1], unit(0.5 * task + 0.5 * tasks_b[1])])
+    stats = [{"positive": 1.0}, {"positive": 1.0}, {"negative": 1.0}]
+    case_plans = np.stack([plan_b, plan_a, plan_b])
+    plain = Ranking(bonus_weight=0.0, plan_fit_weight=0.0, plan_value_weight=0.0)
+    off = ranking_scores(model, task, cases, stats, case_plans, plain)
+    on = ranking_scores(model, task, cases, stats, case_plans, Ranking(bonus_weight=0.0, plan_fit_weight=0.0, plan_value_weight=1.0))
+    assert off[0] > off[1] and on[1] > on[0]  # similarity puts the other kind's plan first; the plan value puts this kind's
+    assert on[2] == off[2]  # a failed case's worth as a warning is not the plan value's to change
 
 
 def test_the_ranking_constants_are_the_settings_the_bank_was_opened_with() -> None:
