@@ -33,7 +33,11 @@ class MemorySettings(MementoSettings):
     memory_k: int = Field(default=4, ge=1, le=64, description="Cases retrieved per task (the paper's best K is 4).")
     memory_candidates: int = Field(default=64, ge=1, le=1000, description="Nearest cases re-ranked by the Q policy.")
     memory_policy: Literal["similarity", "q"] = Field(default="similarity", description="Default retrieval policy: similarity or q.")
-    memory_temperature: float = Field(default=0.5, gt=0, description="Softmax temperature α when the Q policy explores.")
+    memory_temperature: float = Field(
+        default=0.1,
+        gt=0,
+        description="Softmax temperature α when the Q policy explores (scores are cosine-sized: at 0.5 the draw is close to uniform over the candidates).",
+    )
     memory_duplicate_threshold: float = Field(
         default=0.95, gt=0, le=1, description="Cosine similarity above which two different tasks count as near-duplicates."
     )
