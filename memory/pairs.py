@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["PairMemory"]
 
 SUPPORT = 512  # episodes at most behind one plan's linear model (its heaviest): bounds the solve
-MODELS_KEPT = 4096  # per-plan models kept between adds
+MODELS_KEPT = 1024  # per-plan models kept between adds (each at most SUPPORT rows and weights)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -36,7 +36,8 @@ class PairMemory:
         self.weights = np.zeros(0)
         self.next_slot = 0
         self._predictor: tuple[float, np.ndarray, np.ndarray, float] | None = None  # (ridge, map, mean plan, spread), until the next add
-        # Per-plan models by (plan, base rate, prior, noise), until the next add (or MODELS_KEPT of them).
+        # Per-plan models, (support rows, dual weights), by (plan, base rate, prior, noise), until the next add (or
+        # MODELS_KEPT of them).
         self._plan_models: dict[tuple[bytes, float, float, float], tuple[np.ndarray, np.ndarray] | None] = {}
 
     def __len__(self) -> int:
@@ -152,11 +153,11 @@ class PairMemory:
             model = self._plan_models[(key, base, prior, noise)]
             if model is not None:
                 support, alpha = model
-                value[rows] = (prior + support @ x) @ alpha
+                value[rows] = (prior + self.tasks[support].astype(np.float64) @ x) @ alpha
         return value
 
     def _plan_model(self, weight: np.ndarray, base: float, prior: float, noise: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """(support tasks, dual weights) of one plan's linear model from each episode's weight for it; None without evidence."""
+        """(support rows, dual weights) of one plan's linear model from each episode's weight for it; None without evidence."""
         support = np.flatnonzero(weight > 1e-3)
         if len(support) > SUPPORT:  # the plan's heaviest episodes
             support = support[np.argpartition(-weight[support], SUPPORT - 1)[:SUPPORT]]
@@ -164,7 +165,11 @@ class PairMemory:
             return None
         tasks = self.tasks[support].astype(np.float64)
         gram = prior + tasks @ tasks.T + np.diag(noise / weight[support])
-        return tasks, np.linalg.solve(gram, self.rewards[support] - base)
+        return support.astype(np.int32), np.linalg.solve(gram, self.rewards[support] - base)
+
+    def __getstate__(self) -> dict[str, object]:
+        """A copy (an update starts from a deep copy of the model) leaves the caches behind: the add empties them anyway."""
+        return {**self.__dict__, "_predictor": None, "_plan_models": {}}
 
     def _plan_predictor(self, ridge: float) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(map, mean plan, spread): ridge regression from [task, 1] to (reward - mean reward) x the centred plan
