@@ -5,9 +5,10 @@ whose pipeline is Transformer → mean Pooling (→ Normalize); `supports()` say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 
 from .errors import EmbeddingError
 
-__all__ = ["BertWeights", "MiniLM", "supports"]
+__all__ = ["BertWeights", "MiniLM", "one_blas_thread", "supports"]
 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
@@ -35,6 +36,19 @@ _FEED_FORWARD_ROWS = 512
 # default threads, 16-40 ms with one. Big batches keep every thread.
 _ONE_THREAD_TOKENS = 1024
 _ONE_THREAD = threading.Lock()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread for the block: for small matrix products, where a second thread mostly waits for a core.
+
+    The limit is the process's and is restored on exit, so one block at a time holds it: two overlapping
+    blocks could otherwise restore each other's value and leave BLAS on one thread for good.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with _ONE_THREAD, threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _read_json(path: Path) -> Any:
@@ -192,11 +206,7 @@ class MiniLM:
             return np.zeros((0, self.dimension), dtype=np.float32)
         tokens = [e.ids for e in self.tokenizer.encode_batch([t.lower() if self.lowercase else t for t in texts])]
         if sum(len(t) for t in tokens) <= _ONE_THREAD_TOKENS:
-            from threadpoolctl import threadpool_limits
-
-            # The limit is the process's and is restored on exit: one small call at a time holds it, so two
-            # overlapping calls cannot restore each other's value and leave BLAS on one thread for good.
-            with _ONE_THREAD, threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():
                 return self._embed_chunks(tokens)
         return self._embed_chunks(tokens)
 

@@ -101,17 +101,14 @@ class QPolicy:
     ) -> tuple[np.ndarray, int]:
         """The ranking score of each candidate (similarity plus Q's evidence-earned correction, `ranking.py`), and
         the version of Q that scored them."""
-        from threadpoolctl import threadpool_limits
-
-        from .minilm import _ONE_THREAD
+        from .minilm import one_blas_thread
         from .ranking import Ranking, ranking_scores
 
         with self._lock:
             model = self._load()
             # Small matrices: BLAS threads only wait on each other (a 10k-case read took 23 ms in the pair memory's
-            # estimate on a busy machine). The limit is the process's: the embedder's lock keeps overlapping
-            # callers from restoring each other's value.
-            with _ONE_THREAD, threadpool_limits(limits=1, user_api="blas"):
+            # estimate on a busy machine).
+            with one_blas_thread():
                 scores = ranking_scores(model, task, cases, stats, plans, self.ranking or Ranking())
             return np.asarray(scores, dtype=np.float32), self._loaded_version
 

@@ -393,3 +393,25 @@ def test_opening_chroma_on_a_thread_while_the_first_write_begins_does_not_deadlo
     assert not opener.is_alive() and not writer.is_alive(), "the opener and the writer wait for each other"
     assert bank.count() == 1
     bank.close()
+
+
+def test_memory_repair_rebuilds_a_damaged_snapshot_from_chroma(memento_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from memento.agent.cli import cli
+
+    with CaseBank.open(MemorySettings.from_env()) as bank:
+        bank.record_episode("Who painted the Mona Lisa?", ["search the painter"], "Leonardo", 1.0)
+        bank.record_episode("Who wrote Hamlet?", ["search the author"], "Shakespeare", 0.0)
+    records = memento_home / "casebank" / "snapshot" / "records.jsonl"
+    records.write_bytes(b"")  # damaged behind the writers' back, still marked current
+    assert _status(memento_home) == "current"
+    done = CliRunner().invoke(cli, ["memory", "repair"], prog_name="memento")
+    assert done.exit_code == 0, done.output
+    assert "rebuilt the read snapshot from Chroma: 2 cases" in done.output
+    with CaseBank.open(MemorySettings.from_env()) as reopened:
+        _assert_snapshot_equals_chroma(reopened)
+        assert {s.case.task for s in reopened.retrieve("Who painted The Night Watch?", k=2).cases} == {
+            "Who painted the Mona Lisa?",
+            "Who wrote Hamlet?",
+        }

@@ -104,6 +104,22 @@ def train() -> None:
 
 
 @memory.command()
+def repair() -> None:
+    """Rebuild the read snapshot of an embedded bank (casebank/snapshot/) from Chroma, the store of record.
+
+    Writers keep the snapshot current on their own, and a stale one is rebuilt when a process next opens
+    Chroma; this is for a snapshot damaged behind their back (a disk error, a hand edit). A bank on a
+    Chroma server has no snapshot.
+    """
+    bank = _bank()
+    if bank.store.snapshot is None:
+        click.echo("nothing to repair: a bank on a Chroma server (MEMENTO_CHROMA_URL) keeps no read snapshot")
+        return
+    bank.store.rebuild_snapshot()
+    click.echo(f"rebuilt the read snapshot from Chroma: {bank.count()} cases")
+
+
+@memory.command()
 @click.option("--max-cases", type=int, default=None, help="Size to keep (default MEMENTO_MEMORY_MAX_CASES).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 def prune(max_cases: int | None, dry_run: bool) -> None:
