@@ -139,10 +139,14 @@ class Executor:
     async def _generate(self, system: str, messages: list[Message], choice: ToolChoice = "auto", step: int = 0) -> Reply:
         first = step == 0
         tools = self.specs()
+        usable = tools
         if self._ordered():
-            tools = tools[step : step + 1] if step < len(tools) else tools
+            usable = tools[step : step + 1] if step < len(tools) else tools
         elif first and self.must_act and self.offered:  # a small model starts with the first tool named (the demo: search):
-            tools = tools[:1]  # told to read first, the 0.5B model wrote an invented path until its token cap
+            usable = tools[:1]  # told to read first, the 0.5B model wrote an invented path until its token cap
+        # A small model's steps keep every tool described and say which it may call now (`allowed`): its prompt stays
+        # the same from step to step, so a local model reuses it from the cache instead of reading it all again.
+        allowed = tuple(spec.name for spec in usable) if self.must_act else None
         return await self.meter.call(
             self.model,
             "executor",
@@ -151,6 +155,7 @@ class Executor:
             tools=tools,
             tool_choice=choice,
             max_tokens=self.max_tokens,
+            allowed=allowed,
         )
 
     async def _call_tools(self, calls: list[ToolCall]) -> list[ToolResultPart]:

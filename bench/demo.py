@@ -60,6 +60,11 @@ def describe(label: str, wall: float, code: int, run: dict[str, Any]) -> None:
     in_tokens = sum(c["input_tokens"] + c["cache_read_tokens"] for c in run["model_calls"])
     print(f"{label}: exit {code}, {wall:.1f} s command to exit; status {run['status']}, answer {run['answer']!r}, reward {run['reward']}")
     print(f"  model: {len(run['model_calls'])} calls, {model_s:.1f} s ({in_tokens} prompt tokens incl. cached, {out_tokens} generated)")
+    for c in run["model_calls"]:  # the prompt tokens llama.cpp took from its cache are what the prompt order saves
+        print(
+            f"    {c['role']:<9} {c['input_tokens'] + c['cache_read_tokens']:>5} prompt ({c['cache_read_tokens']:>5} cached),"
+            f" {c['output_tokens']:>4} generated, {c['latency_s']:6.1f} s"
+        )
     print(
         f"  tools: {len(run['tool_calls'])} calls, {tool_s:.2f} s: " + ", ".join(f"{t['server']}__{t['tool']}" for t in run["tool_calls"])
     )

@@ -37,9 +37,10 @@ class ScriptedCall:
 
     system: str
     messages: list[Message]
-    tools: list[ToolSpec]
+    tools: list[ToolSpec]  # those the reply may call (`allowed` of `described`), as a hosted model is sent them
     tool_choice: str
     max_tokens: int | None
+    described: list[ToolSpec] = field(default_factory=list)  # every tool the call gave, allowed or not
 
     @property
     def last_user_text(self) -> str:
@@ -69,7 +70,9 @@ class ScriptedModel:
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
         history = [Message(m.role, list(m.parts)) for m in messages]
-        seen = ScriptedCall(system, history, list(tools), options.get("tool_choice", "auto"), options.get("max_tokens"))
+        choice, allowed = options.get("tool_choice", "auto"), options.get("allowed")
+        usable = [t for t in tools if t.name in allowed] if allowed is not None and choice != "none" else list(tools)
+        seen = ScriptedCall(system, history, usable, choice, options.get("max_tokens"), list(tools))
         self.calls.append(seen)
         if not self._queue:
             raise ScriptExhausted(

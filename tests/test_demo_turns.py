@@ -149,6 +149,7 @@ async def test_after_a_failed_tool_call_a_small_model_must_call_a_tool_again_and
     assert [c.tool_choice for c in executor.calls] == ["any", "any", "auto", "none"]
     assert [t.name for t in executor.calls[0].tools] == offered[:1]  # a small model starts with the first tool named
     assert [t.name for t in executor.calls[1].tools] == offered
+    assert all([t.name for t in c.described] == offered for c in executor.calls)
 
 
 async def test_a_small_model_is_offered_required_arguments_only_and_the_planner_reads_what_its_tools_returned(
@@ -190,6 +191,8 @@ async def test_with_tools_in_order_a_small_model_searches_then_reads_what_it_fou
     assert result.answer == "Graumel"
     assert [c.tool_choice for c in executor.calls] == ["any", "any", "none"]
     assert [[t.name for t in c.tools] for c in executor.calls[:2]] == [offered[:1], offered[1:]]  # each tool alone, in order
+    # every step describes the same tools (one prompt prefix for a local model's cache) and allows one of them
+    assert all([t.name for t in c.described] == offered for c in executor.calls) and len({c.system for c in executor.calls}) == 1
     assert hub.calls == [("search__search_local", {"q": "Vellmark cheese"}), ("documents__read_document", {"path": "cheese.md"})]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.resources
+import itertools
 import json
 import os
 import re
@@ -28,6 +29,9 @@ from memento.agent.settings import AgentSettings
 from memento.core.errors import ModelNotConfigured
 
 SEARCH = ToolSpec("search.web", "Search the web.", {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
+READ = ToolSpec(
+    "documents.read_document", "Read a document.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+)
 PLAN = ToolSpec(
     "submit_plan",
     "Submit a plan.",
@@ -194,6 +198,60 @@ def test_a_local_request_describes_the_tools_in_the_prompt_and_holds_the_reply_t
     assert {"required": ["reply"]}.items() <= free["response_format"]["json_schema"]["schema"]["anyOf"][-1].items()
     plain = model.request(Call("", [Message.user("hi")], [SEARCH], "none", None), names)  # type: ignore[attr-defined]
     assert "response_format" not in plain and "search_web" not in json.dumps(plain["messages"])
+
+
+def test_a_local_call_allowed_fewer_tools_than_it_describes_repeats_the_previous_calls_prompt_up_to_its_last_line(
+    tmp_path: Path,
+) -> None:
+    """llama.cpp reuses its cached prompt up to the first token that differs: a small model's executor searches, then
+    reads, then replies, and each step's prompt must begin with the whole previous one but the line saying what to do."""
+    from memento.agent.llm._vendor import Call
+    from memento.agent.llm.base import ToolCall, ToolResultPart
+
+    model = make_model("local:qwen2.5-0.5b", AgentSettings(home=tmp_path))
+    names = ToolNames([SEARCH.name, READ.name])
+    history = [Message.user("The task: who kept the lighthouse?")]
+    steps: list[tuple[str, dict[str, Any]]] = []  # (the prompt as the chat template reads it, the reply's schema)
+    for step, (allowed, choice) in enumerate([((SEARCH.name,), "any"), ((READ.name,), "any"), ((), "none")]):
+        call = Call("You carry out one subtask.", history, [SEARCH, READ], choice, 64, allowed)  # type: ignore[arg-type]
+        request = model.request(call, names)  # type: ignore[attr-defined]
+        steps.append(("".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in request["messages"]), request["response_format"]))
+        used = ToolCall(f"c{step}", (allowed or (SEARCH.name,))[0], {"query": "keeper"})
+        history = [*history, Message("assistant", [used]), Message("user", [ToolResultPart(used.id, f"result {step}")])]
+    (searching, search_schema), (reading, read_schema), (replying, reply_schema_) = steps
+    assert "search_web" in searching and "documents_read_document" in searching.split("<user>")[0]  # both described
+    assert searching.endswith("You must call search_web now.</user>") and reading.endswith(
+        "You must call documents_read_document now.</user>"
+    )
+    assert replying.endswith('Reply now, without a tool: {"reply": "<your answer>"}.</user>')
+    for before, after in itertools.pairwise([searching, reading, replying]):
+        assert after.startswith(before[: before.rindex("\n\n")])  # all of it but its last line
+    assert [b["properties"]["tool"] for b in search_schema["json_schema"]["schema"]["anyOf"]] == [{"const": "search_web"}]
+    assert [b["properties"]["tool"] for b in read_schema["json_schema"]["schema"]["anyOf"]] == [{"const": "documents_read_document"}]
+    assert [b["required"] for b in reply_schema_["json_schema"]["schema"]["anyOf"]] == [["reply"]]
+
+
+class _Kept(Exception):
+    """Raised by a stand-in `send` once it has kept the request: nothing leaves the process."""
+
+
+@pytest.mark.anyio
+async def test_a_hosted_model_is_sent_only_the_tools_a_call_allows(tmp_path: Path) -> None:
+    model = make_model("openai:gpt-4o-mini", AgentSettings(home=tmp_path, openai_api_key="sk-test"))
+    sent: list[dict[str, Any]] = []
+
+    async def keep(request: dict[str, Any]) -> Any:
+        sent.append(request)
+        raise _Kept
+
+    model.send = keep  # type: ignore[attr-defined]
+    for choice in ("any", "none"):
+        with pytest.raises(_Kept):
+            await model.generate("s", [Message.user("hi")], [SEARCH, READ], tool_choice=choice, allowed=(READ.name,))
+    assert [t["function"]["name"] for t in sent[0]["tools"]] == ["documents_read_document"]
+    # tool_choice none keeps them all: a history with tool calls needs its tools defined
+    assert [t["function"]["name"] for t in sent[1]["tools"]] == ["search_web", "documents_read_document"]
+    await model.aclose()
 
 
 # -- the reply schema and JSON-text calls ----------------------------------------------------------

@@ -55,6 +55,7 @@ class Call:
     tools: list[ToolSpec]
     tool_choice: ToolChoice = "auto"
     max_tokens: int | None = None
+    allowed: tuple[str, ...] | None = None  # the tools this reply may call, when fewer than `tools` (described)
 
 
 class VendorModel(ABC):
@@ -62,6 +63,8 @@ class VendorModel(ABC):
 
     provider: ClassVar[str]
     errors: ClassVar[SdkErrors]
+    # Whether `request` describes tools a call may not use (`Call.allowed`); else only the allowed ones are sent.
+    describes_unallowed: ClassVar[bool] = False
 
     def __init__(self, model: str, settings: AgentSettings, endpoint: Endpoint, *, context_tokens: int) -> None:
         self.model = model
@@ -85,7 +88,13 @@ class VendorModel(ABC):
         await self._client.close()
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
-        """`Model.generate`: `options` are its keywords, tool_choice and max_tokens."""
+        """`Model.generate`: `options` are its keywords, tool_choice, max_tokens and allowed."""
+        allowed = options.get("allowed")
+        if allowed is not None and not self.describes_unallowed:
+            # tool_choice none keeps them all: a history with tool calls needs its tools defined (Anthropic refuses it otherwise)
+            if options.get("tool_choice") != "none":
+                tools = [t for t in tools if t.name in allowed]
+            options = {**options, "allowed": None}
         names = ToolNames(t.name for t in tools)  # the vendor sees safe aliases; replies are mapped back
         request = self.request(Call(system, messages, tools, **options), names)
         started = time.monotonic()

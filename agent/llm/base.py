@@ -44,6 +44,7 @@ class CallOptions(TypedDict, total=False):
 
     tool_choice: ToolChoice
     max_tokens: int | None
+    allowed: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,14 @@ class Model(Protocol):
         *,
         tool_choice: ToolChoice = "auto",
         max_tokens: int | None = None,
+        allowed: tuple[str, ...] | None = None,
     ) -> Reply:
-        """One call: the reply to `messages` under `system`, free to call `tools` (`any`: must call one)."""
+        """One call: the reply to `messages` under `system`, free to call `tools` (`any`: must call one).
+
+        `allowed` (names of `tools`) narrows what this reply may call while `tools` stay described: a conversation
+        whose calls offer different tools keeps one prompt prefix, which a local model's prompt cache reuses. A
+        hosted model is sent the allowed tools alone.
+        """
         ...
 
     async def aclose(self) -> None:

@@ -45,6 +45,7 @@ class LocalModel(OpenAIModel):
     """A llama.cpp model of this process; its server starts on the first call and is shared by every role."""
 
     provider = "local"
+    describes_unallowed = True  # a call's tools stay in its prompt when it may use fewer: see `request`
 
     def __init__(self, model: str, settings: AgentSettings, *, context_tokens: int) -> None:
         self._settings = settings
@@ -87,7 +88,17 @@ class LocalModel(OpenAIModel):
         return completion
 
     def request(self, call: Call, names: ToolNames) -> dict[str, Any]:
-        """The chat request, tools described in the system prompt and the reply held to `reply_schema`."""
+        """The chat request, tools described in the system prompt and the reply held to `reply_schema`.
+
+        With `call.allowed` the system prompt describes every tool of `call.tools` whatever this call may do, and
+        a line at the end of the last user turn says what it must do now (call one of the allowed tools, or reply);
+        the schema holds it to that. llama.cpp reuses its cached prompt up to the first token that differs: a small
+        model's executor searches, then reads, then replies, and with only that call's tools in the system prompt
+        each step read its whole conversation again (the demo's reply step took 162 of 1,470 prompt tokens from
+        the cache). Without `allowed` the tools offered are the ones described, as the planner and judge want.
+        """
+        if call.allowed is not None and call.tools:
+            return self._stable_request(call, names)
         offer = bool(call.tools) and call.tool_choice != "none"
         system = call.system
         if offer:
@@ -101,6 +112,29 @@ class LocalModel(OpenAIModel):
         if offer:
             schema = reply_schema(call.tools, names, must_call=call.tool_choice == "any")
             request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+        return request
+
+    def _stable_request(self, call: Call, names: ToolNames) -> dict[str, Any]:
+        """`request` for a call that may use fewer tools than it describes: the same prefix whatever it may use."""
+        allowed = [] if call.tool_choice == "none" else [t for t in call.tools if t.name in (call.allowed or ())]
+        system = f"{call.system}\n{tools_prompt(call.tools, names, must_call=False)}"
+        request = super().request(Call(system, call.messages, [], call.tool_choice, call.max_tokens), names)
+        request["messages"] = [_as_text(m) for m in request["messages"]]
+        listed = ", ".join(names.safe(t.name) for t in allowed)
+        if not allowed:
+            now = 'Reply now, without a tool: {"reply": "<your answer>"}.'
+        elif call.tool_choice == "any":
+            now = f"You must call {listed} now." if len(allowed) == 1 else f"You must call one of these tools now: {listed}."
+        elif len(allowed) < len(call.tools):
+            now = f"Call one of these tools now, or reply: {listed}."
+        else:
+            now = ""
+        if now:
+            _append_to_last_user_turn(request["messages"], now)
+        request["max_tokens"] = request.pop("max_completion_tokens")
+        request["temperature"] = self._settings.local_temperature
+        schema = reply_schema(allowed, names, must_call=call.tool_choice == "any" and bool(allowed))
+        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
         return request
 
     def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
@@ -142,6 +176,17 @@ def _partial_reply(text: str) -> str:
             continue
         return decoded.strip()
     return ""
+
+
+def _append_to_last_user_turn(messages: list[dict[str, Any]], text: str) -> None:
+    """`text` at the end of the conversation: in its last turn when that is the user's, else as a user turn of its own.
+
+    Never a second user turn in a row: some chat templates refuse turns that do not alternate.
+    """
+    if messages and messages[-1]["role"] == "user" and isinstance(messages[-1].get("content"), str):
+        messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n\n{text}"}
+    else:
+        messages.append({"role": "user", "content": text})
 
 
 def _as_text(turn: dict[str, Any]) -> dict[str, Any]:
