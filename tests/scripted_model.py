@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
-from memento.agent.llm import CallOptions, Message, Reply, TextPart, ToolCall, ToolSpec, Usage
+from memento.agent.llm import CallOptions, Message, Reply, TextPart, ToolCall, ToolSpec, Usage, callable_tools
 from memento.core.errors import AgentError
 
 __all__ = ["ScriptExhausted", "ScriptedCall", "ScriptedModel", "Step", "call", "text_reply", "tool_reply"]
@@ -70,8 +70,8 @@ class ScriptedModel:
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
         history = [Message(m.role, list(m.parts)) for m in messages]
-        choice, allowed = options.get("tool_choice", "auto"), options.get("allowed")
-        usable = [t for t in tools if t.name in allowed] if allowed is not None and choice != "none" else list(tools)
+        choice = options.get("tool_choice", "auto")
+        usable = callable_tools(tools, tool_choice=choice, allowed=options.get("allowed"))
         seen = ScriptedCall(system, history, usable, choice, options.get("max_tokens"), list(tools))
         self.calls.append(seen)
         if not self._queue:

@@ -16,7 +16,7 @@ from memento.core.errors import ModelFailed
 
 from ._failure import connection_failed, status_failed, timed_out
 from ._names import ToolNames
-from .base import CallOptions, Message, Reply, ToolChoice, ToolSpec
+from .base import CallOptions, Message, Reply, ToolChoice, ToolSpec, callable_tools
 from .pricing import Price
 
 if TYPE_CHECKING:
@@ -89,11 +89,8 @@ class VendorModel(ABC):
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec], **options: Unpack[CallOptions]) -> Reply:
         """`Model.generate`: `options` are its keywords, tool_choice, max_tokens and allowed."""
-        allowed = options.get("allowed")
-        if allowed is not None and not self.describes_unallowed:
-            # tool_choice none keeps them all: a history with tool calls needs its tools defined (Anthropic refuses it otherwise)
-            if options.get("tool_choice") != "none":
-                tools = [t for t in tools if t.name in allowed]
+        if not self.describes_unallowed:
+            tools = callable_tools(tools, tool_choice=options.get("tool_choice", "auto"), allowed=options.get("allowed"))
             options = {**options, "allowed": None}
         names = ToolNames(t.name for t in tools)  # the vendor sees safe aliases; replies are mapped back
         request = self.request(Call(system, messages, tools, **options), names)

@@ -33,6 +33,7 @@ __all__ = [
     "ToolResultPart",
     "ToolSpec",
     "Usage",
+    "callable_tools",
 ]
 
 # auto: the model may call a tool; any: it must call one; none: it must not.
@@ -54,6 +55,17 @@ class ToolSpec:
     name: str
     description: str
     input_schema: dict[str, Any]
+
+
+def callable_tools(tools: list[ToolSpec], *, tool_choice: ToolChoice, allowed: tuple[str, ...] | None) -> list[ToolSpec]:
+    """The tools a reply may call: those of `tools` that `allowed` names (all when it is None).
+
+    With tool_choice none they all stay: a history with tool calls needs its tools defined (Anthropic refuses it
+    otherwise), and none is enforced by the choice.
+    """
+    if allowed is None or tool_choice == "none":
+        return list(tools)
+    return [t for t in tools if t.name in allowed]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import openai
 from ._names import ToolNames
 from ._tool_json import call_id, reply_schema, tools_prompt
 from ._vendor import Call, Endpoint
-from .base import Message, Part, Reply, TextPart, ToolCall
+from .base import Message, Part, Reply, TextPart, ToolCall, callable_tools
 from .local_server import ServerKey, default_threads, serve
 from .openai_model import OpenAIModel
 from .pricing import Price
@@ -97,44 +97,16 @@ class LocalModel(OpenAIModel):
         each step read its whole conversation again (the demo's reply step took 162 of 1,470 prompt tokens from
         the cache). Without `allowed` the tools offered are the ones described, as the planner and judge want.
         """
-        if call.allowed is not None and call.tools:
-            return self._stable_request(call, names)
-        offer = bool(call.tools) and call.tool_choice != "none"
-        system = call.system
-        if offer:
-            system = f"{system}\n{tools_prompt(call.tools, names, must_call=call.tool_choice == 'any')}"
-        plain = Call(system, call.messages, [], call.tool_choice, call.max_tokens)
-        request = super().request(plain, names)
+        system, schema, now = _offer(call, names)
+        request = super().request(Call(system, call.messages, [], call.tool_choice, call.max_tokens), names)
         request["messages"] = [_as_text(m) for m in request["messages"]]
+        if now:
+            _append_to_last_user_turn(request["messages"], now)
         # llama.cpp reads max_tokens; the newer name is not understood by every build.
         request["max_tokens"] = request.pop("max_completion_tokens")
         request["temperature"] = self._settings.local_temperature
-        if offer:
-            schema = reply_schema(call.tools, names, must_call=call.tool_choice == "any")
+        if schema is not None:
             request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
-        return request
-
-    def _stable_request(self, call: Call, names: ToolNames) -> dict[str, Any]:
-        """`request` for a call that may use fewer tools than it describes: the same prefix whatever it may use."""
-        allowed = [] if call.tool_choice == "none" else [t for t in call.tools if t.name in (call.allowed or ())]
-        system = f"{call.system}\n{tools_prompt(call.tools, names, must_call=False)}"
-        request = super().request(Call(system, call.messages, [], call.tool_choice, call.max_tokens), names)
-        request["messages"] = [_as_text(m) for m in request["messages"]]
-        listed = ", ".join(names.safe(t.name) for t in allowed)
-        if not allowed:
-            now = 'Reply now, without a tool: {"reply": "<your answer>"}.'
-        elif call.tool_choice == "any":
-            now = f"You must call {listed} now." if len(allowed) == 1 else f"You must call one of these tools now: {listed}."
-        elif len(allowed) < len(call.tools):
-            now = f"Call one of these tools now, or reply: {listed}."
-        else:
-            now = ""
-        if now:
-            _append_to_last_user_turn(request["messages"], now)
-        request["max_tokens"] = request.pop("max_completion_tokens")
-        request["temperature"] = self._settings.local_temperature
-        schema = reply_schema(allowed, names, must_call=call.tool_choice == "any" and bool(allowed))
-        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
         return request
 
     def reply(self, completion: Any, names: ToolNames, latency: float) -> Reply:
@@ -176,6 +148,29 @@ def _partial_reply(text: str) -> str:
             continue
         return decoded.strip()
     return ""
+
+
+def _offer(call: Call, names: ToolNames) -> tuple[str, dict[str, Any] | None, str]:
+    """(system prompt, reply schema or None, the line that ends the conversation or "") for `call`'s tools."""
+    must_call = call.tool_choice == "any"
+    if call.allowed is None or not call.tools:  # the tools described are the tools offered
+        if not call.tools or call.tool_choice == "none":
+            return call.system, None, ""
+        system = f"{call.system}\n{tools_prompt(call.tools, names, must_call=must_call)}"
+        return system, reply_schema(call.tools, names, must_call=must_call), ""
+    # Every tool described whatever this call may use, so the prompt's prefix stays the same from call to call.
+    usable = callable_tools(call.tools, tool_choice=call.tool_choice, allowed=call.allowed) if call.tool_choice != "none" else []
+    system = f"{call.system}\n{tools_prompt(call.tools, names, must_call=False)}"
+    listed = ", ".join(names.safe(t.name) for t in usable)
+    if not usable:
+        now = 'Reply now, without a tool: {"reply": "<your answer>"}.'
+    elif must_call:
+        now = f"You must call {listed} now." if len(usable) == 1 else f"You must call one of these tools now: {listed}."
+    elif len(usable) < len(call.tools):
+        now = f"Call one of these tools now, or reply: {listed}."
+    else:
+        now = ""
+    return system, reply_schema(usable, names, must_call=must_call and bool(usable)), now
 
 
 def _append_to_last_user_turn(messages: list[dict[str, Any]], text: str) -> None:
